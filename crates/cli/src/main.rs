@@ -1,0 +1,51 @@
+//! `ringfence`: the command line. Parses arguments, wires `data -> sim -> report`, prints errors.
+//!
+//! Exit codes: 0 success, 2 bad input (a file, row or key at fault), 1 internal error.
+
+mod cmd_inspect;
+mod cmd_liq;
+mod cmd_synth;
+mod exit;
+
+use clap::{Parser, Subcommand};
+
+/// Margin-mode backtests for crypto perpetual futures: isolated vs cross vs hybrid.
+#[derive(Debug, Parser)]
+#[command(name = "ringfence", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Market-data tools: inspect files, generate the demo market.
+    Data {
+        #[command(subcommand)]
+        command: DataCommand,
+    },
+    /// Liquidation price of one position (isolated or cross), with the bracket used.
+    LiqPrice(cmd_liq::LiqPriceArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum DataCommand {
+    /// Per symbol: timeframes, first/last bar, rows, gaps, duplicates, mark and funding presence.
+    Inspect(cmd_inspect::InspectArgs),
+    /// Generate the deterministic demo market and signal channel.
+    Synth(cmd_synth::SynthArgs),
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Data { command } => match command {
+            DataCommand::Inspect(args) => cmd_inspect::run(args),
+            DataCommand::Synth(args) => cmd_synth::run(args),
+        },
+        Command::LiqPrice(args) => cmd_liq::run(args),
+    };
+    if let Err(err) = result {
+        std::process::exit(exit::report(&err));
+    }
+}

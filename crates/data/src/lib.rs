@@ -1,0 +1,13 @@
+//! Loading and validating market data, maintenance brackets and signal files for Ringfence.
+//!
+//! This is the only crate that depends on polars; no polars type appears in its public API.
+//! Everything it returns is a `ringfence-model` type.
+
+pub mod brackets;
+pub mod error;
+pub mod inspect;
+pub mod load;
+pub mod signals;
+pub mod synth;
+
+pub use error::DataError;

@@ -1,0 +1,168 @@
+//! The aligned, read-only columnar market handed to the engine (DESIGN.md §3 "Layout").
+//!
+//! One [`Market`] holds one timeframe: a shared grid of bar open times and, per symbol,
+//! contiguous `f64` columns aligned to that grid. A symbol whose history starts later or ends
+//! earlier than the grid holds `NaN` outside `[first, end)`. A lower-timeframe market used for
+//! intrabar refinement hangs off [`Market::lower`] with its own grid.
+
+use crate::symbol::Symbol;
+use crate::time::TimestampMs;
+use serde::{Deserialize, Serialize};
+
+/// Mark-price columns aligned to the market grid (`NaN` where the mark series has no bar).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct MarkColumns {
+    /// Mark open.
+    pub open: Vec<f64>,
+    /// Mark high.
+    pub high: Vec<f64>,
+    /// Mark low.
+    pub low: Vec<f64>,
+    /// Mark close.
+    pub close: Vec<f64>,
+}
+
+/// Funding settlements of one symbol: sorted, strictly increasing times with their rates
+/// (fractions: `0.0001` = 0.01 %, paid by longs when positive).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Funding {
+    /// Settlement times (ms UTC), strictly increasing.
+    pub times: Vec<TimestampMs>,
+    /// Funding rate at each settlement.
+    pub rates: Vec<f64>,
+}
+
+impl Funding {
+    /// True when no settlement is known.
+    pub fn is_empty(&self) -> bool {
+        self.times.is_empty()
+    }
+
+    /// Index of the first settlement at or after `t`.
+    pub fn first_at_or_after(&self, t: TimestampMs) -> usize {
+        self.times.partition_point(|&x| x < t)
+    }
+}
+
+/// One symbol's columns on the market grid.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SymbolSeries {
+    /// The normalised symbol.
+    pub symbol: Symbol,
+    /// First grid index holding data.
+    pub first: usize,
+    /// One past the last grid index holding data.
+    pub end: usize,
+    /// Last-price open.
+    pub open: Vec<f64>,
+    /// Last-price high.
+    pub high: Vec<f64>,
+    /// Last-price low.
+    pub low: Vec<f64>,
+    /// Last-price close.
+    pub close: Vec<f64>,
+    /// Base-asset volume, when the source has it.
+    pub volume: Option<Vec<f64>>,
+    /// Mark-price candles, when the source has them.
+    pub mark: Option<MarkColumns>,
+    /// Funding settlements (empty when the source has none: a warning, never a silent zero).
+    pub funding: Funding,
+}
+
+impl SymbolSeries {
+    /// True when grid index `i` holds a bar of this symbol.
+    pub fn has_bar(&self, i: usize) -> bool {
+        i >= self.first && i < self.end
+    }
+
+    /// The price liquidation checks use at bar `i`: mark (high, low, close) when present and finite,
+    /// else last price.
+    pub fn liq_hlc(&self, i: usize) -> (f64, f64, f64) {
+        if let Some(m) = &self.mark {
+            let (h, l, c) = (m.high[i], m.low[i], m.close[i]);
+            if h.is_finite() && l.is_finite() && c.is_finite() {
+                return (h, l, c);
+            }
+        }
+        (self.high[i], self.low[i], self.close[i])
+    }
+}
+
+/// What kind of data problem a warning describes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WarningKind {
+    /// No mark-price data: liquidations are checked against last prices.
+    MissingMark,
+    /// No funding data: funding is assumed zero.
+    MissingFunding,
+    /// Missing bars that the scenario allowed to be filled.
+    GapFilled,
+    /// Anything else worth a reader's attention.
+    Other,
+}
+
+/// A data warning carried into the report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DataWarning {
+    /// The symbol concerned, when there is one.
+    pub symbol: Option<Symbol>,
+    /// The kind of warning.
+    pub kind: WarningKind,
+    /// A sentence for a person.
+    pub message: String,
+}
+
+/// The aligned market of one timeframe.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Market {
+    /// Bar length in ms.
+    pub timeframe_ms: TimestampMs,
+    /// Bar open times on a regular grid (ms UTC), strictly increasing, step `timeframe_ms`.
+    pub times: Vec<TimestampMs>,
+    /// Per-symbol columns, sorted by symbol.
+    pub series: Vec<SymbolSeries>,
+    /// Lower-timeframe bars for intrabar refinement (own grid, may cover only a window).
+    pub lower: Option<Box<Market>>,
+    /// Data warnings (missing mark or funding, filled gaps).
+    pub warnings: Vec<DataWarning>,
+}
+
+impl Market {
+    /// Index of `symbol` in [`Market::series`].
+    pub fn symbol_index(&self, symbol: &Symbol) -> Option<usize> {
+        self.series
+            .binary_search_by(|s| s.symbol.cmp(symbol))
+            .ok()
+    }
+
+    /// The series of `symbol`.
+    pub fn series_of(&self, symbol: &Symbol) -> Option<&SymbolSeries> {
+        self.symbol_index(symbol).map(|i| &self.series[i])
+    }
+
+    /// Index of the first bar whose open time is at or after `t` (`times.len()` if none).
+    pub fn bar_at_or_after(&self, t: TimestampMs) -> usize {
+        self.times.partition_point(|&x| x < t)
+    }
+
+    /// Number of bars on the grid.
+    pub fn len(&self) -> usize {
+        self.times.len()
+    }
+
+    /// True when the grid is empty.
+    pub fn is_empty(&self) -> bool {
+        self.times.is_empty()
+    }
+
+    /// Grid indices of the lower-timeframe bars inside bar `i` of this market, if any.
+    pub fn sub_bars(&self, i: usize) -> Option<(&Market, std::ops::Range<usize>)> {
+        let lower = self.lower.as_deref()?;
+        let start = self.times[i];
+        let end = start + self.timeframe_ms;
+        let a = lower.bar_at_or_after(start);
+        let b = lower.bar_at_or_after(end);
+        (b > a).then_some((lower, a..b))
+    }
+}

@@ -1,0 +1,250 @@
+//! Plain records of one simulation run (DESIGN.md §5 "Outputs"), handed to reports and writers.
+
+use crate::signal::{MarginMode, Side};
+use crate::symbol::Symbol;
+use crate::time::TimestampMs;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Why (part of) a position was closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExitReason {
+    /// Take-profit `k` (1-based) filled.
+    Target(u8),
+    /// The stop filled.
+    Stop,
+    /// The position itself was liquidated (isolated, or the cross position whose loss triggered it).
+    Liquidation,
+    /// A healthy cross position closed by a liquidation another position's loss triggered.
+    Cascade,
+    /// The channel said `close`.
+    SignalClose,
+    /// Still open when the data ended (closed at the last close, no fee).
+    EndOfData,
+    /// Auto-deleveraged by the exchange.
+    Adl,
+}
+
+impl fmt::Display for ExitReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ExitReason::Target(k) => write!(f, "target_{k}"),
+            ExitReason::Stop => f.write_str("stop"),
+            ExitReason::Liquidation => f.write_str("liquidation"),
+            ExitReason::Cascade => f.write_str("cascade"),
+            ExitReason::SignalClose => f.write_str("signal_close"),
+            ExitReason::EndOfData => f.write_str("end_of_data"),
+            ExitReason::Adl => f.write_str("adl"),
+        }
+    }
+}
+
+/// One (partial) exit of a position.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Exit {
+    /// When.
+    pub time: TimestampMs,
+    /// Fill price.
+    pub price: f64,
+    /// Quantity closed.
+    pub qty: Decimal,
+    /// Why.
+    pub reason: ExitReason,
+    /// Realised PnL of this leg, before fees.
+    pub pnl: Decimal,
+    /// Trading fee of this leg (clearance fees are in [`LiquidationEvent`]).
+    pub fee: Decimal,
+}
+
+/// Every position's life.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Trade {
+    /// The channel's call id (`bg:<n>` for background-book positions).
+    pub signal_id: String,
+    /// Symbol.
+    pub symbol: Symbol,
+    /// Side.
+    pub side: Side,
+    /// Margin mode the policy chose.
+    pub mode: MarginMode,
+    /// True for a background-book position held regardless of the channel.
+    pub background: bool,
+    /// Fill time of the entry.
+    pub open_time: TimestampMs,
+    /// Entry fill price (after slippage).
+    pub entry_price: f64,
+    /// Quantity opened (base asset).
+    pub qty: Decimal,
+    /// Leverage used.
+    pub leverage: Decimal,
+    /// Initial margin (isolated margin, or the cross IM).
+    pub margin: Decimal,
+    /// Margin added later by auto-add (isolated).
+    pub margin_added: Decimal,
+    /// Liquidation price at entry (isolated exact; cross: this position alone on the wallet at entry).
+    pub liq_price_at_entry: Option<f64>,
+    /// Time of the last exit.
+    pub close_time: TimestampMs,
+    /// Quantity-weighted mean exit price.
+    pub exit_price: f64,
+    /// Reason of the last exit.
+    pub exit_reason: ExitReason,
+    /// Realised PnL before fees and funding (sum over exits).
+    pub pnl: Decimal,
+    /// Trading fees paid (entry + exits).
+    pub fees: Decimal,
+    /// Clearance (liquidation) fee charged to this position.
+    pub clearance_fee: Decimal,
+    /// Funding received (positive) or paid (negative).
+    pub funding: Decimal,
+    /// The exit legs in order.
+    pub exits: Vec<Exit>,
+}
+
+impl Trade {
+    /// Net result: PnL − fees − clearance fee + funding.
+    pub fn net(&self) -> Decimal {
+        self.pnl - self.fees - self.clearance_fee + self.funding
+    }
+}
+
+/// A position closed by a liquidation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LiquidatedPosition {
+    /// The call id.
+    pub signal_id: String,
+    /// Symbol.
+    pub symbol: Symbol,
+    /// Side.
+    pub side: Side,
+    /// Price it was closed at.
+    pub price: f64,
+    /// Its loss beyond its own initial margin at that moment (positive = it borrowed from the book).
+    pub loss_beyond_margin: Decimal,
+    /// Unrealised PnL at the liquidation.
+    pub upnl: Decimal,
+    /// True when its loss exceeded its own initial margin (it consumed collateral of the book).
+    pub culprit: bool,
+}
+
+/// One liquidation (isolated: one position; cross: the book or part of it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LiquidationEvent {
+    /// When.
+    pub time: TimestampMs,
+    /// Isolated or cross.
+    pub mode: MarginMode,
+    /// Positions closed.
+    pub positions: Vec<LiquidatedPosition>,
+    /// Margin ratio at the trigger (maintenance / margin balance; ≥ 1 means liquidation).
+    pub margin_ratio: f64,
+    /// Margin balance at the trigger.
+    pub margin_balance: Decimal,
+    /// Maintenance margin at the trigger.
+    pub maintenance: Decimal,
+    /// Average pairwise return correlation of the book at the trigger, when known.
+    pub book_correlation: Option<f64>,
+    /// Clearance fee charged (capped at what margin remained).
+    pub clearance_fee: Decimal,
+    /// Loss beyond zero equity covered by the insurance fund.
+    pub insurance_shortfall: Decimal,
+    /// True when the account's equity reached zero.
+    pub wipeout: bool,
+}
+
+impl LiquidationEvent {
+    /// A cross liquidation that closed two or more positions.
+    pub fn is_cascade(&self) -> bool {
+        self.mode == MarginMode::Cross && self.positions.len() >= 2
+    }
+}
+
+/// One point of the equity curve (end of a bar, or an event).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct EquityPoint {
+    /// When.
+    pub time: TimestampMs,
+    /// Wallet + collateral value + unrealised PnL + isolated margins.
+    pub equity: f64,
+    /// Drawdown from the running peak, as a fraction (0.25 = 25 %).
+    pub drawdown: f64,
+    /// Cross margin ratio (Σ MM / margin balance), 0 with no cross position.
+    pub margin_ratio: f64,
+    /// Open positions.
+    pub open_positions: u32,
+}
+
+/// A signal that did not become a position, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SkippedSignal {
+    /// The call id.
+    pub signal_id: String,
+    /// When the decision was made.
+    pub time: TimestampMs,
+    /// Symbol, when known.
+    pub symbol: Option<Symbol>,
+    /// Why, in words.
+    pub reason: String,
+}
+
+/// The summary of one run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunSummary {
+    /// Starting equity (collateral valued at the first bar).
+    pub start_equity: Decimal,
+    /// Final equity.
+    pub final_equity: Decimal,
+    /// Return in percent.
+    pub return_pct: f64,
+    /// Maximum drawdown in percent.
+    pub max_drawdown_pct: f64,
+    /// Liquidation events.
+    pub liquidations: u32,
+    /// Cross liquidations that closed ≥ 2 positions.
+    pub cascades: u32,
+    /// Positions lost to another position's loss.
+    pub cascade_victims: u32,
+    /// Times the account's equity reached zero.
+    pub wipeouts: u32,
+    /// Total loss covered by the insurance fund.
+    pub insurance_shortfall: Decimal,
+    /// Trading + clearance fees paid.
+    pub fees: Decimal,
+    /// Net funding (positive = received).
+    pub funding: Decimal,
+    /// Positions opened (channel + background).
+    pub trades: u32,
+    /// Signals skipped.
+    pub skipped_signals: u32,
+    /// Share of closed trades with positive net result.
+    pub win_rate: f64,
+    /// Gross profit / gross loss of net results (infinite when there is no loss).
+    pub profit_factor: f64,
+}
+
+/// Everything one run (account × policy × sweep point) produced.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunResult {
+    /// Readable run name, e.g. `small/cross/lev=20/margin=0.05`.
+    pub run: String,
+    /// Account name.
+    pub account: String,
+    /// Policy name.
+    pub policy: String,
+    /// Sweep parameters of this run, in order (`[("lev","20"), ("margin","0.05")]`).
+    pub params: Vec<(String, String)>,
+    /// Trades.
+    pub trades: Vec<Trade>,
+    /// Liquidations.
+    pub liquidations: Vec<LiquidationEvent>,
+    /// Equity curve.
+    pub equity: Vec<EquityPoint>,
+    /// Skipped signals.
+    pub skipped: Vec<SkippedSignal>,
+    /// Summary.
+    pub summary: RunSummary,
+    /// Liquidation counts under the `adverse` and `close` intrabar models, when the band was requested.
+    pub liquidation_band: Option<(u32, u32)>,
+}

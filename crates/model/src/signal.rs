@@ -1,0 +1,159 @@
+//! One event of a signal channel (DESIGN.md §4).
+
+use crate::symbol::Symbol;
+use crate::time::TimestampMs;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Position side in one-way mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Side {
+    /// Long: profits when price rises.
+    Long,
+    /// Short: profits when price falls.
+    Short,
+}
+
+impl Side {
+    /// `+1` for long, `-1` for short.
+    pub fn sign(self) -> f64 {
+        match self {
+            Side::Long => 1.0,
+            Side::Short => -1.0,
+        }
+    }
+
+    /// `+1` for long, `-1` for short, as a decimal.
+    pub fn sign_dec(self) -> Decimal {
+        match self {
+            Side::Long => Decimal::ONE,
+            Side::Short => Decimal::NEGATIVE_ONE,
+        }
+    }
+
+    /// Parses `long`/`buy` and `short`/`sell` (any case).
+    pub fn parse(s: &str) -> Option<Side> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "long" | "buy" => Some(Side::Long),
+            "short" | "sell" => Some(Side::Short),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Side {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Side::Long => "long",
+            Side::Short => "short",
+        })
+    }
+}
+
+/// Margin mode of one position.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MarginMode {
+    /// Losses ring-fenced in the position's own margin.
+    Isolated,
+    /// Losses drawn from the account's shared collateral.
+    Cross,
+}
+
+impl MarginMode {
+    /// Parses `isolated` / `cross` (any case).
+    pub fn parse(s: &str) -> Option<MarginMode> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "isolated" => Some(MarginMode::Isolated),
+            "cross" | "crossed" => Some(MarginMode::Cross),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for MarginMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            MarginMode::Isolated => "isolated",
+            MarginMode::Cross => "cross",
+        })
+    }
+}
+
+/// What a signal event asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    /// Open a position.
+    Open,
+    /// Close what is left at market.
+    Close,
+    /// Withdraw an entry that has not filled.
+    Cancel,
+    /// Move the stop to the event's `stop`.
+    MoveStop,
+}
+
+impl Action {
+    /// Parses `open`, `close`, `cancel`, `move_stop` (also `movestop`, `move-stop`); empty = open.
+    pub fn parse(s: &str) -> Option<Action> {
+        match s.trim().to_ascii_lowercase().replace('-', "_").as_str() {
+            "" | "open" => Some(Action::Open),
+            "close" => Some(Action::Close),
+            "cancel" => Some(Action::Cancel),
+            "move_stop" | "movestop" => Some(Action::MoveStop),
+            _ => None,
+        }
+    }
+}
+
+/// How an entry is to be filled.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum EntrySpec {
+    /// At market, after the configured delay.
+    Market,
+    /// At a limit price.
+    Limit {
+        /// The price.
+        price: f64,
+    },
+    /// Anywhere inside `[low, high]`, filled at the edge first touched.
+    Zone {
+        /// Lower edge.
+        low: f64,
+        /// Upper edge.
+        high: f64,
+    },
+}
+
+/// One row of a signal file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SignalEvent {
+    /// The channel's call id (updates refer to it).
+    pub id: String,
+    /// When the message was posted (ms UTC).
+    pub time: TimestampMs,
+    /// What it asks for.
+    pub action: Action,
+    /// Symbol (required for `open`; taken from the call for updates).
+    pub symbol: Option<Symbol>,
+    /// Side (required for `open`).
+    pub side: Option<Side>,
+    /// Entry (for `open`).
+    pub entry: EntrySpec,
+    /// Stop price: the stop of an `open`, or the new stop of a `move_stop`.
+    pub stop: Option<f64>,
+    /// Take-profit prices in the order given.
+    pub targets: Vec<f64>,
+    /// Called leverage.
+    pub leverage: Option<f64>,
+    /// What the channel said about margin mode (informational).
+    pub margin_mode: Option<MarginMode>,
+    /// Source file name (for messages).
+    pub source: String,
+    /// 1-based line in the source file (header = line 1 for CSV).
+    pub line: usize,
+}
