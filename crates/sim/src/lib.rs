@@ -1,1 +1,140 @@
-//! placeholder
+//! The Ringfence engine: accounts, positions, margin, liquidation and funding over a read-only
+//! market (DESIGN.md §5).
+//!
+//! # Entry points
+//! - [`run`]: one account × one policy → one [`RunResult`].
+//! - [`run_all`]: many (account, policy) jobs in parallel on a local rayon pool; results in input
+//!   order and byte-identical for any thread count.
+//! - [`margin`]: the exact liquidation-price and maintenance formulas (also used by `ringfence liq-price`).
+//!
+//! # Assumptions (cited by ARCHITECTURE.md and the report)
+//! - **One-way mode**: at most one position per symbol. An `open` for a symbol that is already open
+//!   or has an entry waiting is skipped with the reason "already open or pending (one-way mode)".
+//! - **Order at one bar open**: positions whose symbol's data ended are closed (`end_of_data`) →
+//!   funding settlements (a settlement is applied at the first bar open at or after its time, with
+//!   1 s tolerance for exchange timestamp jitter; positions filled at that open do not pay it, positions
+//!   closed at that open do) → channel events due at or before the open (`time + entry_delay`), in
+//!   time order: close / cancel / move_stop / market entries (filled at the open ± slippage) / new
+//!   limit and zone entries → expired entries withdrawn → the bar's intrabar path → end-of-bar marks.
+//! - **Intrabar path** ([`Intrabar`]): every symbol involved (positions, waiting entries, collateral)
+//!   moves along three linear segments with a common parameter t: `adverse` open → adverse extreme
+//!   (low for longs and collateral, high for shorts) → favourable extreme → close; `ohlc` O→L→H→C for
+//!   bars closing up, O→H→L→C otherwise; `close` uses the adverse path for stops and targets and checks
+//!   liquidation only at the close. Stops, targets and entries trigger on last prices, liquidation on
+//!   mark prices (last prices where the bar has no finite mark). Triggers fire in path order; at the
+//!   same t: entry fill, target, stop, isolated liquidation, cross liquidation. A cross book is
+//!   liquidated at the first t where margin balance ≤ Σ maintenance (margin balance − maintenance is
+//!   concave in t within a segment, so checking the segment ends is exact and the crossing is found by
+//!   bisection), positions closed at their mark prices at that t.
+//! - **Refinement**: when the market has lower-timeframe bars and a bar touches any trigger, the bar is
+//!   replayed on its sub-bars (each with the same intrabar model) when every involved symbol has them.
+//! - **Isolated liquidation**: the trader loses the position's whole isolated margin: what remains at
+//!   the liquidation price is recorded as clearance fee (clearance fee and insurance-fund contribution
+//!   together); a gap past bankruptcy is recorded as an insurance shortfall and costs nothing more.
+//! - **Cross liquidation**: `full` closes every cross position, `partial` closes the largest loser
+//!   first and re-checks. Clearance fee per position = rate × notional, capped at the margin balance
+//!   left. A position whose loss exceeds its own initial margin is a culprit (`liquidation`); healthy
+//!   positions closed with it are victims (`cascade`); when no position is a culprit (collateral or
+//!   funding drove the book under), the largest loser is recorded as `liquidation`. A negative margin
+//!   balance after the close-out is floored at zero (insurance shortfall). The run goes on; an account
+//!   without equity skips new signals ("account wiped out").
+//! - **Margin for new positions**: available = cross margin balance − cross initial margins (at the last
+//!   closes); isolated margin is drawn from the USDT wallet, which must hold it plus the fee. Non-USDT
+//!   collateral counts in cross at `amount × price × (1 − haircut)` and is never sold; the USDT wallet
+//!   may go negative against it. Background positions are opened regardless of margin.
+//! - **Fees**: taker on market entries, signal closes and stops; maker on limit/zone entries and
+//!   targets; none on liquidations (the clearance fee applies) or on `end_of_data` closes. Slippage
+//!   (bps, against the trader) on market entries, signal closes and stop fills.
+//! - **Brackets**: a position uses the table in force when it opened; maintenance is valued at the mark
+//!   (Binance) or at the entry ([`MaintenanceBasis::Entry`], Bybit's examples).
+//! - **Money**: the ledger is `Decimal`; per bar only `f64` comparisons against thresholds recomputed
+//!   when the ledger changes. Conservation: start USDT + Σ PnL − Σ fees + Σ funding − Σ clearance +
+//!   Σ insurance shortfall = final USDT wallet, exactly.
+//! - **Idle stretches** (no position, no waiting entry) are skipped by jumping to the next event.
+
+mod config;
+mod engine;
+mod error;
+pub mod margin;
+
+pub use config::{
+    Account, BINANCE_LATE_2024_FROM, BackgroundPosition, EngineConfig, ExchangePreset, Execution,
+    Intrabar, LeverageRule, LiquidationProcess, MaintenanceBasis, ModeRule, Policy, Sizing,
+    StopDiscipline, binance_default_brackets,
+};
+pub use error::SimError;
+
+use ringfence_model::{BracketBook, Market, RunResult, SignalEvent};
+
+/// Runs one account under one policy over the market and the channel's events.
+///
+/// `signals` need not be sorted: they are processed by `time + entry_delay` (ties in input order).
+/// With `cfg.band`, the run also counts liquidations under `adverse` and `close`
+/// ([`RunResult::liquidation_band`]).
+///
+/// # Errors
+/// [`SimError`] for input the engine cannot run on: an empty market, a signal naming a symbol
+/// without data, no bracket table for a traded symbol at a date, collateral that cannot be valued, a
+/// policy setting out of range.
+pub fn run(
+    market: &Market,
+    brackets: &BracketBook,
+    signals: &[SignalEvent],
+    account: &Account,
+    policy: &Policy,
+    cfg: &EngineConfig,
+) -> Result<RunResult, SimError> {
+    let sim = engine::Sim::new(
+        market,
+        brackets,
+        signals,
+        account,
+        policy,
+        cfg,
+        cfg.intrabar,
+    )?;
+    let mut result = sim.run()?;
+    if cfg.band {
+        let count = |model: Intrabar| -> Result<u32, SimError> {
+            if model == cfg.intrabar {
+                return Ok(result.summary.liquidations);
+            }
+            let sim = engine::Sim::new(market, brackets, signals, account, policy, cfg, model)?;
+            Ok(sim.run()?.summary.liquidations)
+        };
+        let band = (count(Intrabar::Adverse)?, count(Intrabar::Close)?);
+        result.liquidation_band = Some(band);
+    }
+    Ok(result)
+}
+
+/// Runs every (account, policy) job, in parallel on a local pool of `threads` threads (`None`: rayon's
+/// default, which honours `RAYON_NUM_THREADS`). Results come back in input order and are identical
+/// for any thread count; the first error in input order is returned.
+///
+/// # Errors
+/// The first [`SimError`] of any job, or [`SimError::ThreadPool`] when the pool cannot be built.
+pub fn run_all(
+    market: &Market,
+    brackets: &BracketBook,
+    signals: &[SignalEvent],
+    jobs: &[(Account, Policy)],
+    cfg: &EngineConfig,
+    threads: Option<usize>,
+) -> Result<Vec<RunResult>, SimError> {
+    use rayon::prelude::*;
+    let mut builder = rayon::ThreadPoolBuilder::new();
+    if let Some(n) = threads {
+        builder = builder.num_threads(n);
+    }
+    let pool = builder.build().map_err(|e| SimError::ThreadPool {
+        threads: threads.unwrap_or(0),
+        message: e.to_string(),
+    })?;
+    let results: Vec<Result<RunResult, SimError>> = pool.install(|| {
+        jobs.par_iter()
+            .map(|(account, policy)| run(market, brackets, signals, account, policy, cfg))
+            .collect()
+    });
+    results.into_iter().collect()
+}

@@ -1,0 +1,383 @@
+//! Engine settings: exchange preset, execution, intrabar model, accounts and policies.
+//!
+//! Every type here is plain data, `serde::Deserialize` with `deny_unknown_fields`, so a scenario file
+//! can spell it in TOML. Defaults are the Binance USDⓈ-M figures of DESIGN.md §11.
+
+use ringfence_model::{
+    Bracket, BracketBook, BracketSnapshot, MarginMode, Side, Symbol, TimestampMs,
+};
+use rust_decimal::Decimal;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+/// How the exchange liquidates a cross book.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LiquidationProcess {
+    /// Close every cross position at the trigger (Binance).
+    #[default]
+    Full,
+    /// Close the position with the largest loss first, re-check, repeat (tiered exchanges, LEAN).
+    Partial,
+}
+
+/// Which price the maintenance margin is valued at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MaintenanceBasis {
+    /// Notional at the mark price (Binance): `MM = qty × mark × mmr − cum`.
+    #[default]
+    Mark,
+    /// Notional at the entry price (Bybit's worked examples): `MM = qty × entry × mmr − cum`.
+    Entry,
+}
+
+/// Fees, liquidation process and collateral haircuts of one exchange.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ExchangePreset {
+    /// Preset name for reports.
+    pub name: String,
+    /// Taker fee rate on notional (market entries, stops, liquidations are not charged it).
+    pub taker_fee: Decimal,
+    /// Maker fee rate on notional (limit entries, targets).
+    pub maker_fee: Decimal,
+    /// Clearance (liquidation) fee rate on liquidated notional, capped at the margin that remains.
+    pub clearance_fee_rate: Decimal,
+    /// Full or partial cross liquidation.
+    pub liquidation: LiquidationProcess,
+    /// Where maintenance margin is valued.
+    pub maintenance_basis: MaintenanceBasis,
+    /// Collateral haircuts by asset (`BTC = 0.05` counts BTC at 95 % of its value in cross).
+    pub haircuts: BTreeMap<String, f64>,
+}
+
+impl ExchangePreset {
+    /// Binance USDⓈ-M at the base fee tier (DESIGN.md §11): taker 0.05 %, maker 0.02 %, clearance
+    /// 1.25 %, full liquidation, Multi-Assets haircuts of the 2021 table.
+    pub fn binance_usdm() -> Self {
+        let haircuts = [
+            ("BTC", 0.05),
+            ("ETH", 0.05),
+            ("BNB", 0.05),
+            ("XRP", 0.10),
+            ("ADA", 0.10),
+            ("DOT", 0.10),
+            ("SOL", 0.10),
+            ("USDT", 0.0001),
+            ("USDC", 0.0001),
+        ];
+        ExchangePreset {
+            name: "binance_usdm".into(),
+            taker_fee: Decimal::new(5, 4),
+            maker_fee: Decimal::new(2, 4),
+            clearance_fee_rate: Decimal::new(125, 4),
+            liquidation: LiquidationProcess::Full,
+            maintenance_basis: MaintenanceBasis::Mark,
+            haircuts: haircuts.iter().map(|&(a, h)| (a.to_string(), h)).collect(),
+        }
+    }
+
+    /// Haircut of a collateral asset (0.10 for an asset the table does not list: a conservative
+    /// default for unlisted volatile collateral).
+    pub fn haircut(&self, asset: &str) -> f64 {
+        self.haircuts.get(asset).copied().unwrap_or(0.10)
+    }
+}
+
+impl Default for ExchangePreset {
+    fn default() -> Self {
+        ExchangePreset::binance_usdm()
+    }
+}
+
+/// When the Binance late-2024 bracket tables take effect (2024-10-01T00:00:00Z).
+pub const BINANCE_LATE_2024_FROM: TimestampMs = 1_727_740_800_000;
+
+/// The built-in BTCUSDT and ETHUSDT tables of Binance USDⓈ-M, snapshot of late 2024 (DESIGN.md §11,
+/// completed from the ccxt snapshot of October 2024), as a one-snapshot book dated
+/// [`BINANCE_LATE_2024_FROM`].
+pub fn binance_default_brackets() -> BracketBook {
+    // (floor, cap, max leverage, mmr in basis points × 10, cum)
+    const BTC: [(i64, i64, i64, i64, i64); 12] = [
+        (0, 50_000, 125, 40, 0),
+        (50_000, 600_000, 100, 50, 50),
+        (600_000, 3_000_000, 75, 65, 950),
+        (3_000_000, 12_000_000, 50, 100, 11_450),
+        (12_000_000, 70_000_000, 25, 200, 131_450),
+        (70_000_000, 100_000_000, 20, 250, 481_450),
+        (100_000_000, 230_000_000, 10, 500, 2_981_450),
+        (230_000_000, 480_000_000, 5, 1000, 14_481_450),
+        (480_000_000, 600_000_000, 4, 1250, 26_481_450),
+        (600_000_000, 800_000_000, 3, 1500, 41_481_450),
+        (800_000_000, 1_200_000_000, 2, 2500, 121_481_450),
+        (1_200_000_000, 1_800_000_000, 1, 5000, 421_481_450),
+    ];
+    const ETH: [(i64, i64, i64, i64, i64); 12] = [
+        (0, 50_000, 125, 40, 0),
+        (50_000, 600_000, 100, 50, 50),
+        (600_000, 3_000_000, 75, 65, 950),
+        (3_000_000, 12_000_000, 50, 100, 11_450),
+        (12_000_000, 50_000_000, 25, 200, 131_450),
+        (50_000_000, 65_000_000, 20, 250, 381_450),
+        (65_000_000, 150_000_000, 10, 500, 2_006_450),
+        (150_000_000, 320_000_000, 5, 1000, 9_506_450),
+        (320_000_000, 400_000_000, 4, 1250, 17_506_450),
+        (400_000_000, 530_000_000, 3, 1500, 27_506_450),
+        (530_000_000, 800_000_000, 2, 2500, 80_506_450),
+        (800_000_000, 1_200_000_000, 1, 5000, 280_506_450),
+    ];
+    let table = |rows: &[(i64, i64, i64, i64, i64)]| -> Vec<Bracket> {
+        rows.iter()
+            .enumerate()
+            .map(|(k, &(floor, cap, lev, mmr, cum))| Bracket {
+                tier: k as u32 + 1,
+                floor: Decimal::from(floor),
+                cap: Decimal::from(cap),
+                mmr: Decimal::new(mmr, 4),
+                cum: Decimal::from(cum),
+                max_leverage: Decimal::from(lev),
+            })
+            .collect()
+    };
+    let mut tables = BTreeMap::new();
+    tables.insert(Symbol::parse("BTCUSDT").expect("valid symbol"), table(&BTC));
+    tables.insert(Symbol::parse("ETHUSDT").expect("valid symbol"), table(&ETH));
+    BracketBook::new(vec![BracketSnapshot {
+        effective_from: BINANCE_LATE_2024_FROM,
+        source: "built-in binance usdm late 2024".into(),
+        tables,
+    }])
+}
+
+/// How entries and exits are executed.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Execution {
+    /// Delay between a message and the follower acting on it (applies to every action), ms.
+    pub entry_delay_ms: TimestampMs,
+    /// Slippage against the trader on market entries, market closes and stop fills, in basis points.
+    pub slippage_bps: f64,
+    /// How long a limit or zone entry waits before it is withdrawn, ms (`None`: until the data ends).
+    pub zone_expiry_ms: Option<TimestampMs>,
+}
+
+impl Default for Execution {
+    fn default() -> Self {
+        Execution {
+            entry_delay_ms: 0,
+            slippage_bps: 0.0,
+            zone_expiry_ms: Some(24 * 3_600_000),
+        }
+    }
+}
+
+/// What the engine assumes happens inside a bar (DESIGN.md §5 "Inside a bar").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Intrabar {
+    /// Every symbol travels open → adverse extreme → favourable extreme → close on a common path
+    /// parameter; everything is checked along the way (the conservative bound).
+    #[default]
+    Adverse,
+    /// Stops and targets on the adverse path, liquidation only at bar closes (the optimistic bound).
+    Close,
+    /// O→L→H→C for bars closing up, O→H→L→C for bars closing down, per symbol; checked along the way.
+    Ohlc,
+}
+
+/// Engine settings shared by every run of a scenario.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EngineConfig {
+    /// The exchange.
+    pub exchange: ExchangePreset,
+    /// Execution settings.
+    pub execution: Execution,
+    /// The intrabar model of the main outcome.
+    pub intrabar: Intrabar,
+    /// Also count liquidations under `adverse` and `close` ([`ringfence_model::RunResult::liquidation_band`]).
+    pub band: bool,
+    /// Replay bars that touch a trigger on lower-timeframe sub-bars when the market has them.
+    pub refine: bool,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            exchange: ExchangePreset::binance_usdm(),
+            execution: Execution::default(),
+            intrabar: Intrabar::Adverse,
+            band: false,
+            refine: true,
+        }
+    }
+}
+
+/// A position an account holds independently of the channel.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackgroundPosition {
+    /// Symbol.
+    pub symbol: Symbol,
+    /// Side.
+    pub side: Side,
+    /// Quantity (base asset).
+    pub qty: Decimal,
+    /// Leverage (sets the isolated margin, or the cross initial margin).
+    pub leverage: Decimal,
+    /// Margin mode.
+    pub mode: MarginMode,
+    /// Opened at the first bar open at or after this time (ms UTC).
+    pub open_time: TimestampMs,
+}
+
+/// One trading account.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Account {
+    /// Name for reports.
+    pub name: String,
+    /// Starting collateral: `("USDT", 1000)`, `("BTC", 0.02)`. Non-USDT assets are valued off
+    /// `<ASSET>USDT` in the market data (USDC at 1).
+    pub collateral: Vec<(String, Decimal)>,
+    /// Positions held regardless of the channel.
+    #[serde(default)]
+    pub background: Vec<BackgroundPosition>,
+    /// Multiplier on the preset's fees (fee tier): `1` = base tier.
+    #[serde(default = "one")]
+    pub fee_multiplier: Decimal,
+}
+
+fn one() -> Decimal {
+    Decimal::ONE
+}
+
+impl Account {
+    /// An account with USDT only, no background book, base fees.
+    pub fn usdt(name: &str, amount: Decimal) -> Self {
+        Account {
+            name: name.into(),
+            collateral: vec![("USDT".into(), amount)],
+            background: Vec::new(),
+            fee_multiplier: Decimal::ONE,
+        }
+    }
+}
+
+/// Which margin mode a new position gets.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum ModeRule {
+    /// Every position isolated.
+    Isolated,
+    /// Every position cross.
+    Cross,
+    /// Cross for the listed symbols, isolated otherwise.
+    Hybrid {
+        /// Symbols traded in cross.
+        cross_symbols: Vec<Symbol>,
+    },
+    /// Cross when the return correlation with every open cross position is at most
+    /// `max_correlation` over the last `window_bars` bars; isolated otherwise.
+    HybridCorrelation {
+        /// Highest correlation still allowed into the cross book.
+        max_correlation: f64,
+        /// Window of bar returns.
+        window_bars: usize,
+    },
+}
+
+/// How big a position is.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Sizing {
+    /// A fixed initial margin per trade (USDT).
+    FixedMargin(Decimal),
+    /// Initial margin = fraction of equity.
+    MarginFraction(f64),
+    /// Loss at the stop = fraction of equity (needs a stop).
+    RiskFraction(f64),
+    /// A fixed notional per trade (USDT).
+    FixedNotional(Decimal),
+}
+
+/// Which leverage a new position gets (never above the bracket maximum for its notional).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum LeverageRule {
+    /// The called leverage, or `default` when the call gives none.
+    AsCalled {
+        /// Leverage when the call has none.
+        default: f64,
+    },
+    /// Always this leverage.
+    Fixed(f64),
+    /// The called leverage capped at this (this when the call gives none).
+    Capped(f64),
+}
+
+/// What the follower does with the channel's stop.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StopDiscipline {
+    /// Stops fill as called.
+    Honor,
+    /// Stops are not placed.
+    Ignore,
+    /// When price first reaches the stop, the stop is moved out to `factor` × its distance from the
+    /// entry instead of filling (once per position).
+    Widen(f64),
+}
+
+/// One margin policy.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Policy {
+    /// Name for reports.
+    pub name: String,
+    /// Margin mode of new positions.
+    pub mode: ModeRule,
+    /// Position size.
+    pub sizing: Sizing,
+    /// Leverage.
+    pub leverage: LeverageRule,
+    /// Stop discipline.
+    #[serde(default = "honor")]
+    pub stops: StopDiscipline,
+    /// Isolated auto-add margin: total margin that may be added per position (USDT), in steps of the
+    /// position's initial margin, each time its mark price reaches the liquidation price.
+    #[serde(default)]
+    pub auto_add_margin_cap: Option<Decimal>,
+    /// Move the stop to the entry price after the first target fills.
+    #[serde(default)]
+    pub breakeven_after_first_target: bool,
+    /// Most channel positions open (or waiting to fill) at once.
+    #[serde(default)]
+    pub max_open: Option<usize>,
+    /// Share of the position closed at each target (empty: equal split; the last target takes the rest).
+    #[serde(default)]
+    pub target_weights: Vec<f64>,
+}
+
+fn honor() -> StopDiscipline {
+    StopDiscipline::Honor
+}
+
+impl Policy {
+    /// A policy with the given mode and sizing, leverage as called (default 10), honoured stops,
+    /// no auto-add, no breakeven, no position limit, equal target split.
+    pub fn new(name: &str, mode: ModeRule, sizing: Sizing) -> Self {
+        Policy {
+            name: name.into(),
+            mode,
+            sizing,
+            leverage: LeverageRule::AsCalled { default: 10.0 },
+            stops: StopDiscipline::Honor,
+            auto_add_margin_cap: None,
+            breakeven_after_first_target: false,
+            max_open: None,
+            target_weights: Vec::new(),
+        }
+    }
+}

@@ -1,0 +1,1880 @@
+//! The event loop of one run (one account × one policy). See the crate docs for the assumptions.
+
+use crate::config::{
+    Account, EngineConfig, Intrabar, LeverageRule, MaintenanceBasis, ModeRule, Policy, Sizing,
+    StopDiscipline,
+};
+use crate::error::SimError;
+use crate::margin::{TierF, isolated_liq_price, liq_price_entry_basis, mm_f64, tiers_f64};
+use ringfence_model::time::iso;
+use ringfence_model::{
+    Action, Bracket, BracketBook, EntrySpec, EquityPoint, Exit, ExitReason, LiquidatedPosition,
+    LiquidationEvent, MarginMode, Market, RunResult, RunSummary, Side, SignalEvent, SkippedSignal,
+    Symbol, TimestampMs, Trade,
+};
+use rust_decimal::Decimal;
+use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
+
+/// Funding settlements whose timestamp is at most this much after a bar open are settled at that
+/// open (exchange timestamps carry a few ms of jitter).
+const FUNDING_JITTER_MS: TimestampMs = 1_000;
+/// Quantities are rounded down to this many decimals (no exchange lot sizes are modelled).
+const QTY_DP: u32 = 8;
+/// Window (bars) of the return correlation recorded with cross liquidations.
+const BOOK_CORR_WINDOW: usize = 48;
+/// Guard against a pathological event loop inside one bar.
+const MAX_EVENTS_PER_PATH: usize = 100_000;
+
+/// `f64` → `Decimal` by the shortest representation (prices from market data).
+pub(crate) fn dec(x: f64) -> Decimal {
+    Decimal::from_f64(x).unwrap_or(Decimal::ZERO)
+}
+
+fn f(x: Decimal) -> f64 {
+    x.to_f64().unwrap_or(f64::NAN)
+}
+
+/// A non-USDT collateral asset.
+#[derive(Debug, Clone)]
+struct Collateral {
+    amount: Decimal,
+    amount_f: f64,
+    haircut: f64,
+    /// Market symbol index pricing it; `None` for a stablecoin counted at 1.
+    sym: Option<usize>,
+}
+
+/// One open position: `f64` thresholds for the hot path, `Decimal` ledger, the trade record.
+#[derive(Debug, Clone)]
+struct Pos {
+    sym: usize,
+    side: Side,
+    s: f64,
+    mode: MarginMode,
+    qty: Decimal,
+    qty_f: f64,
+    entry: Decimal,
+    entry_f: f64,
+    im: Decimal,
+    iso_margin: Decimal,
+    /// Isolated liquidation threshold on the mark (`NaN` when none).
+    lp: f64,
+    stop: Option<f64>,
+    widened: bool,
+    /// Remaining targets: price and quantity.
+    targets: Vec<(f64, Decimal)>,
+    next_target: usize,
+    table: usize,
+    trade: Trade,
+    funding_next: usize,
+}
+
+/// A limit or zone entry waiting to fill.
+#[derive(Debug, Clone)]
+struct Pending {
+    sig: usize,
+    sym: usize,
+    side: Side,
+    lo: f64,
+    hi: f64,
+    stop: Option<f64>,
+    expiry: TimestampMs,
+}
+
+/// Vertex prices of one symbol for one (sub-)bar, in path order.
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    last: [f64; 4],
+    mark: [f64; 4],
+}
+
+/// What the path found next.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Ev {
+    Fill(usize, f64),
+    Target(usize),
+    Stop(usize, f64),
+    IsoLiq(usize, f64),
+    CrossLiq,
+}
+
+impl Ev {
+    fn rank(self) -> u8 {
+        match self {
+            Ev::Fill(..) => 0,
+            Ev::Target(_) => 1,
+            Ev::Stop(..) => 2,
+            Ev::IsoLiq(..) => 3,
+            Ev::CrossLiq => 4,
+        }
+    }
+}
+
+/// Something due at a bar open: a channel event or a background position.
+#[derive(Debug, Clone, Copy)]
+enum Due {
+    Signal(usize),
+    Background(usize),
+}
+
+fn price_at(v: &[f64; 4], seg: usize, t: f64) -> f64 {
+    v[seg] + (v[seg + 1] - v[seg]) * t
+}
+
+/// One run's state.
+pub(crate) struct Sim<'a> {
+    market: &'a Market,
+    brackets: &'a BracketBook,
+    signals: &'a [SignalEvent],
+    account: &'a Account,
+    policy: &'a Policy,
+    cfg: &'a EngineConfig,
+    model: Intrabar,
+    fee_mult: Decimal,
+    wallet: Decimal,
+    start_usdt: Decimal,
+    collateral: Vec<Collateral>,
+    positions: Vec<Pos>,
+    pending: Vec<Pending>,
+    tables: Vec<(usize, TimestampMs, Vec<Bracket>, Vec<TierF>)>,
+    /// Main symbol index → lower-market symbol index.
+    lower_map: Vec<Option<usize>>,
+    /// Per symbol: its path slot for the current (sub-)bar.
+    slot_of: Vec<usize>,
+    slots: Vec<Slot>,
+    slot_syms: Vec<usize>,
+    last_close: Vec<f64>,
+    trades: Vec<Trade>,
+    liquidations: Vec<LiquidationEvent>,
+    equity: Vec<EquityPoint>,
+    skipped: Vec<SkippedSignal>,
+    peak: f64,
+    /// Time of the (sub-)bar being processed.
+    now: TimestampMs,
+    /// Main bar index being processed.
+    bar: usize,
+}
+
+impl<'a> Sim<'a> {
+    pub(crate) fn new(
+        market: &'a Market,
+        brackets: &'a BracketBook,
+        signals: &'a [SignalEvent],
+        account: &'a Account,
+        policy: &'a Policy,
+        cfg: &'a EngineConfig,
+        model: Intrabar,
+    ) -> Result<Self, SimError> {
+        if market.is_empty() {
+            return Err(SimError::EmptyMarket);
+        }
+        validate_policy(policy)?;
+        let bad_account = |message: String| SimError::BadAccount {
+            account: account.name.clone(),
+            message,
+        };
+        let mut wallet = Decimal::ZERO;
+        let mut collateral = Vec::new();
+        for (asset, amount) in &account.collateral {
+            if *amount < Decimal::ZERO {
+                return Err(bad_account(format!(
+                    "collateral {asset} is negative ({amount})"
+                )));
+            }
+            let a = asset.trim().to_ascii_uppercase();
+            if a == "USDT" {
+                wallet += *amount;
+                continue;
+            }
+            let sym = if matches!(a.as_str(), "USDC" | "BUSD" | "FDUSD") {
+                None
+            } else {
+                let s = Symbol::parse(&format!("{a}USDT"))
+                    .map_err(|e| bad_account(format!("collateral {asset}: {e}")))?;
+                Some(market.symbol_index(&s).ok_or_else(|| {
+                    bad_account(format!(
+                        "collateral {asset} needs {s} market data to be valued"
+                    ))
+                })?)
+            };
+            collateral.push(Collateral {
+                amount: *amount,
+                amount_f: f(*amount),
+                haircut: cfg.exchange.haircut(&a),
+                sym,
+            });
+        }
+        for (k, bg) in account.background.iter().enumerate() {
+            if market.symbol_index(&bg.symbol).is_none() {
+                return Err(bad_account(format!(
+                    "background position {} names {}, which has no market data",
+                    k + 1,
+                    bg.symbol
+                )));
+            }
+            if bg.qty <= Decimal::ZERO || bg.leverage < Decimal::ONE {
+                return Err(bad_account(format!(
+                    "background position {} needs qty > 0 and leverage >= 1 (qty {}, leverage {})",
+                    k + 1,
+                    bg.qty,
+                    bg.leverage
+                )));
+            }
+        }
+        let lower_map = match market.lower.as_deref() {
+            Some(lower) => market
+                .series
+                .iter()
+                .map(|s| lower.symbol_index(&s.symbol))
+                .collect(),
+            None => vec![None; market.series.len()],
+        };
+        let last_close = market
+            .series
+            .iter()
+            .map(|s| {
+                if s.end > s.first {
+                    s.open[s.first]
+                } else {
+                    f64::NAN
+                }
+            })
+            .collect();
+        Ok(Sim {
+            market,
+            brackets,
+            signals,
+            account,
+            policy,
+            cfg,
+            model,
+            fee_mult: account.fee_multiplier,
+            wallet,
+            start_usdt: wallet,
+            collateral,
+            positions: Vec::new(),
+            pending: Vec::new(),
+            tables: Vec::new(),
+            lower_map,
+            slot_of: vec![usize::MAX; market.series.len()],
+            slots: Vec::new(),
+            slot_syms: Vec::new(),
+            last_close,
+            trades: Vec::new(),
+            liquidations: Vec::new(),
+            equity: Vec::new(),
+            skipped: Vec::new(),
+            peak: 0.0,
+            now: market.times[0],
+            bar: 0,
+        })
+    }
+
+    // ------------------------------------------------------------------ valuation
+
+    fn collateral_value(&self, haircut: bool) -> f64 {
+        self.collateral
+            .iter()
+            .map(|c| {
+                let p = c.sym.map_or(1.0, |k| self.last_close[k]);
+                let h = if haircut { 1.0 - c.haircut } else { 1.0 };
+                c.amount_f * p * h
+            })
+            .sum()
+    }
+
+    /// Equity at the last known closes: wallet + isolated margins + uPnL + collateral at market value.
+    fn equity_now(&self) -> f64 {
+        let mut e = f(self.wallet) + self.collateral_value(false);
+        for p in &self.positions {
+            e += f(p.iso_margin) + p.s * p.qty_f * (self.last_close[p.sym] - p.entry_f);
+        }
+        e
+    }
+
+    fn mm_of(&self, p: &Pos, mark: f64) -> f64 {
+        let tiers = &self.tables[p.table].3;
+        match self.cfg.exchange.maintenance_basis {
+            MaintenanceBasis::Mark => mm_f64(tiers, p.qty_f * mark),
+            MaintenanceBasis::Entry => mm_f64(tiers, p.qty_f * p.entry_f),
+        }
+    }
+
+    /// Cross margin balance and maintenance with prices given per symbol.
+    fn cross_state(&self, mark: impl Fn(usize) -> f64) -> (f64, f64, usize) {
+        let mut mb = f(self.wallet);
+        for c in &self.collateral {
+            let p = c.sym.map_or(1.0, &mark);
+            mb += c.amount_f * p * (1.0 - c.haircut);
+        }
+        let mut mm = 0.0;
+        let mut n = 0;
+        for p in &self.positions {
+            if p.mode == MarginMode::Cross {
+                let m = mark(p.sym);
+                mb += p.s * p.qty_f * (m - p.entry_f);
+                mm += self.mm_of(p, m);
+                n += 1;
+            }
+        }
+        (mb, mm, n)
+    }
+
+    fn slot_mark(&self, sym: usize, seg: usize, t: f64) -> f64 {
+        match self.slot_of[sym] {
+            usize::MAX => self.last_close[sym],
+            s => price_at(&self.slots[s].mark, seg, t),
+        }
+    }
+
+    fn cross_f(&self, seg: usize, t: f64) -> (f64, f64, usize) {
+        self.cross_state(|k| self.slot_mark(k, seg, t))
+    }
+
+    // ------------------------------------------------------------------ brackets
+
+    fn table_for(&mut self, sym: usize, t: TimestampMs) -> Result<usize, SimError> {
+        let symbol = &self.market.series[sym].symbol;
+        let snap = self
+            .brackets
+            .snapshot_at(t)
+            .map_or(i64::MIN, |s| s.effective_from);
+        if let Some(k) = self
+            .tables
+            .iter()
+            .position(|(s, from, _, _)| *s == sym && *from == snap)
+        {
+            return Ok(k);
+        }
+        let tiers = self
+            .brackets
+            .table(symbol, t)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| SimError::NoBrackets {
+                symbol: symbol.clone(),
+                date: iso(t),
+            })?;
+        self.tables
+            .push((sym, snap, tiers.to_vec(), tiers_f64(tiers)));
+        Ok(self.tables.len() - 1)
+    }
+
+    fn recompute_lp(&self, p: &mut Pos) {
+        if p.mode != MarginMode::Isolated {
+            p.lp = f64::NAN;
+            return;
+        }
+        let tiers = &self.tables[p.table].2;
+        let lp = match self.cfg.exchange.maintenance_basis {
+            MaintenanceBasis::Mark => {
+                isolated_liq_price(p.side, p.qty, p.entry, p.iso_margin, tiers)
+            }
+            MaintenanceBasis::Entry => {
+                liq_price_entry_basis(p.side, p.qty, p.entry, p.iso_margin, tiers)
+            }
+        };
+        p.lp = lp.map_or(f64::NAN, |l| f(l.price));
+    }
+
+    // ------------------------------------------------------------------ main loop
+
+    pub(crate) fn run(mut self) -> Result<RunResult, SimError> {
+        let market = self.market;
+        let delay = self.cfg.execution.entry_delay_ms;
+        let mut due: Vec<(TimestampMs, Due)> = self
+            .signals
+            .iter()
+            .enumerate()
+            .map(|(k, s)| (s.time.saturating_add(delay), Due::Signal(k)))
+            .chain(
+                self.account
+                    .background
+                    .iter()
+                    .enumerate()
+                    .map(|(k, b)| (b.open_time, Due::Background(k))),
+            )
+            .collect();
+        due.sort_by_key(|&(t, d)| (t, matches!(d, Due::Signal(_))));
+        // validate every open before running: unknown symbols are input errors
+        for s in self.signals {
+            if s.action == Action::Open {
+                let sym = self.signal_symbol(s)?;
+                if s.side.is_none() {
+                    return Err(SimError::IncompleteSignal {
+                        id: s.id.clone(),
+                        source_file: s.source.clone(),
+                        line: s.line,
+                        missing: "side",
+                    });
+                }
+                let _ = sym;
+            }
+        }
+        let start_equity = f(self.wallet) + self.collateral_value(false);
+        self.peak = start_equity;
+        self.equity.push(EquityPoint {
+            time: market.times[0],
+            equity: start_equity,
+            drawdown: 0.0,
+            margin_ratio: 0.0,
+            open_positions: 0,
+        });
+        let n = market.len();
+        let mut ptr = 0;
+        let mut i = 0;
+        while i < n {
+            if self.positions.is_empty() && self.pending.is_empty() {
+                let Some(&(t, _)) = due.get(ptr) else { break };
+                let j = market.bar_at_or_after(t);
+                if j > i {
+                    // idle: bring the collateral prices forward before the jump
+                    i = j;
+                    if i >= n {
+                        break;
+                    }
+                    self.refresh_closes(i - 1);
+                }
+            }
+            self.bar = i;
+            self.now = market.times[i];
+            let had_open = !self.positions.is_empty();
+            self.close_ended(i);
+            self.settle_funding(i);
+            // due events at this open, in time order
+            while let Some(&(t, d)) = due.get(ptr) {
+                if t > self.now {
+                    break;
+                }
+                ptr += 1;
+                match d {
+                    Due::Signal(k) => self.on_signal(k, i)?,
+                    Due::Background(k) => self.open_background(k, i)?,
+                }
+            }
+            self.expire_pending(i);
+            let active = had_open || !self.positions.is_empty();
+            if !self.positions.is_empty() || !self.pending.is_empty() {
+                self.process_bar(i)?;
+            }
+            self.refresh_closes(i);
+            if active || !self.positions.is_empty() {
+                self.mark_equity(self.now);
+            }
+            i += 1;
+        }
+        // signals due after the data ends
+        for &(_, d) in &due[ptr..] {
+            if let Due::Signal(k) = d {
+                let s = &self.signals[k];
+                if s.action == Action::Open {
+                    self.skip(k, "signal after the end of the market data".into());
+                }
+            }
+        }
+        self.finish();
+        let liq = self.liquidations.len() as u32;
+        Ok(self.into_result(start_equity, liq))
+    }
+
+    fn signal_symbol(&self, s: &SignalEvent) -> Result<usize, SimError> {
+        let sym = s
+            .symbol
+            .as_ref()
+            .ok_or_else(|| SimError::IncompleteSignal {
+                id: s.id.clone(),
+                source_file: s.source.clone(),
+                line: s.line,
+                missing: "symbol",
+            })?;
+        self.market
+            .symbol_index(sym)
+            .ok_or_else(|| SimError::NoMarketData {
+                id: s.id.clone(),
+                source_file: s.source.clone(),
+                line: s.line,
+                symbol: sym.clone(),
+            })
+    }
+
+    fn refresh_closes(&mut self, i: usize) {
+        for (k, s) in self.market.series.iter().enumerate() {
+            if s.has_bar(i) {
+                self.last_close[k] = s.close[i];
+            }
+        }
+    }
+
+    fn skip(&mut self, sig: usize, reason: String) {
+        let s = &self.signals[sig];
+        self.skipped.push(SkippedSignal {
+            signal_id: s.id.clone(),
+            time: self.now,
+            symbol: s.symbol.clone(),
+            reason,
+        });
+    }
+
+    /// Closes positions whose symbol's data ended before bar `i`.
+    fn close_ended(&mut self, i: usize) {
+        let mut k = 0;
+        while k < self.positions.len() {
+            let s = &self.market.series[self.positions[k].sym];
+            if i >= s.end {
+                let px = s.close[s.end - 1];
+                let t = self.market.times[s.end - 1];
+                let p = self.positions.remove(k);
+                self.close_pos(p, px, t, ExitReason::EndOfData, Decimal::ZERO);
+            } else {
+                k += 1;
+            }
+        }
+    }
+
+    fn settle_funding(&mut self, i: usize) {
+        let open_t = self.market.times[i];
+        for k in 0..self.positions.len() {
+            let sym = self.positions[k].sym;
+            let s = &self.market.series[sym];
+            let fund = &s.funding;
+            let mut changed = false;
+            while self.positions[k].funding_next < fund.times.len()
+                && fund.times[self.positions[k].funding_next] - FUNDING_JITTER_MS <= open_t
+            {
+                let rate = fund.rates[self.positions[k].funding_next];
+                self.positions[k].funding_next += 1;
+                let mark = s
+                    .mark
+                    .as_ref()
+                    .map(|m| m.open[i])
+                    .filter(|x| x.is_finite())
+                    .unwrap_or(s.open[i]);
+                if !mark.is_finite() || !rate.is_finite() {
+                    continue;
+                }
+                let p = &mut self.positions[k];
+                // received: −side × qty × mark × rate
+                let received = -(p.side.sign_dec() * p.qty * dec(mark) * dec(rate));
+                p.trade.funding += received;
+                match p.mode {
+                    MarginMode::Isolated => p.iso_margin += received,
+                    MarginMode::Cross => self.wallet += received,
+                }
+                changed = true;
+            }
+            if changed {
+                let mut p = self.positions[k].clone();
+                self.recompute_lp(&mut p);
+                self.positions[k] = p;
+            }
+        }
+    }
+
+    fn expire_pending(&mut self, _i: usize) {
+        let now = self.now;
+        let mut k = 0;
+        while k < self.pending.len() {
+            if now >= self.pending[k].expiry {
+                let p = self.pending.remove(k);
+                self.skip(p.sig, "entry zone not reached before expiry".into());
+            } else {
+                k += 1;
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------ signals
+
+    fn on_signal(&mut self, k: usize, i: usize) -> Result<(), SimError> {
+        let s = &self.signals[k];
+        match s.action {
+            Action::Open => self.on_open(k, i),
+            Action::Close => {
+                if let Some(pk) = self
+                    .positions
+                    .iter()
+                    .position(|p| p.trade.signal_id == s.id)
+                {
+                    let p = self.positions.remove(pk);
+                    let open = self.market.series[p.sym].open[i];
+                    let px = open * (1.0 - p.s * self.cfg.execution.slippage_bps / 1e4);
+                    let fee = self.cfg.exchange.taker_fee * self.fee_mult;
+                    self.close_pos(p, px, self.now, ExitReason::SignalClose, fee);
+                } else if let Some(pk) = self
+                    .pending
+                    .iter()
+                    .position(|p| self.signals[p.sig].id == s.id)
+                {
+                    let p = self.pending.remove(pk);
+                    self.skip(
+                        p.sig,
+                        "closed by the channel before the entry filled".into(),
+                    );
+                }
+                Ok(())
+            }
+            Action::Cancel => {
+                if let Some(pk) = self
+                    .pending
+                    .iter()
+                    .position(|p| self.signals[p.sig].id == s.id)
+                {
+                    let p = self.pending.remove(pk);
+                    self.skip(
+                        p.sig,
+                        "entry cancelled by the channel before it filled".into(),
+                    );
+                }
+                Ok(())
+            }
+            Action::MoveStop => {
+                if self.policy.stops == StopDiscipline::Ignore {
+                    return Ok(());
+                }
+                let new = s.stop;
+                for p in self
+                    .positions
+                    .iter_mut()
+                    .filter(|p| p.trade.signal_id == s.id)
+                {
+                    p.stop = new;
+                    p.widened = false;
+                }
+                for p in self.pending.iter_mut() {
+                    if self.signals[p.sig].id == s.id {
+                        p.stop = new;
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn on_open(&mut self, k: usize, i: usize) -> Result<(), SimError> {
+        let s = &self.signals[k];
+        let sym = self.signal_symbol(s)?;
+        let side = s.side.unwrap_or(Side::Long);
+        let series = &self.market.series[sym];
+        if !series.has_bar(i) {
+            self.skip(
+                k,
+                format!("no market data for {} at {}", series.symbol, iso(self.now)),
+            );
+            return Ok(());
+        }
+        if self.positions.iter().any(|p| p.sym == sym) || self.pending.iter().any(|p| p.sym == sym)
+        {
+            self.skip(
+                k,
+                format!(
+                    "{} already open or pending (one-way mode: one position per symbol)",
+                    series.symbol
+                ),
+            );
+            return Ok(());
+        }
+        let open_count = self
+            .positions
+            .iter()
+            .filter(|p| !p.trade.background)
+            .count()
+            + self.pending.len();
+        if let Some(max) = self.policy.max_open
+            && open_count >= max
+        {
+            self.skip(k, format!("max open positions reached ({max})"));
+            return Ok(());
+        }
+        let stop = match self.policy.stops {
+            StopDiscipline::Ignore => None,
+            _ => s.stop,
+        };
+        match s.entry {
+            EntrySpec::Market => {
+                let px =
+                    series.open[i] * (1.0 + side.sign() * self.cfg.execution.slippage_bps / 1e4);
+                if let Some(st) = stop
+                    && side.sign() * (px - st) <= 0.0
+                {
+                    self.skip(
+                        k,
+                        format!("price {px} already beyond the stop {st} at entry"),
+                    );
+                    return Ok(());
+                }
+                self.open_signal(k, sym, side, px, false)?;
+            }
+            EntrySpec::Limit { price } => {
+                let (lo, hi) = match side {
+                    Side::Long => (f64::NEG_INFINITY, price),
+                    Side::Short => (price, f64::INFINITY),
+                };
+                self.add_pending(k, sym, side, lo, hi, stop);
+            }
+            EntrySpec::Zone { low, high } => self.add_pending(k, sym, side, low, high, stop),
+        }
+        Ok(())
+    }
+
+    fn add_pending(
+        &mut self,
+        sig: usize,
+        sym: usize,
+        side: Side,
+        lo: f64,
+        hi: f64,
+        stop: Option<f64>,
+    ) {
+        let expiry = self
+            .cfg
+            .execution
+            .zone_expiry_ms
+            .map_or(TimestampMs::MAX, |e| self.now.saturating_add(e));
+        self.pending.push(Pending {
+            sig,
+            sym,
+            side,
+            lo,
+            hi,
+            stop,
+            expiry,
+        });
+    }
+
+    /// Equity for sizing: at the last known closes.
+    fn sizing_equity(&self) -> f64 {
+        self.equity_now()
+    }
+
+    fn choose_mode(&self, sym: usize) -> MarginMode {
+        match &self.policy.mode {
+            ModeRule::Isolated => MarginMode::Isolated,
+            ModeRule::Cross => MarginMode::Cross,
+            ModeRule::Hybrid { cross_symbols } => {
+                if cross_symbols.contains(&self.market.series[sym].symbol) {
+                    MarginMode::Cross
+                } else {
+                    MarginMode::Isolated
+                }
+            }
+            ModeRule::HybridCorrelation {
+                max_correlation,
+                window_bars,
+            } => {
+                let too_close = self
+                    .positions
+                    .iter()
+                    .filter(|p| p.mode == MarginMode::Cross)
+                    .any(|p| {
+                        correlation(self.market, sym, p.sym, self.bar, *window_bars)
+                            .is_none_or(|c| c > *max_correlation)
+                    });
+                if too_close {
+                    MarginMode::Isolated
+                } else {
+                    MarginMode::Cross
+                }
+            }
+        }
+    }
+
+    fn open_signal(
+        &mut self,
+        k: usize,
+        sym: usize,
+        side: Side,
+        px: f64,
+        maker: bool,
+    ) -> Result<(), SimError> {
+        let s = &self.signals[k];
+        let mode = self.choose_mode(sym);
+        let stop = match self.policy.stops {
+            StopDiscipline::Ignore => None,
+            _ => self
+                .pending
+                .iter()
+                .find(|p| p.sig == k)
+                .map_or(s.stop, |p| p.stop),
+        };
+        let called = s.leverage;
+        let mut lev = match self.policy.leverage {
+            LeverageRule::AsCalled { default } => called.unwrap_or(default),
+            LeverageRule::Fixed(x) => x,
+            LeverageRule::Capped(x) => called.map_or(x, |c| c.min(x)),
+        };
+        if !(lev.is_finite() && lev >= 1.0) {
+            lev = 1.0;
+        }
+        let equity = self.sizing_equity();
+        if equity <= 0.0 {
+            self.skip(
+                k,
+                "account wiped out: no equity left to open positions".into(),
+            );
+            return Ok(());
+        }
+        let table = self.table_for(sym, self.now)?;
+        // notional as a function of leverage, then cap leverage by the bracket of the notional
+        let notional_for = |lev: f64| -> Option<f64> {
+            match &self.policy.sizing {
+                Sizing::FixedMargin(m) => Some(f(*m) * lev),
+                Sizing::MarginFraction(x) => Some(x * equity * lev),
+                Sizing::RiskFraction(x) => {
+                    let st = stop?;
+                    let dist = (px - st).abs();
+                    (dist > 0.0).then(|| x * equity / dist * px)
+                }
+                Sizing::FixedNotional(n) => Some(f(*n)),
+            }
+        };
+        let Some(mut notional) = notional_for(lev) else {
+            self.skip(k, "risk sizing needs a stop and the call has none".into());
+            return Ok(());
+        };
+        for _ in 0..64 {
+            let tiers = &self.tables[table].2;
+            let b = ringfence_model::bracket::bracket_for(tiers, dec(notional));
+            let max = f(b.max_leverage);
+            if lev <= max {
+                break;
+            }
+            lev = max;
+            notional = notional_for(lev).unwrap_or(notional);
+        }
+        let qty = (dec(notional) / dec(px))
+            .round_dp_with_strategy(QTY_DP, rust_decimal::RoundingStrategy::ToZero);
+        if qty <= Decimal::ZERO {
+            self.skip(k, format!("size rounds to zero at price {px}"));
+            return Ok(());
+        }
+        let id = s.id.clone();
+        let targets = s.targets.clone();
+        self.open_position(
+            Some(k),
+            id,
+            sym,
+            side,
+            mode,
+            qty,
+            px,
+            dec(lev),
+            table,
+            stop,
+            targets,
+            maker,
+            false,
+        )
+    }
+
+    fn open_background(&mut self, k: usize, i: usize) -> Result<(), SimError> {
+        let bg = &self.account.background[k];
+        let sym = self
+            .market
+            .symbol_index(&bg.symbol)
+            .ok_or_else(|| SimError::BadAccount {
+                account: self.account.name.clone(),
+                message: format!(
+                    "background position names {}, which has no market data",
+                    bg.symbol
+                ),
+            })?;
+        let series = &self.market.series[sym];
+        if !series.has_bar(i) || self.positions.iter().any(|p| p.sym == sym) {
+            return Err(SimError::BadAccount {
+                account: self.account.name.clone(),
+                message: format!(
+                    "background position {} on {} cannot open at {} (no data, or symbol already held)",
+                    k + 1,
+                    bg.symbol,
+                    iso(self.now)
+                ),
+            });
+        }
+        let table = self.table_for(sym, self.now)?;
+        let (side, mode, qty, lev) = (bg.side, bg.mode, bg.qty, bg.leverage);
+        self.open_position(
+            None,
+            format!("bg:{}", k + 1),
+            sym,
+            side,
+            mode,
+            qty,
+            series.open[i],
+            lev,
+            table,
+            None,
+            Vec::new(),
+            false,
+            true,
+        )
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn open_position(
+        &mut self,
+        sig: Option<usize>,
+        id: String,
+        sym: usize,
+        side: Side,
+        mode: MarginMode,
+        qty: Decimal,
+        px: f64,
+        lev: Decimal,
+        table: usize,
+        stop: Option<f64>,
+        targets: Vec<f64>,
+        maker: bool,
+        background: bool,
+    ) -> Result<(), SimError> {
+        let entry = dec(px);
+        let notional = qty * entry;
+        let im = notional / lev;
+        let rate = if maker {
+            self.cfg.exchange.maker_fee
+        } else {
+            self.cfg.exchange.taker_fee
+        };
+        let fee = notional * rate * self.fee_mult;
+        // available for new margin: cross margin balance − cross initial margins (at last closes)
+        let (mb, _, _) = self.cross_state(|k| self.last_close[k]);
+        let cross_im: f64 = self
+            .positions
+            .iter()
+            .filter(|p| p.mode == MarginMode::Cross)
+            .map(|p| f(p.im))
+            .sum();
+        let available = mb - cross_im;
+        let need = f(im + fee);
+        let short_wallet = mode == MarginMode::Isolated && self.wallet < im + fee;
+        if !background && (available < need || short_wallet) {
+            if let Some(k) = sig {
+                let what = if short_wallet {
+                    "USDT wallet"
+                } else {
+                    "available margin"
+                };
+                let have = if short_wallet {
+                    f(self.wallet)
+                } else {
+                    available
+                };
+                self.skip(
+                    k,
+                    format!("insufficient margin: needs {need:.2} USDT, {what} {have:.2}"),
+                );
+            }
+            return Ok(());
+        }
+        self.wallet -= fee;
+        let iso_margin = if mode == MarginMode::Isolated {
+            self.wallet -= im;
+            im
+        } else {
+            Decimal::ZERO
+        };
+        // target quantities: weights, last takes the rest
+        let mut tq = Vec::with_capacity(targets.len());
+        let mut left = qty;
+        let n = targets.len();
+        for (j, &tp) in targets.iter().enumerate() {
+            let q = if j + 1 == n {
+                left
+            } else {
+                let w = self
+                    .policy
+                    .target_weights
+                    .get(j)
+                    .copied()
+                    .unwrap_or(1.0 / n as f64);
+                (qty * dec(w))
+                    .round_dp_with_strategy(QTY_DP, rust_decimal::RoundingStrategy::ToZero)
+                    .min(left)
+            };
+            left -= q;
+            tq.push((tp, q));
+        }
+        let i = self.bar;
+        let fund = &self.market.series[sym].funding;
+        let open_t = self.market.times[i];
+        let funding_next = fund
+            .times
+            .partition_point(|&t| t - FUNDING_JITTER_MS <= open_t);
+        let mut p = Pos {
+            sym,
+            side,
+            s: side.sign(),
+            mode,
+            qty,
+            qty_f: f(qty),
+            entry,
+            entry_f: px,
+            im,
+            iso_margin,
+            lp: f64::NAN,
+            stop,
+            widened: false,
+            targets: tq,
+            next_target: 0,
+            table,
+            funding_next,
+            trade: Trade {
+                signal_id: id,
+                symbol: self.market.series[sym].symbol.clone(),
+                side,
+                mode,
+                background,
+                open_time: self.now,
+                entry_price: px,
+                qty,
+                leverage: lev,
+                margin: im,
+                margin_added: Decimal::ZERO,
+                liq_price_at_entry: None,
+                close_time: self.now,
+                exit_price: f64::NAN,
+                exit_reason: ExitReason::EndOfData,
+                pnl: Decimal::ZERO,
+                fees: fee,
+                clearance_fee: Decimal::ZERO,
+                funding: Decimal::ZERO,
+                exits: Vec::new(),
+            },
+        };
+        self.recompute_lp(&mut p);
+        p.trade.liq_price_at_entry = if mode == MarginMode::Isolated {
+            p.lp.is_finite().then_some(p.lp)
+        } else {
+            // this position alone on the cross balance at entry
+            let wb = mb - fee.to_f64().unwrap_or(0.0);
+            let tiers = &self.tables[table].2;
+            isolated_liq_price(side, qty, entry, dec(wb), tiers).map(|l| f(l.price))
+        };
+        self.positions.push(p);
+        Ok(())
+    }
+
+    /// Records an exit leg; closes the position when nothing is left. `fee_rate` applies to the leg.
+    fn exit_leg(&mut self, k: usize, qty: Decimal, px: f64, reason: ExitReason, fee_rate: Decimal) {
+        let p = &mut self.positions[k];
+        let exit = dec(px);
+        let pnl = p.side.sign_dec() * qty * (exit - p.entry);
+        let fee = qty * exit * fee_rate;
+        p.trade.exits.push(Exit {
+            time: self.now,
+            price: px,
+            qty,
+            reason,
+            pnl,
+            fee,
+        });
+        p.trade.pnl += pnl;
+        p.trade.fees += fee;
+        self.wallet += pnl - fee;
+        p.qty -= qty;
+        p.qty_f = f(p.qty);
+        if p.mode == MarginMode::Isolated && !p.qty.is_zero() {
+            // release margin in proportion to the quantity closed
+            let release = p.iso_margin * qty / (p.qty + qty);
+            p.iso_margin -= release;
+            self.wallet += release;
+        }
+        if p.qty.is_zero() {
+            let p = self.positions.remove(k);
+            self.finish_trade(p);
+        } else {
+            let mut p = self.positions[k].clone();
+            self.recompute_lp(&mut p);
+            self.positions[k] = p;
+        }
+    }
+
+    fn close_pos(
+        &mut self,
+        mut p: Pos,
+        px: f64,
+        time: TimestampMs,
+        reason: ExitReason,
+        fee_rate: Decimal,
+    ) {
+        let qty = p.qty;
+        let exit = dec(px);
+        let pnl = p.side.sign_dec() * qty * (exit - p.entry);
+        let fee = qty * exit * fee_rate;
+        p.trade.exits.push(Exit {
+            time,
+            price: px,
+            qty,
+            reason,
+            pnl,
+            fee,
+        });
+        p.trade.pnl += pnl;
+        p.trade.fees += fee;
+        self.wallet += p.iso_margin + pnl - fee;
+        p.iso_margin = Decimal::ZERO;
+        p.qty = Decimal::ZERO;
+        self.finish_trade(p);
+    }
+
+    fn finish_trade(&mut self, mut p: Pos) {
+        let t = &mut p.trade;
+        let (mut num, mut den) = (Decimal::ZERO, Decimal::ZERO);
+        for e in &t.exits {
+            num += e.qty * dec(e.price);
+            den += e.qty;
+        }
+        if let Some(last) = t.exits.last() {
+            t.close_time = last.time;
+            t.exit_reason = last.reason;
+        }
+        t.exit_price = if den.is_zero() {
+            f64::NAN
+        } else {
+            f(num / den)
+        };
+        self.trades.push(p.trade);
+    }
+
+    // ------------------------------------------------------------------ the bar
+
+    /// Fills `slots` for the symbols involved, from market `m` at bar `j` (symbol map for the lower
+    /// market). Returns false when a symbol with a position or pending entry has no bar there.
+    fn build_path(&mut self, lower: bool, j: usize) -> bool {
+        let m = if lower {
+            match self.market.lower.as_deref() {
+                Some(l) => l,
+                None => return false,
+            }
+        } else {
+            self.market
+        };
+        for &k in &self.slot_syms {
+            self.slot_of[k] = usize::MAX;
+        }
+        self.slot_syms.clear();
+        self.slots.clear();
+        // direction per symbol: the position's or pending entry's side; collateral counts as long
+        let mut involved: Vec<(usize, Side, bool)> = Vec::new();
+        for p in &self.positions {
+            involved.push((p.sym, p.side, true));
+        }
+        for p in &self.pending {
+            involved.push((p.sym, p.side, true));
+        }
+        for c in &self.collateral {
+            if let Some(k) = c.sym {
+                involved.push((k, Side::Long, false));
+            }
+        }
+        for (k, side, required) in involved {
+            if self.slot_of[k] != usize::MAX {
+                continue;
+            }
+            let idx = if lower { self.lower_map[k] } else { Some(k) };
+            let s = idx.map(|x| &m.series[x]);
+            let Some(s) = s.filter(|s| s.has_bar(j)) else {
+                if required {
+                    return false;
+                }
+                let c = self.last_close[k];
+                self.slot_of[k] = self.slots.len();
+                self.slots.push(Slot {
+                    last: [c; 4],
+                    mark: [c; 4],
+                });
+                self.slot_syms.push(k);
+                continue;
+            };
+            let (o, h, l, c) = (s.open[j], s.high[j], s.low[j], s.close[j]);
+            let (mo, mh, ml, mc) = match &s.mark {
+                Some(mk)
+                    if mk.open[j].is_finite()
+                        && mk.high[j].is_finite()
+                        && mk.low[j].is_finite()
+                        && mk.close[j].is_finite() =>
+                {
+                    (mk.open[j], mk.high[j], mk.low[j], mk.close[j])
+                }
+                _ => (o, h, l, c),
+            };
+            let low_first = match self.model {
+                Intrabar::Adverse | Intrabar::Close => side == Side::Long,
+                Intrabar::Ohlc => c >= o,
+            };
+            let slot = if low_first {
+                Slot {
+                    last: [o, l, h, c],
+                    mark: [mo, ml, mh, mc],
+                }
+            } else {
+                Slot {
+                    last: [o, h, l, c],
+                    mark: [mo, mh, ml, mc],
+                }
+            };
+            self.slot_of[k] = self.slots.len();
+            self.slots.push(slot);
+            self.slot_syms.push(k);
+        }
+        true
+    }
+
+    /// Does the current path touch any trigger (quick check over the vertices)?
+    fn path_touches(&self) -> bool {
+        let bound = |v: &[f64; 4]| {
+            let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
+            let hi = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            (lo, hi)
+        };
+        for p in &self.positions {
+            let sl = &self.slots[self.slot_of[p.sym]];
+            let (lo, hi) = bound(&sl.last);
+            if let Some(st) = p.stop
+                && (if p.s > 0.0 { lo <= st } else { hi >= st })
+            {
+                return true;
+            }
+            if let Some(&(tp, _)) = p.targets.get(p.next_target)
+                && (if p.s > 0.0 { hi >= tp } else { lo <= tp })
+            {
+                return true;
+            }
+            if p.lp.is_finite() {
+                let (mlo, mhi) = bound(&sl.mark);
+                if if p.s > 0.0 { mlo <= p.lp } else { mhi >= p.lp } {
+                    return true;
+                }
+            }
+        }
+        for p in &self.pending {
+            let (lo, hi) = bound(&self.slots[self.slot_of[p.sym]].last);
+            if hi >= p.lo && lo <= p.hi {
+                return true;
+            }
+        }
+        for seg in 0..3 {
+            for t in [0.0, 1.0] {
+                let (mb, mm, n) = self.cross_f(seg, t);
+                if n > 0 && mb <= mm {
+                    return true;
+                }
+            }
+        }
+        false
+    }
+
+    fn process_bar(&mut self, i: usize) -> Result<(), SimError> {
+        let time = self.market.times[i];
+        if !self.build_path(false, i) {
+            return Ok(());
+        }
+        if !self.path_touches() {
+            return Ok(());
+        }
+        if self.cfg.refine
+            && let Some((lower, range)) = self.market.sub_bars(i)
+        {
+            let lower_times: Vec<TimestampMs> = lower.times[range.clone()].to_vec();
+            // refine only when every involved symbol has every sub-bar
+            let ok = range.clone().all(|j| self.build_path(true, j));
+            if ok {
+                for (j, t) in range.zip(lower_times) {
+                    self.now = t;
+                    if self.positions.is_empty() && self.pending.is_empty() {
+                        break;
+                    }
+                    if self.build_path(true, j) {
+                        self.run_path()?;
+                    }
+                }
+                self.now = time;
+                return Ok(());
+            }
+            self.build_path(false, i);
+        }
+        self.run_path()
+    }
+
+    /// Walks the current path's three segments firing triggers in path order.
+    fn run_path(&mut self) -> Result<(), SimError> {
+        let liq_in_path = self.model != Intrabar::Close;
+        let mut guard = 0;
+        for seg in 0..3 {
+            let mut t = 0.0;
+            while let Some((te, ev)) = self.next_event(seg, t, liq_in_path) {
+                guard += 1;
+                if guard > MAX_EVENTS_PER_PATH {
+                    return Ok(());
+                }
+                t = te;
+                self.apply(ev, seg, t)?;
+            }
+        }
+        if !liq_in_path {
+            // liquidation seen at the close only
+            let mut k = 0;
+            while k < self.positions.len() {
+                let p = &self.positions[k];
+                let m = self.slot_mark(p.sym, 2, 1.0);
+                if p.lp.is_finite() && p.s * (m - p.lp) <= 0.0 {
+                    self.liquidate_isolated(k, m);
+                } else {
+                    k += 1;
+                }
+            }
+            let (mb, mm, n) = self.cross_f(2, 1.0);
+            if n > 0 && mb <= mm {
+                self.liquidate_cross(2, 1.0);
+            }
+        }
+        Ok(())
+    }
+
+    fn next_event(&self, seg: usize, t0: f64, liq: bool) -> Option<(f64, Ev)> {
+        let mut best: Option<(f64, Ev)> = None;
+        let mut consider = |t: f64, ev: Ev| {
+            if best.is_none_or(|(bt, bev)| t < bt || (t == bt && ev.rank() < bev.rank())) {
+                best = Some((t, ev));
+            }
+        };
+        // crossing of a level by a linear path a→b from t0: returns (t, already)
+        let cross = |a: f64, b: f64, level: f64, below: bool| -> Option<(f64, bool)> {
+            let x0 = a + (b - a) * t0;
+            let hit = |x: f64| if below { x <= level } else { x >= level };
+            if hit(x0) {
+                return Some((t0, true));
+            }
+            if hit(b) && b != a {
+                return Some((((level - a) / (b - a)).clamp(t0, 1.0), false));
+            }
+            None
+        };
+        for (k, p) in self.positions.iter().enumerate() {
+            let sl = &self.slots[self.slot_of[p.sym]];
+            let (a, b) = (sl.last[seg], sl.last[seg + 1]);
+            let long = p.s > 0.0;
+            if let Some(st) = p.stop
+                && let Some((t, already)) = cross(a, b, st, long)
+            {
+                let px = if already { a + (b - a) * t } else { st };
+                consider(t, Ev::Stop(k, px));
+            }
+            if let Some(&(tp, _)) = p.targets.get(p.next_target)
+                && let Some((t, _)) = cross(a, b, tp, !long)
+            {
+                consider(t, Ev::Target(k));
+            }
+            if liq && p.lp.is_finite() {
+                let (ma, mb) = (sl.mark[seg], sl.mark[seg + 1]);
+                if let Some((t, already)) = cross(ma, mb, p.lp, long) {
+                    let px = if already { ma + (mb - ma) * t } else { p.lp };
+                    consider(t, Ev::IsoLiq(k, px));
+                }
+            }
+        }
+        for (k, p) in self.pending.iter().enumerate() {
+            let sl = &self.slots[self.slot_of[p.sym]];
+            let (a, b) = (sl.last[seg], sl.last[seg + 1]);
+            let x0 = a + (b - a) * t0;
+            if x0 >= p.lo && x0 <= p.hi {
+                consider(t0, Ev::Fill(k, x0));
+            } else if x0 > p.hi && b <= p.hi {
+                consider(((p.hi - a) / (b - a)).clamp(t0, 1.0), Ev::Fill(k, p.hi));
+            } else if x0 < p.lo && b >= p.lo {
+                consider(((p.lo - a) / (b - a)).clamp(t0, 1.0), Ev::Fill(k, p.lo));
+            }
+        }
+        if liq {
+            let (mb0, mm0, n) = self.cross_f(seg, t0);
+            if n > 0 {
+                if mb0 <= mm0 {
+                    consider(t0, Ev::CrossLiq);
+                } else {
+                    let (mb1, mm1, _) = self.cross_f(seg, 1.0);
+                    if mb1 <= mm1 {
+                        // concave in t within a segment: one crossing; bisect to the first t with
+                        // margin balance ≤ maintenance
+                        let (mut lo, mut hi) = (t0, 1.0);
+                        for _ in 0..80 {
+                            let mid = 0.5 * (lo + hi);
+                            let (mb, mm, _) = self.cross_f(seg, mid);
+                            if mb <= mm {
+                                hi = mid;
+                            } else {
+                                lo = mid;
+                            }
+                        }
+                        consider(hi, Ev::CrossLiq);
+                    }
+                }
+            }
+        }
+        best
+    }
+
+    fn apply(&mut self, ev: Ev, seg: usize, t: f64) -> Result<(), SimError> {
+        let slip = self.cfg.execution.slippage_bps / 1e4;
+        match ev {
+            Ev::Fill(k, px) => {
+                let p = self.pending[k].clone();
+                let r = self.open_signal(p.sig, p.sym, p.side, px, true);
+                self.pending.remove(k);
+                r?;
+            }
+            Ev::Target(k) => {
+                let p = &mut self.positions[k];
+                let (tp, q) = p.targets[p.next_target];
+                p.next_target += 1;
+                let n = p.next_target as u8;
+                if n == 1 && self.policy.breakeven_after_first_target {
+                    p.stop = Some(p.entry_f);
+                }
+                let q = q.min(p.qty);
+                let fee = self.cfg.exchange.maker_fee * self.fee_mult;
+                if q > Decimal::ZERO {
+                    self.exit_leg(k, q, tp, ExitReason::Target(n), fee);
+                }
+            }
+            Ev::Stop(k, px) => {
+                let p = &mut self.positions[k];
+                if let StopDiscipline::Widen(factor) = self.policy.stops
+                    && !p.widened
+                {
+                    let st = p.stop.unwrap_or(px);
+                    p.stop = Some(p.entry_f - p.s * factor * (p.entry_f - st).abs());
+                    p.widened = true;
+                    return Ok(());
+                }
+                let fill = px * (1.0 - p.s * slip);
+                let q = p.qty;
+                let fee = self.cfg.exchange.taker_fee * self.fee_mult;
+                self.exit_leg(k, q, fill, ExitReason::Stop, fee);
+            }
+            Ev::IsoLiq(k, px) => {
+                if let Some(cap) = self.policy.auto_add_margin_cap {
+                    let p = &self.positions[k];
+                    let room = (cap - p.trade.margin_added).min(p.im).min(self.wallet);
+                    if room > Decimal::ZERO {
+                        let mut p = self.positions[k].clone();
+                        p.iso_margin += room;
+                        p.trade.margin_added += room;
+                        self.wallet -= room;
+                        self.recompute_lp(&mut p);
+                        self.positions[k] = p;
+                        return Ok(());
+                    }
+                }
+                self.liquidate_isolated(k, px);
+            }
+            Ev::CrossLiq => self.liquidate_cross(seg, t),
+        }
+        Ok(())
+    }
+
+    fn liquidate_isolated(&mut self, k: usize, px: f64) {
+        let mut p = self.positions.remove(k);
+        let exit = dec(px);
+        let pnl = p.side.sign_dec() * p.qty * (exit - p.entry);
+        let remaining = p.iso_margin + pnl;
+        let tiers = &self.tables[p.table].2;
+        let mm =
+            ringfence_model::bracket::bracket_for(tiers, p.qty * exit).maintenance(p.qty * exit);
+        // the exchange keeps what margin remains (clearance fee + insurance fund); a gap past
+        // bankruptcy is covered by the insurance fund
+        let (clearance, shortfall) = if remaining >= Decimal::ZERO {
+            (remaining, Decimal::ZERO)
+        } else {
+            (Decimal::ZERO, -remaining)
+        };
+        let qty = p.qty;
+        p.trade.exits.push(Exit {
+            time: self.now,
+            price: px,
+            qty,
+            reason: ExitReason::Liquidation,
+            pnl,
+            fee: Decimal::ZERO,
+        });
+        p.trade.pnl += pnl;
+        p.trade.clearance_fee += clearance;
+        self.wallet += p.iso_margin + pnl - clearance + shortfall;
+        let lost = -pnl - p.im;
+        let ratio = if remaining > Decimal::ZERO {
+            f(mm / remaining)
+        } else {
+            f64::INFINITY
+        };
+        let lp = LiquidatedPosition {
+            signal_id: p.trade.signal_id.clone(),
+            symbol: p.trade.symbol.clone(),
+            side: p.side,
+            price: px,
+            loss_beyond_margin: lost,
+            upnl: pnl,
+            culprit: true,
+        };
+        p.iso_margin = Decimal::ZERO;
+        p.qty = Decimal::ZERO;
+        self.finish_trade(p);
+        let wipeout = self.equity_now() <= 1e-9;
+        self.liquidations.push(LiquidationEvent {
+            time: self.now,
+            mode: MarginMode::Isolated,
+            positions: vec![lp],
+            margin_ratio: ratio,
+            margin_balance: remaining,
+            maintenance: mm,
+            book_correlation: None,
+            clearance_fee: clearance,
+            insurance_shortfall: shortfall,
+            wipeout,
+        });
+    }
+
+    fn liquidate_cross(&mut self, seg: usize, t: f64) {
+        let (mb0, mm0, _) = self.cross_f(seg, t);
+        let rate = self.cfg.exchange.clearance_fee_rate;
+        let partial = self.cfg.exchange.liquidation == crate::config::LiquidationProcess::Partial;
+        let cross_syms: Vec<usize> = self
+            .positions
+            .iter()
+            .filter(|p| p.mode == MarginMode::Cross)
+            .map(|p| p.sym)
+            .collect();
+        let corr = book_correlation(self.market, &cross_syms, self.bar);
+        let mut closed: Vec<(Pos, f64, Decimal)> = Vec::new();
+        let mut clearance_total = Decimal::ZERO;
+        loop {
+            // the cross position with the largest loss (Partial) or every one (Full)
+            let pick = self
+                .positions
+                .iter()
+                .enumerate()
+                .filter(|(_, p)| p.mode == MarginMode::Cross)
+                .map(|(k, p)| {
+                    let m = self.slot_mark(p.sym, seg, t);
+                    (k, p.s * p.qty_f * (m - p.entry_f))
+                })
+                .min_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
+            let Some((k, _)) = pick else { break };
+            let p = self.positions.remove(k);
+            let m = self.slot_mark(p.sym, seg, t);
+            let exit = dec(m);
+            let pnl = p.side.sign_dec() * p.qty * (exit - p.entry);
+            self.wallet += pnl;
+            closed.push((p, m, pnl));
+            if partial {
+                let (mb, mm, n) = self.cross_f(seg, t);
+                if n == 0 || mb > mm {
+                    break;
+                }
+            }
+        }
+        // clearance: rate × liquidated notional, capped at what margin remains
+        let mut fees = Vec::with_capacity(closed.len());
+        for (p, m, _) in &closed {
+            let (mb, _, _) = self.cross_f(seg, t);
+            let room = dec(mb.max(0.0));
+            let c = (rate * p.qty * dec(*m)).min(room).max(Decimal::ZERO);
+            self.wallet -= c;
+            clearance_total += c;
+            fees.push(c);
+        }
+        // a gap past bankruptcy: the margin balance is floored at zero by the insurance fund
+        let (mb_after, _, left) = self.cross_f(seg, t);
+        let mb_after = if left == 0 {
+            // nothing left open in cross: settle exactly in Decimal
+            self.wallet
+                + self
+                    .collateral
+                    .iter()
+                    .map(|c| {
+                        let px = c.sym.map_or(1.0, |k| self.slot_mark(k, seg, t));
+                        c.amount * dec(px) * dec(1.0 - c.haircut)
+                    })
+                    .sum::<Decimal>()
+        } else {
+            dec(mb_after)
+        };
+        let shortfall = (-mb_after).max(Decimal::ZERO);
+        self.wallet += shortfall;
+        let any_culprit = closed.iter().any(|(p, _, pnl)| -*pnl > p.im);
+        let worst = closed
+            .iter()
+            .enumerate()
+            .min_by(|a, b| a.1.2.cmp(&b.1.2).then(a.0.cmp(&b.0)))
+            .map(|(k, _)| k);
+        let mut listed = Vec::new();
+        for (k, (mut p, m, pnl)) in closed.into_iter().enumerate() {
+            let culprit = -pnl > p.im;
+            let reason = if culprit || (!any_culprit && Some(k) == worst) {
+                ExitReason::Liquidation
+            } else {
+                ExitReason::Cascade
+            };
+            p.trade.clearance_fee += fees[k];
+            let qty = p.qty;
+            p.trade.exits.push(Exit {
+                time: self.now,
+                price: m,
+                qty,
+                reason,
+                pnl,
+                fee: Decimal::ZERO,
+            });
+            p.trade.pnl += pnl;
+            listed.push(LiquidatedPosition {
+                signal_id: p.trade.signal_id.clone(),
+                symbol: p.trade.symbol.clone(),
+                side: p.side,
+                price: m,
+                loss_beyond_margin: -pnl - p.im,
+                upnl: pnl,
+                culprit,
+            });
+            p.qty = Decimal::ZERO;
+            self.finish_trade(p);
+        }
+        let wipeout = self.equity_now() <= 1e-9;
+        self.liquidations.push(LiquidationEvent {
+            time: self.now,
+            mode: MarginMode::Cross,
+            positions: listed,
+            margin_ratio: if mb0 > 0.0 { mm0 / mb0 } else { f64::INFINITY },
+            margin_balance: dec(mb0),
+            maintenance: dec(mm0),
+            book_correlation: corr,
+            clearance_fee: clearance_total,
+            insurance_shortfall: shortfall,
+            wipeout,
+        });
+    }
+
+    fn mark_equity(&mut self, time: TimestampMs) {
+        let e = self.equity_now();
+        if e > self.peak {
+            self.peak = e;
+        }
+        let dd = if self.peak > 0.0 {
+            ((self.peak - e) / self.peak).max(0.0)
+        } else {
+            0.0
+        };
+        let (mb, mm, n) = self.cross_state(|k| self.last_close[k]);
+        let ratio = if n == 0 {
+            0.0
+        } else if mb > 0.0 {
+            mm / mb
+        } else {
+            f64::INFINITY
+        };
+        self.equity.push(EquityPoint {
+            time,
+            equity: e,
+            drawdown: dd,
+            margin_ratio: ratio,
+            open_positions: self.positions.len() as u32,
+        });
+    }
+
+    fn finish(&mut self) {
+        let pend = std::mem::take(&mut self.pending);
+        for p in pend {
+            self.skip(
+                p.sig,
+                "entry not filled before the market data ended".into(),
+            );
+        }
+        let positions = std::mem::take(&mut self.positions);
+        for p in positions {
+            let s = &self.market.series[p.sym];
+            let last = s.end.saturating_sub(1).max(s.first);
+            let px = s.close[last];
+            let t = self.market.times[last.min(self.market.len() - 1)];
+            self.close_pos(p, px, t, ExitReason::EndOfData, Decimal::ZERO);
+        }
+        let t = *self.market.times.last().unwrap_or(&0);
+        self.refresh_closes(self.market.len() - 1);
+        if self.equity.last().is_none_or(|e| e.time != t) {
+            self.mark_equity(t);
+        }
+    }
+
+    fn into_result(self, start_equity: f64, liquidations: u32) -> RunResult {
+        let final_equity = self.wallet
+            + self
+                .collateral
+                .iter()
+                .map(|c| c.amount * c.sym.map_or(Decimal::ONE, |k| dec(self.last_close[k])))
+                .sum::<Decimal>();
+        let start = dec(start_equity);
+        let closed: Vec<Decimal> = self
+            .trades
+            .iter()
+            .filter(|t| !t.background)
+            .map(Trade::net)
+            .collect();
+        let wins = closed.iter().filter(|n| **n > Decimal::ZERO).count();
+        let gross_win: Decimal = closed.iter().filter(|n| **n > Decimal::ZERO).sum();
+        let gross_loss: Decimal = -closed
+            .iter()
+            .filter(|n| **n < Decimal::ZERO)
+            .sum::<Decimal>();
+        let profit_factor = if gross_loss.is_zero() {
+            if gross_win.is_zero() {
+                0.0
+            } else {
+                f64::INFINITY
+            }
+        } else {
+            f(gross_win / gross_loss)
+        };
+        let fees: Decimal = self.trades.iter().map(|t| t.fees + t.clearance_fee).sum();
+        let funding: Decimal = self.trades.iter().map(|t| t.funding).sum();
+        let summary = RunSummary {
+            start_equity: start,
+            final_equity,
+            return_pct: if start_equity > 0.0 {
+                (f(final_equity) / start_equity - 1.0) * 100.0
+            } else {
+                0.0
+            },
+            max_drawdown_pct: self.equity.iter().map(|e| e.drawdown).fold(0.0, f64::max) * 100.0,
+            liquidations,
+            cascades: self.liquidations.iter().filter(|l| l.is_cascade()).count() as u32,
+            cascade_victims: self
+                .trades
+                .iter()
+                .filter(|t| t.exit_reason == ExitReason::Cascade)
+                .count() as u32,
+            wipeouts: self.liquidations.iter().filter(|l| l.wipeout).count() as u32,
+            insurance_shortfall: self
+                .liquidations
+                .iter()
+                .map(|l| l.insurance_shortfall)
+                .sum(),
+            fees,
+            funding,
+            trades: self.trades.len() as u32,
+            skipped_signals: self.skipped.len() as u32,
+            win_rate: if closed.is_empty() {
+                0.0
+            } else {
+                wins as f64 / closed.len() as f64
+            },
+            profit_factor,
+        };
+        let _ = self.start_usdt;
+        RunResult {
+            run: format!("{}/{}", self.account.name, self.policy.name),
+            account: self.account.name.clone(),
+            policy: self.policy.name.clone(),
+            params: Vec::new(),
+            trades: self.trades,
+            liquidations: self.liquidations,
+            equity: self.equity,
+            skipped: self.skipped,
+            summary,
+            liquidation_band: None,
+        }
+    }
+
+    /// The final USDT wallet (for conservation checks in tests).
+    #[cfg(test)]
+    pub(crate) fn wallet(&self) -> Decimal {
+        self.wallet
+    }
+}
+
+fn validate_policy(p: &Policy) -> Result<(), SimError> {
+    let bad = |key: &str, message: String| SimError::BadConfig {
+        key: format!("policy {}.{key}", p.name),
+        message,
+    };
+    match &p.sizing {
+        Sizing::FixedMargin(m) | Sizing::FixedNotional(m) if *m <= Decimal::ZERO => {
+            return Err(bad("sizing", format!("amount must be positive, got {m}")));
+        }
+        Sizing::MarginFraction(x) | Sizing::RiskFraction(x) if !(*x > 0.0 && *x <= 1.0) => {
+            return Err(bad(
+                "sizing",
+                format!("fraction must be in (0, 1], got {x}"),
+            ));
+        }
+        _ => {}
+    }
+    let lev = match p.leverage {
+        LeverageRule::AsCalled { default } => default,
+        LeverageRule::Fixed(x) | LeverageRule::Capped(x) => x,
+    };
+    if !(lev >= 1.0 && lev.is_finite()) {
+        return Err(bad("leverage", format!("must be at least 1, got {lev}")));
+    }
+    if let StopDiscipline::Widen(x) = p.stops
+        && !(x > 1.0 && x.is_finite())
+    {
+        return Err(bad(
+            "stops",
+            format!("widen factor must be above 1, got {x}"),
+        ));
+    }
+    if let ModeRule::HybridCorrelation { window_bars, .. } = p.mode
+        && window_bars < 3
+    {
+        return Err(bad(
+            "mode",
+            format!("correlation window must be at least 3 bars, got {window_bars}"),
+        ));
+    }
+    Ok(())
+}
+
+/// Pearson correlation of close-to-close log returns of two symbols over the `window` bars before
+/// bar `i`; `None` when fewer than 3 returns are available.
+pub(crate) fn correlation(m: &Market, a: usize, b: usize, i: usize, window: usize) -> Option<f64> {
+    if a == b {
+        return Some(1.0);
+    }
+    let (sa, sb) = (&m.series[a], &m.series[b]);
+    let start = i.saturating_sub(window).max(sa.first).max(sb.first);
+    let end = i.min(sa.end).min(sb.end);
+    let mut xs = Vec::new();
+    let mut ys = Vec::new();
+    for j in start + 1..end {
+        let x = (sa.close[j] / sa.close[j - 1]).ln();
+        let y = (sb.close[j] / sb.close[j - 1]).ln();
+        if x.is_finite() && y.is_finite() {
+            xs.push(x);
+            ys.push(y);
+        }
+    }
+    if xs.len() < 3 {
+        return None;
+    }
+    let n = xs.len() as f64;
+    let mx = xs.iter().sum::<f64>() / n;
+    let my = ys.iter().sum::<f64>() / n;
+    let (mut sxy, mut sxx, mut syy) = (0.0, 0.0, 0.0);
+    for (x, y) in xs.iter().zip(&ys) {
+        sxy += (x - mx) * (y - my);
+        sxx += (x - mx) * (x - mx);
+        syy += (y - my) * (y - my);
+    }
+    (sxx > 0.0 && syy > 0.0).then(|| sxy / (sxx * syy).sqrt())
+}
+
+/// Average pairwise correlation of distinct symbols of a book (`None` with fewer than two).
+fn book_correlation(m: &Market, syms: &[usize], i: usize) -> Option<f64> {
+    let mut sum = 0.0;
+    let mut n = 0;
+    for (x, &a) in syms.iter().enumerate() {
+        for &b in &syms[x + 1..] {
+            if a != b
+                && let Some(c) = correlation(m, a, b, i, BOOK_CORR_WINDOW)
+            {
+                sum += c;
+                n += 1;
+            }
+        }
+    }
+    (n > 0).then(|| sum / n as f64)
+}

@@ -1,0 +1,217 @@
+//! Margin arithmetic of USDT-margined linear perpetuals in one-way mode (DESIGN.md §5).
+//!
+//! Exact formulas in [`Decimal`]: the engine calls them whenever the ledger changes (fill, funding,
+//! margin added) and keeps only their `f64` results for the per-bar comparisons.
+
+use ringfence_model::{Bracket, Side, bracket::bracket_for};
+use rust_decimal::Decimal;
+
+/// A liquidation price and the bracket it was computed with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LiqPrice {
+    /// The price at which margin balance equals maintenance margin.
+    pub price: Decimal,
+    /// The bracket holding the notional at that price.
+    pub bracket: Bracket,
+}
+
+/// Maintenance margin of `notional` under a table: `N × mmr_k − cum_k` with `k` the bracket of `N`.
+///
+/// # Panics
+/// If `tiers` is empty.
+pub fn maintenance(tiers: &[Bracket], notional: Decimal) -> Decimal {
+    bracket_for(tiers, notional).maintenance(notional)
+}
+
+/// Price at which `wallet + side·qty·(P − entry) = 0`: the position's margin is exhausted.
+pub fn bankruptcy_price(side: Side, qty: Decimal, entry: Decimal, wallet: Decimal) -> Decimal {
+    entry - side.sign_dec() * wallet / qty
+}
+
+/// Liquidation price of one position whose margin balance is `wallet + uPnL` (isolated margin, or a
+/// cross wallet with nothing else open), maintenance valued at the mark (Binance):
+/// `LP = (WB + cum − side·qty·entry) / (qty·mmr − side·qty)` with `mmr, cum` of the bracket that
+/// holds the notional **at LP**. Returns `None` when no positive price liquidates the position (a
+/// long with more margin than notional) or the table is empty or `qty` is not positive.
+pub fn isolated_liq_price(
+    side: Side,
+    qty: Decimal,
+    entry: Decimal,
+    wallet: Decimal,
+    tiers: &[Bracket],
+) -> Option<LiqPrice> {
+    if qty <= Decimal::ZERO || tiers.is_empty() {
+        return None;
+    }
+    let s = side.sign_dec();
+    let last = tiers.len() - 1;
+    for (k, b) in tiers.iter().enumerate() {
+        let denom = qty * b.mmr - s * qty;
+        if denom.is_zero() {
+            continue;
+        }
+        let lp = (wallet + b.cum - s * qty * entry) / denom;
+        if lp <= Decimal::ZERO {
+            continue;
+        }
+        let n = qty * lp;
+        let inside = n >= b.floor && (n < b.cap || k == last);
+        if inside {
+            return Some(LiqPrice {
+                price: lp,
+                bracket: b.clone(),
+            });
+        }
+    }
+    None
+}
+
+/// Liquidation price when maintenance is valued at the **entry** notional (Bybit's convention):
+/// `LP = entry − side·(WB − MM_entry)/qty`. Bybit's example: long 1 BTC at 20,000, 50× (IM 400),
+/// MMR 0.5 % (MM 100) ⇒ 19,700. `None` when the price would not be positive.
+pub fn liq_price_entry_basis(
+    side: Side,
+    qty: Decimal,
+    entry: Decimal,
+    wallet: Decimal,
+    tiers: &[Bracket],
+) -> Option<LiqPrice> {
+    if qty <= Decimal::ZERO || tiers.is_empty() {
+        return None;
+    }
+    let b = bracket_for(tiers, qty * entry);
+    let mm = b.maintenance(qty * entry);
+    let lp = entry - side.sign_dec() * (wallet - mm) / qty;
+    (lp > Decimal::ZERO).then(|| LiqPrice {
+        price: lp,
+        bracket: b.clone(),
+    })
+}
+
+/// A bracket in `f64`, for the per-bar threshold arithmetic.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct TierF {
+    pub cap: f64,
+    pub mmr: f64,
+    pub cum: f64,
+}
+
+/// `f64` copy of a table.
+pub(crate) fn tiers_f64(tiers: &[Bracket]) -> Vec<TierF> {
+    use rust_decimal::prelude::ToPrimitive;
+    tiers
+        .iter()
+        .map(|b| TierF {
+            cap: b.cap.to_f64().unwrap_or(f64::INFINITY),
+            mmr: b.mmr_f64(),
+            cum: b.cum_f64(),
+        })
+        .collect()
+}
+
+/// Maintenance margin of a notional under an `f64` table (last bracket beyond the last cap).
+pub(crate) fn mm_f64(tiers: &[TierF], notional: f64) -> f64 {
+    let n = tiers.partition_point(|b| b.cap <= notional);
+    let b = &tiers[n.min(tiers.len() - 1)];
+    notional * b.mmr - b.cum
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::binance_default_brackets;
+    use ringfence_model::Symbol;
+    use rust_decimal_macros::dec;
+
+    fn btc() -> Vec<Bracket> {
+        binance_default_brackets()
+            .table(&Symbol::parse("BTCUSDT").unwrap(), i64::MAX)
+            .unwrap()
+            .to_vec()
+    }
+
+    fn round2(d: Decimal) -> Decimal {
+        d.round_dp(2)
+    }
+
+    #[test]
+    fn binance_long_uses_the_bracket_at_lp() {
+        // DESIGN.md §5: 49,196.79 (first bracket), not 49,195.98 (second).
+        let lp = isolated_liq_price(Side::Long, dec!(1), dec!(50000), dec!(1000), &btc()).unwrap();
+        assert_eq!(round2(lp.price), dec!(49196.79));
+        assert_eq!(lp.bracket.tier, 1);
+        // at LP, margin balance equals maintenance margin
+        let mb = dec!(1000) + (lp.price - dec!(50000));
+        let mm = maintenance(&btc(), lp.price);
+        assert!((mb - mm).abs() < dec!(0.000001), "{mb} vs {mm}");
+    }
+
+    #[test]
+    fn binance_short_is_mirrored() {
+        // short 1 BTC at 50,000 with 1,000: LP = (1000 + 50 + 50000) / (0.005 + 1) in bracket 2
+        let lp = isolated_liq_price(Side::Short, dec!(1), dec!(50000), dec!(1000), &btc()).unwrap();
+        assert_eq!(lp.bracket.tier, 2);
+        assert_eq!(round2(lp.price), dec!(50796.02));
+        let mb = dec!(1000) - (lp.price - dec!(50000));
+        assert!((mb - maintenance(&btc(), lp.price)).abs() < dec!(0.000001));
+    }
+
+    #[test]
+    fn lp_in_another_bracket_than_entry() {
+        // long 13 BTC at 50,000 (notional 650k, bracket 3) with 65,000 margin: the LP's notional
+        // falls below 600k, so the bracket at LP is 2, not the entry's 3.
+        let t = btc();
+        let lp = isolated_liq_price(Side::Long, dec!(13), dec!(50000), dec!(65000), &t).unwrap();
+        assert_eq!(bracket_for(&t, dec!(650000)).tier, 3);
+        assert_eq!(lp.bracket.tier, 2);
+        let expect = (dec!(65000) + dec!(50) - dec!(650000)) / (dec!(13) * dec!(0.005) - dec!(13));
+        assert_eq!(lp.price, expect);
+        // the entry bracket's formula would give a different (inconsistent) price
+        let wrong = (dec!(65000) + dec!(950) - dec!(650000)) / (dec!(13) * dec!(0.0065) - dec!(13));
+        assert_ne!(round2(wrong), round2(lp.price));
+    }
+
+    #[test]
+    fn bybit_example_with_entry_basis() {
+        let flat = vec![Bracket {
+            tier: 1,
+            floor: dec!(0),
+            cap: dec!(2000000),
+            mmr: dec!(0.005),
+            cum: dec!(0),
+            max_leverage: dec!(100),
+        }];
+        // 50x on 20,000 notional: IM 400
+        let lp = liq_price_entry_basis(Side::Long, dec!(1), dec!(20000), dec!(400), &flat).unwrap();
+        assert_eq!(lp.price, dec!(19700));
+        let lp =
+            liq_price_entry_basis(Side::Short, dec!(1), dec!(20000), dec!(400), &flat).unwrap();
+        assert_eq!(lp.price, dec!(20300));
+        assert_eq!(
+            bankruptcy_price(Side::Long, dec!(1), dec!(20000), dec!(400)),
+            dec!(19600)
+        );
+    }
+
+    #[test]
+    fn overcollateralised_long_has_no_lp() {
+        assert_eq!(
+            isolated_liq_price(Side::Long, dec!(1), dec!(100), dec!(200), &btc()),
+            None
+        );
+    }
+
+    #[test]
+    fn f64_maintenance_matches_decimal() {
+        let t = btc();
+        let tf = tiers_f64(&t);
+        for n in [1000.0, 49_999.0, 50_000.0, 650_000.0, 5e6, 2e9] {
+            let d = maintenance(&t, Decimal::try_from(n).unwrap());
+            let f = mm_f64(&tf, n);
+            assert!(
+                (f - d.to_string().parse::<f64>().unwrap()).abs() < 1e-6,
+                "{n}"
+            );
+        }
+    }
+}
