@@ -102,10 +102,10 @@ impl Ev {
     fn rank(self) -> u8 {
         match self {
             Ev::Fill(..) => 0,
-            Ev::Target(_) => 1,
-            Ev::Stop(..) => 2,
-            Ev::IsoLiq(..) => 3,
-            Ev::CrossLiq => 4,
+            Ev::IsoLiq(..) => 1,
+            Ev::CrossLiq => 2,
+            Ev::Stop(..) => 3,
+            Ev::Target(_) => 4,
         }
     }
 }
@@ -1078,6 +1078,8 @@ impl<'a> Sim<'a> {
             self.wallet += release;
         }
         if p.qty.is_zero() {
+            self.wallet += p.iso_margin;
+            p.iso_margin = Decimal::ZERO;
             let p = self.positions.remove(k);
             self.finish_trade(p);
         } else {

@@ -21,8 +21,10 @@
 //!   (low for longs and collateral, high for shorts) → favourable extreme → close; `ohlc` O→L→H→C for
 //!   bars closing up, O→H→L→C otherwise; `close` uses the adverse path for stops and targets and checks
 //!   liquidation only at the close. Stops, targets and entries trigger on last prices, liquidation on
-//!   mark prices (last prices where the bar has no finite mark). Triggers fire in path order; at the
-//!   same t: entry fill, target, stop, isolated liquidation, cross liquidation. A cross book is
+//!   mark prices (last prices where the bar has no finite mark). Triggers fire in path order: a stop
+//!   crossed before the liquidation price fills first. At the same t (a gap through both at the open)
+//!   the order is entry fill, isolated liquidation, cross liquidation, stop, target: the exchange's
+//!   liquidation engine takes a position that opens beyond its liquidation price. A cross book is
 //!   liquidated at the first t where margin balance ≤ Σ maintenance (margin balance − maintenance is
 //!   concave in t within a segment, so checking the segment ends is exact and the crossing is found by
 //!   bisection), positions closed at their mark prices at that t.
