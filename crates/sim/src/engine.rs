@@ -30,6 +30,11 @@ pub(crate) fn dec(x: f64) -> Decimal {
     Decimal::from_f64(x).unwrap_or(Decimal::ZERO)
 }
 
+/// Ledger amounts are kept to 10 decimals so that sums stay exact within `Decimal`'s 28 digits.
+pub(crate) fn money(x: Decimal) -> Decimal {
+    x.round_dp(10)
+}
+
 fn f(x: Decimal) -> f64 {
     x.to_f64().unwrap_or(f64::NAN)
 }
@@ -92,7 +97,7 @@ struct Slot {
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Ev {
     Fill(usize, f64),
-    Target(usize),
+    Target(usize, f64),
     Stop(usize, f64),
     IsoLiq(usize, f64),
     CrossLiq,
@@ -105,7 +110,7 @@ impl Ev {
             Ev::IsoLiq(..) => 1,
             Ev::CrossLiq => 2,
             Ev::Stop(..) => 3,
-            Ev::Target(_) => 4,
+            Ev::Target(..) => 4,
         }
     }
 }
@@ -144,6 +149,8 @@ pub(crate) struct Sim<'a> {
     slots: Vec<Slot>,
     slot_syms: Vec<usize>,
     last_close: Vec<f64>,
+    /// Per symbol: the last known liquidation price (mark close, else last close).
+    last_mark: Vec<f64>,
     trades: Vec<Trade>,
     liquidations: Vec<LiquidationEvent>,
     equity: Vec<EquityPoint>,
@@ -229,7 +236,7 @@ impl<'a> Sim<'a> {
                 .collect(),
             None => vec![None; market.series.len()],
         };
-        let last_close = market
+        let last_close: Vec<f64> = market
             .series
             .iter()
             .map(|s| {
@@ -259,6 +266,7 @@ impl<'a> Sim<'a> {
             slot_of: vec![usize::MAX; market.series.len()],
             slots: Vec::new(),
             slot_syms: Vec::new(),
+            last_mark: last_close.clone(),
             last_close,
             trades: Vec::new(),
             liquidations: Vec::new(),
@@ -500,6 +508,7 @@ impl<'a> Sim<'a> {
         for (k, s) in self.market.series.iter().enumerate() {
             if s.has_bar(i) {
                 self.last_close[k] = s.close[i];
+                self.last_mark[k] = s.liq_hlc(i).2;
             }
         }
     }
@@ -553,7 +562,7 @@ impl<'a> Sim<'a> {
                 }
                 let p = &mut self.positions[k];
                 // received: −side × qty × mark × rate
-                let received = -(p.side.sign_dec() * p.qty * dec(mark) * dec(rate));
+                let received = money(-(p.side.sign_dec() * p.qty * dec(mark) * dec(rate)));
                 p.trade.funding += received;
                 match p.mode {
                     MarginMode::Isolated => p.iso_margin += received,
@@ -927,13 +936,13 @@ impl<'a> Sim<'a> {
     ) -> Result<(), SimError> {
         let entry = dec(px);
         let notional = qty * entry;
-        let im = notional / lev;
+        let im = money(notional / lev);
         let rate = if maker {
             self.cfg.exchange.maker_fee
         } else {
             self.cfg.exchange.taker_fee
         };
-        let fee = notional * rate * self.fee_mult;
+        let fee = money(notional * rate * self.fee_mult);
         // available for new margin: cross margin balance − cross initial margins (at last closes)
         let (mb, _, _) = self.cross_state(|k| self.last_close[k]);
         let cross_im: f64 = self
@@ -1056,8 +1065,8 @@ impl<'a> Sim<'a> {
     fn exit_leg(&mut self, k: usize, qty: Decimal, px: f64, reason: ExitReason, fee_rate: Decimal) {
         let p = &mut self.positions[k];
         let exit = dec(px);
-        let pnl = p.side.sign_dec() * qty * (exit - p.entry);
-        let fee = qty * exit * fee_rate;
+        let pnl = money(p.side.sign_dec() * qty * (exit - p.entry));
+        let fee = money(qty * exit * fee_rate);
         p.trade.exits.push(Exit {
             time: self.now,
             price: px,
@@ -1073,7 +1082,7 @@ impl<'a> Sim<'a> {
         p.qty_f = f(p.qty);
         if p.mode == MarginMode::Isolated && !p.qty.is_zero() {
             // release margin in proportion to the quantity closed
-            let release = p.iso_margin * qty / (p.qty + qty);
+            let release = money(p.iso_margin * qty / (p.qty + qty));
             p.iso_margin -= release;
             self.wallet += release;
         }
@@ -1089,6 +1098,14 @@ impl<'a> Sim<'a> {
         }
     }
 
+    /// True when closing an isolated position at `px` would lose more than its isolated margin (last
+    /// price beyond the bankruptcy price while the mark stayed inside the liquidation price): the
+    /// exchange's liquidation engine takes it, and the excess is an insurance shortfall.
+    fn beyond_bankruptcy(&self, p: &Pos, px: f64) -> bool {
+        let pnl = money(p.side.sign_dec() * p.qty * (dec(px) - p.entry));
+        p.iso_margin + pnl < Decimal::ZERO
+    }
+
     fn close_pos(
         &mut self,
         mut p: Pos,
@@ -1097,10 +1114,18 @@ impl<'a> Sim<'a> {
         reason: ExitReason,
         fee_rate: Decimal,
     ) {
+        if p.mode == MarginMode::Isolated && self.beyond_bankruptcy(&p, px) {
+            let now = self.now;
+            self.now = time;
+            self.positions.push(p);
+            self.liquidate_isolated(self.positions.len() - 1, px);
+            self.now = now;
+            return;
+        }
         let qty = p.qty;
         let exit = dec(px);
-        let pnl = p.side.sign_dec() * qty * (exit - p.entry);
-        let fee = qty * exit * fee_rate;
+        let pnl = money(p.side.sign_dec() * qty * (exit - p.entry));
+        let fee = money(qty * exit * fee_rate);
         p.trade.exits.push(Exit {
             time,
             price: px,
@@ -1361,9 +1386,11 @@ impl<'a> Sim<'a> {
                 consider(t, Ev::Stop(k, px));
             }
             if let Some(&(tp, _)) = p.targets.get(p.next_target)
-                && let Some((t, _)) = cross(a, b, tp, !long)
+                && let Some((t, already)) = cross(a, b, tp, !long)
             {
-                consider(t, Ev::Target(k));
+                // a resting limit: a gap through it fills at the (better) price of that moment
+                let px = if already { a + (b - a) * t } else { tp };
+                consider(t, Ev::Target(k, px));
             }
             if liq && p.lp.is_finite() {
                 let (ma, mb) = (sl.mark[seg], sl.mark[seg + 1]);
@@ -1422,9 +1449,9 @@ impl<'a> Sim<'a> {
                 self.pending.remove(k);
                 r?;
             }
-            Ev::Target(k) => {
+            Ev::Target(k, tp) => {
                 let p = &mut self.positions[k];
-                let (tp, q) = p.targets[p.next_target];
+                let (_, q) = p.targets[p.next_target];
                 p.next_target += 1;
                 let n = p.next_target as u8;
                 if n == 1 && self.policy.breakeven_after_first_target {
@@ -1448,6 +1475,12 @@ impl<'a> Sim<'a> {
                 }
                 let fill = px * (1.0 - p.s * slip);
                 let q = p.qty;
+                if p.mode == MarginMode::Isolated
+                    && self.beyond_bankruptcy(&self.positions[k], fill)
+                {
+                    self.liquidate_isolated(k, fill);
+                    return Ok(());
+                }
                 let fee = self.cfg.exchange.taker_fee * self.fee_mult;
                 self.exit_leg(k, q, fill, ExitReason::Stop, fee);
             }
@@ -1475,7 +1508,7 @@ impl<'a> Sim<'a> {
     fn liquidate_isolated(&mut self, k: usize, px: f64) {
         let mut p = self.positions.remove(k);
         let exit = dec(px);
-        let pnl = p.side.sign_dec() * p.qty * (exit - p.entry);
+        let pnl = money(p.side.sign_dec() * p.qty * (exit - p.entry));
         let remaining = p.iso_margin + pnl;
         let tiers = &self.tables[p.table].2;
         let mm =
@@ -1545,6 +1578,7 @@ impl<'a> Sim<'a> {
         let corr = book_correlation(self.market, &cross_syms, self.bar);
         let mut closed: Vec<(Pos, f64, Decimal)> = Vec::new();
         let mut clearance_total = Decimal::ZERO;
+        let mut fees = Vec::new();
         loop {
             // the cross position with the largest loss (Partial) or every one (Full)
             let pick = self
@@ -1561,8 +1595,15 @@ impl<'a> Sim<'a> {
             let p = self.positions.remove(k);
             let m = self.slot_mark(p.sym, seg, t);
             let exit = dec(m);
-            let pnl = p.side.sign_dec() * p.qty * (exit - p.entry);
+            let pnl = money(p.side.sign_dec() * p.qty * (exit - p.entry));
             self.wallet += pnl;
+            // clearance: rate × liquidated notional, capped at the margin balance that remains
+            let (mb, _, _) = self.cross_f(seg, t);
+            let room = money(dec(mb.max(0.0)));
+            let c = money(rate * p.qty * exit).min(room).max(Decimal::ZERO);
+            self.wallet -= c;
+            clearance_total += c;
+            fees.push(c);
             closed.push((p, m, pnl));
             if partial {
                 let (mb, mm, n) = self.cross_f(seg, t);
@@ -1570,16 +1611,6 @@ impl<'a> Sim<'a> {
                     break;
                 }
             }
-        }
-        // clearance: rate × liquidated notional, capped at what margin remains
-        let mut fees = Vec::with_capacity(closed.len());
-        for (p, m, _) in &closed {
-            let (mb, _, _) = self.cross_f(seg, t);
-            let room = dec(mb.max(0.0));
-            let c = (rate * p.qty * dec(*m)).min(room).max(Decimal::ZERO);
-            self.wallet -= c;
-            clearance_total += c;
-            fees.push(c);
         }
         // a gap past bankruptcy: the margin balance is floored at zero by the insurance fund
         let (mb_after, _, left) = self.cross_f(seg, t);
@@ -1595,9 +1626,9 @@ impl<'a> Sim<'a> {
                     })
                     .sum::<Decimal>()
         } else {
-            dec(mb_after)
+            money(dec(mb_after))
         };
-        let shortfall = (-mb_after).max(Decimal::ZERO);
+        let shortfall = money((-mb_after).max(Decimal::ZERO));
         self.wallet += shortfall;
         let any_culprit = closed.iter().any(|(p, _, pnl)| -*pnl > p.im);
         let worst = closed
@@ -1661,7 +1692,7 @@ impl<'a> Sim<'a> {
         } else {
             0.0
         };
-        let (mb, mm, n) = self.cross_state(|k| self.last_close[k]);
+        let (mb, mm, n) = self.cross_state(|k| self.last_mark[k]);
         let ratio = if n == 0 {
             0.0
         } else if mb > 0.0 {
@@ -1778,12 +1809,6 @@ impl<'a> Sim<'a> {
             summary,
             liquidation_band: None,
         }
-    }
-
-    /// The final USDT wallet (for conservation checks in tests).
-    #[cfg(test)]
-    pub(crate) fn wallet(&self) -> Decimal {
-        self.wallet
     }
 }
 

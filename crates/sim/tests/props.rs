@@ -1,0 +1,265 @@
+//! Property tests of the invariants of DESIGN.md §5 "Determinism and invariants".
+
+mod common;
+
+use common::{H, T0, brackets, conservation_gap};
+use proptest::prelude::*;
+use ringfence_model::{
+    Action, EntrySpec, ExitReason, Funding, MarginMode, MarkColumns, Market, RunResult, Side,
+    SignalEvent, Symbol, SymbolSeries,
+};
+use ringfence_sim::{
+    Account, EngineConfig, Intrabar, LeverageRule, LiquidationProcess, ModeRule, Policy, Sizing,
+    StopDiscipline,
+};
+use rust_decimal::Decimal;
+
+const BASES: [&str; 3] = ["BTC", "ETH", "SOL"];
+const BARS: usize = 40;
+
+/// A random-walk market with wicks, a mark that lags wicks, and funding every 8 bars.
+fn arb_market() -> impl Strategy<Value = Market> {
+    let sym = prop::collection::vec(
+        (
+            -0.08f64..0.08,
+            0.0f64..0.12,
+            0.0f64..0.12,
+            0.3f64..1.0,
+            -0.002f64..0.002,
+        ),
+        BARS,
+    );
+    prop::collection::vec(sym, BASES.len()).prop_map(|all| {
+        let mut series = Vec::new();
+        for (k, steps) in all.into_iter().enumerate() {
+            let mut s = SymbolSeries {
+                symbol: Symbol::parse(&format!("{}USDT", BASES[k])).unwrap(),
+                first: 0,
+                end: BARS,
+                open: vec![],
+                high: vec![],
+                low: vec![],
+                close: vec![],
+                volume: None,
+                mark: Some(MarkColumns::default()),
+                funding: Funding::default(),
+            };
+            let mut px = 100.0 * (k as f64 + 1.0);
+            for (i, (ret, up, down, lag, rate)) in steps.into_iter().enumerate() {
+                // an occasional gap at the open
+                let open = if i % 7 == 3 { px * (1.0 + ret) } else { px };
+                let close = open * (1.0 + ret);
+                let high = open.max(close) * (1.0 + up);
+                let low = open.min(close) * (1.0 - down).max(0.05);
+                s.open.push(open);
+                s.high.push(high);
+                s.low.push(low);
+                s.close.push(close);
+                let m = s.mark.as_mut().unwrap();
+                m.open.push(open);
+                m.high
+                    .push(open.max(close) + (high - open.max(close)) * lag);
+                m.low.push(open.min(close) - (open.min(close) - low) * lag);
+                m.close.push(close);
+                if i % 8 == 0 {
+                    s.funding.times.push(T0 + i as i64 * H);
+                    s.funding.rates.push(rate);
+                }
+                px = close;
+            }
+            series.push(s);
+        }
+        series.sort_by(|a, b| a.symbol.cmp(&b.symbol));
+        Market {
+            timeframe_ms: H,
+            times: (0..BARS as i64).map(|i| T0 + i * H).collect(),
+            series,
+            lower: None,
+            warnings: vec![],
+        }
+    })
+}
+
+/// Open signals (hour, symbol, long?, stop distance or none, target distance or none, leverage).
+fn arb_signals() -> impl Strategy<Value = Vec<SignalEvent>> {
+    prop::collection::vec(
+        (
+            0i64..30,
+            0usize..3,
+            any::<bool>(),
+            prop::option::of(0.01f64..0.2),
+            prop::option::of(0.01f64..0.2),
+            2.0f64..60.0,
+            0u8..4,
+        ),
+        1..8,
+    )
+    .prop_map(|raw| {
+        raw.into_iter()
+            .enumerate()
+            .map(|(n, (hour, k, long, stop, tp, lev, kind))| {
+                let side = if long { Side::Long } else { Side::Short };
+                let base = 100.0 * (k as f64 + 1.0);
+                // stops and targets relative to the symbol's starting price scale, far enough to
+                // stay on the right side in most paths
+                let s = side.sign();
+                SignalEvent {
+                    id: format!("s{n}"),
+                    time: T0 + hour * H,
+                    action: Action::Open,
+                    symbol: Some(Symbol::parse(&format!("{}USDT", BASES[k])).unwrap()),
+                    side: Some(side),
+                    entry: if kind == 0 {
+                        EntrySpec::Zone {
+                            low: base * 0.9,
+                            high: base * 0.97,
+                        }
+                    } else {
+                        EntrySpec::Market
+                    },
+                    stop: stop.map(|d| base * (1.0 - s * (0.3 + d))),
+                    targets: tp
+                        .map(|d| vec![base * (1.0 + s * d), base * (1.0 + s * 2.0 * d)])
+                        .unwrap_or_default(),
+                    leverage: Some(lev),
+                    margin_mode: None,
+                    source: "prop".into(),
+                    line: n + 1,
+                }
+            })
+            .collect()
+    })
+}
+
+fn policy(mode: ModeRule, margin: i64) -> Policy {
+    let mut p = Policy::new("p", mode, Sizing::FixedMargin(Decimal::from(margin)));
+    p.leverage = LeverageRule::AsCalled { default: 10.0 };
+    p
+}
+
+fn cfg(model: u8, partial: bool) -> EngineConfig {
+    let mut c = EngineConfig {
+        intrabar: [Intrabar::Adverse, Intrabar::Close, Intrabar::Ohlc][model as usize % 3],
+        ..EngineConfig::default()
+    };
+    if partial {
+        c.exchange.liquidation = LiquidationProcess::Partial;
+    }
+    c.execution.slippage_bps = 2.0;
+    c
+}
+
+fn shortfall_of(r: &RunResult, id: &str) -> Decimal {
+    r.liquidations
+        .iter()
+        .filter(|l| l.mode == MarginMode::Isolated && l.positions[0].signal_id == id)
+        .map(|l| l.insurance_shortfall)
+        .sum()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    #[test]
+    fn money_is_conserved(m in arb_market(), sigs in arb_signals(), cross in any::<bool>(),
+                          model in 0u8..3, partial in any::<bool>(), wallet in 100i64..3000) {
+        let mode = if cross { ModeRule::Cross } else { ModeRule::Isolated };
+        let account = Account::usdt("a", Decimal::from(wallet));
+        let r = ringfence_sim::run(&m, &brackets(&m), &sigs, &account, &policy(mode, 100), &cfg(model, partial)).unwrap();
+        prop_assert_eq!(conservation_gap(&r, Decimal::from(wallet), Decimal::ZERO), Decimal::ZERO);
+        prop_assert!(r.summary.final_equity >= Decimal::ZERO);
+    }
+
+    #[test]
+    fn isolated_never_loses_more_than_its_margin(m in arb_market(), sigs in arb_signals(), model in 0u8..3) {
+        let account = Account::usdt("a", Decimal::from(2000));
+        let r = ringfence_sim::run(&m, &brackets(&m), &sigs, &account, &policy(ModeRule::Isolated, 100), &cfg(model, false)).unwrap();
+        for t in &r.trades {
+            // the trader's loss on the position, fees aside, after the insurance fund's share
+            let loss = -(t.pnl - t.clearance_fee + t.funding + shortfall_of(&r, &t.signal_id));
+            prop_assert!(loss <= t.margin + t.margin_added, "{} lost {} with margin {}: {:?} {:?}", t.signal_id, loss, t.margin, t, r.liquidations);
+        }
+    }
+
+    #[test]
+    fn an_isolated_liquidation_changes_no_other_position(m in arb_market(), sigs in arb_signals(), model in 0u8..3) {
+        // one signal per symbol, a wallet large enough that margin never runs short
+        let mut seen = std::collections::BTreeSet::new();
+        let sigs: Vec<SignalEvent> = sigs.into_iter().filter(|s| seen.insert(s.symbol.clone())).collect();
+        let account = Account::usdt("a", Decimal::from(1_000_000));
+        let (b, pol, c) = (brackets(&m), policy(ModeRule::Isolated, 100), cfg(model, false));
+        let together = ringfence_sim::run(&m, &b, &sigs, &account, &pol, &c).unwrap();
+        for s in &sigs {
+            let alone = ringfence_sim::run(&m, &b, std::slice::from_ref(s), &account, &pol, &c).unwrap();
+            let a: Vec<_> = alone.trades.iter().map(|t| (&t.exits, t.funding, t.clearance_fee)).collect();
+            let t: Vec<_> = together.trades.iter().filter(|t| t.signal_id == s.id).map(|t| (&t.exits, t.funding, t.clearance_fee)).collect();
+            prop_assert_eq!(a, t);
+        }
+    }
+
+    #[test]
+    fn one_position_isolated_and_cross_liquidate_alike(m in arb_market(), sigs in arb_signals(), model in 0u8..3) {
+        // a whole position (no partial exits: a target releases isolated margin to the wallet)
+        let mut sig = vec![sigs[0].clone()];
+        sig[0].targets.clear();
+        let mut c = cfg(model, false);
+        c.exchange.taker_fee = Decimal::ZERO;
+        c.exchange.maker_fee = Decimal::ZERO;
+        c.execution.slippage_bps = 0.0;
+        let b = brackets(&m);
+        let mut iso = policy(ModeRule::Isolated, 100);
+        iso.stops = StopDiscipline::Ignore;
+        iso.leverage = LeverageRule::Fixed(20.0);
+        let mut cross = iso.clone();
+        cross.mode = ModeRule::Cross;
+        let ri = ringfence_sim::run(&m, &b, &sig, &Account::usdt("a", Decimal::from(100)), &iso, &c).unwrap();
+        let rc = ringfence_sim::run(&m, &b, &sig, &Account::usdt("a", Decimal::from(100)), &cross, &c).unwrap();
+        prop_assert_eq!(ri.trades.len(), rc.trades.len());
+        for (a, b) in ri.trades.iter().zip(&rc.trades) {
+            prop_assert_eq!(a.exit_reason, b.exit_reason, "{:?}\n{:?}\n{:?}", a, b, sig);
+            prop_assert_eq!(a.close_time, b.close_time);
+            let (la, lb) = (a.liq_price_at_entry.unwrap_or(0.0), b.liq_price_at_entry.unwrap_or(0.0));
+            prop_assert!((la - lb).abs() <= 1e-9 * la.abs().max(1.0), "LP {} vs {}", la, lb);
+            if a.exit_reason == ExitReason::Liquidation {
+                prop_assert!((a.exit_price - b.exit_price).abs() <= 1e-6 * a.exit_price, "{} vs {}", a.exit_price, b.exit_price);
+            }
+        }
+    }
+
+    #[test]
+    fn liquidation_only_when_margin_balance_is_at_or_below_maintenance(
+        m in arb_market(), sigs in arb_signals(), cross in any::<bool>(), model in 0u8..3, partial in any::<bool>()) {
+        let mode = if cross { ModeRule::Cross } else { ModeRule::Isolated };
+        let account = Account::usdt("a", Decimal::from(400));
+        let r = ringfence_sim::run(&m, &brackets(&m), &sigs, &account, &policy(mode, 100), &cfg(model, partial)).unwrap();
+        for l in &r.liquidations {
+            let tol = Decimal::new(1, 6) * (Decimal::ONE + l.maintenance.abs());
+            prop_assert!(l.margin_balance <= l.maintenance + tol, "liquidated with {} > {}", l.margin_balance, l.maintenance);
+        }
+        // every bar end is a checked point: nothing still open may sit at or under maintenance
+        for e in &r.equity {
+            prop_assert!(e.margin_ratio < 1.0 + 1e-9, "margin ratio {} at {} without liquidation", e.margin_ratio, e.time);
+        }
+    }
+
+    #[test]
+    fn run_all_is_independent_of_thread_count(m in arb_market(), sigs in arb_signals()) {
+        let jobs: Vec<(Account, Policy)> = [100i64, 300, 1000]
+            .iter()
+            .flat_map(|&w| [ModeRule::Isolated, ModeRule::Cross].map(|mode| (Account::usdt(&format!("w{w}"), Decimal::from(w)), policy(mode, 100))))
+            .collect();
+        let b = brackets(&m);
+        let mut c = cfg(0, false);
+        c.band = true;
+        let one = ringfence_sim::run_all(&m, &b, &sigs, &jobs, &c, Some(1)).unwrap();
+        for threads in [2, 3] {
+            let many = ringfence_sim::run_all(&m, &b, &sigs, &jobs, &c, Some(threads)).unwrap();
+            prop_assert_eq!(format!("{one:?}"), format!("{many:?}"));
+        }
+        for r in &one {
+            let (adv, close) = r.liquidation_band.unwrap();
+            prop_assert_eq!(adv, r.summary.liquidations);
+            let _ = close;
+        }
+    }
+}
