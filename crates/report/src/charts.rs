@@ -260,7 +260,7 @@ fn draw_header<DB: DrawingBackend>(
     legend: &[LegendItem],
 ) -> Result<DrawingArea<DB, Shift>, ReportError> {
     let (width, _) = area.dim_in_pixel();
-    let label_style = font(15);
+    let label_style = font(16);
     // Lay out legend entries left to right, wrapping at the right edge.
     let mut placed = Vec::new();
     let (mut x, mut row) = (16i32, 0i32);
@@ -347,6 +347,7 @@ fn time_ticks(
         12 * H,
         D,
         2 * D,
+        3 * D,
         7 * D,
         14 * D,
         28 * D,
@@ -594,9 +595,9 @@ fn draw_curves<DB: DrawingBackend>(
             .y_label_formatter(&yfmt)
             .x_desc("time (UTC)")
             .y_desc(y_desc)
-            .label_style(font(14))
-            .axis_desc_style(font(15))
-            .light_line_style(GRID)
+            .label_style(font(15))
+            .axis_desc_style(font(16))
+            .light_line_style(TRANSPARENT)
             .bold_line_style(GRID)
             .y_labels(7)
             .draw()
@@ -695,8 +696,8 @@ pub fn draw_liquidation_counts<DB: DrawingBackend>(
         .y_label_formatter(&yfmt)
         .y_desc(y_desc)
         .label_style(font(15))
-        .axis_desc_style(font(15))
-        .light_line_style(GRID)
+        .axis_desc_style(font(16))
+        .light_line_style(TRANSPARENT)
         .bold_line_style(GRID)
         .draw()
         .map_err(ce(chart))?;
@@ -853,9 +854,9 @@ pub fn draw_liquidation_timeline<DB: DrawingBackend>(
         .y_label_formatter(&yfmt)
         .x_desc("time (UTC)")
         .y_desc(y_desc)
-        .label_style(font(14))
-        .axis_desc_style(font(15))
-        .light_line_style(GRID)
+        .label_style(font(15))
+        .axis_desc_style(font(16))
+        .light_line_style(TRANSPARENT)
         .bold_line_style(GRID)
         .draw()
         .map_err(ce(chart))?;
@@ -874,39 +875,60 @@ pub fn draw_liquidation_timeline<DB: DrawingBackend>(
             .map_err(ce(chart))?;
         }
     }
+    // Identical markers (same time, symbol, policy, mode, cascade or not) from several runs of a
+    // sweep are drawn once with a "×n" count; policies at the same spot are dodged sideways.
+    let mut markers: BTreeMap<(i64, usize, String, MarginMode, bool), u32> = BTreeMap::new();
     for (run, e) in &events {
-        let colour = policy_colour(&sorted, &run.policy);
         let symbol = e
             .positions
             .iter()
             .find(|p| p.culprit)
             .or(e.positions.first())
-            .map(|p| &p.symbol);
+            .map(|p| p.symbol.to_string())
+            .unwrap_or_default();
+        let p = sorted.iter().position(|x| x == &run.policy).unwrap_or(0);
+        *markers
+            .entry((e.time, p, symbol, e.mode, e.is_cascade()))
+            .or_default() += 1;
+    }
+    let dodge = ((t1 - t0) as f64 * 0.012) as i64;
+    let mid = (sorted.len() as f64 - 1.0) / 2.0;
+    for ((time, p, symbol, mode, cascade), n) in &markers {
+        let colour = policy_colour(&sorted, &sorted[*p]);
         // On the symbol's price line at the event time; at the bottom edge when unknown.
-        let y = symbol
-            .and_then(|s| prices.iter().position(|p| &p.symbol == s))
-            .and_then(|i| {
-                let p = prices[i];
-                let j = p.times.partition_point(|t| *t <= e.time);
-                p.close.get(j.saturating_sub(1)).map(|c| c * base(p))
+        let y = prices
+            .iter()
+            .find(|s| s.symbol.as_str() == symbol)
+            .and_then(|s| {
+                let j = s.times.partition_point(|t| t <= time);
+                s.close.get(j.saturating_sub(1)).map(|c| c * base(s))
             })
             .unwrap_or(y0 + (y1 - y0) * 0.02);
-        let style = colour.mix(0.85).filled();
+        let x = time + ((*p as f64 - mid) * dodge as f64) as i64;
+        let style = colour.mix(0.9).filled();
         let border = WHITE.stroke_width(1);
-        match e.mode {
+        match mode {
             MarginMode::Isolated => cc
                 .draw_series([
-                    Circle::new((e.time, y), 6, style),
-                    Circle::new((e.time, y), 6, border),
+                    Circle::new((x, y), 6, style),
+                    Circle::new((x, y), 6, border),
                 ])
                 .map(|_| ()),
             MarginMode::Cross => {
-                let size = if e.is_cascade() { 11 } else { 7 };
-                cc.draw_series([TriangleMarker::new((e.time, y), size, style)])
+                let size = if *cascade { 11 } else { 7 };
+                cc.draw_series([TriangleMarker::new((x, y), size, style)])
                     .map(|_| ())
             }
         }
         .map_err(ce(chart))?;
+        if *n > 1 {
+            let label = font(11)
+                .color(&colour)
+                .pos(Pos::new(HPos::Center, VPos::Bottom));
+            let ly = y + (y1 - y0) * if *cascade { 0.034 } else { 0.022 };
+            cc.draw_series([Text::new(format!("{n}×"), (x, ly), label)])
+                .map_err(ce(chart))?;
+        }
     }
     if events.is_empty() {
         draw_note(&body, chart, "no liquidations")?;
@@ -1012,9 +1034,9 @@ pub fn draw_cascade_attribution<DB: DrawingBackend>(
             .x_label_formatter(&xfmt)
             .y_label_formatter(&yfmt)
             .x_desc("positions closed")
-            .label_style(font(14))
-            .axis_desc_style(font(15))
-            .light_line_style(GRID)
+            .label_style(font(15))
+            .axis_desc_style(font(16))
+            .light_line_style(TRANSPARENT)
             .bold_line_style(GRID)
             .x_labels(6)
             .draw()
@@ -1099,8 +1121,8 @@ pub fn draw_sweep_heatmap<DB: DrawingBackend>(
         let body = draw_header(area, chart, kind.title(), &[])?;
         return draw_note(&body, chart, "the sweep does not vary two parameters");
     };
-    // (account, policy, xi, yi) -> (worst liquidations, worst max drawdown %)
-    let mut cells: BTreeMap<(usize, usize, usize, usize), (u32, f64)> = BTreeMap::new();
+    // (account, policy, xi, yi) -> (worst liquidations, worst max drawdown %, wipeouts)
+    let mut cells: BTreeMap<(usize, usize, usize, usize), (u32, f64, u32)> = BTreeMap::new();
     let accs = accounts(&input.runs);
     let sorted = policies(&input.runs);
     for r in &input.runs {
@@ -1115,9 +1137,10 @@ pub fn draw_sweep_heatmap<DB: DrawingBackend>(
         };
         let a = accs.iter().position(|v| v == &r.account).unwrap_or(0);
         let p = sorted.iter().position(|v| v == &r.policy).unwrap_or(0);
-        let c = cells.entry((a, p, xi, yi)).or_insert((0, 0.0));
+        let c = cells.entry((a, p, xi, yi)).or_insert((0, 0.0, 0));
         c.0 = c.0.max(r.summary.liquidations);
         c.1 = c.1.max(r.summary.max_drawdown_pct);
+        c.2 = c.2.max(r.summary.wipeouts);
     }
     let max_liq = cells.values().map(|c| c.0).max().unwrap_or(0);
     let legend = [
@@ -1127,7 +1150,7 @@ pub fn draw_sweep_heatmap<DB: DrawingBackend>(
             Swatch::Square(HEAT),
         ),
         item(
-            "text: liquidations / worst max drawdown",
+            "cell text: liquidations, worst max drawdown (DD), wipeout",
             Swatch::Outlined(lighten(HEAT, 0.5), NOTE),
         ),
     ];
@@ -1158,15 +1181,15 @@ pub fn draw_sweep_heatmap<DB: DrawingBackend>(
                 .y_label_formatter(&yfmt)
                 .x_desc(kx.as_str())
                 .y_desc(ky.as_str())
-                .label_style(font(14))
-                .axis_desc_style(font(15))
+                .label_style(font(15))
+                .axis_desc_style(font(16))
                 .draw()
                 .map_err(ce(chart))?;
             for xi in 0..vx.len() {
                 for yi in 0..vy.len() {
                     let (x, y) = (xi as f64, yi as f64);
                     let rect = [(cx(x + 0.02), cx(y + 0.02)), (cx(x + 0.98), cx(y + 0.98))];
-                    let Some(&(liq, dd)) = cells.get(&(ai, pi, xi, yi)) else {
+                    let Some(&(liq, dd, wipeouts)) = cells.get(&(ai, pi, xi, yi)) else {
                         cc.draw_series([Rectangle::new(rect, GRID.filled())])
                             .map_err(ce(chart))?;
                         let style = font(14)
@@ -1196,9 +1219,21 @@ pub fn draw_sweep_heatmap<DB: DrawingBackend>(
                         .pos(Pos::new(HPos::Center, VPos::Center));
                     cc.draw_series([
                         Text::new(format!("{liq} liq"), (cx(x + 0.5), cx(y + 0.6)), top),
-                        Text::new(format!("DD {dd:.0}%"), (cx(x + 0.5), cx(y + 0.36)), sub),
+                        Text::new(
+                            format!("DD {dd:.0}%"),
+                            (cx(x + 0.5), cx(y + 0.36)),
+                            sub.clone(),
+                        ),
                     ])
                     .map_err(ce(chart))?;
+                    if wipeouts > 0 {
+                        cc.draw_series([Text::new(
+                            "account wiped out",
+                            (cx(x + 0.5), cx(y + 0.18)),
+                            sub,
+                        )])
+                        .map_err(ce(chart))?;
+                    }
                 }
             }
         }

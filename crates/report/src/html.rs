@@ -58,6 +58,15 @@ fn group_thousands(s: &str) -> String {
     }
 }
 
+/// `2024-03-19 17:00` for whole minutes (tables say the times are UTC), else full ISO-8601.
+fn short_time(ts: i64) -> String {
+    let s = iso(ts);
+    match s.strip_suffix(":00Z") {
+        Some(head) if head.len() == 16 => head.replacen('T', " ", 1),
+        _ => s,
+    }
+}
+
 fn pct(v: f64) -> String {
     if v.is_finite() {
         format!("{v:.1}%")
@@ -95,7 +104,7 @@ fn dec_f64(d: Decimal) -> f64 {
 
 fn swatch(input: &ReportInput, policy: &str) -> String {
     format!(
-        "<span class=\"sw\" style=\"background:{}\"></span>{}",
+        "<span class=\"pol\"><span class=\"sw\" style=\"background:{}\"></span>{}</span>",
         charts::policy_colour_hex(input, policy),
         e(policy)
     )
@@ -271,9 +280,9 @@ fn agg_row(h: &mut String, first_cell: &str, a: &Agg) {
     };
     let _ = writeln!(
         h,
-        "<tr><td>{first_cell}</td><td data-v=\"{}\">{}</td><td data-v=\"{}\">{liq}</td>\
-         <td data-v=\"{c}\">{c}</td><td data-v=\"{v}\">{v}</td><td data-v=\"{w}\">{w}</td>\
-         <td data-v=\"{}\">{ret}</td><td data-v=\"{}\">{}</td><td data-v=\"{s}\">{s}</td></tr>",
+        "<tr><td>{first_cell}</td><td class=\"n\" data-v=\"{}\">{}</td><td class=\"n\" data-v=\"{}\">{liq}</td>\
+         <td class=\"n\" data-v=\"{c}\">{c}</td><td class=\"n\" data-v=\"{v}\">{v}</td><td class=\"n\" data-v=\"{w}\">{w}</td>\
+         <td class=\"n\" data-v=\"{}\">{ret}</td><td class=\"n\" data-v=\"{}\">{}</td><td class=\"n\" data-v=\"{s}\">{s}</td></tr>",
         a.runs,
         a.runs,
         a.liquidations,
@@ -325,17 +334,24 @@ fn summary_table(h: &mut String, input: &ReportInput) {
         h.push_str("<p class=\"note\">No runs.</p></section>\n");
         return;
     }
+    let shortfall = input
+        .runs
+        .iter()
+        .any(|r| !r.summary.insurance_shortfall.is_zero());
     h.push_str(
         "<p class=\"hint\">One row per run (account × policy × sweep point). Click a column \
          heading to sort. Liquidations in brackets: the range between the optimistic (bar close) \
-         and conservative (adverse path) intrabar models, when requested.</p>\n\
-         <div class=\"scroll\"><table class=\"sortable\"><thead><tr><th>Run</th><th>Account</th>\
-         <th>Policy</th><th>Params</th><th>Start equity</th><th>Final equity</th><th>Return</th>\
-         <th>Max drawdown</th><th>Liquidations</th><th>Cascades</th><th>Victims</th>\
-         <th>Wipeouts</th><th>Trades</th><th>Skipped</th><th>Win rate</th>\
-         <th>Profit factor</th><th>Fees</th><th>Funding</th><th>Insurance shortfall</th>\
-         </tr></thead><tbody>\n",
+         and conservative (adverse path) intrabar models, when requested. Amounts in USDT.</p>\n\
+         <div class=\"scroll\"><table class=\"sortable\"><thead><tr><th>Account</th>\
+         <th>Policy</th><th>Params</th><th>Final equity</th><th>Return</th>\
+         <th>Max drawdown</th><th>Liquidations</th><th>Cascades (victims)</th>\
+         <th>Wipeouts</th><th>Trades (skipped)</th><th>Win rate</th>\
+         <th>Profit factor</th><th>Fees</th><th>Funding</th>",
     );
+    if shortfall {
+        h.push_str("<th>Insurance shortfall</th>");
+    }
+    h.push_str("</tr></thead><tbody>\n");
     for r in &input.runs {
         let s = &r.summary;
         let liq = match r.liquidation_band {
@@ -345,22 +361,19 @@ fn summary_table(h: &mut String, input: &ReportInput) {
             }
             None => s.liquidations.to_string(),
         };
-        let _ = writeln!(
+        let _ = write!(
             h,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
+            "<tr title=\"{}\"><td class=\"nw\">{}</td><td class=\"nw\">{}</td><td class=\"nw\">{}</td>\
+             <td class=\"n\" data-v=\"{}\">{}</td>\
              <td class=\"n\" data-v=\"{}\">{}</td><td class=\"n\" data-v=\"{}\">{}</td>\
+             <td class=\"n\" data-v=\"{}\">{}</td><td class=\"n\" data-v=\"{}\">{} ({})</td>\
+             <td class=\"n\">{}</td><td class=\"n\" data-v=\"{}\">{} ({})</td>\
              <td class=\"n\" data-v=\"{}\">{}</td><td class=\"n\" data-v=\"{}\">{}</td>\
-             <td class=\"n\" data-v=\"{}\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td>\
-             <td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td>\
-             <td class=\"n\" data-v=\"{}\">{}</td><td class=\"n\" data-v=\"{}\">{}</td>\
-             <td class=\"n\" data-v=\"{}\">{}</td><td class=\"n\" data-v=\"{}\">{}</td>\
-             <td class=\"n\" data-v=\"{}\">{}</td></tr>",
+             <td class=\"n\" data-v=\"{}\">{}</td><td class=\"n\" data-v=\"{}\">{}</td>",
             e(&r.run),
             e(&r.account),
             swatch(input, &r.policy),
             e(&params_text(r)),
-            dec_f64(s.start_equity),
-            money(s.start_equity),
             dec_f64(s.final_equity),
             money(s.final_equity),
             sort_key(s.return_pct),
@@ -370,8 +383,10 @@ fn summary_table(h: &mut String, input: &ReportInput) {
             s.liquidations,
             liq,
             s.cascades,
+            s.cascades,
             s.cascade_victims,
             s.wipeouts,
+            s.trades,
             s.trades,
             s.skipped_signals,
             sort_key(s.win_rate * 100.0),
@@ -382,9 +397,16 @@ fn summary_table(h: &mut String, input: &ReportInput) {
             money(s.fees),
             dec_f64(s.funding),
             money(s.funding),
-            dec_f64(s.insurance_shortfall),
-            money(s.insurance_shortfall),
         );
+        if shortfall {
+            let _ = write!(
+                h,
+                "<td class=\"n\" data-v=\"{}\">{}</td>",
+                dec_f64(s.insurance_shortfall),
+                money(s.insurance_shortfall)
+            );
+        }
+        h.push_str("</tr>\n");
     }
     h.push_str("</tbody></table></div></section>\n");
 }
@@ -456,7 +478,7 @@ fn account_section(
     }
     h.push_str("<div class=\"scroll\"><table class=\"sortable\"><thead><tr><th>Policy</th>");
     h.push_str(AGG_HEAD);
-    h.push_str("<th>Worst run</th></tr></thead><tbody>\n");
+    h.push_str("<th>Worst run (lowest return)</th></tr></thead><tbody>\n");
     for p in pols {
         let group: Vec<&&RunResult> = runs.iter().filter(|r| &r.policy == p).collect();
         if group.is_empty() {
@@ -499,16 +521,20 @@ fn position_list(ev: &LiquidationEvent, culprits: bool) -> String {
         .filter(|p| p.culprit == culprits)
         .map(|p| {
             let mut s = format!(
-                "{} {} <span class=\"id\">{}</span> @ {}",
+                "<span class=\"pos\">{} {} <span class=\"id\">{}</span> @ {}</span> ",
                 e(p.symbol.as_str()),
                 p.side,
                 e(&p.signal_id),
                 price(p.price)
             );
             if culprits {
-                let _ = write!(s, " (loss beyond margin {})", money(p.loss_beyond_margin));
+                let _ = write!(
+                    s,
+                    "<span class=\"pos\">loss beyond margin {}</span>",
+                    money(p.loss_beyond_margin)
+                );
             } else {
-                let _ = write!(s, " (uPnL {})", money(p.upnl));
+                let _ = write!(s, "<span class=\"pos\">uPnL {}</span>", money(p.upnl));
             }
             s
         })
@@ -568,36 +594,38 @@ fn worst_liquidations(h: &mut String, input: &ReportInput) {
     );
     h.push_str(
         "<div class=\"scroll\"><table class=\"sortable\"><thead><tr><th>Time (UTC)</th><th>Run</th>\
-         <th>Mode</th><th>Positions</th><th>Culprits</th><th>Victims</th><th>Margin ratio</th>\
-         <th>Book correlation</th><th>Clearance fee</th><th>Insurance shortfall</th>\
-         <th>Wipeout</th></tr></thead><tbody>\n",
+         <th>Mode</th><th>Culprits</th><th>Victims</th><th>Margin ratio</th>\
+         <th>Clearance fee</th><th>Insurance shortfall</th></tr></thead><tbody>\n",
     );
     for (r, ev) in events.iter().take(WORST_EVENTS) {
-        let corr = ev
-            .book_correlation
-            .map(|c| format!("{c:.2}"))
-            .unwrap_or_else(|| "–".to_string());
+        let mut mode = ev.mode.to_string();
+        if ev.is_cascade() {
+            mode.push_str(" cascade");
+        }
+        if let Some(c) = ev.book_correlation {
+            let _ = write!(mode, "<br><span class=\"id\">book corr. {c:.2}</span>");
+        }
+        let shortfall = if ev.wipeout {
+            format!("{} <b>wipeout</b>", money(ev.insurance_shortfall))
+        } else {
+            money(ev.insurance_shortfall)
+        };
         let _ = writeln!(
             h,
-            "<tr><td data-v=\"{}\">{}</td><td>{}</td><td>{}{}</td><td class=\"n\">{}</td>\
-             <td>{}</td><td>{}</td><td class=\"n\" data-v=\"{}\">{:.2}</td><td class=\"n\">{}</td>\
-             <td class=\"n\" data-v=\"{}\">{}</td><td class=\"n\" data-v=\"{}\">{}</td><td>{}</td></tr>",
+            "<tr><td class=\"nw\" data-v=\"{}\">{}</td><td>{}</td><td data-v=\"{}\">{mode}</td>\
+             <td>{}</td><td>{}</td><td class=\"n\" data-v=\"{}\">{:.2}</td>\
+             <td class=\"n\" data-v=\"{}\">{}</td><td class=\"n\" data-v=\"{}\">{shortfall}</td></tr>",
             ev.time,
-            e(&iso(ev.time)),
+            e(&short_time(ev.time)),
             e(&r.run),
-            ev.mode,
-            if ev.is_cascade() { " (cascade)" } else { "" },
             ev.positions.len(),
             position_list(ev, true),
             position_list(ev, false),
             sort_key(ev.margin_ratio),
             ev.margin_ratio,
-            corr,
             dec_f64(ev.clearance_fee),
             money(ev.clearance_fee),
             dec_f64(ev.insurance_shortfall),
-            money(ev.insurance_shortfall),
-            if ev.wipeout { "yes" } else { "no" },
         );
     }
     h.push_str("</tbody></table></div></section>\n");
@@ -638,9 +666,9 @@ fn skipped(h: &mut String, input: &ReportInput) {
         };
         let _ = writeln!(
             h,
-            "<tr><td data-v=\"{time}\">{}</td><td>{}</td><td>{}</td><td>{}</td>\
+            "<tr><td class=\"nw\" data-v=\"{time}\">{}</td><td>{}</td><td>{}</td><td>{}</td>\
              <td data-v=\"{}\">{}: {}{more}</td></tr>",
-            e(&iso(*time)),
+            e(&short_time(*time)),
             e(id),
             e(sym),
             e(reason),
@@ -700,7 +728,7 @@ fn assumptions(h: &mut String, input: &ReportInput) {
 const CSS: &str = r#"
 :root { color-scheme: light; --fg:#1d1d1f; --muted:#5a5a5f; --line:#dcdce0; --bg:#fff; --head:#f4f4f6; }
 * { box-sizing: border-box; }
-body { margin: 0 auto; max-width: 1180px; padding: 0 24px 48px; color: var(--fg); background: var(--bg);
+body { margin: 0 auto; max-width: 1320px; padding: 0 24px 48px; color: var(--fg); background: var(--bg);
   font: 16px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, "Noto Sans", sans-serif; }
 header { padding: 28px 0 8px; border-bottom: 2px solid var(--fg); }
 h1 { font-size: 1.8rem; margin: 0 0 4px; }
@@ -711,15 +739,16 @@ nav ul { list-style: none; padding: 0; margin: 16px 0 0; display: flex; flex-wra
 nav a { color: #0b57d0; text-decoration: none; font-size: .95rem; }
 nav a:hover { text-decoration: underline; }
 .scroll { overflow-x: auto; }
-table { border-collapse: collapse; width: 100%; font-size: .88rem; font-variant-numeric: tabular-nums; }
-th, td { padding: 5px 8px; border-bottom: 1px solid var(--line); text-align: left; vertical-align: top; }
-th { background: var(--head); font-weight: 600; white-space: nowrap; }
+table { border-collapse: collapse; width: 100%; font-size: .85rem; font-variant-numeric: tabular-nums; }
+th, td { padding: 4px 6px; border-bottom: 1px solid var(--line); text-align: left; vertical-align: top; }
+th { background: var(--head); font-weight: 600; }
 td.n { text-align: right; white-space: nowrap; }
+td.nw, .pol, .pos { white-space: nowrap; }
 tbody tr:hover { background: #fafafc; }
 th button { all: unset; cursor: pointer; }
-th button::after { content: " \2195"; color: #9a9aa0; font-size: .8em; }
-th[aria-sort=ascending] button::after { content: " \2191"; color: var(--fg); }
-th[aria-sort=descending] button::after { content: " \2193"; color: var(--fg); }
+th button::after { content: "\00a0\2195"; color: #9a9aa0; font-size: .8em; }
+th[aria-sort=ascending] button::after { content: "\00a0\2191"; color: var(--fg); }
+th[aria-sort=descending] button::after { content: "\00a0\2193"; color: var(--fg); }
 th button:focus-visible { outline: 2px solid #0b57d0; }
 .sw { display: inline-block; width: .8em; height: .8em; border-radius: 2px; margin-right: .4em; vertical-align: -.05em; }
 figure { margin: 24px 0; }

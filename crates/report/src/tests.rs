@@ -222,7 +222,7 @@ fn html_is_self_contained_and_complete() {
             "class=\"sortable\"",
             "@media print",
             "<svg viewBox=",
-            "(cascade)",
+            "cross cascade",
             "bg:1",
         ],
     );
