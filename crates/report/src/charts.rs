@@ -1122,7 +1122,8 @@ pub fn draw_sweep_heatmap<DB: DrawingBackend>(
         return draw_note(&body, chart, "the sweep does not vary two parameters");
     };
     // (account, policy, xi, yi) -> (worst liquidations, worst max drawdown %, wipeouts)
-    let mut cells: BTreeMap<(usize, usize, usize, usize), (u32, f64, u32)> = BTreeMap::new();
+    type CellKey = (usize, usize, usize, usize);
+    let mut cells: BTreeMap<CellKey, (u32, f64, u32)> = BTreeMap::new();
     let accs = accounts(&input.runs);
     let sorted = policies(&input.runs);
     for r in &input.runs {
