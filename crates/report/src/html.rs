@@ -429,8 +429,9 @@ fn charts_section(h: &mut String, input: &ReportInput) -> Result<(), ReportError
                  counts cascade victims."
             }
             ChartKind::LiquidationTimeline => {
-                "Each marker is one liquidation event of one run, placed on the price of the \
-                 symbol that caused it."
+                "Each marker is a liquidation event, placed on the price of the symbol that \
+                 caused it; \"n×\" above a marker: n sweep runs had that same event. Markers of \
+                 different policies at the same moment are shifted slightly sideways."
             }
             ChartKind::CascadeAttribution => {
                 "Cross liquidations: positions closed because their own loss exceeded their \

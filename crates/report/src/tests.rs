@@ -388,3 +388,94 @@ fn output_is_deterministic() {
     let b = render_html(&sample()).expect("html");
     assert!(a == b, "two renders differ");
 }
+
+/// `../shared/data` (real Binance candles), or `None` outside CI when it is missing.
+fn shared_data() -> Option<std::path::PathBuf> {
+    let dir = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data")).to_path_buf();
+    if dir.is_dir() {
+        return Some(dir);
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "shared test data missing at {}",
+        dir.display()
+    );
+    eprintln!(
+        "note: {} missing; skipping the real-data test",
+        dir.display()
+    );
+    None
+}
+
+/// Hourly closes from a derived freqtrade CSV (`date,timestamp_ms,open,high,low,close,volume`)
+/// between `from` and `to` (ms, inclusive start, exclusive end).
+fn closes(path: &Path, from: i64, to: i64) -> crate::PriceSeries {
+    let text = std::fs::read_to_string(path).expect("price csv");
+    let (mut times, mut close) = (Vec::new(), Vec::new());
+    for (i, line) in text.lines().enumerate().skip(1) {
+        let cols: Vec<&str> = line.split(',').collect();
+        let t: i64 = cols[1]
+            .parse()
+            .unwrap_or_else(|_| panic!("{}:{}", path.display(), i + 1));
+        if (from..to).contains(&t) {
+            times.push(t);
+            close.push(
+                cols[5]
+                    .parse()
+                    .unwrap_or_else(|_| panic!("{}:{}", path.display(), i + 1)),
+            );
+        }
+    }
+    let stem = path
+        .file_name()
+        .and_then(|s| s.to_str())
+        .unwrap_or_default();
+    let symbol = ringfence_model::Symbol::parse(stem.split('-').next().unwrap_or_default())
+        .expect("symbol from file name");
+    crate::PriceSeries {
+        symbol,
+        times,
+        close,
+    }
+}
+
+#[test]
+fn timeline_over_real_october_2025_prices() {
+    let Some(data) = shared_data() else {
+        return;
+    };
+    let dir = data.join("harthor_binance_futures_2025");
+    let (from, to) = (1_759_276_800_000, 1_760_918_400_000); // 2025-10-01 .. 2025-10-20
+    let mut input = sample();
+    input.prices = ["BTC", "SOL"]
+        .iter()
+        .map(|b| closes(&dir.join(format!("{b}_USDT_USDT-1h-futures.csv")), from, to))
+        .collect();
+    assert_eq!(input.prices[0].times.len(), 19 * 24);
+    // Move the fixture's liquidations onto the 2025-10-10 21:00 UTC crash candle.
+    let shift = 1_760_130_000_000
+        - (crate::fixtures::START_MS + crate::fixtures::CRASH_HOUR as i64 * 3_600_000);
+    for r in &mut input.runs {
+        for e in &mut r.liquidations {
+            e.time += shift;
+        }
+    }
+    let s = svg(ChartKind::LiquidationTimeline, &input);
+    assert_contains(
+        &s,
+        "real timeline",
+        &["BTCUSDT", "SOLUSDT", "normalised to 100", "2025-10-1"],
+    );
+    // The crash shows in the hourly closes: SOL's normalised low is below BTC's.
+    let low = |p: &crate::PriceSeries| {
+        let k = 100.0 / p.close[0];
+        p.close.iter().map(|c| c * k).fold(f64::INFINITY, f64::min)
+    };
+    let (btc, sol) = (low(&input.prices[0]), low(&input.prices[1]));
+    assert!(sol < btc, "SOL low {sol:.1} vs BTC low {btc:.1}");
+    let out = tempfile::tempdir().expect("tempdir");
+    let png = out.path().join("timeline.png");
+    crate::render_png(ChartKind::LiquidationTimeline, &input, &png).expect("png");
+    let (w, h, _, _) = decode_png(&png);
+    assert_eq!((w, h), ChartKind::LiquidationTimeline.size(&input));
+}
