@@ -12,7 +12,7 @@
 //! - One crash (by default on day 101 at 21:00 UTC): a sell-off hour, then an hour whose 5m lows
 //!   spike far down (alts deeper than BTC, like 2025-10-10) and recover to close well above the lows.
 //! - Mark prices lag the last price (a weighted blend of the current and previous close) and
-//!   shave wicks (a mark wick is 60–95 % of the last-price wick).
+//!   shave wicks (a mark wick is 80–97 % of the last-price wick).
 //! - Funding every 8 h at 00/08/16 UTC follows the symbol's trailing 3-day trend: positive in
 //!   run-ups, negative after the crash.
 //!
@@ -560,8 +560,8 @@ pub fn generate(cfg: &SynthConfig) -> SynthMarket {
             basis = 0.8 * basis + 0.00004 * z;
             let mc = (0.65 * c_raw + 0.35 * prev_close_raw) * (1.0 + basis);
             let mo = mark.close.last().copied().unwrap_or(o_raw);
-            let shave_up: f64 = rng.random_range(0.6..0.95);
-            let shave_dn: f64 = rng.random_range(0.6..0.95);
+            let shave_up: f64 = rng.random_range(0.8..0.97);
+            let shave_dn: f64 = rng.random_range(0.8..0.97);
             let dp = s.decimals + 2;
             let mh = round_dec(mo.max(mc) + shave_up * (h - o.max(c)).max(0.0), dp);
             let ml = round_dec(
