@@ -43,23 +43,29 @@ pub fn load_bracket_file(path: &Path, effective_from: i64) -> Result<LoadedBrack
 }
 
 /// Like [`load_bracket_file`], from bytes already read; `file` names the source in messages.
-pub fn parse_brackets(bytes: &[u8], file: &str, effective_from: i64) -> Result<LoadedBrackets, DataError> {
+pub fn parse_brackets(
+    bytes: &[u8],
+    file: &str,
+    effective_from: i64,
+) -> Result<LoadedBrackets, DataError> {
     let value: Value = serde_json::from_slice(bytes)
         .map_err(|e| DataError::at(file, e.line(), format!("invalid json: {e}")))?;
     let mut errors = Vec::new();
     let mut tables: BTreeMap<Symbol, Vec<Bracket>> = BTreeMap::new();
     let mut skipped = Vec::new();
-    let mut add = |key: &str, tiers: Vec<Bracket>, errors: &mut Vec<DataError>| {
-        match perpetual_symbol(key) {
+    let mut add =
+        |key: &str, tiers: Vec<Bracket>, errors: &mut Vec<DataError>| match perpetual_symbol(key) {
             Ok(None) => skipped.push(key.to_string()),
             Ok(Some(sym)) => {
                 if tables.insert(sym.clone(), tiers).is_some() {
-                    errors.push(DataError::file(file, format!("symbol {sym} appears twice (key {key:?})")));
+                    errors.push(DataError::file(
+                        file,
+                        format!("symbol {sym} appears twice (key {key:?})"),
+                    ));
                 }
             }
             Err(e) => errors.push(DataError::file(file, format!("key {key:?}: {e}"))),
-        }
-    };
+        };
     match &value {
         Value::Array(items) => {
             for (i, item) in items.iter().enumerate() {
@@ -69,10 +75,12 @@ pub fn parse_brackets(bytes: &[u8], file: &str, effective_from: i64) -> Result<L
                 }
             }
         }
-        Value::Object(map) if map.contains_key("brackets") => match binance_item(&value, file, "") {
-            Ok((key, tiers)) => add(&key, tiers, &mut errors),
-            Err(e) => errors.push(e),
-        },
+        Value::Object(map) if map.contains_key("brackets") => {
+            match binance_item(&value, file, "") {
+                Ok((key, tiers)) => add(&key, tiers, &mut errors),
+                Err(e) => errors.push(e),
+            }
+        }
         Value::Object(map) => {
             for (key, tiers) in map {
                 match ccxt_tiers(tiers, file, key) {
@@ -134,33 +142,51 @@ fn decimal(v: &Value) -> Option<Decimal> {
 }
 
 fn field<'a>(obj: &'a Map<String, Value>, names: &[&str]) -> Option<&'a Value> {
-    names.iter().find_map(|n| obj.get(*n).filter(|v| !v.is_null()))
+    names
+        .iter()
+        .find_map(|n| obj.get(*n).filter(|v| !v.is_null()))
 }
 
-fn need(obj: &Map<String, Value>, names: &[&str], file: &str, at: &str) -> Result<Decimal, DataError> {
-    let v = field(obj, names).ok_or_else(|| {
-        DataError::file(file, format!("{at}: missing {}", names.join(" / ")))
-    })?;
-    decimal(v).ok_or_else(|| DataError::file(file, format!("{at}: {} is not a number: {v}", names[0])))
+fn need(
+    obj: &Map<String, Value>,
+    names: &[&str],
+    file: &str,
+    at: &str,
+) -> Result<Decimal, DataError> {
+    let v = field(obj, names)
+        .ok_or_else(|| DataError::file(file, format!("{at}: missing {}", names.join(" / "))))?;
+    decimal(v)
+        .ok_or_else(|| DataError::file(file, format!("{at}: {} is not a number: {v}", names[0])))
 }
 
 fn tier_number(d: Decimal, file: &str, at: &str) -> Result<u32, DataError> {
     d.to_u32()
         .filter(|&n| n > 0 && d.fract().is_zero())
-        .ok_or_else(|| DataError::file(file, format!("{at}: tier number {d} is not a positive integer")))
+        .ok_or_else(|| {
+            DataError::file(
+                file,
+                format!("{at}: tier number {d} is not a positive integer"),
+            )
+        })
 }
 
 /// One ccxt table: `[{tier, minNotional, maxNotional, maintenanceMarginRate, maxLeverage, info{cum}}]`.
 /// `cum` comes from `info.cum`; a tier without it gets `cum` from the recurrence.
 fn ccxt_tiers(v: &Value, file: &str, key: &str) -> Result<Vec<Bracket>, DataError> {
     let Some(list) = v.as_array() else {
-        return Err(DataError::file(file, format!("{key}: expected a list of tiers, found {v}")));
+        return Err(DataError::file(
+            file,
+            format!("{key}: expected a list of tiers, found {v}"),
+        ));
     };
     let mut out: Vec<Bracket> = Vec::with_capacity(list.len());
     for (i, t) in list.iter().enumerate() {
         let at = format!("{key} tier #{}", i + 1);
         let Some(obj) = t.as_object() else {
-            return Err(DataError::file(file, format!("{at}: expected an object, found {t}")));
+            return Err(DataError::file(
+                file,
+                format!("{at}: expected an object, found {t}"),
+            ));
         };
         let info = obj.get("info").and_then(Value::as_object);
         let tier = match field(obj, &["tier"]).and_then(decimal) {
@@ -172,7 +198,9 @@ fn ccxt_tiers(v: &Value, file: &str, key: &str) -> Result<Vec<Bracket>, DataErro
         let mmr = need(obj, &["maintenanceMarginRate"], file, &at)?;
         let max_leverage = need(obj, &["maxLeverage"], file, &at)?;
         let cum = match info.and_then(|m| field(m, &["cum"])) {
-            Some(c) => decimal(c).ok_or_else(|| DataError::file(file, format!("{at}: info.cum is not a number: {c}")))?,
+            Some(c) => decimal(c).ok_or_else(|| {
+                DataError::file(file, format!("{at}: info.cum is not a number: {c}"))
+            })?,
             None => match out.last() {
                 Some(prev) => prev.cum + floor * (mmr - prev.mmr),
                 None => Decimal::ZERO,
@@ -194,7 +222,10 @@ fn ccxt_tiers(v: &Value, file: &str, key: &str) -> Result<Vec<Bracket>, DataErro
 /// maintMarginRatio, cum}]}`.
 fn binance_item(v: &Value, file: &str, at: &str) -> Result<(String, Vec<Bracket>), DataError> {
     let Some(obj) = v.as_object() else {
-        return Err(DataError::file(file, format!("{at}: expected an object with symbol and brackets, found {v}")));
+        return Err(DataError::file(
+            file,
+            format!("{at}: expected an object with symbol and brackets, found {v}"),
+        ));
     };
     let key = obj
         .get("symbol")
@@ -209,7 +240,10 @@ fn binance_item(v: &Value, file: &str, at: &str) -> Result<(String, Vec<Bracket>
     for (i, b) in list.iter().enumerate() {
         let at = format!("{key} bracket #{}", i + 1);
         let Some(b) = b.as_object() else {
-            return Err(DataError::file(file, format!("{at}: expected an object, found {b}")));
+            return Err(DataError::file(
+                file,
+                format!("{at}: expected an object, found {b}"),
+            ));
         };
         let tier = match field(b, &["bracket"]).and_then(decimal) {
             Some(d) => tier_number(d, file, &at)?,

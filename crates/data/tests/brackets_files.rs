@@ -28,22 +28,46 @@ fn sym(s: &str) -> Symbol {
 #[test]
 fn freqtrade_ccxt_tiers_file() {
     let Some(data) = shared_data() else { return };
-    let loaded = load_bracket_file(&data.join("freqtrade/binance_leverage_tiers.json"), i64::MIN).unwrap();
+    let loaded = load_bracket_file(
+        &data.join("freqtrade/binance_leverage_tiers.json"),
+        i64::MIN,
+    )
+    .unwrap();
     let snap = &loaded.snapshot;
     // 349 keys, of which the dated delivery contracts are skipped
     assert_eq!(snap.tables.len() + loaded.skipped.len(), 349);
-    assert!(loaded.skipped.iter().all(|k| k.contains(":USDT-") || k.contains(":USDC-")), "{:?}", loaded.skipped);
+    assert!(
+        loaded
+            .skipped
+            .iter()
+            .all(|k| k.contains(":USDT-") || k.contains(":USDC-")),
+        "{:?}",
+        loaded.skipped
+    );
     assert!(loaded.skipped.contains(&"BTC/USDT:USDT-241227".to_string()));
     assert_eq!(snap.source, "binance_leverage_tiers.json");
     let btc = &snap.tables[&sym("BTCUSDT")];
     assert_eq!(btc.len(), 12); // the 8 of DESIGN.md §11 plus 4 up to 1.8 bn
     assert_eq!(
-        (btc[0].tier, btc[0].floor, btc[0].cap, btc[0].mmr, btc[0].max_leverage, btc[0].cum),
+        (
+            btc[0].tier,
+            btc[0].floor,
+            btc[0].cap,
+            btc[0].mmr,
+            btc[0].max_leverage,
+            btc[0].cum
+        ),
         (1, dec!(0), dec!(50000), dec!(0.004), dec!(125), dec!(0))
     );
-    assert_eq!((btc[1].cap, btc[1].mmr, btc[1].cum), (dec!(600000), dec!(0.005), dec!(50)));
+    assert_eq!(
+        (btc[1].cap, btc[1].mmr, btc[1].cum),
+        (dec!(600000), dec!(0.005), dec!(50))
+    );
     assert_eq!(btc[7].cum, dec!(14481450));
-    assert_eq!((btc[11].cap, btc[11].mmr, btc[11].cum), (dec!(1800000000), dec!(0.5), dec!(421481450)));
+    assert_eq!(
+        (btc[11].cap, btc[11].mmr, btc[11].cum),
+        (dec!(1800000000), dec!(0.5), dec!(421481450))
+    );
     assert_eq!(loaded.skipped.len(), 4);
     assert!(snap.tables.contains_key(&sym("BTCUSDC")));
     assert!(snap.tables.contains_key(&sym("1000PEPEUSDT")));
@@ -52,7 +76,12 @@ fn freqtrade_ccxt_tiers_file() {
     let b = book.lookup(&sym("BTCUSDT"), dec!(50000), 0).unwrap();
     assert_eq!(b.maintenance(dec!(50000)), dec!(200));
     assert_eq!(bracket_for(btc, dec!(49999)).tier, 1);
-    eprintln!("{} tables, {} skipped, {} issues", snap.tables.len(), loaded.skipped.len(), loaded.issues.len());
+    eprintln!(
+        "{} tables, {} skipped, {} issues",
+        snap.tables.len(),
+        loaded.skipped.len(),
+        loaded.issues.len()
+    );
     for issue in &loaded.issues {
         eprintln!("issue: {issue}");
     }
@@ -74,13 +103,30 @@ const BINANCE: &str = r#"[
 
 #[test]
 fn binance_leverage_bracket_json() {
-    let loaded = parse_brackets(BINANCE.as_bytes(), "brackets-2024-11.json", 1_730_419_200_000).unwrap();
+    let loaded = parse_brackets(
+        BINANCE.as_bytes(),
+        "brackets-2024-11.json",
+        1_730_419_200_000,
+    )
+    .unwrap();
     assert!(loaded.issues.is_empty(), "{:?}", loaded.issues);
     let snap = &loaded.snapshot;
     assert_eq!(snap.effective_from, 1_730_419_200_000);
-    assert_eq!(snap.tables.keys().map(|s| s.as_str()).collect::<Vec<_>>(), vec!["DOGEUSDT", "ETHUSDT"]);
+    assert_eq!(
+        snap.tables.keys().map(|s| s.as_str()).collect::<Vec<_>>(),
+        vec!["DOGEUSDT", "ETHUSDT"]
+    );
     let eth = &snap.tables[&sym("ETHUSDT")];
-    assert_eq!((eth[2].tier, eth[2].floor, eth[2].mmr, eth[2].cum, eth[2].max_leverage), (3, dec!(600000), dec!(0.0065), dec!(950), dec!(75)));
+    assert_eq!(
+        (
+            eth[2].tier,
+            eth[2].floor,
+            eth[2].mmr,
+            eth[2].cum,
+            eth[2].max_leverage
+        ),
+        (3, dec!(600000), dec!(0.0065), dec!(950), dec!(75))
+    );
     // a single-symbol object is accepted too
     let one = r#"{"symbol": "BTCUSDT", "brackets": [{"bracket": 1, "initialLeverage": 125, "notionalCap": 50000, "notionalFloor": 0, "maintMarginRatio": 0.004, "cum": 0}]}"#;
     let loaded = parse_brackets(one.as_bytes(), "one.json", 0).unwrap();
@@ -97,7 +143,12 @@ fn broken_tables_return_issues_unfixed() {
     let loaded = parse_brackets(text.as_bytes(), "broken.json", 0).unwrap();
     let msgs: Vec<String> = loaded.issues.iter().map(|i| i.to_string()).collect();
     assert!(msgs.iter().any(|m| m.contains("BTCUSDT tier 2: floor 60000 does not continue previous cap 50000")), "{msgs:?}");
-    assert!(msgs.iter().any(|m| m.contains("BTCUSDT tier 3: cum 1000 inconsistent with recurrence (expected 950)")), "{msgs:?}");
+    assert!(
+        msgs.iter()
+            .any(|m| m
+                .contains("BTCUSDT tier 3: cum 1000 inconsistent with recurrence (expected 950)")),
+        "{msgs:?}"
+    );
     // the values are kept as given
     assert_eq!(loaded.snapshot.tables[&sym("BTCUSDT")][2].cum, dec!(1000));
 }
@@ -105,11 +156,23 @@ fn broken_tables_return_issues_unfixed() {
 #[test]
 fn malformed_files_are_errors_naming_the_key() {
     let bad = r#"{"BTC/USDT:USDT": [{"tier": 1, "minNotional": 0, "maxNotional": "lots", "maintenanceMarginRate": 0.004, "maxLeverage": 125}]}"#;
-    let msg = parse_brackets(bad.as_bytes(), "t.json", 0).unwrap_err().to_string();
-    assert!(msg.contains("t.json: BTC/USDT:USDT tier #1: maxNotional is not a number: \"lots\""), "{msg}");
+    let msg = parse_brackets(bad.as_bytes(), "t.json", 0)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        msg.contains("t.json: BTC/USDT:USDT tier #1: maxNotional is not a number: \"lots\""),
+        "{msg}"
+    );
     let bad = r#"[{"symbol": "ETHUSDT", "brackets": [{"bracket": 1, "initialLeverage": 125, "notionalFloor": 0, "maintMarginRatio": 0.004, "cum": 0}]}]"#;
-    let msg = parse_brackets(bad.as_bytes(), "b.json", 0).unwrap_err().to_string();
-    assert!(msg.contains("b.json: ETHUSDT bracket #1: missing notionalCap"), "{msg}");
-    let msg = parse_brackets(b"{not json", "c.json", 0).unwrap_err().to_string();
+    let msg = parse_brackets(bad.as_bytes(), "b.json", 0)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        msg.contains("b.json: ETHUSDT bracket #1: missing notionalCap"),
+        "{msg}"
+    );
+    let msg = parse_brackets(b"{not json", "c.json", 0)
+        .unwrap_err()
+        .to_string();
     assert!(msg.contains("c.json, row 1: invalid json"), "{msg}");
 }

@@ -2,7 +2,9 @@
 //! funding CSVs), generic CSV with configured column names, and generic Parquet.
 
 use polars::prelude::*;
-use ringfence_data::load::{Columns, FileFormat, FileSpec, LoadOptions, SymbolSources, load_market};
+use ringfence_data::load::{
+    Columns, FileFormat, FileSpec, LoadOptions, SymbolSources, load_market,
+};
 use ringfence_model::market::Market;
 use ringfence_model::symbol::Symbol;
 use ringfence_model::time::HOUR_MS;
@@ -26,8 +28,14 @@ fn kline_text(header: bool, micros: bool) -> String {
     }
     for (i, (o, h, l, c)) in BARS.iter().enumerate() {
         let t = T0 + i as i64 * HOUR_MS;
-        let (open_t, close_t) = if micros { (t * 1000, (t + HOUR_MS) * 1000 - 1) } else { (t, t + HOUR_MS - 1) };
-        s.push_str(&format!("{open_t},{o},{h},{l},{c},1234.5,{close_t},150000000.1,98765,600.2,73000000.3,0\n"));
+        let (open_t, close_t) = if micros {
+            (t * 1000, (t + HOUR_MS) * 1000 - 1)
+        } else {
+            (t, t + HOUR_MS - 1)
+        };
+        s.push_str(&format!(
+            "{open_t},{o},{h},{l},{c},1234.5,{close_t},150000000.1,98765,600.2,73000000.3,0\n"
+        ));
     }
     s
 }
@@ -41,7 +49,8 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
 fn zip_one(dir: &Path, name: &str, inner: &str, text: &str) -> PathBuf {
     let p = dir.join(name);
     let mut zw = ::zip::ZipWriter::new(std::fs::File::create(&p).unwrap());
-    zw.start_file(inner, ::zip::write::SimpleFileOptions::default()).unwrap();
+    zw.start_file(inner, ::zip::write::SimpleFileOptions::default())
+        .unwrap();
     zw.write_all(text.as_bytes()).unwrap();
     zw.finish().unwrap();
     p
@@ -61,7 +70,10 @@ fn assert_bars(m: &Market) {
     assert_eq!(m.times, vec![T0, T0 + HOUR_MS, T0 + 2 * HOUR_MS]);
     let s = &m.series[0];
     for (i, (o, h, l, c)) in BARS.iter().enumerate() {
-        assert_eq!((s.open[i], s.high[i], s.low[i], s.close[i]), (*o, *h, *l, *c));
+        assert_eq!(
+            (s.open[i], s.high[i], s.low[i], s.close[i]),
+            (*o, *h, *l, *c)
+        );
     }
     assert_eq!(s.volume.as_ref().unwrap()[0], 1234.5);
 }
@@ -82,8 +94,18 @@ fn kline_csv_with_and_without_header_in_ms_and_us() {
 #[test]
 fn zipped_kline_and_mark_csvs() {
     let dir = tempfile::tempdir().unwrap();
-    let candles = zip_one(dir.path(), "BTCUSDT-1h-2025-10.zip", "BTCUSDT-1h-2025-10.csv", &kline_text(false, false));
-    let mark = zip_one(dir.path(), "BTCUSDT-1h-mark-2025-10.zip", "BTCUSDT-1h-2025-10.csv", &kline_text(true, true));
+    let candles = zip_one(
+        dir.path(),
+        "BTCUSDT-1h-2025-10.zip",
+        "BTCUSDT-1h-2025-10.csv",
+        &kline_text(false, false),
+    );
+    let mark = zip_one(
+        dir.path(),
+        "BTCUSDT-1h-mark-2025-10.zip",
+        "BTCUSDT-1h-2025-10.csv",
+        &kline_text(true, true),
+    );
     let m = load(FileSpec::auto(candles), Some(FileSpec::auto(mark)), None);
     assert_bars(&m);
     assert_eq!(m.series[0].mark.as_ref().unwrap().low[1], 105000.0);
@@ -99,22 +121,41 @@ fn zip_without_a_single_csv_is_refused() {
         mark: None,
         funding: None,
     };
-    let msg = load_market(&[src], HOUR_MS, &LoadOptions::default()).unwrap_err().to_string();
-    assert!(msg.contains("odd.zip: zip archive holds no .csv file"), "{msg}");
+    let msg = load_market(&[src], HOUR_MS, &LoadOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        msg.contains("odd.zip: zip archive holds no .csv file"),
+        "{msg}"
+    );
 }
 
 #[test]
 fn binance_funding_csv_with_and_without_header() {
     let dir = tempfile::tempdir().unwrap();
     let candles = write(dir.path(), "k.csv", &kline_text(true, false));
-    let rows = format!("{},8,0.00010000\n{},8,-0.00025000\n", T0 - 4 * HOUR_MS, T0 + 4 * HOUR_MS + 1);
+    let rows = format!(
+        "{},8,0.00010000\n{},8,-0.00025000\n",
+        T0 - 4 * HOUR_MS,
+        T0 + 4 * HOUR_MS + 1
+    );
     for (name, text) in [
-        ("f1.csv", format!("calc_time,funding_interval_hours,last_funding_rate\n{rows}")),
+        (
+            "f1.csv",
+            format!("calc_time,funding_interval_hours,last_funding_rate\n{rows}"),
+        ),
         ("f2.csv", rows.clone()),
     ] {
         let f = write(dir.path(), name, &text);
         for format in [FileFormat::Auto, FileFormat::BinanceFundingCsv] {
-            let m = load(FileSpec::auto(&candles), None, Some(FileSpec { path: f.clone(), format }));
+            let m = load(
+                FileSpec::auto(&candles),
+                None,
+                Some(FileSpec {
+                    path: f.clone(),
+                    format,
+                }),
+            );
             let fu = &m.series[0].funding;
             assert_eq!(fu.times, vec![T0 - 4 * HOUR_MS, T0 + 4 * HOUR_MS + 1]);
             assert_eq!(fu.rates, vec![0.0001, -0.00025]);
@@ -125,7 +166,8 @@ fn binance_funding_csv_with_and_without_header() {
 #[test]
 fn generic_csv_with_configured_columns_and_iso_times() {
     let dir = tempfile::tempdir().unwrap();
-    let text = "Time;O;H;L;C\n2025-10-10T20:00:00Z;1;2;0.5;1.5\n2025-10-10 21:00:00;1.5;1.6;1.1;1.2\n";
+    let text =
+        "Time;O;H;L;C\n2025-10-10T20:00:00Z;1;2;0.5;1.5\n2025-10-10 21:00:00;1.5;1.6;1.1;1.2\n";
     // the csv crate reads commas; write the semicolon file with commas instead
     let p = write(dir.path(), "generic.csv", &text.replace(';', ","));
     let cols = Columns {
@@ -137,11 +179,21 @@ fn generic_csv_with_configured_columns_and_iso_times() {
         volume: None,
         funding_rate: "rate".into(),
     };
-    let f = write(dir.path(), "rates.csv", &format!("time,rate\n{T0},0.0003\n"));
+    let f = write(
+        dir.path(),
+        "rates.csv",
+        &format!("time,rate\n{T0},0.0003\n"),
+    );
     let m = load(
-        FileSpec { path: p, format: FileFormat::GenericCsv(cols.clone()) },
+        FileSpec {
+            path: p,
+            format: FileFormat::GenericCsv(cols.clone()),
+        },
         None,
-        Some(FileSpec { path: f, format: FileFormat::GenericCsv(cols.clone()) }),
+        Some(FileSpec {
+            path: f,
+            format: FileFormat::GenericCsv(cols.clone()),
+        }),
     );
     let s = &m.series[0];
     assert_eq!(m.times, vec![T0, T0 + HOUR_MS]);
@@ -152,12 +204,23 @@ fn generic_csv_with_configured_columns_and_iso_times() {
     let p = dir.path().join("generic.csv");
     let src = SymbolSources {
         symbol: Symbol::parse("BTCUSDT").unwrap(),
-        candles: FileSpec { path: p, format: FileFormat::GenericCsv(Columns { volume: Some("vol".into()), ..cols }) },
+        candles: FileSpec {
+            path: p,
+            format: FileFormat::GenericCsv(Columns {
+                volume: Some("vol".into()),
+                ..cols
+            }),
+        },
         mark: None,
         funding: None,
     };
-    let msg = load_market(&[src], HOUR_MS, &LoadOptions::default()).unwrap_err().to_string();
-    assert!(msg.contains("generic.csv: missing column volume (looked for vol)"), "{msg}");
+    let msg = load_market(&[src], HOUR_MS, &LoadOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        msg.contains("generic.csv: missing column volume (looked for vol)"),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -187,8 +250,17 @@ fn generic_parquet_with_integer_and_datetime_times() {
     ])
     .unwrap();
     let p = dir.path().join("btc.parquet");
-    ParquetWriter::new(std::fs::File::create(&p).unwrap()).finish(&mut df).unwrap();
-    let m = load(FileSpec { path: p, format: FileFormat::Parquet(cols.clone()) }, None, None);
+    ParquetWriter::new(std::fs::File::create(&p).unwrap())
+        .finish(&mut df)
+        .unwrap();
+    let m = load(
+        FileSpec {
+            path: p,
+            format: FileFormat::Parquet(cols.clone()),
+        },
+        None,
+        None,
+    );
     assert_eq!(m.times, times);
     assert_eq!(m.series[0].low[1], 105000.0);
     // datetime[ns]
@@ -196,9 +268,20 @@ fn generic_parquet_with_integer_and_datetime_times() {
     let ts = Column::new("ts".into(), ns)
         .cast(&DataType::Datetime(TimeUnit::Nanoseconds, None))
         .unwrap();
-    let mut df = DataFrame::new_infer_height(vec![ts, col("o", 0), col("h", 1), col("l", 2), col("c", 3)]).unwrap();
+    let mut df =
+        DataFrame::new_infer_height(vec![ts, col("o", 0), col("h", 1), col("l", 2), col("c", 3)])
+            .unwrap();
     let p = dir.path().join("btc_ns.parquet");
-    ParquetWriter::new(std::fs::File::create(&p).unwrap()).finish(&mut df).unwrap();
-    let m = load(FileSpec { path: p, format: FileFormat::Parquet(cols) }, None, None);
+    ParquetWriter::new(std::fs::File::create(&p).unwrap())
+        .finish(&mut df)
+        .unwrap();
+    let m = load(
+        FileSpec {
+            path: p,
+            format: FileFormat::Parquet(cols),
+        },
+        None,
+        None,
+    );
     assert_eq!(m.times, times);
 }

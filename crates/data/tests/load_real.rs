@@ -1,7 +1,8 @@
 //! Loading the real Binance data in `../shared/data` (freqtrade Feather and the derived CSVs).
 
 use ringfence_data::load::{
-    FileSpec, GapPolicy, LoadOptions, SymbolSources, attach_lower, discover_dir, load_dir, load_market,
+    FileSpec, GapPolicy, LoadOptions, SymbolSources, attach_lower, discover_dir, load_dir,
+    load_market,
 };
 use ringfence_model::market::{Market, WarningKind};
 use ringfence_model::symbol::Symbol;
@@ -29,7 +30,10 @@ fn sym(s: &str) -> Symbol {
 
 /// Equal arrays, NaN equal to NaN.
 fn same(a: &[f64], b: &[f64]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y || (x.is_nan() && y.is_nan()))
+    a.len() == b.len()
+        && a.iter()
+            .zip(b)
+            .all(|(x, y)| x == y || (x.is_nan() && y.is_nan()))
 }
 
 fn assert_same_market(a: &Market, b: &Market) {
@@ -49,7 +53,10 @@ fn assert_same_market(a: &Market, b: &Market) {
         assert!(same(&mx.low, &my.low), "{s} mark low");
         assert!(same(&mx.close, &my.close), "{s} mark close");
         assert_eq!(x.funding.times, y.funding.times, "{s} funding times");
-        assert!(same(&x.funding.rates, &y.funding.rates), "{s} funding rates");
+        assert!(
+            same(&x.funding.rates, &y.funding.rates),
+            "{s} funding rates"
+        );
     }
 }
 
@@ -71,7 +78,10 @@ fn harthor_nine_symbols_load_with_mark_and_funding() {
     let dir = data.join("harthor_binance_futures_2025");
     let started = std::time::Instant::now();
     let market = load_dir(&dir, "1h", None, &LoadOptions::default()).unwrap();
-    eprintln!("loaded 9 harthor symbols (1h candles + mark + funding) in {:?}", started.elapsed());
+    eprintln!(
+        "loaded 9 harthor symbols (1h candles + mark + funding) in {:?}",
+        started.elapsed()
+    );
     let names: Vec<&str> = market.series.iter().map(|s| s.symbol.as_str()).collect();
     assert_eq!(names, HARTHOR);
     assert_eq!(market.timeframe_ms, HOUR_MS);
@@ -94,14 +104,16 @@ fn harthor_nine_symbols_load_with_mark_and_funding() {
         assert!(!s.funding.is_empty(), "{}", s.symbol);
         assert!(s.volume.is_some(), "{}", s.symbol);
         for i in s.first..s.end {
-            assert!(s.low[i] <= s.open[i].min(s.close[i]) && s.high[i] >= s.open[i].max(s.close[i]));
+            assert!(
+                s.low[i] <= s.open[i].min(s.close[i]) && s.high[i] >= s.open[i].max(s.close[i])
+            );
         }
     }
     assert!(
-        !market
-            .warnings
-            .iter()
-            .any(|w| matches!(w.kind, WarningKind::MissingMark | WarningKind::MissingFunding)),
+        !market.warnings.iter().any(|w| matches!(
+            w.kind,
+            WarningKind::MissingMark | WarningKind::MissingFunding
+        )),
         "{:?}",
         market.warnings
     );
@@ -126,7 +138,9 @@ fn harthor_feather_and_derived_csv_are_identical() {
                 symbol: sym(s),
                 candles: FileSpec::auto(dir.join(format!("{stem}-1h-futures.csv"))),
                 mark: Some(FileSpec::auto(dir.join(format!("{stem}-1h-mark.csv")))),
-                funding: Some(FileSpec::auto(dir.join(format!("{stem}-1h-funding_rate.csv")))),
+                funding: Some(FileSpec::auto(
+                    dir.join(format!("{stem}-1h-funding_rate.csv")),
+                )),
             }
         })
         .collect();
@@ -135,7 +149,12 @@ fn harthor_feather_and_derived_csv_are_identical() {
     // feather is preferred by discovery
     let found = discover_dir(&dir, "1h", Some(&[sym("BTCUSDT")])).unwrap();
     assert_eq!(found.len(), 1);
-    assert!(found[0].candles.path.ends_with("BTC_USDT_USDT-1h-futures.feather"));
+    assert!(
+        found[0]
+            .candles
+            .path
+            .ends_with("BTC_USDT_USDT-1h-futures.feather")
+    );
 }
 
 #[test]
@@ -146,7 +165,9 @@ fn mixed_sources_for_one_symbol_load() {
         symbol: sym("ETHUSDT"),
         candles: FileSpec::auto(dir.join("ETH_USDT_USDT-1h-futures.csv")),
         mark: Some(FileSpec::auto(dir.join("ETH_USDT_USDT-1h-mark.feather"))),
-        funding: Some(FileSpec::auto(dir.join("ETH_USDT_USDT-1h-funding_rate.feather"))),
+        funding: Some(FileSpec::auto(
+            dir.join("ETH_USDT_USDT-1h-funding_rate.feather"),
+        )),
     };
     let m = load_market(&[src], HOUR_MS, &LoadOptions::default()).unwrap();
     let eth = &m.series[0];
@@ -181,7 +202,12 @@ fn freqtrade_xrp_fixtures_mark_offset_and_jittered_funding() {
     assert_eq!(xrp.funding.times[0], 1_637_193_600_017);
     assert_eq!(xrp.funding.times.len(), 91);
     assert_eq!(xrp.funding.rates[0], 0.0001);
-    let min = xrp.funding.rates.iter().copied().fold(f64::INFINITY, f64::min);
+    let min = xrp
+        .funding
+        .rates
+        .iter()
+        .copied()
+        .fold(f64::INFINITY, f64::min);
     assert!((min + 0.00219334).abs() < 1e-12, "{min}");
     // same from the CSV copies
     let csv = load_market(
@@ -189,7 +215,9 @@ fn freqtrade_xrp_fixtures_mark_offset_and_jittered_funding() {
             symbol: sym("XRPUSDT"),
             candles: FileSpec::auto(dir.join("XRP_USDT_USDT-1h-futures.csv")),
             mark: Some(FileSpec::auto(dir.join("XRP_USDT_USDT-1h-mark.csv"))),
-            funding: Some(FileSpec::auto(dir.join("XRP_USDT_USDT-8h-funding_rate.csv"))),
+            funding: Some(FileSpec::auto(
+                dir.join("XRP_USDT_USDT-8h-funding_rate.csv"),
+            )),
         }],
         HOUR_MS,
         &LoadOptions::default(),
@@ -207,7 +235,11 @@ fn freqtrade_5m_has_no_mark_and_refines_the_1h_market() {
     assert!(xrp.mark.is_none());
     let kinds: Vec<WarningKind> = lower.warnings.iter().map(|w| w.kind).collect();
     assert!(kinds.contains(&WarningKind::MissingMark), "{kinds:?}");
-    let note = lower.warnings.iter().find(|w| w.kind == WarningKind::Other).unwrap();
+    let note = lower
+        .warnings
+        .iter()
+        .find(|w| w.kind == WarningKind::Other)
+        .unwrap();
     assert!(note.message.contains("only at 1h"), "{}", note.message);
     assert_eq!(lower.times.len(), 1999);
 
@@ -219,7 +251,10 @@ fn freqtrade_5m_has_no_mark_and_refines_the_1h_market() {
     // the 1h bar's extremes contain its sub-bars'
     let up = &upper.series[0];
     let lo = &sub.series[0];
-    let min_low = range.clone().map(|j| lo.low[j]).fold(f64::INFINITY, f64::min);
+    let min_low = range
+        .clone()
+        .map(|j| lo.low[j])
+        .fold(f64::INFINITY, f64::min);
     assert!(up.low[0] <= min_low + 1e-9);
     // a 1h market cannot refine a 5m one
     let mut five = lower;
@@ -241,6 +276,11 @@ fn window_options_restrict_the_grid() {
     assert_eq!(m.times.len(), 48);
     assert_eq!(m.series.len(), 2);
     assert!(m.series[0].funding.times.len() == 6);
-    let err = load_dir(&dir, "1h", Some(&[sym("ADAUSDT")]), &opts).unwrap_err().to_string();
-    assert!(err.contains("ADAUSDT") && err.contains("ADA_USDT_USDT-1h-futures"), "{err}");
+    let err = load_dir(&dir, "1h", Some(&[sym("ADAUSDT")]), &opts)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("ADAUSDT") && err.contains("ADA_USDT_USDT-1h-futures"),
+        "{err}"
+    );
 }

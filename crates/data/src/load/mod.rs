@@ -22,7 +22,9 @@ pub(crate) mod validate;
 pub(crate) use read::{RawCandles, RawFunding, read_candles, read_funding};
 
 use crate::error::DataError;
-use ringfence_model::market::{DataWarning, Funding, MarkColumns, Market, SymbolSeries, WarningKind};
+use ringfence_model::market::{
+    DataWarning, Funding, MarkColumns, Market, SymbolSeries, WarningKind,
+};
 use ringfence_model::symbol::Symbol;
 use ringfence_model::time::{iso, parse_timeframe, timeframe_label};
 use std::collections::BTreeMap;
@@ -160,9 +162,16 @@ fn push_flat(errors: &mut Vec<DataError>, e: DataError) {
 /// Every problem of every file is collected before failing ([`DataError::Many`]). Missing mark
 /// or funding data yields a [`WarningKind::MissingMark`] / [`WarningKind::MissingFunding`] warning;
 /// mark candles covering fewer bars than the candles yield a [`WarningKind::Other`] warning.
-pub fn load_market(sources: &[SymbolSources], timeframe_ms: i64, opts: &LoadOptions) -> Result<Market, DataError> {
+pub fn load_market(
+    sources: &[SymbolSources],
+    timeframe_ms: i64,
+    opts: &LoadOptions,
+) -> Result<Market, DataError> {
     if timeframe_ms <= 0 {
-        return Err(DataError::file("market", format!("timeframe must be positive, got {timeframe_ms} ms")));
+        return Err(DataError::file(
+            "market",
+            format!("timeframe must be positive, got {timeframe_ms} ms"),
+        ));
     }
     if sources.is_empty() {
         return Err(DataError::file("market", "no symbols to load"));
@@ -173,7 +182,11 @@ pub fn load_market(sources: &[SymbolSources], timeframe_ms: i64, opts: &LoadOpti
         if w[0].symbol == w[1].symbol {
             return Err(DataError::file(
                 w[1].candles.path.display().to_string(),
-                format!("symbol {} is given twice (also {})", w[1].symbol, w[0].candles.path.display()),
+                format!(
+                    "symbol {} is given twice (also {})",
+                    w[1].symbol,
+                    w[0].candles.path.display()
+                ),
             ));
         }
     }
@@ -200,7 +213,10 @@ pub fn load_market(sources: &[SymbolSources], timeframe_ms: i64, opts: &LoadOpti
         });
         let candles = match candles {
             Ok(c) if c.len() == 0 => {
-                errors.push(DataError::file(c.file.clone(), format!("no candles{}", window_note(opts))));
+                errors.push(DataError::file(
+                    c.file.clone(),
+                    format!("no candles{}", window_note(opts)),
+                ));
                 None
             }
             Ok(c) => Some(c),
@@ -229,7 +245,11 @@ pub fn load_market(sources: &[SymbolSources], timeframe_ms: i64, opts: &LoadOpti
     }
 
     // Pass 2: validate against one grid anchor.
-    let global_first = read.iter().filter_map(|(_, c, _, _)| c.times.iter().min().copied()).min().unwrap_or(0);
+    let global_first = read
+        .iter()
+        .filter_map(|(_, c, _, _)| c.times.iter().min().copied())
+        .min()
+        .unwrap_or(0);
     let anchor = grid_anchor(timeframe_ms, global_first);
     let mut prepared = Vec::with_capacity(read.len());
     for (symbol, candles, mark, funding) in read {
@@ -265,7 +285,13 @@ fn window_note(opts: &LoadOptions) -> String {
 }
 
 /// Validates one candle file; returns its gaps (already reported as errors under [`GapPolicy::Error`]).
-fn check(raw: &RawCandles, timeframe_ms: i64, anchor: i64, policy: GapPolicy, errors: &mut Vec<DataError>) -> Vec<Gap> {
+fn check(
+    raw: &RawCandles,
+    timeframe_ms: i64,
+    anchor: i64,
+    policy: GapPolicy,
+    errors: &mut Vec<DataError>,
+) -> Vec<Gap> {
     let scan = scan_candles(raw, timeframe_ms, anchor);
     errors.extend(scan.problems.into_iter().map(|(_, e)| e));
     if policy == GapPolicy::Error {
@@ -273,7 +299,11 @@ fn check(raw: &RawCandles, timeframe_ms: i64, anchor: i64, policy: GapPolicy, er
             errors.push(DataError::at(
                 raw.file.clone(),
                 g.row,
-                format!("gap before this row: {} at timeframe {}", describe_gap(g), timeframe_label(timeframe_ms)),
+                format!(
+                    "gap before this row: {} at timeframe {}",
+                    describe_gap(g),
+                    timeframe_label(timeframe_ms)
+                ),
             ));
         }
     }
@@ -282,8 +312,16 @@ fn check(raw: &RawCandles, timeframe_ms: i64, anchor: i64, policy: GapPolicy, er
 
 /// Places validated rows on the common grid.
 fn align(prepared: Vec<Prepared>, timeframe_ms: i64) -> Market {
-    let start = prepared.iter().map(|p| p.candles.times[0]).min().unwrap_or(0);
-    let last = prepared.iter().map(|p| p.candles.times[p.candles.len() - 1]).max().unwrap_or(start);
+    let start = prepared
+        .iter()
+        .map(|p| p.candles.times[0])
+        .min()
+        .unwrap_or(0);
+    let last = prepared
+        .iter()
+        .map(|p| p.candles.times[p.candles.len() - 1])
+        .max()
+        .unwrap_or(start);
     let n = ((last - start) / timeframe_ms + 1) as usize;
     let times: Vec<i64> = (0..n).map(|i| start + i as i64 * timeframe_ms).collect();
     let index = |t: i64| ((t - start) / timeframe_ms) as usize;
@@ -324,7 +362,10 @@ fn align(prepared: Vec<Prepared>, timeframe_ms: i64) -> Market {
                 warnings.push(DataWarning {
                     symbol: Some(p.symbol.clone()),
                     kind: WarningKind::MissingMark,
-                    message: format!("{}: no mark-price data: liquidations checked against last price", p.symbol),
+                    message: format!(
+                        "{}: no mark-price data: liquidations checked against last price",
+                        p.symbol
+                    ),
                 });
                 None
             }
@@ -357,7 +398,8 @@ fn align(prepared: Vec<Prepared>, timeframe_ms: i64) -> Market {
                     for i in m_first + 1..=m_last {
                         if cols.open[i].is_nan() {
                             let prev = cols.close[i - 1];
-                            (cols.open[i], cols.high[i], cols.low[i], cols.close[i]) = (prev, prev, prev, prev);
+                            (cols.open[i], cols.high[i], cols.low[i], cols.close[i]) =
+                                (prev, prev, prev, prev);
                             covered += 1;
                         }
                     }
@@ -460,7 +502,11 @@ pub fn attach_lower(market: &mut Market, lower: Market) -> Result<(), DataError>
     if low <= 0 || low >= up || up % low != 0 {
         return Err(DataError::file(
             "lower timeframe",
-            format!("lower timeframe {} must be shorter than and divide the market timeframe {}", label(low), label(up)),
+            format!(
+                "lower timeframe {} must be shorter than and divide the market timeframe {}",
+                label(low),
+                label(up)
+            ),
         ));
     }
     if let (Some(&a), Some(&b)) = (market.times.first(), lower.times.first())
@@ -468,7 +514,12 @@ pub fn attach_lower(market: &mut Market, lower: Market) -> Result<(), DataError>
     {
         return Err(DataError::file(
             "lower timeframe",
-            format!("lower grid starting {} is not aligned with the {} grid starting {}", iso(b), label(up), iso(a)),
+            format!(
+                "lower grid starting {} is not aligned with the {} grid starting {}",
+                iso(b),
+                label(up),
+                iso(a)
+            ),
         ));
     }
     market.lower = Some(Box::new(lower));
@@ -530,7 +581,9 @@ pub(crate) fn parse_ft_name(file_name: &str) -> Option<FtName> {
 }
 
 /// The freqtrade files of a directory, by symbol: `(name, path)` sorted by kind, timeframe, rank.
-pub(crate) fn scan_ft_dir(dir: &Path) -> Result<BTreeMap<Symbol, Vec<(FtName, PathBuf)>>, DataError> {
+pub(crate) fn scan_ft_dir(
+    dir: &Path,
+) -> Result<BTreeMap<Symbol, Vec<(FtName, PathBuf)>>, DataError> {
     let entries = std::fs::read_dir(dir).map_err(|e| DataError::io(dir, e))?;
     let mut out: BTreeMap<Symbol, Vec<(FtName, PathBuf)>> = BTreeMap::new();
     for entry in entries {
@@ -539,13 +592,21 @@ pub(crate) fn scan_ft_dir(dir: &Path) -> Result<BTreeMap<Symbol, Vec<(FtName, Pa
         if !path.is_file() {
             continue;
         }
-        let Some(name) = path.file_name().and_then(|n| n.to_str()).and_then(parse_ft_name) else {
+        let Some(name) = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(parse_ft_name)
+        else {
             continue;
         };
-        out.entry(name.symbol.clone()).or_default().push((name, path));
+        out.entry(name.symbol.clone())
+            .or_default()
+            .push((name, path));
     }
     for files in out.values_mut() {
-        files.sort_by(|(a, pa), (b, pb)| (a.kind, a.timeframe_ms, a.rank, pa).cmp(&(b.kind, b.timeframe_ms, b.rank, pb)));
+        files.sort_by(|(a, pa), (b, pb)| {
+            (a.kind, a.timeframe_ms, a.rank, pa).cmp(&(b.kind, b.timeframe_ms, b.rank, pb))
+        });
     }
     Ok(out)
 }
@@ -561,10 +622,18 @@ pub struct Discovery {
 }
 
 /// Like [`discover_dir`], also returning notes about files present but not used.
-pub fn discover(dir: &Path, timeframe: &str, symbols: Option<&[Symbol]>) -> Result<Discovery, DataError> {
+pub fn discover(
+    dir: &Path,
+    timeframe: &str,
+    symbols: Option<&[Symbol]>,
+) -> Result<Discovery, DataError> {
     let dir_name = dir.display().to_string();
-    let tf_ms = parse_timeframe(timeframe)
-        .ok_or_else(|| DataError::file(&dir_name, format!("unknown timeframe {timeframe:?}: expected e.g. 1m, 5m, 1h, 4h, 1d")))?;
+    let tf_ms = parse_timeframe(timeframe).ok_or_else(|| {
+        DataError::file(
+            &dir_name,
+            format!("unknown timeframe {timeframe:?}: expected e.g. 1m, 5m, 1h, 4h, 1d"),
+        )
+    })?;
     let found = scan_ft_dir(dir)?;
     let mut sources = Vec::new();
     let mut notes = Vec::new();
@@ -610,12 +679,18 @@ pub fn discover(dir: &Path, timeframe: &str, symbols: Option<&[Symbol]>) -> Resu
             .iter()
             .filter(|s| !sources.iter().any(|src| &src.symbol == *s))
             .map(|s| {
-                let pair = s.ccxt().map(|c| c.replace(['/', ':'], "_")).unwrap_or_else(|| s.to_string());
+                let pair = s
+                    .ccxt()
+                    .map(|c| c.replace(['/', ':'], "_"))
+                    .unwrap_or_else(|| s.to_string());
                 format!("{s} (expected {pair}-{timeframe}-futures.feather/.json/.csv)")
             })
             .collect();
         if !missing.is_empty() {
-            return Err(DataError::file(dir_name, format!("no {timeframe} candles for {}", missing.join(", "))));
+            return Err(DataError::file(
+                dir_name,
+                format!("no {timeframe} candles for {}", missing.join(", ")),
+            ));
         }
     }
     if sources.is_empty() {
@@ -632,7 +707,11 @@ pub fn discover(dir: &Path, timeframe: &str, symbols: Option<&[Symbol]>) -> Resu
             dir_name,
             format!(
                 "no {timeframe} candle files (named like BTC_USDT_USDT-{timeframe}-futures.feather); found: {}",
-                if available.is_empty() { "none".to_string() } else { available.join(", ") }
+                if available.is_empty() {
+                    "none".to_string()
+                } else {
+                    available.join(", ")
+                }
             ),
         ));
     }
@@ -646,17 +725,28 @@ pub fn discover(dir: &Path, timeframe: &str, symbols: Option<&[Symbol]>) -> Resu
 /// timeframe is not used, see [`discover`] for the note), `...-<any tf>-funding_rate.*` (the
 /// candle timeframe's preferred, else the shortest). `symbols`: restrict to these (an error names
 /// any that is absent).
-pub fn discover_dir(dir: &Path, timeframe: &str, symbols: Option<&[Symbol]>) -> Result<Vec<SymbolSources>, DataError> {
+pub fn discover_dir(
+    dir: &Path,
+    timeframe: &str,
+    symbols: Option<&[Symbol]>,
+) -> Result<Vec<SymbolSources>, DataError> {
     discover(dir, timeframe, symbols).map(|d| d.sources)
 }
 
 /// Convenience: [`discover`] + [`load_market`], with the discovery notes added to the warnings.
-pub fn load_dir(dir: &Path, timeframe: &str, symbols: Option<&[Symbol]>, opts: &LoadOptions) -> Result<Market, DataError> {
+pub fn load_dir(
+    dir: &Path,
+    timeframe: &str,
+    symbols: Option<&[Symbol]>,
+    opts: &LoadOptions,
+) -> Result<Market, DataError> {
     let found = discover(dir, timeframe, symbols)?;
     let tf_ms = parse_timeframe(timeframe).unwrap_or(1);
     let mut market = load_market(&found.sources, tf_ms, opts)?;
     market.warnings.extend(found.notes);
-    market.warnings.sort_by(|a, b| (&a.symbol, a.kind).cmp(&(&b.symbol, b.kind)));
+    market
+        .warnings
+        .sort_by(|a, b| (&a.symbol, a.kind).cmp(&(&b.symbol, b.kind)));
     Ok(market)
 }
 
@@ -668,8 +758,13 @@ mod tests {
     fn freqtrade_names_parse() {
         let n = parse_ft_name("1000PEPE_USDT_USDT-1h-funding_rate.feather").unwrap();
         assert_eq!(n.symbol.as_str(), "1000PEPEUSDT");
-        assert_eq!((n.timeframe.as_str(), n.kind, n.rank), ("1h", FtKind::Funding, 0));
-        assert!(parse_ft_name("BNB_USDT_USDT-5m-futures.window_2025-10-08_2025-10-14.csv").is_none());
+        assert_eq!(
+            (n.timeframe.as_str(), n.kind, n.rank),
+            ("1h", FtKind::Funding, 0)
+        );
+        assert!(
+            parse_ft_name("BNB_USDT_USDT-5m-futures.window_2025-10-08_2025-10-14.csv").is_none()
+        );
         assert!(parse_ft_name("SOURCES.md").is_none());
         assert!(parse_ft_name("BTC_USDT-1h.feather").is_none());
     }

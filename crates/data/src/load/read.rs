@@ -168,7 +168,11 @@ fn wanted(role: Role, names: Names<'_>) -> Vec<Wanted> {
             w("high", vec![c.high.clone()], true),
             w("low", vec![c.low.clone()], true),
             w("close", vec![c.close.clone()], true),
-            w("volume", c.volume.iter().cloned().collect(), c.volume.is_some()),
+            w(
+                "volume",
+                c.volume.iter().cloned().collect(),
+                c.volume.is_some(),
+            ),
         ],
         (Role::Funding, Names::Auto) => vec![
             w("timestamp", auto(&TIME_CANDIDATES), true),
@@ -182,7 +186,11 @@ fn wanted(role: Role, names: Names<'_>) -> Vec<Wanted> {
 }
 
 /// Resolves the wanted columns against a header (case-insensitive; candidates in order).
-fn resolve(file: &str, header: &[String], wants: &[Wanted]) -> Result<Vec<Option<usize>>, DataError> {
+fn resolve(
+    file: &str,
+    header: &[String],
+    wants: &[Wanted],
+) -> Result<Vec<Option<usize>>, DataError> {
     let mut out = Vec::with_capacity(wants.len());
     let mut missing = Vec::new();
     for w in wants {
@@ -215,7 +223,9 @@ fn container_and_names(spec: &FileSpec) -> Result<(Container, Names<'_>), DataEr
         FileFormat::Auto => (container_by_extension(&spec.path)?, Names::Auto),
         FileFormat::FreqtradeFeather => (Container::Ipc, Names::Auto),
         FileFormat::FreqtradeJson => (Container::Json, Names::Auto),
-        FileFormat::BinanceKlineCsv | FileFormat::BinanceFundingCsv => (Container::Csv, Names::Auto),
+        FileFormat::BinanceKlineCsv | FileFormat::BinanceFundingCsv => {
+            (Container::Csv, Names::Auto)
+        }
         FileFormat::GenericCsv(c) => (Container::Csv, Names::Explicit(c)),
         FileFormat::Parquet(c) => (Container::Parquet, Names::Explicit(c)),
     })
@@ -234,9 +244,7 @@ fn container_by_extension(path: &Path) -> Result<Container, DataError> {
         "csv" | "zip" | "txt" => Ok(Container::Csv),
         _ => Err(DataError::file(
             path.display().to_string(),
-            format!(
-                "unknown file type {ext:?}: expected .feather, .parquet, .json, .csv or .zip"
-            ),
+            format!("unknown file type {ext:?}: expected .feather, .parquet, .json, .csv or .zip"),
         )),
     }
 }
@@ -331,7 +339,10 @@ fn read_text_bytes(path: &Path, file: &str) -> Result<Vec<u8>, DataError> {
             let names: Vec<&str> = many.iter().map(|(_, n)| n.as_str()).collect();
             return Err(DataError::file(
                 file,
-                format!("zip archive holds several .csv files ({}); expected one", names.join(", ")),
+                format!(
+                    "zip archive holds several .csv files ({}); expected one",
+                    names.join(", ")
+                ),
             ));
         }
     };
@@ -415,7 +426,10 @@ fn read_csv(bytes: &[u8], file: &str, wants: &[Wanted], role: Role) -> Result<Ta
     let has_header = parse_time_text(first_cell).is_none();
     let width = first.len();
     let indices: Vec<Option<usize>> = if has_header {
-        let header: Vec<String> = first.iter().map(|s| s.trim_start_matches('\u{feff}').to_string()).collect();
+        let header: Vec<String> = first
+            .iter()
+            .map(|s| s.trim_start_matches('\u{feff}').to_string())
+            .collect();
         resolve(file, &header, wants)?
     } else {
         positional(file, width, wants, role)?
@@ -424,7 +438,12 @@ fn read_csv(bytes: &[u8], file: &str, wants: &[Wanted], role: Role) -> Result<Ta
     let mut table = Table {
         rows: Vec::new(),
         times: Vec::new(),
-        values: wants.iter().skip(1).zip(indices.iter().skip(1)).map(|(_, i)| i.map(|_| Vec::new())).collect(),
+        values: wants
+            .iter()
+            .skip(1)
+            .zip(indices.iter().skip(1))
+            .map(|(_, i)| i.map(|_| Vec::new()))
+            .collect(),
     };
     let mut errors = Vec::new();
     let mut push_record = |record: &csv::StringRecord, line: usize, errors: &mut Vec<DataError>| {
@@ -484,24 +503,36 @@ fn read_csv(bytes: &[u8], file: &str, wants: &[Wanted], role: Role) -> Result<Ta
     Ok(table)
 }
 
-fn positional(file: &str, width: usize, wants: &[Wanted], role: Role) -> Result<Vec<Option<usize>>, DataError> {
+fn positional(
+    file: &str,
+    width: usize,
+    wants: &[Wanted],
+    role: Role,
+) -> Result<Vec<Option<usize>>, DataError> {
     match role {
         Role::Candles => {
             if width < 5 {
                 return Err(DataError::file(
                     file,
-                    format!("headerless file has {width} columns; expected at least 5 (time, open, high, low, close)"),
+                    format!(
+                        "headerless file has {width} columns; expected at least 5 (time, open, high, low, close)"
+                    ),
                 ));
             }
             let volume = (width >= 6).then_some(5);
-            Ok(vec![Some(0), Some(1), Some(2), Some(3), Some(4), volume].into_iter().take(wants.len()).collect())
+            Ok(vec![Some(0), Some(1), Some(2), Some(3), Some(4), volume]
+                .into_iter()
+                .take(wants.len())
+                .collect())
         }
         Role::Funding => match width {
             2 => Ok(vec![Some(0), Some(1)]),
             3 => Ok(vec![Some(0), Some(2)]),
             _ => Err(DataError::file(
                 file,
-                format!("headerless funding file has {width} columns; expected 2 (time, rate) or 3 (calc_time, funding_interval_hours, last_funding_rate)"),
+                format!(
+                    "headerless funding file has {width} columns; expected 2 (time, rate) or 3 (calc_time, funding_interval_hours, last_funding_rate)"
+                ),
             )),
         },
     }
@@ -521,33 +552,53 @@ fn read_json(path: &Path, file: &str, wants: &[Wanted]) -> Result<Table, DataErr
     let value: serde_json::Value = serde_json::from_slice(&bytes)
         .map_err(|e| DataError::at(file, e.line(), format!("invalid json: {e}")))?;
     let Some(rows) = value.as_array() else {
-        return Err(DataError::file(file, "expected a json array of [time, open, high, low, close, volume] rows"));
+        return Err(DataError::file(
+            file,
+            "expected a json array of [time, open, high, low, close, volume] rows",
+        ));
     };
     let n_values = wants.len() - 1;
     let mut table = Table {
         rows: Vec::with_capacity(rows.len()),
         times: Vec::with_capacity(rows.len()),
-        values: (0..n_values).map(|_| Some(Vec::with_capacity(rows.len()))).collect(),
+        values: (0..n_values)
+            .map(|_| Some(Vec::with_capacity(rows.len())))
+            .collect(),
     };
     let mut errors = Vec::new();
     for (i, row) in rows.iter().enumerate() {
         let n = i + 1;
         let Some(cells) = row.as_array() else {
-            errors.push(DataError::at(file, n, format!("expected an array, found {row}")));
+            errors.push(DataError::at(
+                file,
+                n,
+                format!("expected an array, found {row}"),
+            ));
             continue;
         };
         let min_len = if n_values == 1 { 2 } else { 5 };
         if cells.len() < min_len {
-            errors.push(DataError::at(file, n, format!("expected at least {min_len} values, found {row}")));
+            errors.push(DataError::at(
+                file,
+                n,
+                format!("expected at least {min_len} values, found {row}"),
+            ));
             continue;
         }
         let time = match &cells[0] {
-            serde_json::Value::Number(x) => x.as_i64().or_else(|| x.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64)).map(normalise_epoch),
+            serde_json::Value::Number(x) => x
+                .as_i64()
+                .or_else(|| x.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64))
+                .map(normalise_epoch),
             serde_json::Value::String(s) => parse_time_text(s),
             _ => None,
         };
         let Some(time) = time else {
-            errors.push(DataError::at(file, n, format!("unparseable timestamp {}", cells[0])));
+            errors.push(DataError::at(
+                file,
+                n,
+                format!("unparseable timestamp {}", cells[0]),
+            ));
             continue;
         };
         let mut bad = false;
@@ -563,7 +614,15 @@ fn read_json(path: &Path, file: &str, wants: &[Wanted]) -> Result<Table, DataErr
             match v {
                 Some(v) => vals.push(v),
                 None => {
-                    errors.push(DataError::at(file, n, format!("unparseable {} {}", wants[k + 1].label, cells.get(k + 1).map(|c| c.to_string()).unwrap_or_default())));
+                    errors.push(DataError::at(
+                        file,
+                        n,
+                        format!(
+                            "unparseable {} {}",
+                            wants[k + 1].label,
+                            cells.get(k + 1).map(|c| c.to_string()).unwrap_or_default()
+                        ),
+                    ));
                     bad = true;
                     break;
                 }
@@ -588,21 +647,58 @@ fn read_json(path: &Path, file: &str, wants: &[Wanted]) -> Result<Table, DataErr
 }
 
 /// Reads the wanted columns of a Feather (Arrow IPC) or Parquet file through polars.
-fn read_frame(path: &Path, file: &str, container: Container, wants: &[Wanted]) -> Result<Table, DataError> {
-    let pe = |e: PolarsError| DataError::file(file, format!("unreadable {} file: {e}", if container == Container::Ipc { "feather" } else { "parquet" }));
+fn read_frame(
+    path: &Path,
+    file: &str,
+    container: Container,
+    wants: &[Wanted],
+) -> Result<Table, DataError> {
+    let pe = |e: PolarsError| {
+        DataError::file(
+            file,
+            format!(
+                "unreadable {} file: {e}",
+                if container == Container::Ipc {
+                    "feather"
+                } else {
+                    "parquet"
+                }
+            ),
+        )
+    };
     let open = || std::fs::File::open(path).map_err(|e| DataError::io(path, e));
     let header: Vec<String> = match container {
-        Container::Ipc => IpcReader::new(open()?).schema().map_err(pe)?.iter_names().map(|n| n.to_string()).collect(),
-        _ => ParquetReader::new(open()?).schema().map_err(pe)?.iter_names().map(|n| n.to_string()).collect(),
+        Container::Ipc => IpcReader::new(open()?)
+            .schema()
+            .map_err(pe)?
+            .iter_names()
+            .map(|n| n.to_string())
+            .collect(),
+        _ => ParquetReader::new(open()?)
+            .schema()
+            .map_err(pe)?
+            .iter_names()
+            .map(|n| n.to_string())
+            .collect(),
     };
     let indices = resolve(file, &header, wants)?;
-    let selected: Vec<String> = indices.iter().flatten().map(|&i| header[i].clone()).collect();
+    let selected: Vec<String> = indices
+        .iter()
+        .flatten()
+        .map(|&i| header[i].clone())
+        .collect();
     let mut unique = selected.clone();
     unique.sort();
     unique.dedup();
     let df = match container {
-        Container::Ipc => IpcReader::new(open()?).with_columns(Some(unique)).finish().map_err(pe)?,
-        _ => ParquetReader::new(open()?).with_columns(Some(unique)).finish().map_err(pe)?,
+        Container::Ipc => IpcReader::new(open()?)
+            .with_columns(Some(unique))
+            .finish()
+            .map_err(pe)?,
+        _ => ParquetReader::new(open()?)
+            .with_columns(Some(unique))
+            .finish()
+            .map_err(pe)?,
     };
     let height = df.height();
     let time_name = &header[indices[0].unwrap_or(0)];
@@ -615,9 +711,19 @@ fn read_frame(path: &Path, file: &str, container: Container, wants: &[Wanted]) -
             values.push(None);
             continue;
         };
-        let col = df.column(&header[*idx]).map_err(pe)?.as_materialized_series();
+        let col = df
+            .column(&header[*idx])
+            .map_err(pe)?
+            .as_materialized_series();
         let cast = col.cast(&DataType::Float64).map_err(|e| {
-            DataError::file(file, format!("column {} ({}) is not numeric: {e}", header[*idx], col.dtype()))
+            DataError::file(
+                file,
+                format!(
+                    "column {} ({}) is not numeric: {e}",
+                    header[*idx],
+                    col.dtype()
+                ),
+            )
         })?;
         let ca = cast.f64().map_err(pe)?;
         values.push(Some(ca.iter().map(|v| v.unwrap_or(f64::NAN)).collect()));
@@ -635,7 +741,13 @@ fn read_frame(path: &Path, file: &str, container: Container, wants: &[Wanted]) -
 fn frame_times(file: &str, s: &Series) -> Result<(Vec<i64>, Vec<DataError>), DataError> {
     let mut errors = Vec::new();
     let name = s.name().to_string();
-    let mut missing = |row: usize| errors.push(DataError::at(file, row, format!("missing timestamp in column {name}")));
+    let mut missing = |row: usize| {
+        errors.push(DataError::at(
+            file,
+            row,
+            format!("missing timestamp in column {name}"),
+        ))
+    };
     let times = match s.dtype() {
         DataType::Datetime(unit, _) => {
             let div = match unit {
@@ -643,7 +755,9 @@ fn frame_times(file: &str, s: &Series) -> Result<(Vec<i64>, Vec<DataError>), Dat
                 TimeUnit::Microseconds => 1000,
                 TimeUnit::Milliseconds => 1,
             };
-            let ca = s.datetime().map_err(|e| DataError::file(file, e.to_string()))?;
+            let ca = s
+                .datetime()
+                .map_err(|e| DataError::file(file, e.to_string()))?;
             ca.physical()
                 .iter()
                 .enumerate()
@@ -663,7 +777,11 @@ fn frame_times(file: &str, s: &Series) -> Result<(Vec<i64>, Vec<DataError>), Dat
                 match v.and_then(parse_time_text) {
                     Some(t) => out.push(t),
                     None => {
-                        errors.push(DataError::at(file, i + 1, format!("unparseable timestamp {:?}", v.unwrap_or(""))));
+                        errors.push(DataError::at(
+                            file,
+                            i + 1,
+                            format!("unparseable timestamp {:?}", v.unwrap_or("")),
+                        ));
                         out.push(0);
                     }
                 }
@@ -671,8 +789,12 @@ fn frame_times(file: &str, s: &Series) -> Result<(Vec<i64>, Vec<DataError>), Dat
             out
         }
         dt if dt.is_integer() || dt.is_float() => {
-            let cast = s.cast(&DataType::Float64).map_err(|e| DataError::file(file, e.to_string()))?;
-            let ca = cast.f64().map_err(|e| DataError::file(file, e.to_string()))?;
+            let cast = s
+                .cast(&DataType::Float64)
+                .map_err(|e| DataError::file(file, e.to_string()))?;
+            let ca = cast
+                .f64()
+                .map_err(|e| DataError::file(file, e.to_string()))?;
             ca.iter()
                 .enumerate()
                 .map(|(i, v)| match v {
@@ -687,7 +809,9 @@ fn frame_times(file: &str, s: &Series) -> Result<(Vec<i64>, Vec<DataError>), Dat
         other => {
             return Err(DataError::file(
                 file,
-                format!("timestamp column {name} has type {other}; expected a datetime, an integer (ms) or ISO-8601 text"),
+                format!(
+                    "timestamp column {name} has type {other}; expected a datetime, an integer (ms) or ISO-8601 text"
+                ),
             ));
         }
     };

@@ -75,28 +75,62 @@ pub(crate) fn scan_candles(raw: &RawCandles, timeframe_ms: i64, anchor: i64) -> 
         for (name, v) in [("open", o), ("high", h), ("low", l), ("close", c)] {
             if !v.is_finite() || v <= 0.0 {
                 prices_ok = false;
-                let what = if v.is_nan() { "is missing or NaN".to_string() } else if v.is_finite() { format!("{v} is not positive") } else { format!("{v} is not finite") };
-                scan.problems.push((Problem::BadPrice, DataError::at(file, row, format!("{} {name} {what}", iso(t)))));
+                let what = if v.is_nan() {
+                    "is missing or NaN".to_string()
+                } else if v.is_finite() {
+                    format!("{v} is not positive")
+                } else {
+                    format!("{v} is not finite")
+                };
+                scan.problems.push((
+                    Problem::BadPrice,
+                    DataError::at(file, row, format!("{} {name} {what}", iso(t))),
+                ));
             }
         }
         if let Some(vol) = raw.volume.as_ref().map(|v| v[i])
             && vol < 0.0
         {
-            scan.problems.push((Problem::BadPrice, DataError::at(file, row, format!("{} volume {vol} is negative", iso(t)))));
+            scan.problems.push((
+                Problem::BadPrice,
+                DataError::at(file, row, format!("{} volume {vol} is negative", iso(t))),
+            ));
         }
         if prices_ok {
             if l > o.min(c) {
-                scan.problems.push((Problem::BadOhlc, DataError::at(file, row, format!("{} low {l} is above min(open {o}, close {c})", iso(t)))));
+                scan.problems.push((
+                    Problem::BadOhlc,
+                    DataError::at(
+                        file,
+                        row,
+                        format!("{} low {l} is above min(open {o}, close {c})", iso(t)),
+                    ),
+                ));
             }
             if h < o.max(c) {
-                scan.problems.push((Problem::BadOhlc, DataError::at(file, row, format!("{} high {h} is below max(open {o}, close {c})", iso(t)))));
+                scan.problems.push((
+                    Problem::BadOhlc,
+                    DataError::at(
+                        file,
+                        row,
+                        format!("{} high {h} is below max(open {o}, close {c})", iso(t)),
+                    ),
+                ));
             }
         }
         let on_grid = (t - anchor).rem_euclid(timeframe_ms) == 0;
         if !on_grid {
             scan.problems.push((
                 Problem::OffGrid,
-                DataError::at(file, row, format!("time {} is not on the {tf} grid (bars open at multiples of {tf} from {})", iso(t), iso(anchor))),
+                DataError::at(
+                    file,
+                    row,
+                    format!(
+                        "time {} is not on the {tf} grid (bars open at multiples of {tf} from {})",
+                        iso(t),
+                        iso(anchor)
+                    ),
+                ),
             ));
         }
         if i == 0 {
@@ -104,13 +138,31 @@ pub(crate) fn scan_candles(raw: &RawCandles, timeframe_ms: i64, anchor: i64) -> 
         }
         let (prev_t, prev_row) = (raw.times[i - 1], raw.rows[i - 1]);
         if t == prev_t {
-            scan.problems.push((Problem::Duplicate, DataError::at(file, row, format!("duplicate time {} (same as row {prev_row})", iso(t)))));
+            scan.problems.push((
+                Problem::Duplicate,
+                DataError::at(
+                    file,
+                    row,
+                    format!("duplicate time {} (same as row {prev_row})", iso(t)),
+                ),
+            ));
         } else if t < prev_t {
             scan.problems.push((
                 Problem::OutOfOrder,
-                DataError::at(file, row, format!("time {} is out of order: before {} at row {prev_row}", iso(t), iso(prev_t))),
+                DataError::at(
+                    file,
+                    row,
+                    format!(
+                        "time {} is out of order: before {} at row {prev_row}",
+                        iso(t),
+                        iso(prev_t)
+                    ),
+                ),
             ));
-        } else if t - prev_t > timeframe_ms && on_grid && (prev_t - anchor).rem_euclid(timeframe_ms) == 0 {
+        } else if t - prev_t > timeframe_ms
+            && on_grid
+            && (prev_t - anchor).rem_euclid(timeframe_ms) == 0
+        {
             let missing = ((t - prev_t) / timeframe_ms - 1) as usize;
             scan.gaps.push(Gap {
                 row,
@@ -128,7 +180,12 @@ pub(crate) fn describe_gap(g: &Gap) -> String {
     if g.missing == 1 {
         format!("1 missing bar at {}", iso(g.from))
     } else {
-        format!("{} missing bars from {} to {}", g.missing, iso(g.from), iso(g.to))
+        format!(
+            "{} missing bars from {} to {}",
+            g.missing,
+            iso(g.from),
+            iso(g.to)
+        )
     }
 }
 
@@ -139,18 +196,40 @@ pub(crate) fn scan_funding(raw: &RawFunding) -> Vec<(Problem, DataError)> {
     for i in 0..raw.times.len() {
         let (row, t, r) = (raw.rows[i], raw.times[i], raw.rates[i]);
         if !r.is_finite() {
-            out.push((Problem::BadPrice, DataError::at(file, row, format!("{} funding rate {r} is not finite", iso(t)))));
+            out.push((
+                Problem::BadPrice,
+                DataError::at(
+                    file,
+                    row,
+                    format!("{} funding rate {r} is not finite", iso(t)),
+                ),
+            ));
         }
         if i == 0 {
             continue;
         }
         let (prev_t, prev_row) = (raw.times[i - 1], raw.rows[i - 1]);
         if t == prev_t {
-            out.push((Problem::Duplicate, DataError::at(file, row, format!("duplicate funding time {} (same as row {prev_row})", iso(t)))));
+            out.push((
+                Problem::Duplicate,
+                DataError::at(
+                    file,
+                    row,
+                    format!("duplicate funding time {} (same as row {prev_row})", iso(t)),
+                ),
+            ));
         } else if t < prev_t {
             out.push((
                 Problem::OutOfOrder,
-                DataError::at(file, row, format!("funding time {} is out of order: before {} at row {prev_row}", iso(t), iso(prev_t))),
+                DataError::at(
+                    file,
+                    row,
+                    format!(
+                        "funding time {} is out of order: before {} at row {prev_row}",
+                        iso(t),
+                        iso(prev_t)
+                    ),
+                ),
             ));
         }
     }
