@@ -4,8 +4,14 @@
 
 mod cmd_inspect;
 mod cmd_liq;
+mod cmd_report;
+mod cmd_run;
 mod cmd_synth;
+mod cmd_validate;
 mod exit;
+mod outputs;
+mod prepare;
+mod scenario;
 
 use clap::{Parser, Subcommand};
 
@@ -19,6 +25,12 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run a scenario: every account × policy × sweep point, tables, charts and report.html.
+    Run(cmd_run::RunArgs),
+    /// Check a scenario, its data, brackets and signals without running; print coverage.
+    Validate(cmd_validate::ValidateArgs),
+    /// Re-render the charts and report.html of a run directory without re-running.
+    Report(cmd_report::ReportArgs),
     /// Market-data tools: inspect files, generate the demo market.
     Data {
         #[command(subcommand)]
@@ -44,6 +56,9 @@ fn main() {
             DataCommand::Synth(args) => cmd_synth::run(args),
         },
         Command::LiqPrice(args) => cmd_liq::run(args),
+        Command::Run(args) => cmd_run::run(args),
+        Command::Validate(args) => cmd_validate::run(args),
+        Command::Report(args) => cmd_report::run(args),
     };
     if let Err(err) = result {
         std::process::exit(exit::report(&err));

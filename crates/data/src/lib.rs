@@ -9,5 +9,6 @@ pub mod inspect;
 pub mod load;
 pub mod signals;
 pub mod synth;
+pub mod tables;
 
 pub use error::DataError;

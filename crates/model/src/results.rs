@@ -220,7 +220,9 @@ pub struct RunSummary {
     pub skipped_signals: u32,
     /// Share of closed trades with positive net result.
     pub win_rate: f64,
-    /// Gross profit / gross loss of net results (infinite when there is no loss).
+    /// Gross profit / gross loss of net results (infinite when there is no loss; written as
+    /// `null` in JSON and read back as infinite).
+    #[serde(with = "infinite_as_null")]
     pub profit_factor: f64,
 }
 
@@ -247,4 +249,22 @@ pub struct RunResult {
     pub summary: RunSummary,
     /// Liquidation counts under the `adverse` and `close` intrabar models, when the band was requested.
     pub liquidation_band: Option<(u32, u32)>,
+}
+
+/// Serde for a ratio that may be infinite: JSON has no infinity, so a non-finite value is written as
+/// `null` and `null` is read back as `+inf`.
+mod infinite_as_null {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(x: &f64, s: S) -> Result<S::Ok, S::Error> {
+        if x.is_finite() {
+            s.serialize_f64(*x)
+        } else {
+            s.serialize_none()
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::INFINITY))
+    }
 }

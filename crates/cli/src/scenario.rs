@@ -1,0 +1,1009 @@
+//! Scenario files (`scenarios/*.toml`, DESIGN.md §6): the user-facing schema, its validation, and
+//! its translation into engine settings, accounts, policies and sweep points.
+//!
+//! Relative paths in a scenario are relative to the scenario file. Unknown keys are errors naming
+//! the file, the key and the nearest valid key. Times are ISO-8601 UTC (or a bare date); durations
+//! are `90s`, `5m`, `1h`, `2d`.
+
+use crate::exit::bad_input;
+use anyhow::{Context, Result};
+use ringfence_model::time::parse_timeframe;
+use ringfence_model::{MarginMode, Side, Symbol, TimestampMs};
+use ringfence_sim::{
+    Account, BackgroundPosition, EngineConfig, ExchangePreset, Execution, Intrabar, LeverageRule,
+    LiquidationProcess, MaintenanceBasis, ModeRule, Policy, Sizing, StopDiscipline,
+};
+use rust_decimal::Decimal;
+use rust_decimal::prelude::FromPrimitive;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// The scenario file as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioFile {
+    /// Scenario name (default: the file stem); names the output directory.
+    pub name: Option<String>,
+    /// Free text shown in the report.
+    pub description: Option<String>,
+    /// One or more signal files (several = several channels followed on one account).
+    pub signals: Vec<PathBuf>,
+    /// Output directory (default `reports/<name>` beside the current directory).
+    pub output: Option<PathBuf>,
+    /// Market data.
+    pub data: DataSection,
+    /// Maintenance-bracket snapshots (default: the built-in Binance BTC/ETH table).
+    #[serde(default)]
+    pub brackets: Vec<BracketSection>,
+    /// Exchange preset and overrides.
+    #[serde(default)]
+    pub exchange: ExchangeSection,
+    /// Execution settings.
+    #[serde(default)]
+    pub execution: ExecutionSection,
+    /// Simulation settings.
+    #[serde(default)]
+    pub simulation: SimulationSection,
+    /// Accounts.
+    #[serde(rename = "account")]
+    pub accounts: Vec<AccountSection>,
+    /// Policies.
+    #[serde(rename = "policy")]
+    pub policies: Vec<PolicySection>,
+    /// Sweeps: parameter name → list of values; every combination is one run.
+    #[serde(default)]
+    pub sweep: BTreeMap<String, Vec<toml::Value>>,
+}
+
+/// `[data]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataSection {
+    /// A freqtrade-style directory (`BTC_USDT_USDT-1h-futures.feather`, `-mark`, `-funding_rate`).
+    pub dir: Option<PathBuf>,
+    /// Bar timeframe (`1h`).
+    pub timeframe: String,
+    /// Lower timeframe for intrabar refinement (`5m`), read from the same directory.
+    pub lower_timeframe: Option<String>,
+    /// Restrict to these symbols (default: every symbol the signals, background books and
+    /// collateral need).
+    pub symbols: Option<Vec<String>>,
+    /// Missing bars: `error` (default) or `fill`.
+    #[serde(default)]
+    pub gaps: GapsSetting,
+    /// Keep only bars at or after this time.
+    pub start: Option<String>,
+    /// Keep only bars before this time.
+    pub end: Option<String>,
+    /// Per-symbol files, overriding the directory.
+    #[serde(default)]
+    pub files: BTreeMap<String, SymbolFiles>,
+    /// Column names of generic CSV / Parquet files.
+    pub columns: Option<ColumnsSection>,
+}
+
+/// `gaps = "error" | "fill"`.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum GapsSetting {
+    /// A gap is an error.
+    #[default]
+    Error,
+    /// Gaps are filled with flat bars and listed in the report.
+    Fill,
+}
+
+/// `[data.files.<SYMBOL>]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SymbolFiles {
+    /// Last-price candles.
+    pub candles: PathBuf,
+    /// Mark-price candles.
+    pub mark: Option<PathBuf>,
+    /// Funding settlements.
+    pub funding: Option<PathBuf>,
+    /// Format of every file of this symbol (default `auto`).
+    #[serde(default)]
+    pub format: FormatSetting,
+}
+
+/// File formats a scenario can name.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum FormatSetting {
+    /// Detect from extension and columns.
+    #[default]
+    Auto,
+    /// freqtrade Feather.
+    Feather,
+    /// freqtrade JSON candles.
+    FreqtradeJson,
+    /// Binance public-data kline CSV (plain or zipped).
+    BinanceKlines,
+    /// Binance funding-rate CSV.
+    BinanceFunding,
+    /// CSV with `[data.columns]` names.
+    Csv,
+    /// Parquet with `[data.columns]` names.
+    Parquet,
+}
+
+/// `[data.columns]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ColumnsSection {
+    /// Timestamp column.
+    pub timestamp: Option<String>,
+    /// Open column.
+    pub open: Option<String>,
+    /// High column.
+    pub high: Option<String>,
+    /// Low column.
+    pub low: Option<String>,
+    /// Close column.
+    pub close: Option<String>,
+    /// Volume column.
+    pub volume: Option<String>,
+    /// Funding-rate column.
+    pub funding_rate: Option<String>,
+}
+
+/// `[[brackets]]`: one dated snapshot.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BracketSection {
+    /// A ccxt leverage-tier JSON or a Binance `leverageBracket` JSON.
+    pub file: PathBuf,
+    /// When this snapshot takes effect (default: always).
+    pub effective: Option<String>,
+}
+
+/// `[exchange]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExchangeSection {
+    /// Preset (`binance_usdm`, the default).
+    pub preset: Option<String>,
+    /// Taker fee rate.
+    pub taker_fee: Option<Decimal>,
+    /// Maker fee rate.
+    pub maker_fee: Option<Decimal>,
+    /// Clearance (liquidation) fee rate.
+    pub clearance_fee_rate: Option<Decimal>,
+    /// `full` or `partial`.
+    pub liquidation: Option<LiquidationProcess>,
+    /// `mark` or `entry`.
+    pub maintenance_basis: Option<MaintenanceBasis>,
+    /// Haircuts by asset, merged over the preset's.
+    #[serde(default)]
+    pub haircuts: BTreeMap<String, f64>,
+}
+
+/// `[execution]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExecutionSection {
+    /// Delay between a message and acting on it (`2m`).
+    pub entry_delay: Option<String>,
+    /// Slippage in basis points against the trader.
+    pub slippage_bps: Option<f64>,
+    /// How long limit/zone entries wait (`24h`), or `never`.
+    pub zone_expiry: Option<String>,
+}
+
+/// `[simulation]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SimulationSection {
+    /// `adverse` (default), `close` or `ohlc`.
+    pub intrabar: Option<Intrabar>,
+    /// Also compute the `adverse`/`close` liquidation band.
+    pub band: Option<bool>,
+    /// Replay trigger bars on the lower timeframe when present (default true).
+    pub refine: Option<bool>,
+    /// Rolling correlation window in bars (default 72).
+    pub correlation_window: Option<usize>,
+}
+
+/// `[[account]]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountSection {
+    /// Name.
+    pub name: String,
+    /// Starting collateral by asset (`{ USDT = 1000, BTC = 0.02 }`).
+    pub collateral: BTreeMap<String, Decimal>,
+    /// Multiplier on the preset's fees (fee tier).
+    pub fee_multiplier: Option<Decimal>,
+    /// Positions held regardless of the channel.
+    #[serde(default)]
+    pub background: Vec<BackgroundSection>,
+}
+
+/// `[[account.background]]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackgroundSection {
+    /// Symbol.
+    pub symbol: String,
+    /// `long` / `short`.
+    pub side: String,
+    /// Quantity in the base asset.
+    pub qty: Decimal,
+    /// Leverage.
+    pub leverage: Decimal,
+    /// `cross` (default) or `isolated`.
+    pub mode: Option<String>,
+    /// Opening time (default: the first bar).
+    pub open: Option<String>,
+}
+
+/// `[[policy]]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicySection {
+    /// Name.
+    pub name: String,
+    /// `isolated`, `cross`, or `hybrid`.
+    pub mode: String,
+    /// Hybrid: symbols traded in cross.
+    pub cross_symbols: Option<Vec<String>>,
+    /// Hybrid: highest return correlation with the open cross book still allowed into cross.
+    pub max_correlation: Option<f64>,
+    /// Fixed margin per trade (USDT).
+    pub fixed_margin: Option<Decimal>,
+    /// Margin per trade as a fraction of equity.
+    pub margin_fraction: Option<f64>,
+    /// Loss at the stop as a fraction of equity.
+    pub risk_fraction: Option<f64>,
+    /// Fixed notional per trade (USDT).
+    pub fixed_notional: Option<Decimal>,
+    /// Always this leverage.
+    pub leverage: Option<f64>,
+    /// The called leverage, capped at this.
+    pub max_leverage: Option<f64>,
+    /// Leverage when the call gives none and neither `leverage` nor `max_leverage` is set (default 10).
+    pub default_leverage: Option<f64>,
+    /// `honor` (default), `ignore`, or `widen`.
+    pub stops: Option<String>,
+    /// With `stops = "widen"`: the factor (default 2).
+    pub widen_factor: Option<f64>,
+    /// Isolated auto-add margin: the most that may be added per position (USDT).
+    pub auto_add_margin_cap: Option<Decimal>,
+    /// Move the stop to the entry after the first target.
+    pub breakeven_after_first_target: Option<bool>,
+    /// Most channel positions open at once.
+    pub max_open: Option<usize>,
+    /// Share closed at each target.
+    pub target_weights: Option<Vec<f64>>,
+}
+
+/// Keys a `[sweep]` table may vary, with the short label used in run names.
+pub const SWEEP_KEYS: [(&str, &str); 9] = [
+    ("leverage", "lev"),
+    ("max_leverage", "maxlev"),
+    ("margin_fraction", "margin"),
+    ("fixed_margin", "fmargin"),
+    ("risk_fraction", "risk"),
+    ("fixed_notional", "notional"),
+    ("max_open", "maxopen"),
+    ("max_correlation", "rho"),
+    ("auto_add_margin_cap", "addcap"),
+];
+
+/// A scenario read, checked and resolved: absolute paths, engine settings, accounts and policies.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    /// Where it was read from.
+    pub path: PathBuf,
+    /// Name.
+    pub name: String,
+    /// Description.
+    pub description: Option<String>,
+    /// Resolved signal files.
+    pub signals: Vec<PathBuf>,
+    /// Resolved output directory.
+    pub output: PathBuf,
+    /// The `[data]` section with resolved paths.
+    pub data: DataSection,
+    /// Resolved bracket snapshots: (file, effective ms).
+    pub brackets: Vec<(PathBuf, TimestampMs)>,
+    /// Engine settings.
+    pub engine: EngineConfig,
+    /// Rolling correlation window in bars.
+    pub correlation_window: usize,
+    /// Accounts.
+    pub accounts: Vec<Account>,
+    /// Policies (before sweeps).
+    pub policies: Vec<PolicySection>,
+    /// Sweep axes in file order of keys (sorted by key).
+    pub sweep: Vec<(String, Vec<toml::Value>)>,
+}
+
+/// One run to do: account × policy × sweep point.
+#[derive(Debug, Clone)]
+pub struct Job {
+    /// Readable name (`small/cross/maxlev=20/margin=0.05`).
+    pub name: String,
+    /// The account.
+    pub account: Account,
+    /// The policy with the sweep point applied.
+    pub policy: Policy,
+    /// The sweep point.
+    pub params: Vec<(String, String)>,
+}
+
+/// Reads and checks a scenario file.
+pub fn load(path: &Path) -> Result<Scenario> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read scenario {}", path.display()))
+        .map_err(|e| bad_input(format!("{e:#}")))?;
+    let file: ScenarioFile =
+        toml::from_str(&text).map_err(|e| bad_input(describe_toml_error(path, &text, &e)))?;
+    resolve(path, file)
+}
+
+/// Renders a TOML error with the file, line, key, and the nearest valid key for unknown keys.
+fn describe_toml_error(path: &Path, text: &str, err: &toml::de::Error) -> String {
+    let msg = err.message().trim().to_string();
+    let at = err
+        .span()
+        .map(|s| {
+            let line = text[..s.start.min(text.len())].matches('\n').count() + 1;
+            format!(", line {line}")
+        })
+        .unwrap_or_default();
+    let mut out = format!("{}{at}: {msg}", path.display());
+    if let Some(hint) = nearest_key_hint(&msg) {
+        out.push_str(&format!(" (did you mean `{hint}`?)"));
+    }
+    out
+}
+
+/// For serde's "unknown field `x`, expected one of `a`, `b`" (or "unknown variant"), the expected
+/// name closest to `x`.
+fn nearest_key_hint(msg: &str) -> Option<String> {
+    let unknown = msg
+        .strip_prefix("unknown field `")
+        .or_else(|| msg.strip_prefix("unknown variant `"))?;
+    let (given, rest) = unknown.split_once('`')?;
+    let expected: Vec<&str> = rest.split('`').skip(1).step_by(2).collect();
+    nearest(given, &expected)
+}
+
+/// The candidate with the smallest edit distance to `given`, when it is reasonably close.
+pub fn nearest(given: &str, candidates: &[&str]) -> Option<String> {
+    candidates
+        .iter()
+        .map(|c| (edit_distance(given, c), *c))
+        .min()
+        .filter(|(d, c)| *d <= (c.len().max(given.len()) / 2).max(2))
+        .map(|(_, c)| c.to_string())
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            cur[j + 1] = (prev[j] + usize::from(ca != *cb))
+                .min(prev[j + 1] + 1)
+                .min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// Parses a duration such as `90s`, `5m`, `1h`, `2d`, or `0`.
+fn parse_duration(key: &str, s: &str) -> Result<TimestampMs> {
+    if s.trim() == "0" {
+        return Ok(0);
+    }
+    parse_timeframe(s).ok_or_else(|| {
+        bad_input(format!(
+            "{key}: unparseable duration {s:?} (expected e.g. 90s, 5m, 1h, 2d)"
+        ))
+    })
+}
+
+/// Parses a time (ISO-8601 UTC or a bare date).
+pub fn parse_time(key: &str, s: &str) -> Result<TimestampMs> {
+    ringfence_data::signals::parse_time(s).map_err(|e| bad_input(format!("{key}: {e}")))
+}
+
+fn resolve(path: &Path, file: ScenarioFile) -> Result<Scenario> {
+    let where_ = path.display().to_string();
+    let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let rel = |p: &Path| -> PathBuf {
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            base.join(p)
+        }
+    };
+    let name = file.name.clone().unwrap_or_else(|| {
+        path.file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "scenario".into())
+    });
+    if file.signals.is_empty() {
+        return Err(bad_input(format!(
+            "{where_}: signals: at least one signal file is needed"
+        )));
+    }
+    if file.accounts.is_empty() {
+        return Err(bad_input(format!(
+            "{where_}: at least one [[account]] is needed"
+        )));
+    }
+    if file.policies.is_empty() {
+        return Err(bad_input(format!(
+            "{where_}: at least one [[policy]] is needed"
+        )));
+    }
+    unique_names(
+        &where_,
+        "account",
+        file.accounts.iter().map(|a| a.name.as_str()),
+    )?;
+    unique_names(
+        &where_,
+        "policy",
+        file.policies.iter().map(|p| p.name.as_str()),
+    )?;
+
+    let mut data = file.data.clone();
+    if parse_timeframe(&data.timeframe).is_none() {
+        return Err(bad_input(format!(
+            "{where_}: data.timeframe: unknown timeframe {:?} (expected e.g. 5m, 1h, 4h)",
+            data.timeframe
+        )));
+    }
+    if let Some(lower) = &data.lower_timeframe {
+        let (Some(l), Some(u)) = (parse_timeframe(lower), parse_timeframe(&data.timeframe)) else {
+            return Err(bad_input(format!(
+                "{where_}: data.lower_timeframe: unknown timeframe {lower:?}"
+            )));
+        };
+        if l >= u || u % l != 0 {
+            return Err(bad_input(format!(
+                "{where_}: data.lower_timeframe: {lower} must divide data.timeframe {}",
+                data.timeframe
+            )));
+        }
+    }
+    if data.dir.is_none() && data.files.is_empty() {
+        return Err(bad_input(format!(
+            "{where_}: data: give `dir` (a freqtrade-style directory) or [data.files.<SYMBOL>]"
+        )));
+    }
+    data.dir = data.dir.as_deref().map(rel);
+    for (sym, f) in data.files.iter_mut() {
+        Symbol::parse(sym).map_err(|e| bad_input(format!("{where_}: data.files.{sym}: {e}")))?;
+        f.candles = rel(&f.candles);
+        f.mark = f.mark.as_deref().map(rel);
+        f.funding = f.funding.as_deref().map(rel);
+    }
+    for (key, v) in [("data.start", &data.start), ("data.end", &data.end)] {
+        if let Some(s) = v {
+            parse_time(&format!("{where_}: {key}"), s)?;
+        }
+    }
+
+    let brackets = file
+        .brackets
+        .iter()
+        .enumerate()
+        .map(|(i, b)| {
+            let eff = match &b.effective {
+                Some(s) => parse_time(&format!("{where_}: brackets[{i}].effective"), s)?,
+                None => i64::MIN,
+            };
+            Ok((rel(&b.file), eff))
+        })
+        .collect::<Result<Vec<_>>>()?;
+
+    let engine = engine_config(&where_, &file)?;
+    let correlation_window = file.simulation.correlation_window.unwrap_or(72);
+    if correlation_window < 3 {
+        return Err(bad_input(format!(
+            "{where_}: simulation.correlation_window: {correlation_window} bars is too short (at least 3)"
+        )));
+    }
+    let accounts = file
+        .accounts
+        .iter()
+        .map(|a| account(&where_, a))
+        .collect::<Result<Vec<_>>>()?;
+
+    let sweep: Vec<(String, Vec<toml::Value>)> = file.sweep.clone().into_iter().collect();
+    for (key, values) in &sweep {
+        if !SWEEP_KEYS.iter().any(|(k, _)| k == key) {
+            let keys: Vec<&str> = SWEEP_KEYS.iter().map(|(k, _)| *k).collect();
+            let hint = nearest(key, &keys)
+                .map(|h| format!(" (did you mean `{h}`?)"))
+                .unwrap_or_default();
+            return Err(bad_input(format!(
+                "{where_}: sweep.{key}: not a sweepable parameter{hint}; sweepable: {}",
+                keys.join(", ")
+            )));
+        }
+        if values.is_empty() {
+            return Err(bad_input(format!(
+                "{where_}: sweep.{key}: the list of values is empty"
+            )));
+        }
+    }
+    let scenario = Scenario {
+        path: path.to_path_buf(),
+        name: name.clone(),
+        description: file.description.clone(),
+        signals: file.signals.iter().map(|p| rel(p)).collect(),
+        output: file
+            .output
+            .as_deref()
+            .map(rel)
+            .unwrap_or_else(|| PathBuf::from("reports").join(&name)),
+        data,
+        brackets,
+        engine,
+        correlation_window,
+        accounts,
+        policies: file.policies.clone(),
+        sweep,
+    };
+    // Build every job once now, so a bad policy or sweep value fails before any data is read.
+    scenario.jobs()?;
+    Ok(scenario)
+}
+
+fn unique_names<'a>(where_: &str, what: &str, names: impl Iterator<Item = &'a str>) -> Result<()> {
+    let mut seen = std::collections::BTreeSet::new();
+    for n in names {
+        if n.is_empty() || n.contains('/') {
+            return Err(bad_input(format!(
+                "{where_}: {what} name {n:?} must be non-empty without '/'"
+            )));
+        }
+        if !seen.insert(n) {
+            return Err(bad_input(format!("{where_}: two {what}s are named {n:?}")));
+        }
+    }
+    Ok(())
+}
+
+fn engine_config(where_: &str, file: &ScenarioFile) -> Result<EngineConfig> {
+    let ex = &file.exchange;
+    let mut exchange = match ex.preset.as_deref() {
+        None | Some("binance_usdm") => ExchangePreset::binance_usdm(),
+        Some(other) => {
+            let hint = nearest(other, &["binance_usdm"])
+                .map(|h| format!(" (did you mean `{h}`?)"))
+                .unwrap_or_default();
+            return Err(bad_input(format!(
+                "{where_}: exchange.preset: unknown preset {other:?}{hint}; known: binance_usdm"
+            )));
+        }
+    };
+    let rate = |key: &str, v: Option<Decimal>, into: &mut Decimal| -> Result<()> {
+        if let Some(v) = v {
+            if v < Decimal::ZERO || v >= Decimal::ONE {
+                return Err(bad_input(format!(
+                    "{where_}: exchange.{key}: {v} is outside [0, 1)"
+                )));
+            }
+            *into = v;
+        }
+        Ok(())
+    };
+    rate("taker_fee", ex.taker_fee, &mut exchange.taker_fee)?;
+    rate("maker_fee", ex.maker_fee, &mut exchange.maker_fee)?;
+    rate(
+        "clearance_fee_rate",
+        ex.clearance_fee_rate,
+        &mut exchange.clearance_fee_rate,
+    )?;
+    if let Some(l) = ex.liquidation {
+        exchange.liquidation = l;
+    }
+    if let Some(b) = ex.maintenance_basis {
+        exchange.maintenance_basis = b;
+    }
+    for (asset, h) in &ex.haircuts {
+        if !(0.0..1.0).contains(h) {
+            return Err(bad_input(format!(
+                "{where_}: exchange.haircuts.{asset}: {h} is outside [0, 1)"
+            )));
+        }
+        exchange.haircuts.insert(asset.to_ascii_uppercase(), *h);
+    }
+    let ex_sec = &file.execution;
+    let mut execution = Execution::default();
+    if let Some(d) = &ex_sec.entry_delay {
+        execution.entry_delay_ms = parse_duration(&format!("{where_}: execution.entry_delay"), d)?;
+    }
+    if let Some(s) = ex_sec.slippage_bps {
+        if !(0.0..=1000.0).contains(&s) {
+            return Err(bad_input(format!(
+                "{where_}: execution.slippage_bps: {s} is outside [0, 1000]"
+            )));
+        }
+        execution.slippage_bps = s;
+    }
+    if let Some(z) = &ex_sec.zone_expiry {
+        execution.zone_expiry_ms = if z == "never" {
+            None
+        } else {
+            Some(parse_duration(
+                &format!("{where_}: execution.zone_expiry"),
+                z,
+            )?)
+        };
+    }
+    let sim = &file.simulation;
+    Ok(EngineConfig {
+        exchange,
+        execution,
+        intrabar: sim.intrabar.unwrap_or_default(),
+        band: sim.band.unwrap_or(false),
+        refine: sim.refine.unwrap_or(true),
+    })
+}
+
+fn account(where_: &str, a: &AccountSection) -> Result<Account> {
+    let key = format!("{where_}: account {}", a.name);
+    if a.collateral.is_empty() {
+        return Err(bad_input(format!("{key}: collateral is empty")));
+    }
+    let mut collateral = Vec::new();
+    for (asset, amount) in &a.collateral {
+        if *amount < Decimal::ZERO {
+            return Err(bad_input(format!(
+                "{key}: collateral.{asset}: {amount} is negative"
+            )));
+        }
+        collateral.push((asset.to_ascii_uppercase(), *amount));
+    }
+    let background = a
+        .background
+        .iter()
+        .enumerate()
+        .map(|(i, b)| {
+            let k = format!("{key}: background[{i}]");
+            let symbol =
+                Symbol::parse(&b.symbol).map_err(|e| bad_input(format!("{k}.symbol: {e}")))?;
+            let side = Side::parse(&b.side)
+                .ok_or_else(|| bad_input(format!("{k}.side: {:?} is not long/short", b.side)))?;
+            let mode = match &b.mode {
+                None => MarginMode::Cross,
+                Some(m) => MarginMode::parse(m)
+                    .ok_or_else(|| bad_input(format!("{k}.mode: {m:?} is not cross/isolated")))?,
+            };
+            if b.qty <= Decimal::ZERO || b.leverage < Decimal::ONE {
+                return Err(bad_input(format!(
+                    "{k}: qty {} must be positive and leverage {} at least 1",
+                    b.qty, b.leverage
+                )));
+            }
+            let open_time = match &b.open {
+                Some(s) => parse_time(&format!("{k}.open"), s)?,
+                None => i64::MIN,
+            };
+            Ok(BackgroundPosition {
+                symbol,
+                side,
+                qty: b.qty,
+                leverage: b.leverage,
+                mode,
+                open_time,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Account {
+        name: a.name.clone(),
+        collateral,
+        background,
+        fee_multiplier: a.fee_multiplier.unwrap_or(Decimal::ONE),
+    })
+}
+
+fn dec(key: &str, v: f64) -> Result<Decimal> {
+    Decimal::from_f64(v).ok_or_else(|| bad_input(format!("{key}: {v} is not a number")))
+}
+
+/// Turns a policy section into an engine policy, checking every value.
+pub fn policy(where_: &str, p: &PolicySection) -> Result<Policy> {
+    let key = format!("{where_}: policy {}", p.name);
+    let mode = match p.mode.as_str() {
+        "isolated" => ModeRule::Isolated,
+        "cross" => ModeRule::Cross,
+        "hybrid" => match (&p.cross_symbols, p.max_correlation) {
+            (Some(list), None) => ModeRule::Hybrid {
+                cross_symbols: list
+                    .iter()
+                    .map(|s| {
+                        Symbol::parse(s).map_err(|e| bad_input(format!("{key}.cross_symbols: {e}")))
+                    })
+                    .collect::<Result<Vec<_>>>()?,
+            },
+            (None, Some(rho)) => {
+                if !(-1.0..=1.0).contains(&rho) {
+                    return Err(bad_input(format!(
+                        "{key}.max_correlation: {rho} is outside [-1, 1]"
+                    )));
+                }
+                ModeRule::HybridCorrelation {
+                    max_correlation: rho,
+                    window_bars: 72,
+                }
+            }
+            _ => {
+                return Err(bad_input(format!(
+                    "{key}: a hybrid policy needs exactly one of cross_symbols or max_correlation"
+                )));
+            }
+        },
+        other => {
+            let hint = nearest(other, &["isolated", "cross", "hybrid"])
+                .map(|h| format!(" (did you mean `{h}`?)"))
+                .unwrap_or_default();
+            return Err(bad_input(format!(
+                "{key}.mode: unknown mode {other:?}{hint}; expected isolated, cross or hybrid"
+            )));
+        }
+    };
+    if p.mode != "hybrid" && (p.cross_symbols.is_some() || p.max_correlation.is_some()) {
+        return Err(bad_input(format!(
+            "{key}: cross_symbols / max_correlation only apply to mode = \"hybrid\""
+        )));
+    }
+    let sizings = [
+        p.fixed_margin.map(Sizing::FixedMargin),
+        p.margin_fraction.map(Sizing::MarginFraction),
+        p.risk_fraction.map(Sizing::RiskFraction),
+        p.fixed_notional.map(Sizing::FixedNotional),
+    ];
+    let mut given = sizings.into_iter().flatten();
+    let sizing = match (given.next(), given.next()) {
+        (Some(s), None) => s,
+        (None, _) => {
+            return Err(bad_input(format!(
+                "{key}: give one sizing: fixed_margin, margin_fraction, risk_fraction or fixed_notional"
+            )));
+        }
+        (Some(_), Some(_)) => {
+            return Err(bad_input(format!(
+                "{key}: give only one of fixed_margin, margin_fraction, risk_fraction, fixed_notional"
+            )));
+        }
+    };
+    match &sizing {
+        Sizing::MarginFraction(f) | Sizing::RiskFraction(f) if !(*f > 0.0 && *f <= 1.0) => {
+            return Err(bad_input(format!(
+                "{key}: sizing fraction {f} is outside (0, 1]"
+            )));
+        }
+        Sizing::FixedMargin(d) | Sizing::FixedNotional(d) if *d <= Decimal::ZERO => {
+            return Err(bad_input(format!(
+                "{key}: sizing amount {d} must be positive"
+            )));
+        }
+        _ => {}
+    }
+    let check_lev = |k: &str, v: f64| -> Result<f64> {
+        if (1.0..=125.0).contains(&v) {
+            Ok(v)
+        } else {
+            Err(bad_input(format!("{key}.{k}: {v} is outside [1, 125]")))
+        }
+    };
+    let leverage = match (p.leverage, p.max_leverage) {
+        (Some(_), Some(_)) => {
+            return Err(bad_input(format!(
+                "{key}: give leverage (fixed) or max_leverage (cap), not both"
+            )));
+        }
+        (Some(l), None) => LeverageRule::Fixed(check_lev("leverage", l)?),
+        (None, Some(m)) => LeverageRule::Capped(check_lev("max_leverage", m)?),
+        (None, None) => LeverageRule::AsCalled {
+            default: check_lev("default_leverage", p.default_leverage.unwrap_or(10.0))?,
+        },
+    };
+    let stops = match p.stops.as_deref() {
+        None | Some("honor") => StopDiscipline::Honor,
+        Some("ignore") => StopDiscipline::Ignore,
+        Some("widen") => {
+            let f = p.widen_factor.unwrap_or(2.0);
+            if f <= 1.0 {
+                return Err(bad_input(format!(
+                    "{key}.widen_factor: {f} must be above 1"
+                )));
+            }
+            StopDiscipline::Widen(f)
+        }
+        Some(other) => {
+            let hint = nearest(other, &["honor", "ignore", "widen"])
+                .map(|h| format!(" (did you mean `{h}`?)"))
+                .unwrap_or_default();
+            return Err(bad_input(format!(
+                "{key}.stops: unknown discipline {other:?}{hint}; expected honor, ignore or widen"
+            )));
+        }
+    };
+    if let Some(w) = &p.target_weights
+        && (w.iter().any(|x| !(*x > 0.0)) || w.iter().sum::<f64>() > 1.0 + 1e-9)
+    {
+        return Err(bad_input(format!(
+            "{key}.target_weights: {w:?} must be positive and sum to at most 1"
+        )));
+    }
+    if p.max_open == Some(0) {
+        return Err(bad_input(format!(
+            "{key}.max_open: 0 would skip every signal"
+        )));
+    }
+    Ok(Policy {
+        name: p.name.clone(),
+        mode,
+        sizing,
+        leverage,
+        stops,
+        auto_add_margin_cap: p.auto_add_margin_cap,
+        breakeven_after_first_target: p.breakeven_after_first_target.unwrap_or(false),
+        max_open: p.max_open,
+        target_weights: p.target_weights.clone().unwrap_or_default(),
+    })
+}
+
+/// Applies one sweep value to a policy section.
+fn apply_sweep(where_: &str, p: &mut PolicySection, key: &str, v: &toml::Value) -> Result<String> {
+    let num = || -> Result<f64> {
+        match v {
+            toml::Value::Integer(i) => Ok(*i as f64),
+            toml::Value::Float(f) => Ok(*f),
+            other => Err(bad_input(format!(
+                "{where_}: sweep.{key}: {other} is not a number"
+            ))),
+        }
+    };
+    let x = num()?;
+    let k = format!("{where_}: sweep.{key}");
+    match key {
+        "leverage" => {
+            p.leverage = Some(x);
+            p.max_leverage = None;
+        }
+        "max_leverage" => {
+            p.max_leverage = Some(x);
+            p.leverage = None;
+        }
+        "margin_fraction" | "fixed_margin" | "risk_fraction" | "fixed_notional" => {
+            p.fixed_margin = None;
+            p.margin_fraction = None;
+            p.risk_fraction = None;
+            p.fixed_notional = None;
+            match key {
+                "margin_fraction" => p.margin_fraction = Some(x),
+                "risk_fraction" => p.risk_fraction = Some(x),
+                "fixed_margin" => p.fixed_margin = Some(dec(&k, x)?),
+                _ => p.fixed_notional = Some(dec(&k, x)?),
+            }
+        }
+        "max_open" => {
+            if x < 1.0 || x.fract() != 0.0 {
+                return Err(bad_input(format!(
+                    "{k}: {x} is not a positive whole number"
+                )));
+            }
+            p.max_open = Some(x as usize);
+        }
+        "max_correlation" => {
+            if p.mode != "hybrid" {
+                // Only hybrid policies read it; others are unaffected.
+                return Ok(format!("{x}"));
+            }
+            p.max_correlation = Some(x);
+            p.cross_symbols = None;
+        }
+        "auto_add_margin_cap" => p.auto_add_margin_cap = Some(dec(&k, x)?),
+        _ => return Err(bad_input(format!("{k}: not a sweepable parameter"))),
+    }
+    Ok(format!("{x}"))
+}
+
+impl Scenario {
+    /// Every (account × policy × sweep point) job, in a fixed order: accounts, then policies, then
+    /// sweep points (the last sweep key varying fastest).
+    pub fn jobs(&self) -> Result<Vec<Job>> {
+        let where_ = self.path.display().to_string();
+        let mut points: Vec<Vec<(String, toml::Value)>> = vec![Vec::new()];
+        for (key, values) in &self.sweep {
+            points = points
+                .into_iter()
+                .flat_map(|p| {
+                    values.iter().map(move |v| {
+                        let mut q = p.clone();
+                        q.push((key.clone(), v.clone()));
+                        q
+                    })
+                })
+                .collect();
+        }
+        let mut jobs = Vec::new();
+        for account in &self.accounts {
+            for section in &self.policies {
+                for point in &points {
+                    let mut p = section.clone();
+                    let mut params = Vec::new();
+                    let mut name = format!("{}/{}", account.name, section.name);
+                    for (key, value) in point {
+                        let shown = apply_sweep(&where_, &mut p, key, value)?;
+                        let label = SWEEP_KEYS
+                            .iter()
+                            .find(|(k, _)| k == key)
+                            .map(|(_, l)| *l)
+                            .unwrap_or(key);
+                        name.push_str(&format!("/{label}={shown}"));
+                        params.push((label.to_string(), shown));
+                    }
+                    let mut policy = policy(&where_, &p)?;
+                    if let ModeRule::HybridCorrelation { window_bars, .. } = &mut policy.mode {
+                        *window_bars = self.correlation_window;
+                    }
+                    jobs.push(Job {
+                        name,
+                        account: account.clone(),
+                        policy,
+                        params,
+                    });
+                }
+            }
+        }
+        Ok(jobs)
+    }
+
+    /// The `[data.columns]` names as the loader wants them.
+    pub fn columns(&self) -> ringfence_data::load::Columns {
+        let mut c = ringfence_data::load::Columns::default();
+        if let Some(s) = &self.data.columns {
+            let set = |dst: &mut String, v: &Option<String>| {
+                if let Some(v) = v {
+                    *dst = v.clone();
+                }
+            };
+            set(&mut c.timestamp, &s.timestamp);
+            set(&mut c.open, &s.open);
+            set(&mut c.high, &s.high);
+            set(&mut c.low, &s.low);
+            set(&mut c.close, &s.close);
+            set(&mut c.funding_rate, &s.funding_rate);
+            if s.volume.is_some() {
+                c.volume = s.volume.clone();
+            }
+        }
+        c
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nearest_key_is_suggested() {
+        assert_eq!(
+            nearest("leverag", &["leverage", "max_leverage"]).as_deref(),
+            Some("leverage")
+        );
+        assert_eq!(nearest("zzzzzz", &["leverage"]), None);
+        assert_eq!(
+            nearest_key_hint("unknown field `slipage_bps`, expected one of `entry_delay`, `slippage_bps`, `zone_expiry`")
+                .as_deref(),
+            Some("slippage_bps")
+        );
+    }
+}
