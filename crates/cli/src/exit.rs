@@ -22,7 +22,9 @@ pub fn bad_input(message: impl Into<String>) -> anyhow::Error {
 /// True when the error (or any cause) is the user's input at fault.
 pub fn is_bad_input(err: &anyhow::Error) -> bool {
     err.chain().any(|e| {
-        e.is::<BadInput>() || e.is::<ringfence_data::DataError>() || e.is::<ringfence_sim::SimError>()
+        e.is::<BadInput>()
+            || e.is::<ringfence_data::DataError>()
+            || e.is::<ringfence_sim::SimError>()
     })
 }
 

@@ -324,6 +324,8 @@ pub fn write_tables(dir: &Path, runs: &[RunResult]) -> Result<()> {
         "drawdown",
         "margin_ratio",
         "open_positions",
+        "book_correlation",
+        "correlated_exposure",
     ]);
     for r in runs {
         for p in &r.equity {
@@ -337,13 +339,21 @@ pub fn write_tables(dir: &Path, runs: &[RunResult]) -> Result<()> {
                 format!("{:.6}", p.drawdown),
                 format!("{:.6}", p.margin_ratio),
                 p.open_positions.to_string(),
+                opt_f(p.book_correlation.map(|c| (c * 1e4).round() / 1e4)),
+                format!("{:.2}", p.correlated_exposure),
             ]);
         }
     }
     equity.write_csv(&dir.join("equity.csv"))?;
     equity.write_parquet(
         &dir.join("equity.parquet"),
-        &["equity", "drawdown", "margin_ratio"],
+        &[
+            "equity",
+            "drawdown",
+            "margin_ratio",
+            "book_correlation",
+            "correlated_exposure",
+        ],
         &["time_ms", "open_positions"],
     )?;
 

@@ -651,6 +651,7 @@ fn engine_config(where_: &str, file: &ScenarioFile) -> Result<EngineConfig> {
         intrabar: sim.intrabar.unwrap_or_default(),
         band: sim.band.unwrap_or(false),
         refine: sim.refine.unwrap_or(true),
+        correlation_window: sim.correlation_window.unwrap_or(72),
     })
 }
 

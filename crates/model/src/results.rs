@@ -174,6 +174,14 @@ pub struct EquityPoint {
     pub margin_ratio: f64,
     /// Open positions.
     pub open_positions: u32,
+    /// Average pairwise return correlation of the open positions' symbols (rolling window), when
+    /// two or more distinct symbols are open.
+    #[serde(default)]
+    pub book_correlation: Option<f64>,
+    /// Correlated exposure of the open book (USDT): `sqrt(Σ_i Σ_j n_i n_j ρ_ij)` over signed
+    /// notionals `n` and return correlations `ρ` — the single-asset notional the book moves like.
+    #[serde(default)]
+    pub correlated_exposure: f64,
 }
 
 /// A signal that did not become a position, and why.

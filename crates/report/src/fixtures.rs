@@ -353,6 +353,8 @@ fn equity_curve(
             drawdown: if peak > 0.0 { 1.0 - level / peak } else { 0.0 },
             margin_ratio: (0.1 * exp_now).min(1.0),
             open_positions: open,
+            book_correlation: None,
+            correlated_exposure: 0.0,
         });
         if level <= 0.0 {
             // A wiped-out account stays flat at zero.

@@ -200,6 +200,9 @@ pub struct EngineConfig {
     pub band: bool,
     /// Replay bars that touch a trigger on lower-timeframe sub-bars when the market has them.
     pub refine: bool,
+    /// Window (bars) of the rolling return correlation recorded with the book (equity curve and
+    /// cross liquidations).
+    pub correlation_window: usize,
 }
 
 impl Default for EngineConfig {
@@ -210,6 +213,7 @@ impl Default for EngineConfig {
             intrabar: Intrabar::Adverse,
             band: false,
             refine: true,
+            correlation_window: 72,
         }
     }
 }

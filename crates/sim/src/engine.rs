@@ -20,8 +20,6 @@ use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
 const FUNDING_JITTER_MS: TimestampMs = 1_000;
 /// Quantities are rounded down to this many decimals (no exchange lot sizes are modelled).
 const QTY_DP: u32 = 8;
-/// Window (bars) of the return correlation recorded with cross liquidations.
-const BOOK_CORR_WINDOW: usize = 48;
 /// Guard against a pathological event loop inside one bar.
 const MAX_EVENTS_PER_PATH: usize = 100_000;
 
@@ -426,6 +424,8 @@ impl<'a> Sim<'a> {
             drawdown: 0.0,
             margin_ratio: 0.0,
             open_positions: 0,
+            book_correlation: None,
+            correlated_exposure: 0.0,
         });
         let n = market.len();
         let mut ptr = 0;
@@ -1575,7 +1575,12 @@ impl<'a> Sim<'a> {
             .filter(|p| p.mode == MarginMode::Cross)
             .map(|p| p.sym)
             .collect();
-        let corr = book_correlation(self.market, &cross_syms, self.bar);
+        let corr = book_correlation(
+            self.market,
+            &cross_syms,
+            self.bar,
+            self.cfg.correlation_window,
+        );
         let mut closed: Vec<(Pos, f64, Decimal)> = Vec::new();
         let mut clearance_total = Decimal::ZERO;
         let mut fees = Vec::new();
@@ -1706,6 +1711,8 @@ impl<'a> Sim<'a> {
             drawdown: dd,
             margin_ratio: ratio,
             open_positions: self.positions.len() as u32,
+            book_correlation: None,
+            correlated_exposure: 0.0,
         });
     }
 
@@ -1890,13 +1897,13 @@ pub(crate) fn correlation(m: &Market, a: usize, b: usize, i: usize, window: usiz
 }
 
 /// Average pairwise correlation of distinct symbols of a book (`None` with fewer than two).
-fn book_correlation(m: &Market, syms: &[usize], i: usize) -> Option<f64> {
+fn book_correlation(m: &Market, syms: &[usize], i: usize, window: usize) -> Option<f64> {
     let mut sum = 0.0;
     let mut n = 0;
     for (x, &a) in syms.iter().enumerate() {
         for &b in &syms[x + 1..] {
             if a != b
-                && let Some(c) = correlation(m, a, b, i, BOOK_CORR_WINDOW)
+                && let Some(c) = correlation(m, a, b, i, window)
             {
                 sum += c;
                 n += 1;

@@ -57,7 +57,10 @@
 mod config;
 mod engine;
 mod error;
+mod exposure;
 pub mod margin;
+
+pub use exposure::annotate_book_exposure;
 
 pub use config::{
     Account, BINANCE_LATE_2024_FROM, BackgroundPosition, EngineConfig, ExchangePreset, Execution,
@@ -96,6 +99,7 @@ pub fn run(
         cfg.intrabar,
     )?;
     let mut result = sim.run()?;
+    annotate_book_exposure(market, &mut result, cfg.correlation_window);
     if cfg.band {
         let count = |model: Intrabar| -> Result<u32, SimError> {
             if model == cfg.intrabar {

@@ -1,0 +1,175 @@
+//! The open book's correlation and correlated exposure over time (DESIGN.md §7 "Correlated books"),
+//! computed after a run from its trades, outside the per-bar hot path.
+
+use crate::engine::correlation;
+use ringfence_model::{Market, RunResult};
+
+/// Fills `book_correlation` and `correlated_exposure` of every equity point of `result`.
+///
+/// At each point the open positions are the trades with `open_time <= t < close_time`; their signed
+/// notionals `n_k = side × qty × close` are taken at the bar holding `t`, and `ρ` is the Pearson
+/// correlation of hourly log returns over the `window` bars before it. The correlated exposure is
+/// `sqrt(max(0, Σ_i Σ_j n_i n_j ρ_ij))`: two equal longs with ρ = 1 count twice, a long and a short
+/// with ρ = 1 cancel, uncorrelated ones add in quadrature.
+pub fn annotate_book_exposure(market: &Market, result: &mut RunResult, window: usize) {
+    let trades = &result.trades;
+    for point in &mut result.equity {
+        let t = point.time;
+        let i = market
+            .bar_at_or_after(t)
+            .min(market.len().saturating_sub(1));
+        let open: Vec<(usize, f64)> = trades
+            .iter()
+            .filter(|tr| tr.open_time <= t && t < tr.close_time)
+            .filter_map(|tr| {
+                let k = market.symbol_index(&tr.symbol)?;
+                let px = market.series[k].close[i];
+                let qty: f64 = tr.qty.try_into().ok()?;
+                px.is_finite().then_some((k, tr.side.sign() * qty * px))
+            })
+            .collect();
+        let mut var = 0.0;
+        let (mut rho_sum, mut rho_n) = (0.0, 0);
+        for (a, &(ka, na)) in open.iter().enumerate() {
+            for (b, &(kb, nb)) in open.iter().enumerate() {
+                let rho = if a == b {
+                    1.0
+                } else {
+                    correlation(market, ka, kb, i, window).unwrap_or(0.0)
+                };
+                var += na * nb * rho;
+                if a < b && ka != kb {
+                    rho_sum += rho;
+                    rho_n += 1;
+                }
+            }
+        }
+        point.correlated_exposure = var.max(0.0).sqrt();
+        point.book_correlation = (rho_n > 0).then(|| rho_sum / rho_n as f64);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ringfence_model::{
+        ExitReason, Funding, MarginMode, RunSummary, Side, Symbol, SymbolSeries, Trade,
+    };
+    use rust_decimal::Decimal;
+
+    fn series(name: &str, closes: &[f64]) -> SymbolSeries {
+        SymbolSeries {
+            symbol: Symbol::parse(name).unwrap(),
+            first: 0,
+            end: closes.len(),
+            open: closes.to_vec(),
+            high: closes.to_vec(),
+            low: closes.to_vec(),
+            close: closes.to_vec(),
+            volume: None,
+            mark: None,
+            funding: Funding::default(),
+        }
+    }
+
+    fn trade(sym: &str, side: Side) -> Trade {
+        Trade {
+            signal_id: sym.into(),
+            symbol: Symbol::parse(sym).unwrap(),
+            side,
+            mode: MarginMode::Cross,
+            background: false,
+            open_time: 0,
+            entry_price: 100.0,
+            qty: Decimal::ONE,
+            leverage: Decimal::TEN,
+            margin: Decimal::TEN,
+            margin_added: Decimal::ZERO,
+            liq_price_at_entry: None,
+            close_time: 1_000,
+            exit_price: 100.0,
+            exit_reason: ExitReason::EndOfData,
+            pnl: Decimal::ZERO,
+            fees: Decimal::ZERO,
+            clearance_fee: Decimal::ZERO,
+            funding: Decimal::ZERO,
+            exits: Vec::new(),
+        }
+    }
+
+    fn exposure(sides: [Side; 2], b_closes: &[f64]) -> (Option<f64>, f64) {
+        let a: Vec<f64> = vec![100.0, 101.0, 99.0, 102.0, 100.0, 103.0, 100.0];
+        let market = Market {
+            timeframe_ms: 100,
+            times: (0..a.len() as i64).map(|i| i * 100).collect(),
+            series: vec![series("AAAUSDT", &a), series("BBBUSDT", b_closes)],
+            lower: None,
+            warnings: Vec::new(),
+        };
+        let mut r = RunResult {
+            run: "r".into(),
+            account: "a".into(),
+            policy: "p".into(),
+            params: Vec::new(),
+            trades: vec![trade("AAAUSDT", sides[0]), trade("BBBUSDT", sides[1])],
+            liquidations: Vec::new(),
+            equity: vec![ringfence_model::EquityPoint {
+                time: 600,
+                equity: 0.0,
+                drawdown: 0.0,
+                margin_ratio: 0.0,
+                open_positions: 2,
+                book_correlation: None,
+                correlated_exposure: 0.0,
+            }],
+            skipped: Vec::new(),
+            summary: RunSummary {
+                start_equity: Decimal::ZERO,
+                final_equity: Decimal::ZERO,
+                return_pct: 0.0,
+                max_drawdown_pct: 0.0,
+                liquidations: 0,
+                cascades: 0,
+                cascade_victims: 0,
+                wipeouts: 0,
+                insurance_shortfall: Decimal::ZERO,
+                fees: Decimal::ZERO,
+                funding: Decimal::ZERO,
+                trades: 2,
+                skipped_signals: 0,
+                win_rate: 0.0,
+                profit_factor: 0.0,
+            },
+            liquidation_band: None,
+        };
+        annotate_book_exposure(&market, &mut r, 10);
+        (
+            r.equity[0].book_correlation,
+            r.equity[0].correlated_exposure,
+        )
+    }
+
+    #[test]
+    fn perfectly_correlated_longs_add_and_long_short_cancels() {
+        // B moves exactly like A (scaled): correlation 1.
+        let b: Vec<f64> = [100.0, 101.0, 99.0, 102.0, 100.0, 103.0, 100.0]
+            .iter()
+            .map(|x| x * 2.0)
+            .collect();
+        let (rho, e) = exposure([Side::Long, Side::Long], &b);
+        assert!((rho.unwrap() - 1.0).abs() < 1e-9);
+        assert!((e - 300.0).abs() < 1e-6, "{e}"); // 100 + 200
+        let (_, e) = exposure([Side::Long, Side::Short], &b);
+        assert!((e - 100.0).abs() < 1e-6, "{e}"); // |100 - 200|
+    }
+
+    #[test]
+    fn anti_correlated_longs_hedge() {
+        let a = [100.0, 101.0, 99.0, 102.0, 100.0, 103.0, 100.0];
+        let b: Vec<f64> = a.iter().map(|x| 20_000.0 / x).collect();
+        let (rho, e) = exposure([Side::Long, Side::Long], &b);
+        assert!(rho.unwrap() < -0.99, "{rho:?}");
+        // 100 and 200 of notional at rho = -1 hedge down to |100 - 200|, far below the 300 gross.
+        assert!((e - 100.0).abs() < 1.0, "{e}");
+    }
+}
