@@ -388,7 +388,7 @@ fn round_dec(x: f64, decimals: usize) -> f64 {
     (x * p).round() / p
 }
 
-/// Market drift per hour (log) at hour `h` of `n`, given the crash hour.
+/// Market drift per hour (log) at hour `h`, given the crash hour.
 fn regime_drift(h: usize, crash: usize) -> f64 {
     let day = h / 24;
     let crash_day = crash / 24;
