@@ -17,10 +17,10 @@ fn demo_market_loads_with_mark_funding_and_lower_timeframe() {
         assert!(!s.funding.is_empty(), "{}", s.symbol);
     }
     assert!(
-        !market
-            .warnings
-            .iter()
-            .any(|w| matches!(w.kind, WarningKind::MissingMark | WarningKind::MissingFunding)),
+        !market.warnings.iter().any(|w| matches!(
+            w.kind,
+            WarningKind::MissingMark | WarningKind::MissingFunding
+        )),
         "{:?}",
         market.warnings
     );

@@ -1,0 +1,92 @@
+//! `ringfence data inspect` end to end: table and JSON on the real data, exit 2 on a bad file.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn shared_data() -> Option<PathBuf> {
+    let dir = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data"));
+    if dir.is_dir() {
+        return Some(dir.to_path_buf());
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "shared data directory {} is missing (required when CI=true)",
+        dir.display()
+    );
+    eprintln!("note: {} missing; test skipped", dir.display());
+    None
+}
+
+fn ringfence(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_ringfence"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn inspect_harthor_table_and_json() {
+    let Some(data) = shared_data() else { return };
+    let dir = data.join("harthor_binance_futures_2025");
+    let dir = dir.to_str().unwrap();
+    let out = ringfence(&["data", "inspect", dir]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("9 symbol(s)"), "{text}");
+    for s in [
+        "1000PEPEUSDT",
+        "BCHUSDT",
+        "BNBUSDT",
+        "BTCUSDT",
+        "DOGEUSDT",
+        "ETHUSDT",
+        "HYPEUSDT",
+        "SOLUSDT",
+        "XRPUSDT",
+    ] {
+        assert!(text.contains(&format!("{s}: candles")), "{s}\n{text}");
+    }
+    assert_eq!(text.matches("mark yes; funding yes").count(), 9, "{text}");
+
+    let out = ringfence(&["data", "inspect", dir, "--json"]);
+    assert!(out.status.success());
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let symbols = json["symbols"].as_array().unwrap();
+    assert_eq!(symbols.len(), 9);
+    assert!(
+        symbols
+            .iter()
+            .all(|s| !s["mark"].as_array().unwrap().is_empty())
+    );
+    assert!(
+        symbols
+            .iter()
+            .all(|s| !s["funding"].as_array().unwrap().is_empty())
+    );
+}
+
+#[test]
+fn inspect_bad_file_exits_2_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("broken.csv");
+    std::fs::write(&path, "timestamp,open\n1,2\n").unwrap();
+    let out = ringfence(&["data", "inspect", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("broken.csv: missing column high"), "{err}");
+    let out = ringfence(&[
+        "data",
+        "inspect",
+        dir.path().join("absent").to_str().unwrap(),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
