@@ -1229,7 +1229,7 @@ pub fn draw_sweep_heatmap<DB: DrawingBackend>(
                     .map_err(ce(chart))?;
                     if wipeouts > 0 {
                         cc.draw_series([Text::new(
-                            "account wiped out",
+                            "wiped out",
                             (cx(x + 0.5), cx(y + 0.18)),
                             sub,
                         )])
