@@ -422,7 +422,7 @@ fn resolve(path: &Path, file: ScenarioFile) -> Result<Scenario> {
         if p.is_absolute() {
             p.to_path_buf()
         } else {
-            base.join(p)
+            normalize(&base.join(p))
         }
     };
     let name = file.name.clone().unwrap_or_else(|| {
@@ -559,6 +559,27 @@ fn resolve(path: &Path, file: ScenarioFile) -> Result<Scenario> {
     // Build every job once now, so a bad policy or sweep value fails before any data is read.
     scenario.jobs()?;
     Ok(scenario)
+}
+
+/// Lexically removes `.` and resolves `..` against a preceding normal component
+/// (`scenarios/../reports/demo` → `reports/demo`), without touching the file system.
+fn normalize(p: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out: Vec<Component> = Vec::new();
+    for c in p.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir if matches!(out.last(), Some(Component::Normal(_))) => {
+                out.pop();
+            }
+            c => out.push(c),
+        }
+    }
+    if out.is_empty() {
+        PathBuf::from(".")
+    } else {
+        out.iter().collect()
+    }
 }
 
 fn unique_names<'a>(where_: &str, what: &str, names: impl Iterator<Item = &'a str>) -> Result<()> {
@@ -993,6 +1014,19 @@ impl Scenario {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn paths_are_normalised_lexically() {
+        assert_eq!(
+            normalize(Path::new("scenarios/../reports/demo")),
+            PathBuf::from("reports/demo")
+        );
+        assert_eq!(
+            normalize(Path::new("a/./b/../../../c")),
+            PathBuf::from("../c")
+        );
+        assert_eq!(normalize(Path::new("a/..")), PathBuf::from("."));
+    }
 
     #[test]
     fn nearest_key_is_suggested() {
