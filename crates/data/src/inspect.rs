@@ -7,7 +7,9 @@
 
 use crate::error::DataError;
 use crate::load::validate::{Problem, grid_anchor, scan_candles, scan_funding};
-use crate::load::{FileSpec, FtKind, parse_ft_name, read_candles, read_funding, scan_ft_dir};
+use crate::load::{
+    FileSpec, FtKind, parse_ft_name, read_candles, read_funding, read_mark, scan_ft_dir,
+};
 use ringfence_model::symbol::Symbol;
 use ringfence_model::time::{iso, timeframe_label};
 use serde::Serialize;
@@ -150,7 +152,7 @@ pub fn inspect_path(path: &Path) -> Result<InspectReport, DataError> {
         FtKind::Futures => report
             .candles
             .push(series_report(&read_candles(&spec)?, tf)),
-        FtKind::Mark => report.mark.push(series_report(&read_candles(&spec)?, tf)),
+        FtKind::Mark => report.mark.push(series_report(&read_mark(&spec)?, tf)),
     }
     Ok(InspectReport {
         path: shown,
@@ -195,7 +197,12 @@ fn inspect_dir(dir: &Path) -> Result<InspectReport, DataError> {
                         }),
                 ),
                 kind => {
-                    let r = read_candles(&spec)
+                    let read = if kind == FtKind::Mark {
+                        read_mark
+                    } else {
+                        read_candles
+                    };
+                    let r = read(&spec)
                         .map(|r| series_report(&r, Some(name.timeframe_ms)))
                         .unwrap_or_else(|e| SeriesReport {
                             file,

@@ -285,3 +285,38 @@ fn generic_parquet_with_integer_and_datetime_times() {
     );
     assert_eq!(m.times, times);
 }
+
+#[test]
+fn generic_mark_without_volume_loads_with_default_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    let candles = write(
+        dir.path(),
+        "c.csv",
+        &format!("timestamp,open,high,low,close,volume\n{T0},1,2,0.5,1.5,10\n"),
+    );
+    let mark = write(
+        dir.path(),
+        "m.csv",
+        &format!("timestamp,open,high,low,close\n{T0},1,1.9,0.6,1.5\n"),
+    );
+    let generic = |p: PathBuf| FileSpec {
+        path: p,
+        format: FileFormat::GenericCsv(Columns::default()),
+    };
+    let m = load(generic(candles), Some(generic(mark.clone())), None);
+    assert_eq!(m.series[0].mark.as_ref().unwrap().high, vec![1.9]);
+    // as candles, the configured volume column is required
+    let src = SymbolSources {
+        symbol: Symbol::parse("BTCUSDT").unwrap(),
+        candles: generic(mark),
+        mark: None,
+        funding: None,
+    };
+    let msg = load_market(&[src], HOUR_MS, &LoadOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        msg.contains("m.csv: missing column volume (looked for volume)"),
+        "{msg}"
+    );
+}

@@ -146,7 +146,10 @@ fn harthor_feather_and_derived_csv_are_identical() {
         .collect();
     let started = std::time::Instant::now();
     let csv = load_market(&sources, HOUR_MS, &LoadOptions::default()).unwrap();
-    eprintln!("loaded 9 harthor symbols from the derived CSVs in {:?}", started.elapsed());
+    eprintln!(
+        "loaded 9 harthor symbols from the derived CSVs in {:?}",
+        started.elapsed()
+    );
     assert_same_market(&feather, &csv);
     // feather is preferred by discovery
     let found = discover_dir(&dir, "1h", Some(&[sym("BTCUSDT")])).unwrap();

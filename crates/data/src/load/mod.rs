@@ -19,7 +19,7 @@
 mod read;
 pub(crate) mod validate;
 
-pub(crate) use read::{RawCandles, RawFunding, read_candles, read_funding};
+pub(crate) use read::{RawCandles, RawFunding, read_candles, read_funding, read_mark};
 
 use crate::error::DataError;
 use ringfence_model::market::{
@@ -200,7 +200,7 @@ pub fn load_market(
             c
         });
         let mark = src.mark.as_ref().map(|m| {
-            read_candles(m).map(|mut c| {
+            read_mark(m).map(|mut c| {
                 c.retain_window(opts.start, opts.end);
                 c
             })

@@ -101,6 +101,8 @@ fn retain<T>(v: &mut Vec<T>, keep: &[bool]) {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Role {
     Candles,
+    /// Mark-price candles: like candles, but a volume column is never required.
+    Mark,
     Funding,
 }
 
@@ -154,7 +156,7 @@ fn wanted(role: Role, names: Names<'_>) -> Vec<Wanted> {
     };
     let auto = |c: &[&str]| c.iter().map(|s| s.to_string()).collect::<Vec<_>>();
     match (role, names) {
-        (Role::Candles, Names::Auto) => vec![
+        (Role::Candles | Role::Mark, Names::Auto) => vec![
             w("timestamp", auto(&TIME_CANDIDATES), true),
             w("open", auto(&["open"]), true),
             w("high", auto(&["high"]), true),
@@ -162,7 +164,7 @@ fn wanted(role: Role, names: Names<'_>) -> Vec<Wanted> {
             w("close", auto(&["close"]), true),
             w("volume", auto(&["volume"]), false),
         ],
-        (Role::Candles, Names::Explicit(c)) => vec![
+        (role @ (Role::Candles | Role::Mark), Names::Explicit(c)) => vec![
             w("timestamp", vec![c.timestamp.clone()], true),
             w("open", vec![c.open.clone()], true),
             w("high", vec![c.high.clone()], true),
@@ -171,7 +173,7 @@ fn wanted(role: Role, names: Names<'_>) -> Vec<Wanted> {
             w(
                 "volume",
                 c.volume.iter().cloned().collect(),
-                c.volume.is_some(),
+                c.volume.is_some() && role == Role::Candles,
             ),
         ],
         (Role::Funding, Names::Auto) => vec![
@@ -251,9 +253,18 @@ fn container_by_extension(path: &Path) -> Result<Container, DataError> {
 
 /// Reads the candle rows of one file.
 pub(crate) fn read_candles(spec: &FileSpec) -> Result<RawCandles, DataError> {
+    read_candles_as(spec, Role::Candles)
+}
+
+/// Reads the mark-price candle rows of one file (a configured volume column may be absent).
+pub(crate) fn read_mark(spec: &FileSpec) -> Result<RawCandles, DataError> {
+    read_candles_as(spec, Role::Mark)
+}
+
+fn read_candles_as(spec: &FileSpec, role: Role) -> Result<RawCandles, DataError> {
     let file = spec.path.display().to_string();
     let (container, names) = container_and_names(spec)?;
-    let table = read_table(&spec.path, &file, container, names, Role::Candles)?;
+    let table = read_table(&spec.path, &file, container, names, role)?;
     let [open, high, low, close, volume] = take_columns::<5>(table.values);
     Ok(RawCandles {
         file,
@@ -510,7 +521,7 @@ fn positional(
     role: Role,
 ) -> Result<Vec<Option<usize>>, DataError> {
     match role {
-        Role::Candles => {
+        Role::Candles | Role::Mark => {
             if width < 5 {
                 return Err(DataError::file(
                     file,
