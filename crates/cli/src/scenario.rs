@@ -804,7 +804,9 @@ pub fn policy(where_: &str, p: &PolicySection) -> Result<Policy> {
         }
     };
     match &sizing {
-        Sizing::MarginFraction(f) | Sizing::RiskFraction(f) if !(*f > 0.0 && *f <= 1.0) => {
+        Sizing::MarginFraction(f) | Sizing::RiskFraction(f)
+            if !(0.0..=1.0).contains(f) || *f == 0.0 =>
+        {
             return Err(bad_input(format!(
                 "{key}: sizing fraction {f} is outside (0, 1]"
             )));
@@ -857,7 +859,7 @@ pub fn policy(where_: &str, p: &PolicySection) -> Result<Policy> {
         }
     };
     if let Some(w) = &p.target_weights
-        && (w.iter().any(|x| !(*x > 0.0)) || w.iter().sum::<f64>() > 1.0 + 1e-9)
+        && (w.iter().any(|x| x.is_nan() || *x <= 0.0) || w.iter().sum::<f64>() > 1.0 + 1e-9)
     {
         return Err(bad_input(format!(
             "{key}.target_weights: {w:?} must be positive and sum to at most 1"
