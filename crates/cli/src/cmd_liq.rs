@@ -147,7 +147,10 @@ pub fn run(args: LiqPriceArgs) -> anyhow::Result<()> {
                     iso(at)
                 },
             })
-            .context(format!("brackets from {source}"))
+            .context(format!(
+                "the brackets from {source} have no table for {symbol}; \
+                 pass --brackets FILE (ccxt leverage tiers or Binance leverageBracket JSON)"
+            ))
         })?;
     let notional = qty * entry;
     let entry_bracket = bracket_for(tiers, notional);
