@@ -286,7 +286,24 @@ pub fn write_tables(dir: &Path, runs: &[RunResult]) -> Result<()> {
     ]);
     for r in runs {
         for (k, e) in r.liquidations.iter().enumerate() {
-            for p in &e.positions {
+            // When no position's loss exceeded its own margin (collateral or funding drove the book
+            // under), the engine records the largest loser as `liquidation`, not `cascade`: so does
+            // the role column (`largest_loser`), to agree with trades.csv.
+            let any_culprit = e.positions.iter().any(|p| p.culprit);
+            let largest_loser = e
+                .positions
+                .iter()
+                .enumerate()
+                .min_by(|a, b| a.1.upnl.cmp(&b.1.upnl).then(a.0.cmp(&b.0)))
+                .map(|(j, _)| j);
+            for (j, p) in e.positions.iter().enumerate() {
+                let role = if p.culprit {
+                    "culprit"
+                } else if !any_culprit && Some(j) == largest_loser {
+                    "largest_loser"
+                } else {
+                    "victim"
+                };
                 liqs.push(vec![
                     r.run.clone(),
                     r.account.clone(),
@@ -298,7 +315,7 @@ pub fn write_tables(dir: &Path, runs: &[RunResult]) -> Result<()> {
                     p.symbol.to_string(),
                     p.side.to_string(),
                     f(p.price),
-                    if p.culprit { "culprit" } else { "victim" }.into(),
+                    role.into(),
                     p.upnl.round_dp(4).to_string(),
                     p.loss_beyond_margin.round_dp(4).to_string(),
                     format!("{:.4}", e.margin_ratio),
