@@ -54,6 +54,7 @@
 //!   Σ insurance shortfall = final USDT wallet, exactly.
 //! - **Idle stretches** (no position, no waiting entry) are skipped by jumping to the next event.
 
+pub mod checklist;
 mod config;
 mod engine;
 mod error;
@@ -61,6 +62,10 @@ mod exposure;
 pub mod margin;
 
 pub use exposure::annotate_book_exposure;
+
+pub use checklist::{
+    ChannelSummary, ChecklistConfig, ChecklistRow, Verdict, channel_summaries, checklist,
+};
 
 pub use config::{
     Account, BINANCE_LATE_2024_FROM, BackgroundPosition, EngineConfig, ExchangePreset, Execution,
