@@ -159,8 +159,11 @@ pub struct ChecklistRow {
     pub reference_price: Option<f64>,
     /// The call's stop.
     pub stop: Option<f64>,
-    /// Leverage the checks use: the call's (the policy's when it names none), capped by the bracket.
+    /// Leverage the checks use: the called leverage (the policy's when the call names none), capped
+    /// by the bracket's maximum for the notional.
     pub leverage: f64,
+    /// Leverage the policy would use (its leverage rule applied to the call), for comparison.
+    pub policy_leverage: f64,
     /// Notional of the position under the policy's sizing.
     pub notional: Option<f64>,
     /// Initial margin (`notional / leverage`).
@@ -694,7 +697,11 @@ fn check_one(
         EntrySpec::Zone { low, high } => ("zone", last.map(|c| c.clamp(low, high)), true),
     };
     let stop = sig.stop;
-    let called = policy_leverage(policy, sig.leverage);
+    let by_policy = policy_leverage(policy, sig.leverage);
+    let called = sig
+        .leverage
+        .filter(|l| l.is_finite() && *l >= 1.0)
+        .unwrap_or(by_policy);
 
     // Book, equity, collateral: need no price of the called symbol.
     let open = open_book(book, &known, t, &sig.id);
@@ -761,6 +768,7 @@ fn check_one(
         reference_price: reference,
         stop,
         leverage: called,
+        policy_leverage: by_policy,
         notional: None,
         margin: None,
         fees: None,
@@ -850,6 +858,11 @@ fn check_one(
                         "stop {st} is beyond the liquidation price {lp:.6} at {lev}x: the position is liquidated before its stop fires; isolated at no more than {:.1}x",
                         row.max_safe_leverage.unwrap_or(0.0)
                     ));
+                    if row.max_safe_leverage.is_some_and(|m| by_policy <= m) {
+                        notes.push(format!(
+                            "the policy's {by_policy}x keeps the stop ahead of the liquidation price"
+                        ));
+                    }
                 }
             }
             if let Some(m) = row.max_safe_leverage
