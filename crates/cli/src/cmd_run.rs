@@ -335,6 +335,9 @@ pub fn report_input(sc: &Scenario, p: &Prepared, runs: Vec<RunResult>) -> Report
             message: w.clone(),
         });
     }
+    let extra_sections = crate::cmd_checklist::report_section(sc, p, &runs)
+        .into_iter()
+        .collect();
     ReportInput {
         title: sc.name.clone(),
         generated_by: format!("ringfence {}", env!("CARGO_PKG_VERSION")),
@@ -342,7 +345,7 @@ pub fn report_input(sc: &Scenario, p: &Prepared, runs: Vec<RunResult>) -> Report
         prices: price_series(m, 2000),
         warnings,
         assumptions,
-        extra_sections: Vec::new(),
+        extra_sections,
     }
 }
 

@@ -2,6 +2,7 @@
 //!
 //! Exit codes: 0 success, 2 bad input (a file, row or key at fault), 1 internal error.
 
+mod cmd_checklist;
 mod cmd_inspect;
 mod cmd_liq;
 mod cmd_report;
@@ -38,6 +39,8 @@ enum Command {
     },
     /// Liquidation price of one position (isolated or cross), with the bracket used.
     LiqPrice(cmd_liq::LiqPriceArgs),
+    /// Pre-signal checklist of every call against one account and policy, with a verdict.
+    Checklist(cmd_checklist::ChecklistArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -59,6 +62,7 @@ fn main() {
         Command::Run(args) => cmd_run::run(args),
         Command::Validate(args) => cmd_validate::run(args),
         Command::Report(args) => cmd_report::run(args),
+        Command::Checklist(args) => cmd_checklist::run(args),
     };
     if let Err(err) = result {
         std::process::exit(exit::report(&err));
