@@ -3,7 +3,7 @@
 
 use crate::exit::bad_input;
 use crate::scenario::{FormatSetting, GapsSetting, Scenario};
-use anyhow::Result;
+use anyhow::{Context, Result};
 use ringfence_data::load::{
     FileFormat, FileSpec, GapPolicy, LoadOptions, SymbolSources, attach_lower, discover,
     load_market,
@@ -107,7 +107,8 @@ fn load_signals(sc: &Scenario) -> Result<(Vec<SignalEvent>, Vec<String>, Vec<Inp
     let mut inputs = Vec::new();
     let mut stems = BTreeSet::new();
     for path in &sc.signals {
-        let set = ringfence_data::signals::load_signals(path, None)?;
+        let set = ringfence_data::signals::load_signals(path, None)
+            .with_context(|| format!("{}: signals", sc.path.display()))?;
         let stem = path
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
@@ -205,7 +206,8 @@ pub fn prepare(sc: &Scenario) -> Result<Prepared> {
                 from_dir[0]
             )));
         };
-        let found = discover(dir, tf, Some(&from_dir))?;
+        let found = discover(dir, tf, Some(&from_dir))
+            .with_context(|| format!("{where_}: data.dir {}", dir.display()))?;
         notes.extend(found.notes);
         sources.extend(found.sources);
     }

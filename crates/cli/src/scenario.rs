@@ -351,8 +351,14 @@ fn describe_toml_error(path: &Path, text: &str, err: &toml::de::Error) -> String
     let at = err
         .span()
         .map(|s| {
-            let line = text[..s.start.min(text.len())].matches('\n').count() + 1;
-            format!(", line {line}")
+            let start = s.start.min(text.len());
+            let line = text[..start].matches('\n').count() + 1;
+            match key_at(text, start) {
+                Some(key) if !msg.contains(&format!("`{key}`")) => {
+                    format!(", line {line}, key `{key}`")
+                }
+                _ => format!(", line {line}"),
+            }
         })
         .unwrap_or_default();
     let mut out = format!("{}{at}: {msg}", path.display());
@@ -360,6 +366,34 @@ fn describe_toml_error(path: &Path, text: &str, err: &toml::de::Error) -> String
         out.push_str(&format!(" (did you mean `{hint}`?)"));
     }
     out
+}
+
+/// The dotted key (`simulation.intrabar`) whose value starts at byte `at` of `text`: the key before
+/// `=` on that line, under the last `[table]` / `[[array]]` header above it. `None` when the
+/// position is not in a `key = value` line.
+fn key_at(text: &str, at: usize) -> Option<String> {
+    let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+    let before = &text[line_start..at];
+    let (key, _) = before.split_once('=')?;
+    let key = key.trim();
+    if key.is_empty() || key.starts_with('#') || key.starts_with('[') {
+        return None;
+    }
+    let table = text[..line_start].lines().rev().find_map(|l| {
+        let l = l.trim();
+        l.starts_with('[').then(|| {
+            l.trim_start_matches('[')
+                .split(']')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_string()
+        })
+    });
+    Some(match table {
+        Some(t) if !t.is_empty() => format!("{t}.{key}"),
+        _ => key.to_string(),
+    })
 }
 
 /// For serde's "unknown field `x`, expected one of `a`, `b`" (or "unknown variant"), the expected
@@ -591,7 +625,9 @@ fn unique_names<'a>(where_: &str, what: &str, names: impl Iterator<Item = &'a st
             )));
         }
         if !seen.insert(n) {
-            return Err(bad_input(format!("{where_}: two {what}s are named {n:?}")));
+            return Err(bad_input(format!(
+                "{where_}: two [[{what}]] entries are named {n:?}"
+            )));
         }
     }
     Ok(())
