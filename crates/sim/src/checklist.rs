@@ -1312,7 +1312,7 @@ mod tests {
 
     #[test]
     fn stop_unreachable_at_any_leverage_is_skipped() {
-        // a short whose stop is 150 % above entry: even 1x liquidates (~ 199.x) ... not; use 250
+        // a short at 1x liquidates near 2 × entry (margin = notional): a stop at 2.5 × entry is beyond it
         let m = market(&[("BTCUSDT", vec![100.0; 10])]);
         let sigs = [open_call(
             "far",
