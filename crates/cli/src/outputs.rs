@@ -129,6 +129,16 @@ fn f(x: f64) -> String {
     }
 }
 
+/// A ledger amount rounded to `dp` places; zero is written `0` (never `-0` or `0.00`).
+fn money(x: rust_decimal::Decimal, dp: u32) -> String {
+    let r = x.round_dp(dp);
+    if r.is_zero() {
+        "0".into()
+    } else {
+        r.to_string()
+    }
+}
+
 fn opt_f(x: Option<f64>) -> String {
     x.map(f).unwrap_or_default()
 }
@@ -177,7 +187,7 @@ pub fn write_tables(dir: &Path, runs: &[RunResult]) -> Result<()> {
             r.account.clone(),
             r.policy.clone(),
             params_text(r),
-            s.final_equity.round_dp(2).to_string(),
+            money(s.final_equity, 2),
             format!("{:.2}", s.return_pct),
             format!("{:.2}", s.max_drawdown_pct),
             s.liquidations.to_string(),
@@ -186,9 +196,9 @@ pub fn write_tables(dir: &Path, runs: &[RunResult]) -> Result<()> {
             s.cascades.to_string(),
             s.cascade_victims.to_string(),
             s.wipeouts.to_string(),
-            s.insurance_shortfall.round_dp(2).to_string(),
-            s.fees.round_dp(2).to_string(),
-            s.funding.round_dp(2).to_string(),
+            money(s.insurance_shortfall, 2),
+            money(s.fees, 2),
+            money(s.funding, 2),
             s.trades.to_string(),
             s.skipped_signals.to_string(),
             format!("{:.4}", s.win_rate),
@@ -316,14 +326,14 @@ pub fn write_tables(dir: &Path, runs: &[RunResult]) -> Result<()> {
                     p.side.to_string(),
                     f(p.price),
                     role.into(),
-                    p.upnl.round_dp(4).to_string(),
-                    p.loss_beyond_margin.round_dp(4).to_string(),
+                    money(p.upnl, 4),
+                    money(p.loss_beyond_margin, 4),
                     format!("{:.4}", e.margin_ratio),
-                    e.margin_balance.round_dp(4).to_string(),
-                    e.maintenance.round_dp(4).to_string(),
+                    money(e.margin_balance, 4),
+                    money(e.maintenance, 4),
                     opt_f(e.book_correlation.map(|c| (c * 1e4).round() / 1e4)),
-                    e.clearance_fee.round_dp(4).to_string(),
-                    e.insurance_shortfall.round_dp(4).to_string(),
+                    money(e.clearance_fee, 4),
+                    money(e.insurance_shortfall, 4),
                     e.wipeout.to_string(),
                 ]);
             }
