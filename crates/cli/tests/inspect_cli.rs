@@ -1,21 +1,8 @@
 //! `ringfence data inspect` end to end: table and JSON on the real data, exit 2 on a bad file.
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
 
-fn shared_data() -> Option<PathBuf> {
-    let dir = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data"));
-    if dir.is_dir() {
-        return Some(dir.to_path_buf());
-    }
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "shared data directory {} is missing (required when CI=true)",
-        dir.display()
-    );
-    eprintln!("note: {} missing; test skipped", dir.display());
-    None
-}
+use ringfence_data::testing::shared_data;
 
 fn ringfence(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_ringfence"))

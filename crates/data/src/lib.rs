@@ -10,5 +10,6 @@ pub mod load;
 pub mod signals;
 pub mod synth;
 pub mod tables;
+pub mod testing;
 
 pub use error::DataError;

@@ -5,21 +5,8 @@ use ringfence_data::brackets::{load_bracket_file, parse_brackets};
 use ringfence_model::bracket::{BracketBook, bracket_for};
 use ringfence_model::symbol::Symbol;
 use rust_decimal_macros::dec;
-use std::path::{Path, PathBuf};
 
-fn shared_data() -> Option<PathBuf> {
-    let dir = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data"));
-    if dir.is_dir() {
-        return Some(dir.to_path_buf());
-    }
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "shared data directory {} is missing (required when CI=true)",
-        dir.display()
-    );
-    eprintln!("note: {} missing; test skipped", dir.display());
-    None
-}
+use ringfence_data::testing::shared_data;
 
 fn sym(s: &str) -> Symbol {
     Symbol::parse(s).unwrap()

@@ -1,21 +1,8 @@
 //! `inspect_path` on the real data directories, on single files, and on a broken file.
 
 use ringfence_data::inspect::inspect_path;
-use std::path::{Path, PathBuf};
 
-fn shared_data() -> Option<PathBuf> {
-    let dir = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data"));
-    if dir.is_dir() {
-        return Some(dir.to_path_buf());
-    }
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "shared data directory {} is missing (required when CI=true)",
-        dir.display()
-    );
-    eprintln!("note: {} missing; test skipped", dir.display());
-    None
-}
+use ringfence_data::testing::shared_data;
 
 #[test]
 fn harthor_lists_nine_symbols_with_mark_and_funding() {

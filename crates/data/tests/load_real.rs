@@ -7,22 +7,8 @@ use ringfence_data::load::{
 use ringfence_model::market::{Market, WarningKind};
 use ringfence_model::symbol::Symbol;
 use ringfence_model::time::HOUR_MS;
-use std::path::{Path, PathBuf};
 
-/// The shared data directory; fails under `CI=true` when it is missing, else skips with a note.
-fn shared_data() -> Option<PathBuf> {
-    let dir = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data"));
-    if dir.is_dir() {
-        return Some(dir.to_path_buf());
-    }
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "shared data directory {} is missing (required when CI=true)",
-        dir.display()
-    );
-    eprintln!("note: {} missing; test skipped", dir.display());
-    None
-}
+use ringfence_data::testing::shared_data;
 
 fn sym(s: &str) -> Symbol {
     Symbol::parse(s).unwrap()
