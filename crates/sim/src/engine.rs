@@ -10,7 +10,7 @@ use ringfence_model::time::iso;
 use ringfence_model::{
     Action, Bracket, BracketBook, EntrySpec, EquityPoint, Exit, ExitReason, LiquidatedPosition,
     LiquidationEvent, MarginMode, Market, RunResult, RunSummary, Side, SignalEvent, SkippedSignal,
-    Symbol, TimestampMs, Trade,
+    Symbol, SymbolSeries, TimestampMs, Trade,
 };
 use rust_decimal::Decimal;
 use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
@@ -60,6 +60,8 @@ struct Pos {
     entry_f: f64,
     im: Decimal,
     iso_margin: Decimal,
+    /// `iso_margin` as `f64` (kept in step by [`Sim::refresh_thresholds`]), for per-bar equity.
+    iso_f: f64,
     /// Isolated liquidation threshold on the mark (`NaN` when none).
     lp: f64,
     stop: Option<f64>,
@@ -293,7 +295,7 @@ impl<'a> Sim<'a> {
     fn equity_now(&self) -> f64 {
         let mut e = f(self.wallet) + self.collateral_value(false);
         for p in &self.positions {
-            e += f(p.iso_margin) + p.s * p.qty_f * (self.last_close[p.sym] - p.entry_f);
+            e += p.iso_f + p.s * p.qty_f * (self.last_close[p.sym] - p.entry_f);
         }
         e
     }
@@ -366,12 +368,24 @@ impl<'a> Sim<'a> {
     }
 
     fn recompute_lp(&self, p: &mut Pos) {
+        Self::refresh_thresholds(&self.tables, self.cfg.exchange.maintenance_basis, p);
+    }
+
+    /// Recomputes a position's `f64` thresholds from its ledger (after a fill, funding, margin
+    /// added or a partial exit): the isolated liquidation price and the `f64` copy of its margin.
+    /// An associated function so that a position can be updated in place inside `positions`.
+    fn refresh_thresholds(
+        tables: &[(usize, TimestampMs, Vec<Bracket>, Vec<TierF>)],
+        basis: MaintenanceBasis,
+        p: &mut Pos,
+    ) {
+        p.iso_f = f(p.iso_margin);
         if p.mode != MarginMode::Isolated {
             p.lp = f64::NAN;
             return;
         }
-        let tiers = &self.tables[p.table].2;
-        let lp = match self.cfg.exchange.maintenance_basis {
+        let tiers = &tables[p.table].2;
+        let lp = match basis {
             MaintenanceBasis::Mark => {
                 isolated_liq_price(p.side, p.qty, p.entry, p.iso_margin, tiers)
             }
@@ -571,9 +585,8 @@ impl<'a> Sim<'a> {
                 changed = true;
             }
             if changed {
-                let mut p = self.positions[k].clone();
-                self.recompute_lp(&mut p);
-                self.positions[k] = p;
+                let basis = self.cfg.exchange.maintenance_basis;
+                Self::refresh_thresholds(&self.tables, basis, &mut self.positions[k]);
             }
         }
     }
@@ -1018,6 +1031,7 @@ impl<'a> Sim<'a> {
             entry_f: px,
             im,
             iso_margin,
+            iso_f: 0.0,
             lp: f64::NAN,
             stop,
             widened: false,
@@ -1092,9 +1106,8 @@ impl<'a> Sim<'a> {
             let p = self.positions.remove(k);
             self.finish_trade(p);
         } else {
-            let mut p = self.positions[k].clone();
-            self.recompute_lp(&mut p);
-            self.positions[k] = p;
+            let basis = self.cfg.exchange.maintenance_basis;
+            Self::refresh_thresholds(&self.tables, basis, &mut self.positions[k]);
         }
     }
 
@@ -1289,8 +1302,120 @@ impl<'a> Sim<'a> {
         false
     }
 
+    /// The hot path: can anything trigger in main bar `i`? A conservative, allocation-free test on
+    /// the raw columns (no path built): `false` only when [`Sim::path_touches`] would be `false`
+    /// for the bar's path, so skipping the bar on `false` changes no result. Per position it is a
+    /// handful of `f64` compares of the bar's range against the stop, the next target and the
+    /// liquidation price; a cross book is skipped when even its all-adverse worst case
+    /// ([`Sim::cross_safe`]) is above maintenance.
+    fn may_touch(&self, i: usize) -> bool {
+        let series = &self.market.series;
+        let mut cross = false;
+        for p in &self.positions {
+            let s = &series[p.sym];
+            if !s.has_bar(i) {
+                return true;
+            }
+            let (lo, hi) = last_range(s, i);
+            let long = p.s > 0.0;
+            if let Some(st) = p.stop
+                && (if long { lo <= st } else { hi >= st })
+            {
+                return true;
+            }
+            if let Some(&(tp, _)) = p.targets.get(p.next_target)
+                && (if long { hi >= tp } else { lo <= tp })
+            {
+                return true;
+            }
+            if p.lp.is_finite() {
+                let (mlo, mhi) = mark_range(s, i).unwrap_or((lo, hi));
+                if if long { mlo <= p.lp } else { mhi >= p.lp } {
+                    return true;
+                }
+            }
+            cross |= p.mode == MarginMode::Cross;
+        }
+        for p in &self.pending {
+            let s = &series[p.sym];
+            if !s.has_bar(i) {
+                return true;
+            }
+            let (lo, hi) = last_range(s, i);
+            if hi >= p.lo && lo <= p.hi {
+                return true;
+            }
+        }
+        cross && !self.cross_safe(i)
+    }
+
+    /// True when no point of bar `i`'s path can bring the cross book to maintenance: margin balance
+    /// with every symbol at its adverse extreme (longs and collateral at the low, shorts at the
+    /// high, prices widened by 1e-12 to cover the rounding of path interpolation) still exceeds
+    /// maintenance with every notional at its largest. Sums are taken in the order of
+    /// [`Sim::cross_state`] term by term, and floating-point addition and multiplication by a
+    /// non-negative factor are monotone, so the bound holds exactly in `f64`. A notional range
+    /// that straddles a bracket boundary answers `false` (the exact check then decides).
+    fn cross_safe(&self, i: usize) -> bool {
+        const WIDEN: f64 = 1e-12;
+        let series = &self.market.series;
+        let range = |k: usize| -> Option<(f64, f64)> {
+            let s = &series[k];
+            let (lo, hi) = if s.has_bar(i) {
+                mark_range(s, i).unwrap_or_else(|| last_range(s, i))
+            } else {
+                (self.last_close[k], self.last_close[k])
+            };
+            (lo > 0.0 && hi.is_finite()).then_some((lo * (1.0 - WIDEN), hi * (1.0 + WIDEN)))
+        };
+        let mut mb = f(self.wallet);
+        for c in &self.collateral {
+            let keep = 1.0 - c.haircut;
+            if !(keep >= 0.0 && c.amount_f >= 0.0) {
+                return false;
+            }
+            let p = match c.sym {
+                None => 1.0,
+                Some(k) => match range(k) {
+                    Some((lo, _)) => lo,
+                    None => return false,
+                },
+            };
+            mb += c.amount_f * p * keep;
+        }
+        let basis = self.cfg.exchange.maintenance_basis;
+        let mut mm = 0.0;
+        for p in &self.positions {
+            if p.mode != MarginMode::Cross {
+                continue;
+            }
+            let Some((lo, hi)) = range(p.sym) else {
+                return false;
+            };
+            let adverse = if p.s > 0.0 { lo } else { hi };
+            mb += p.s * p.qty_f * (adverse - p.entry_f);
+            let tiers = &self.tables[p.table].3;
+            mm += match basis {
+                MaintenanceBasis::Mark => {
+                    let (nlo, nhi) = (p.qty_f * lo, p.qty_f * hi);
+                    let tier = |n: f64| tiers.partition_point(|b| b.cap <= n);
+                    let k = tier(nhi);
+                    if tier(nlo) != k || !(tiers[k.min(tiers.len() - 1)].mmr >= 0.0) {
+                        return false;
+                    }
+                    mm_f64(tiers, nhi)
+                }
+                MaintenanceBasis::Entry => mm_f64(tiers, p.qty_f * p.entry_f),
+            };
+        }
+        mb > mm
+    }
+
     fn process_bar(&mut self, i: usize) -> Result<(), SimError> {
         let time = self.market.times[i];
+        if !self.may_touch(i) {
+            return Ok(());
+        }
         if !self.build_path(false, i) {
             return Ok(());
         }
@@ -1489,12 +1614,12 @@ impl<'a> Sim<'a> {
                     let p = &self.positions[k];
                     let room = (cap - p.trade.margin_added).min(p.im).min(self.wallet);
                     if room > Decimal::ZERO {
-                        let mut p = self.positions[k].clone();
+                        let p = &mut self.positions[k];
                         p.iso_margin += room;
                         p.trade.margin_added += room;
                         self.wallet -= room;
-                        self.recompute_lp(&mut p);
-                        self.positions[k] = p;
+                        let basis = self.cfg.exchange.maintenance_basis;
+                        Self::refresh_thresholds(&self.tables, basis, &mut self.positions[k]);
                         return Ok(());
                     }
                 }
@@ -1817,6 +1942,27 @@ impl<'a> Sim<'a> {
             liquidation_band: None,
         }
     }
+}
+
+/// Lowest and highest last price of bar `i` over its four vertices (`NaN`s ignored, as the path's
+/// bounds in [`Sim::path_touches`]).
+#[inline]
+fn last_range(s: &SymbolSeries, i: usize) -> (f64, f64) {
+    let (o, h, l, c) = (s.open[i], s.high[i], s.low[i], s.close[i]);
+    (
+        f64::INFINITY.min(o).min(h).min(l).min(c),
+        f64::NEG_INFINITY.max(o).max(h).max(l).max(c),
+    )
+}
+
+/// Lowest and highest mark price of bar `i`, when the bar has a complete finite mark candle (the
+/// condition under which the path uses the mark).
+#[inline]
+fn mark_range(s: &SymbolSeries, i: usize) -> Option<(f64, f64)> {
+    let m = s.mark.as_ref()?;
+    let (o, h, l, c) = (m.open[i], m.high[i], m.low[i], m.close[i]);
+    (o.is_finite() && h.is_finite() && l.is_finite() && c.is_finite())
+        .then(|| (o.min(h).min(l).min(c), o.max(h).max(l).max(c)))
 }
 
 fn validate_policy(p: &Policy) -> Result<(), SimError> {

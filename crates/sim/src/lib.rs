@@ -119,6 +119,32 @@ pub fn run(
     Ok(result)
 }
 
+/// Runs the engine alone: like [`run`] without the post-run book annotation
+/// ([`annotate_book_exposure`]) and without the liquidation band. For benchmarks and callers that
+/// only need trades, liquidations and the equity curve.
+///
+/// # Errors
+/// As [`run`].
+pub fn simulate(
+    market: &Market,
+    brackets: &BracketBook,
+    signals: &[SignalEvent],
+    account: &Account,
+    policy: &Policy,
+    cfg: &EngineConfig,
+) -> Result<RunResult, SimError> {
+    engine::Sim::new(
+        market,
+        brackets,
+        signals,
+        account,
+        policy,
+        cfg,
+        cfg.intrabar,
+    )?
+    .run()
+}
+
 /// Runs every (account, policy) job, in parallel on a local pool of `threads` threads (`None`: rayon's
 /// default, which honours `RAYON_NUM_THREADS`). Results come back in input order and are identical
 /// for any thread count; the first error in input order is returned.

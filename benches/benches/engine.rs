@@ -1,0 +1,157 @@
+//! Criterion benches: loading, the isolated scan, the cross book, the demo scenario and a sweep.
+//! Set-up (data generation, files, the Parquet copy) happens outside the timed closures.
+//!
+//! `cargo bench -p ringfence-benches` (or `-- <filter>`; e.g. `-- isolated`).
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use ringfence_benches::{demo, workload};
+use ringfence_data::load::{
+    Columns, FileFormat, FileSpec, GapPolicy, LoadOptions, SymbolSources, load_dir, load_market,
+};
+use ringfence_data::tables::{TableColumn, write_parquet};
+use std::hint::black_box;
+use std::time::Duration;
+
+fn shared_data() -> Option<std::path::PathBuf> {
+    let dir = demo::workspace_root().join("../shared/data/harthor_binance_futures_2025");
+    if dir.is_dir() {
+        return Some(dir);
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "{} is missing",
+        dir.display()
+    );
+    eprintln!("note: {} not found, loading benches skipped", dir.display());
+    None
+}
+
+fn loading(c: &mut Criterion) {
+    let Some(dir) = shared_data() else { return };
+    let opts = LoadOptions {
+        gaps: GapPolicy::Fill,
+        ..LoadOptions::default()
+    };
+    let market = load_dir(&dir, "5m", None, &opts).expect("shared 5m feather data loads");
+    // a Parquet copy of the 5m candles, written once outside the timed part
+    let tmp = tempfile::tempdir().expect("temporary directory");
+    let mut parquet = Vec::new();
+    for s in &market.series {
+        let r = s.first..s.end;
+        let path = tmp.path().join(format!("{}.parquet", s.symbol));
+        let cols = vec![
+            (
+                "timestamp".to_string(),
+                TableColumn::I64(market.times[r.clone()].to_vec()),
+            ),
+            ("open".into(), TableColumn::F64(s.open[r.clone()].to_vec())),
+            ("high".into(), TableColumn::F64(s.high[r.clone()].to_vec())),
+            ("low".into(), TableColumn::F64(s.low[r.clone()].to_vec())),
+            (
+                "close".into(),
+                TableColumn::F64(s.close[r.clone()].to_vec()),
+            ),
+        ];
+        write_parquet(&path, cols).expect("parquet copy written");
+        parquet.push(SymbolSources {
+            symbol: s.symbol.clone(),
+            candles: FileSpec {
+                path,
+                format: FileFormat::Parquet(Columns {
+                    volume: None,
+                    ..Columns::default()
+                }),
+            },
+            mark: None,
+            funding: None,
+        });
+    }
+    let csv: Vec<SymbolSources> = market
+        .series
+        .iter()
+        .map(|s| {
+            let base = s.symbol.as_str().trim_end_matches("USDT");
+            SymbolSources {
+                symbol: s.symbol.clone(),
+                candles: FileSpec::auto(dir.join(format!("{base}_USDT_USDT-1h-futures.csv"))),
+                mark: None,
+                funding: None,
+            }
+        })
+        .collect();
+    let mut g = c.benchmark_group("load");
+    g.sample_size(10).measurement_time(Duration::from_secs(5));
+    g.bench_function("feather_5m_dir", |b| {
+        b.iter(|| black_box(load_dir(&dir, "5m", None, &opts).expect("loads")))
+    });
+    g.bench_function("parquet_5m", |b| {
+        b.iter(|| black_box(load_market(&parquet, 300_000, &opts).expect("loads")))
+    });
+    g.bench_function("csv_1h", |b| {
+        b.iter(|| black_box(load_market(&csv, 3_600_000, &opts).expect("loads")))
+    });
+    g.finish();
+}
+
+fn engine(c: &mut Criterion) {
+    let iso = workload::isolated_heavy(128, 4_000, None);
+    let cross = workload::cross_heavy(16, 4_000, None);
+    let mut g = c.benchmark_group("engine");
+    g.sample_size(20);
+    for w in [&iso, &cross] {
+        g.bench_function(w.name, |b| {
+            b.iter(|| {
+                black_box(
+                    ringfence_sim::simulate(
+                        &w.market,
+                        &w.brackets,
+                        &w.signals,
+                        &w.account,
+                        &w.policy,
+                        &w.cfg,
+                    )
+                    .expect("runs"),
+                )
+            })
+        });
+    }
+    g.finish();
+}
+
+fn demo_scenario(c: &mut Criterion) {
+    let d = demo::load_demo(&demo::workspace_root()).expect("demo data loads");
+    let mut g = c.benchmark_group("demo");
+    g.sample_size(10).measurement_time(Duration::from_secs(8));
+    // one run (account × policy) with everything the CLI does per run (band, book annotation)
+    let (account, policy) = &d.jobs[0];
+    g.bench_function("one_run", |b| {
+        b.iter(|| {
+            black_box(
+                ringfence_sim::run(&d.market, &d.brackets, &d.signals, account, policy, &d.cfg)
+                    .expect("runs"),
+            )
+        })
+    });
+    // the whole scenario: 2 accounts × 5 policies × 4 sweep points, 1 and 2 threads
+    for threads in [1, 2] {
+        g.bench_function(format!("sweep_40_runs_{threads}_threads"), |b| {
+            b.iter(|| {
+                black_box(
+                    ringfence_sim::run_all(
+                        &d.market,
+                        &d.brackets,
+                        &d.signals,
+                        &d.jobs,
+                        &d.cfg,
+                        Some(threads),
+                    )
+                    .expect("runs"),
+                )
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, loading, engine, demo_scenario);
+criterion_main!(benches);
