@@ -70,6 +70,10 @@ struct Pos {
     targets: Vec<(f64, Decimal)>,
     next_target: usize,
     table: usize,
+    /// Whether the current bar's range reaches one of this position's thresholds (set per bar by
+    /// [`Sim::may_touch`]; true for a position opened inside the bar). Only such positions are
+    /// walked along the path.
+    hot: bool,
     trade: Trade,
     funding_next: usize,
 }
@@ -115,6 +119,15 @@ impl Ev {
     }
 }
 
+/// What [`Sim::may_touch`] found for a bar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Touch {
+    /// Nothing can trigger (or the path cannot be built): the bar is skipped.
+    Skip,
+    /// Something may trigger: build the path and walk it.
+    Path,
+}
+
 /// Something due at a bar open: a channel event or a background position.
 #[derive(Debug, Clone, Copy)]
 enum Due {
@@ -148,6 +161,8 @@ pub(crate) struct Sim<'a> {
     slot_of: Vec<usize>,
     slots: Vec<Slot>,
     slot_syms: Vec<usize>,
+    /// Scratch list of the symbols on the current path (kept to avoid an allocation per bar).
+    involved: Vec<(usize, Side, bool)>,
     last_close: Vec<f64>,
     /// Per symbol: the last known liquidation price (mark close, else last close).
     last_mark: Vec<f64>,
@@ -266,6 +281,7 @@ impl<'a> Sim<'a> {
             slot_of: vec![usize::MAX; market.series.len()],
             slots: Vec::new(),
             slot_syms: Vec::new(),
+            involved: Vec::new(),
             last_mark: last_close.clone(),
             last_close,
             trades: Vec::new(),
@@ -1038,6 +1054,7 @@ impl<'a> Sim<'a> {
             targets: tq,
             next_target: 0,
             table,
+            hot: true,
             funding_next,
             trade: Trade {
                 signal_id: id,
@@ -1193,9 +1210,17 @@ impl<'a> Sim<'a> {
         self.slot_syms.clear();
         self.slots.clear();
         // direction per symbol: the position's or pending entry's side; collateral counts as long
-        let mut involved: Vec<(usize, Side, bool)> = Vec::new();
+        // positions that cannot trigger in this bar need no path, unless they are cross (the book's
+        // margin) or share a symbol with collateral (their side orients that symbol's path)
+        let mut involved = std::mem::take(&mut self.involved);
+        involved.clear();
         for p in &self.positions {
-            involved.push((p.sym, p.side, true));
+            if p.hot
+                || p.mode == MarginMode::Cross
+                || self.collateral.iter().any(|c| c.sym == Some(p.sym))
+            {
+                involved.push((p.sym, p.side, true));
+            }
         }
         for p in &self.pending {
             involved.push((p.sym, p.side, true));
@@ -1205,7 +1230,8 @@ impl<'a> Sim<'a> {
                 involved.push((k, Side::Long, false));
             }
         }
-        for (k, side, required) in involved {
+        let mut complete = true;
+        for &(k, side, required) in &involved {
             if self.slot_of[k] != usize::MAX {
                 continue;
             }
@@ -1213,7 +1239,8 @@ impl<'a> Sim<'a> {
             let s = idx.map(|x| &m.series[x]);
             let Some(s) = s.filter(|s| s.has_bar(j)) else {
                 if required {
-                    return false;
+                    complete = false;
+                    break;
                 }
                 let c = self.last_close[k];
                 self.slot_of[k] = self.slots.len();
@@ -1255,7 +1282,8 @@ impl<'a> Sim<'a> {
             self.slots.push(slot);
             self.slot_syms.push(k);
         }
-        true
+        self.involved = involved;
+        complete
     }
 
     /// Does the current path touch any trigger (quick check over the vertices)?
@@ -1265,7 +1293,7 @@ impl<'a> Sim<'a> {
             let hi = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
             (lo, hi)
         };
-        for p in &self.positions {
+        for p in self.positions.iter().filter(|p| p.hot) {
             let sl = &self.slots[self.slot_of[p.sym]];
             let (lo, hi) = bound(&sl.last);
             if let Some(st) = p.stop
@@ -1302,51 +1330,55 @@ impl<'a> Sim<'a> {
         false
     }
 
-    /// The hot path: can anything trigger in main bar `i`? A conservative, allocation-free test on
-    /// the raw columns (no path built): `false` only when [`Sim::path_touches`] would be `false`
-    /// for the bar's path, so skipping the bar on `false` changes no result. Per position it is a
-    /// handful of `f64` compares of the bar's range against the stop, the next target and the
-    /// liquidation price; a cross book is skipped when even its all-adverse worst case
+    /// The hot path: can anything trigger in main bar `i`? An allocation-free test on the raw
+    /// columns (no path built): [`Touch::Skip`] only when the original full check
+    /// ([`Sim::path_touches`] over every position, or a symbol without a bar) would skip the bar,
+    /// so skipping changes no result. Per position it is a handful of `f64` compares of the bar's
+    /// range against the stop, the next target and the liquidation price, which also marks the
+    /// position `hot`; a cross book is skipped when even its all-adverse worst case
     /// ([`Sim::cross_safe`]) is above maintenance.
-    fn may_touch(&self, i: usize) -> bool {
+    fn may_touch(&mut self, i: usize) -> Touch {
         let series = &self.market.series;
         let mut cross = false;
-        for p in &self.positions {
+        let mut any = false;
+        for p in self.positions.iter_mut() {
             let s = &series[p.sym];
             if !s.has_bar(i) {
-                return true;
+                // the path cannot be built: the bar is skipped (as `build_path` would)
+                return Touch::Skip;
             }
             let (lo, hi) = last_range(s, i);
             let long = p.s > 0.0;
-            if let Some(st) = p.stop
-                && (if long { lo <= st } else { hi >= st })
-            {
-                return true;
-            }
-            if let Some(&(tp, _)) = p.targets.get(p.next_target)
-                && (if long { hi >= tp } else { lo <= tp })
-            {
-                return true;
-            }
-            if p.lp.is_finite() {
+            let stop = p
+                .stop
+                .is_some_and(|st| if long { lo <= st } else { hi >= st });
+            let target = p
+                .targets
+                .get(p.next_target)
+                .is_some_and(|&(tp, _)| if long { hi >= tp } else { lo <= tp });
+            let liq = p.lp.is_finite() && {
                 let (mlo, mhi) = mark_range(s, i).unwrap_or((lo, hi));
-                if if long { mlo <= p.lp } else { mhi >= p.lp } {
-                    return true;
-                }
-            }
+                if long { mlo <= p.lp } else { mhi >= p.lp }
+            };
+            p.hot = stop || target || liq;
+            any |= p.hot;
             cross |= p.mode == MarginMode::Cross;
         }
         for p in &self.pending {
             let s = &series[p.sym];
             if !s.has_bar(i) {
-                return true;
+                return Touch::Skip;
             }
             let (lo, hi) = last_range(s, i);
-            if hi >= p.lo && lo <= p.hi {
-                return true;
-            }
+            any |= hi >= p.lo && lo <= p.hi;
         }
-        cross && !self.cross_safe(i)
+        if any {
+            Touch::Path
+        } else if cross && !self.cross_safe(i) {
+            Touch::Path
+        } else {
+            Touch::Skip
+        }
     }
 
     /// True when no point of bar `i`'s path can bring the cross book to maintenance: margin balance
@@ -1413,8 +1445,14 @@ impl<'a> Sim<'a> {
 
     fn process_bar(&mut self, i: usize) -> Result<(), SimError> {
         let time = self.market.times[i];
-        if !self.may_touch(i) {
+        if self.may_touch(i) == Touch::Skip {
             return Ok(());
+        }
+        if self.cfg.refine && self.market.sub_bars(i).is_some() {
+            // sub-bars may reach beyond the bar's range: walk every position, as before
+            for p in &mut self.positions {
+                p.hot = true;
+            }
         }
         if !self.build_path(false, i) {
             return Ok(());
@@ -1466,6 +1504,11 @@ impl<'a> Sim<'a> {
             let mut k = 0;
             while k < self.positions.len() {
                 let p = &self.positions[k];
+                if !p.hot {
+                    // its mark range did not reach the liquidation price: nor does its close
+                    k += 1;
+                    continue;
+                }
                 let m = self.slot_mark(p.sym, 2, 1.0);
                 if p.lp.is_finite() && p.s * (m - p.lp) <= 0.0 {
                     self.liquidate_isolated(k, m);
@@ -1501,6 +1544,9 @@ impl<'a> Sim<'a> {
             None
         };
         for (k, p) in self.positions.iter().enumerate() {
+            if !p.hot {
+                continue;
+            }
             let sl = &self.slots[self.slot_of[p.sym]];
             let (a, b) = (sl.last[seg], sl.last[seg + 1]);
             let long = p.s > 0.0;
