@@ -1372,9 +1372,7 @@ impl<'a> Sim<'a> {
             let (lo, hi) = last_range(s, i);
             any |= hi >= p.lo && lo <= p.hi;
         }
-        if any {
-            Touch::Path
-        } else if cross && !self.cross_safe(i) {
+        if any || (cross && !self.cross_safe(i)) {
             Touch::Path
         } else {
             Touch::Skip
@@ -1432,7 +1430,8 @@ impl<'a> Sim<'a> {
                     let (nlo, nhi) = (p.qty_f * lo, p.qty_f * hi);
                     let tier = |n: f64| tiers.partition_point(|b| b.cap <= n);
                     let k = tier(nhi);
-                    if tier(nlo) != k || !(tiers[k.min(tiers.len() - 1)].mmr >= 0.0) {
+                    let mmr = tiers[k.min(tiers.len() - 1)].mmr;
+                    if tier(nlo) != k || mmr.is_nan() || mmr < 0.0 {
                         return false;
                     }
                     mm_f64(tiers, nhi)
