@@ -106,6 +106,9 @@ mod tests {
         let e = DataError::at("BTC.csv", 7, "high 1 is below open 2");
         assert_eq!(e.to_string(), "BTC.csv, row 7: high 1 is below open 2");
         let many = DataError::collect(vec![e, DataError::file("x.json", "not json")]).unwrap_err();
-        assert!(many.to_string().starts_with("2 problems found:\n  - BTC.csv, row 7"));
+        assert!(
+            many.to_string()
+                .starts_with("2 problems found:\n  - BTC.csv, row 7")
+        );
     }
 }

@@ -81,21 +81,36 @@ pub fn validate_brackets(symbol: &Symbol, tiers: &[Bracket]) -> Vec<BracketIssue
         return issues;
     };
     if !first.floor.is_zero() {
-        push(first.tier, format!("first floor is {}, expected 0", first.floor));
+        push(
+            first.tier,
+            format!("first floor is {}, expected 0", first.floor),
+        );
     }
     if !first.cum.is_zero() {
-        push(first.tier, format!("first cum is {}, expected 0", first.cum));
+        push(
+            first.tier,
+            format!("first cum is {}, expected 0", first.cum),
+        );
     }
     let tolerance = Decimal::new(1, 2);
     for (k, b) in tiers.iter().enumerate() {
         if b.cap <= b.floor {
-            push(b.tier, format!("cap {} is not above floor {}", b.cap, b.floor));
+            push(
+                b.tier,
+                format!("cap {} is not above floor {}", b.cap, b.floor),
+            );
         }
         if b.mmr <= Decimal::ZERO || b.mmr >= Decimal::ONE {
-            push(b.tier, format!("maintenance rate {} is outside (0, 1)", b.mmr));
+            push(
+                b.tier,
+                format!("maintenance rate {} is outside (0, 1)", b.mmr),
+            );
         }
         if b.max_leverage < Decimal::ONE {
-            push(b.tier, format!("max leverage {} is below 1", b.max_leverage));
+            push(
+                b.tier,
+                format!("max leverage {} is below 1", b.max_leverage),
+            );
         }
         if k == 0 {
             continue;
@@ -104,13 +119,19 @@ pub fn validate_brackets(symbol: &Symbol, tiers: &[Bracket]) -> Vec<BracketIssue
         if b.floor != prev.cap {
             push(
                 b.tier,
-                format!("floor {} does not continue previous cap {}", b.floor, prev.cap),
+                format!(
+                    "floor {} does not continue previous cap {}",
+                    b.floor, prev.cap
+                ),
             );
         }
         if b.mmr <= prev.mmr {
             push(
                 b.tier,
-                format!("maintenance rate {} is not above previous {}", b.mmr, prev.mmr),
+                format!(
+                    "maintenance rate {} is not above previous {}",
+                    b.mmr, prev.mmr
+                ),
             );
         }
         let expected = prev.cum + b.floor * (b.mmr - prev.mmr);
@@ -184,7 +205,8 @@ impl BracketBook {
 
     /// The bracket of `symbol` holding `notional` at time `t`.
     pub fn lookup(&self, symbol: &Symbol, notional: Decimal, t: TimestampMs) -> Option<&Bracket> {
-        self.table(symbol, t).map(|tiers| bracket_for(tiers, notional))
+        self.table(symbol, t)
+            .map(|tiers| bracket_for(tiers, notional))
     }
 
     /// Every issue of every table of every snapshot.
@@ -221,12 +243,48 @@ mod tests {
         let rows = [
             (dec!(0), dec!(50000), dec!(125), dec!(0.004), dec!(0)),
             (dec!(50000), dec!(600000), dec!(100), dec!(0.005), dec!(50)),
-            (dec!(600000), dec!(3000000), dec!(75), dec!(0.0065), dec!(950)),
-            (dec!(3000000), dec!(12000000), dec!(50), dec!(0.01), dec!(11450)),
-            (dec!(12000000), dec!(70000000), dec!(25), dec!(0.02), dec!(131450)),
-            (dec!(70000000), dec!(100000000), dec!(20), dec!(0.025), dec!(481450)),
-            (dec!(100000000), dec!(230000000), dec!(10), dec!(0.05), dec!(2981450)),
-            (dec!(230000000), dec!(480000000), dec!(5), dec!(0.10), dec!(14481450)),
+            (
+                dec!(600000),
+                dec!(3000000),
+                dec!(75),
+                dec!(0.0065),
+                dec!(950),
+            ),
+            (
+                dec!(3000000),
+                dec!(12000000),
+                dec!(50),
+                dec!(0.01),
+                dec!(11450),
+            ),
+            (
+                dec!(12000000),
+                dec!(70000000),
+                dec!(25),
+                dec!(0.02),
+                dec!(131450),
+            ),
+            (
+                dec!(70000000),
+                dec!(100000000),
+                dec!(20),
+                dec!(0.025),
+                dec!(481450),
+            ),
+            (
+                dec!(100000000),
+                dec!(230000000),
+                dec!(10),
+                dec!(0.05),
+                dec!(2981450),
+            ),
+            (
+                dec!(230000000),
+                dec!(480000000),
+                dec!(5),
+                dec!(0.10),
+                dec!(14481450),
+            ),
         ];
         rows.iter()
             .enumerate()
@@ -255,7 +313,10 @@ mod tests {
         assert_eq!(bracket_for(&t, dec!(5000000)).tier, 4);
         assert_eq!(bracket_for(&t, dec!(900000000)).tier, 8);
         // MM at 1 BTC x 60,000 = 60,000 x 0.5% - 50 = 250
-        assert_eq!(bracket_for(&t, dec!(60000)).maintenance(dec!(60000)), dec!(250));
+        assert_eq!(
+            bracket_for(&t, dec!(60000)).maintenance(dec!(60000)),
+            dec!(250)
+        );
     }
 
     #[test]
@@ -267,9 +328,21 @@ mod tests {
         t[5].mmr = dec!(0.015);
         let issues = validate_brackets(&sym, &t);
         let text: Vec<String> = issues.iter().map(|i| i.to_string()).collect();
-        assert!(text.iter().any(|m| m.contains("tier 3: cum 1000 inconsistent")), "{text:?}");
-        assert!(text.iter().any(|m| m.contains("tier 5: floor 11000000 does not continue")), "{text:?}");
-        assert!(text.iter().any(|m| m.contains("tier 6: maintenance rate 0.015 is not above")), "{text:?}");
+        assert!(
+            text.iter()
+                .any(|m| m.contains("tier 3: cum 1000 inconsistent")),
+            "{text:?}"
+        );
+        assert!(
+            text.iter()
+                .any(|m| m.contains("tier 5: floor 11000000 does not continue")),
+            "{text:?}"
+        );
+        assert!(
+            text.iter()
+                .any(|m| m.contains("tier 6: maintenance rate 0.015 is not above")),
+            "{text:?}"
+        );
     }
 
     #[test]

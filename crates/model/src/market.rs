@@ -131,9 +131,7 @@ pub struct Market {
 impl Market {
     /// Index of `symbol` in [`Market::series`].
     pub fn symbol_index(&self, symbol: &Symbol) -> Option<usize> {
-        self.series
-            .binary_search_by(|s| s.symbol.cmp(symbol))
-            .ok()
+        self.series.binary_search_by(|s| s.symbol.cmp(symbol)).ok()
     }
 
     /// The series of `symbol`.

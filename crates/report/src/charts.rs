@@ -1228,12 +1228,8 @@ pub fn draw_sweep_heatmap<DB: DrawingBackend>(
                     ])
                     .map_err(ce(chart))?;
                     if wipeouts > 0 {
-                        cc.draw_series([Text::new(
-                            "wiped out",
-                            (cx(x + 0.5), cx(y + 0.18)),
-                            sub,
-                        )])
-                        .map_err(ce(chart))?;
+                        cc.draw_series([Text::new("wiped out", (cx(x + 0.5), cx(y + 0.18)), sub)])
+                            .map_err(ce(chart))?;
                     }
                 }
             }
