@@ -36,6 +36,17 @@ fn main() -> ExitCode {
             }
         };
     }
+    if let Some(k) = args.iter().position(|a| a == "--loop") {
+        let which = args.get(k + 1).map_or("iso", String::as_str);
+        let secs: f64 = args.get(k + 2).and_then(|s| s.parse().ok()).unwrap_or(10.0);
+        return match engine_loop(which, secs) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("perf: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let quick = args.iter().any(|a| a == "--quick");
     match run(quick) {
         Ok(()) => ExitCode::SUCCESS,
@@ -97,6 +108,32 @@ fn run(quick: bool) -> Result<(), String> {
         engine_vs_floor(w, label, &plan)?;
     }
     sweep(&plan)?;
+    Ok(())
+}
+
+/// `--loop iso|funding|cross [SECONDS]`: runs the engine alone on one full-size workload for about
+/// `SECONDS` (default 10), for a profiler (`perf record -e cpu-clock`).
+fn engine_loop(which: &str, secs: f64) -> Result<(), String> {
+    let w = match which {
+        "iso" => workload::isolated_heavy(128, 20_000, None),
+        "funding" => workload::isolated_heavy(128, 20_000, Some(8)),
+        "cross" => workload::cross_heavy(16, 20_000, None),
+        other => {
+            return Err(format!(
+                "--loop: unknown workload {other} (iso, funding, cross)"
+            ));
+        }
+    };
+    let start = std::time::Instant::now();
+    let mut runs = 0u32;
+    while start.elapsed().as_secs_f64() < secs {
+        black_box(simulate(&w)?);
+        runs += 1;
+    }
+    println!(
+        "{which}: {runs} runs, {:.2} ms per run",
+        ms(start.elapsed()) / f64::from(runs.max(1))
+    );
     Ok(())
 }
 

@@ -74,9 +74,25 @@ struct Pos {
     /// [`Sim::may_touch`]; true for a position opened inside the bar). Only such positions are
     /// walked along the path.
     hot: bool,
+    /// Scan cache of [`Sim::may_touch`]: no bar in `scan_from..scan_until` can reach the
+    /// thresholds in `scan_key` (every bar of it exists for the symbol).
+    scan_from: usize,
+    scan_until: usize,
+    scan_key: ScanKey,
     trade: Trade,
     funding_next: usize,
+    /// Bar open time from which the settlement `funding_next` is due (`MAX`: none left), so that
+    /// the per-bar check reads the position only.
+    funding_due: TimestampMs,
+    /// The end of the symbol's data (`SymbolSeries::end`).
+    sym_end: usize,
 }
+
+/// The thresholds a scan was made for (bit patterns: a change of any of them voids the scan).
+type ScanKey = (Option<u64>, Option<u64>, u64);
+
+/// Bars scanned ahead at once for one position by [`first_touch`].
+const SCAN_AHEAD: usize = 512;
 
 /// A limit or zone entry waiting to fill.
 #[derive(Debug, Clone)]
@@ -163,9 +179,16 @@ pub(crate) struct Sim<'a> {
     slot_syms: Vec<usize>,
     /// Scratch list of the symbols on the current path (kept to avoid an allocation per bar).
     involved: Vec<(usize, Side, bool)>,
+    /// Per symbol: the last known close. Kept up to date only for symbols with an open position
+    /// or collateral; a symbol is brought up to date by [`Sim::sync_close`] when a position opens.
     last_close: Vec<f64>,
-    /// Per symbol: the last known liquidation price (mark close, else last close).
+    /// Per symbol: the last known liquidation price (mark close, else last close). Kept up to date
+    /// only for symbols with a cross position or collateral (the only ones it is read for).
     last_mark: Vec<f64>,
+    /// `last_close` before any refresh (the first open, `NaN` without bars).
+    init_close: Vec<f64>,
+    /// The bars at which the closes were refreshed, as increasing inclusive ranges.
+    refreshed: Vec<(usize, usize)>,
     trades: Vec<Trade>,
     liquidations: Vec<LiquidationEvent>,
     equity: Vec<EquityPoint>,
@@ -283,7 +306,9 @@ impl<'a> Sim<'a> {
             slot_syms: Vec::new(),
             involved: Vec::new(),
             last_mark: last_close.clone(),
+            init_close: last_close.clone(),
             last_close,
+            refreshed: Vec::new(),
             trades: Vec::new(),
             liquidations: Vec::new(),
             equity: Vec::new(),
@@ -534,13 +559,51 @@ impl<'a> Sim<'a> {
             })
     }
 
+    /// The closes as of bar `i` for the symbols whose closes are read (open positions and
+    /// collateral); the others are brought up to date on demand by [`Sim::sync_close`], which gives
+    /// the same values as refreshing every symbol at every refresh.
     fn refresh_closes(&mut self, i: usize) {
-        for (k, s) in self.market.series.iter().enumerate() {
+        match self.refreshed.last_mut() {
+            Some(r) if r.1 >= i => {}
+            Some(r) if r.1 + 1 == i => r.1 = i,
+            _ => self.refreshed.push((i, i)),
+        }
+        let series = &self.market.series;
+        // the mark close is read only for cross positions and collateral (the book's margin ratio)
+        let syms = self
+            .positions
+            .iter()
+            .map(|p| (p.sym, p.mode == MarginMode::Cross))
+            .chain(
+                self.collateral
+                    .iter()
+                    .filter_map(|c| c.sym.map(|k| (k, true))),
+            );
+        for (k, with_mark) in syms {
+            let s = &series[k];
             if s.has_bar(i) {
                 self.last_close[k] = s.close[i];
-                self.last_mark[k] = s.liq_hlc(i).2;
+                if with_mark {
+                    self.last_mark[k] = s.liq_hlc(i).2;
+                }
             }
         }
+    }
+
+    /// Sets symbol `k`'s last close and mark as if every refresh so far had updated it: the values
+    /// of the latest refreshed bar where it has a bar, else its initial value.
+    fn sync_close(&mut self, k: usize) {
+        let s = &self.market.series[k];
+        for &(a, b) in self.refreshed.iter().rev() {
+            let hi = b.min(s.end.saturating_sub(1));
+            if s.end > s.first && hi >= a.max(s.first) {
+                self.last_close[k] = s.close[hi];
+                self.last_mark[k] = s.liq_hlc(hi).2;
+                return;
+            }
+        }
+        self.last_close[k] = self.init_close[k];
+        self.last_mark[k] = self.init_close[k];
     }
 
     fn skip(&mut self, sig: usize, reason: String) {
@@ -557,6 +620,10 @@ impl<'a> Sim<'a> {
     fn close_ended(&mut self, i: usize) {
         let mut k = 0;
         while k < self.positions.len() {
+            if i < self.positions[k].sym_end {
+                k += 1;
+                continue;
+            }
             let s = &self.market.series[self.positions[k].sym];
             if i >= s.end {
                 let px = s.close[s.end - 1];
@@ -572,6 +639,9 @@ impl<'a> Sim<'a> {
     fn settle_funding(&mut self, i: usize) {
         let open_t = self.market.times[i];
         for k in 0..self.positions.len() {
+            if self.positions[k].funding_due > open_t {
+                continue;
+            }
             let sym = self.positions[k].sym;
             let s = &self.market.series[sym];
             let fund = &s.funding;
@@ -600,6 +670,8 @@ impl<'a> Sim<'a> {
                 }
                 changed = true;
             }
+            let p = &mut self.positions[k];
+            p.funding_due = funding_due(fund, p.funding_next);
             if changed {
                 let basis = self.cfg.exchange.maintenance_basis;
                 Self::refresh_thresholds(&self.tables, basis, &mut self.positions[k]);
@@ -1036,6 +1108,7 @@ impl<'a> Sim<'a> {
         let funding_next = fund
             .times
             .partition_point(|&t| t - FUNDING_JITTER_MS <= open_t);
+        self.sync_close(sym);
         let mut p = Pos {
             sym,
             side,
@@ -1055,7 +1128,12 @@ impl<'a> Sim<'a> {
             next_target: 0,
             table,
             hot: true,
+            scan_from: usize::MAX,
+            scan_until: 0,
+            scan_key: (None, None, 0),
             funding_next,
+            funding_due: funding_due(fund, funding_next),
+            sym_end: self.market.series[sym].end,
             trade: Trade {
                 signal_id: id,
                 symbol: self.market.series[sym].symbol.clone(),
@@ -1339,10 +1417,34 @@ impl<'a> Sim<'a> {
     /// ([`Sim::cross_safe`]) is above maintenance.
     fn may_touch(&mut self, i: usize) -> Touch {
         let series = &self.market.series;
+        let times = &self.market.times;
         let mut cross = false;
         let mut any = false;
         for p in self.positions.iter_mut() {
             let s = &series[p.sym];
+            cross |= p.mode == MarginMode::Cross;
+            let tp = p.targets.get(p.next_target).map(|t| t.0);
+            let key: ScanKey = (
+                p.stop.map(f64::to_bits),
+                tp.map(f64::to_bits),
+                p.lp.to_bits(),
+            );
+            if key != p.scan_key || i < p.scan_from || i >= p.scan_until {
+                // rescan from this bar: the same test as below, bar after bar, position-major
+                // up to the next funding settlement at most: it moves the liquidation price
+                let due = p.funding_due;
+                let horizon = times.partition_point(|&t| t < due).max(i + 1);
+                let to = s.end.min(i.saturating_add(SCAN_AHEAD)).min(horizon);
+                let lp = if p.lp.is_finite() { p.lp } else { f64::NAN };
+                let found = first_touch(s, i.max(s.first), to, p.s > 0.0, p.stop, tp, lp);
+                p.scan_key = key;
+                p.scan_from = i;
+                p.scan_until = if i >= s.first { found } else { i };
+            }
+            if i < p.scan_until {
+                p.hot = false;
+                continue;
+            }
             if !s.has_bar(i) {
                 // the path cannot be built: the bar is skipped (as `build_path` would)
                 return Touch::Skip;
@@ -1362,7 +1464,6 @@ impl<'a> Sim<'a> {
             };
             p.hot = stop || target || liq;
             any |= p.hot;
-            cross |= p.mode == MarginMode::Cross;
         }
         for p in &self.pending {
             let s = &series[p.sym];
@@ -1986,6 +2087,111 @@ impl<'a> Sim<'a> {
             summary,
             liquidation_band: None,
         }
+    }
+}
+
+/// When settlement `next` of `fund` is due at a bar open (`MAX` when there is none): the condition
+/// of [`Sim::settle_funding`], `time − jitter ≤ open`.
+fn funding_due(fund: &ringfence_model::Funding, next: usize) -> TimestampMs {
+    fund.times
+        .get(next)
+        .map_or(TimestampMs::MAX, |&t| t - FUNDING_JITTER_MS)
+}
+
+/// The first bar in `from..to` where [`Sim::may_touch`]'s per-position test fires for a position on
+/// `s` (long or short) with these thresholds (`NaN` liquidation price: none); `to` when none does.
+/// The same comparisons as [`last_range`] and [`mark_range`], without branches, eight bars at a
+/// time so that the compiler can vectorise them.
+fn first_touch(
+    s: &SymbolSeries,
+    from: usize,
+    to: usize,
+    long: bool,
+    stop: Option<f64>,
+    tp: Option<f64>,
+    lp: f64,
+) -> usize {
+    if from >= to {
+        return to;
+    }
+    let st = stop.unwrap_or(f64::NAN);
+    let tp = tp.unwrap_or(f64::NAN);
+    if long {
+        scan::<true>(s, from, to, st, tp, lp)
+    } else {
+        scan::<false>(s, from, to, st, tp, lp)
+    }
+}
+
+/// [`first_touch`] for one side (`NaN` thresholds never fire).
+fn scan<const LONG: bool>(
+    s: &SymbolSeries,
+    from: usize,
+    to: usize,
+    st: f64,
+    tp: f64,
+    lp: f64,
+) -> usize {
+    const LANES: usize = 8;
+    let r = from..to;
+    let last = [
+        &s.open[r.clone()],
+        &s.high[r.clone()],
+        &s.low[r.clone()],
+        &s.close[r.clone()],
+    ];
+    // without a mark candle the path uses the last prices: as a "mark" that is always finite
+    // where the last candle is, they give the same range
+    let mark = s.mark.as_ref().map_or(last, |m| {
+        [
+            &m.open[r.clone()],
+            &m.high[r.clone()],
+            &m.low[r.clone()],
+            &m.close[r],
+        ]
+    });
+    let n = to - from;
+    let mut j = 0;
+    while j + LANES <= n {
+        let mut any = false;
+        for k in j..j + LANES {
+            any |= touch::<LONG>(&last, &mark, k, st, tp, lp);
+        }
+        if any {
+            break;
+        }
+        j += LANES;
+    }
+    while j < n {
+        if touch::<LONG>(&last, &mark, j, st, tp, lp) {
+            return from + j;
+        }
+        j += 1;
+    }
+    to
+}
+
+/// [`Sim::may_touch`]'s per-position test at offset `j` of the columns (open, high, low, close).
+#[inline(always)]
+fn touch<const LONG: bool>(
+    last: &[&[f64]; 4],
+    mark: &[&[f64]; 4],
+    j: usize,
+    st: f64,
+    tp: f64,
+    lp: f64,
+) -> bool {
+    let (o, h, l, c) = (last[0][j], last[1][j], last[2][j], last[3][j]);
+    let lo = f64::INFINITY.min(o).min(h).min(l).min(c);
+    let hi = f64::NEG_INFINITY.max(o).max(h).max(l).max(c);
+    let (a, b, x, y) = (mark[0][j], mark[1][j], mark[2][j], mark[3][j]);
+    let fin = a.is_finite() & b.is_finite() & x.is_finite() & y.is_finite();
+    let mlo = if fin { a.min(b).min(x).min(y) } else { lo };
+    let mhi = if fin { a.max(b).max(x).max(y) } else { hi };
+    if LONG {
+        (lo <= st) | (hi >= tp) | (mlo <= lp)
+    } else {
+        (hi >= st) | (lo <= tp) | (mhi >= lp)
     }
 }
 
