@@ -37,7 +37,10 @@ fn e(s: &str) -> String {
 
 /// `12,345.67` (two decimals, thousands separated).
 fn money(d: Decimal) -> String {
-    group_thousands(&format!("{:.2}", d.round_dp(2)))
+    let r = d.round_dp(2);
+    // A loss rounded to zero is shown as 0.00, never -0.00.
+    let r = if r.is_zero() { Decimal::ZERO } else { r };
+    group_thousands(&format!("{r:.2}"))
 }
 
 fn group_thousands(s: &str) -> String {
@@ -841,5 +844,17 @@ mod unit {
             out,
             "<svg viewBox=\"0 0 10 5\" role=\"img\" aria-label=\"a &lt;b&gt;\">\n<rect/></svg>"
         );
+    }
+}
+
+#[cfg(test)]
+mod money_tests {
+    use super::*;
+
+    #[test]
+    fn money_groups_thousands_and_never_shows_negative_zero() {
+        assert_eq!(money(Decimal::new(-1, 3)), "0.00");
+        assert_eq!(money(Decimal::new(123456789, 2)), "1,234,567.89");
+        assert_eq!(money(Decimal::new(-5000, 0)), "-5,000.00");
     }
 }
