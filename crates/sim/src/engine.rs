@@ -88,6 +88,22 @@ struct Pos {
     sym_end: usize,
 }
 
+impl Pos {
+    /// The thresholds [`Sim::may_touch`]'s scan cache is keyed on.
+    fn key(&self) -> ScanKey {
+        (
+            self.stop.map(f64::to_bits),
+            self.targets.get(self.next_target).map(|t| t.0.to_bits()),
+            self.lp.to_bits(),
+        )
+    }
+
+    /// True when the scan cache says bar `i` cannot reach this position's thresholds.
+    fn scan_covers(&self, i: usize) -> bool {
+        self.scan_from <= i && i < self.scan_until && self.key() == self.scan_key
+    }
+}
+
 /// The thresholds a scan was made for (bit patterns: a change of any of them voids the scan).
 type ScanKey = (Option<u64>, Option<u64>, u64);
 
@@ -198,6 +214,8 @@ pub(crate) struct Sim<'a> {
     now: TimestampMs,
     /// Main bar index being processed.
     bar: usize,
+    /// Scratch equity buffer of [`Sim::quiet_stretch`].
+    equity_buf: Vec<f64>,
 }
 
 impl<'a> Sim<'a> {
@@ -316,6 +334,7 @@ impl<'a> Sim<'a> {
             peak: 0.0,
             now: market.times[0],
             bar: 0,
+            equity_buf: Vec::new(),
         })
     }
 
@@ -524,6 +543,17 @@ impl<'a> Sim<'a> {
                 self.mark_equity(self.now);
             }
             i += 1;
+            if !self.positions.is_empty() && i < n {
+                // jump over the bars where nothing can happen, recording only their equity
+                let next_due = due
+                    .get(ptr)
+                    .map_or(n, |&(t, _)| market.bar_at_or_after(t).min(n));
+                let end = self.quiet_until(i, next_due);
+                if end > i {
+                    self.quiet_stretch(i, end);
+                    i = end;
+                }
+            }
         }
         // signals due after the data ends
         for &(_, d) in &due[ptr..] {
@@ -557,6 +587,81 @@ impl<'a> Sim<'a> {
                 line: s.line,
                 symbol: sym.clone(),
             })
+    }
+
+    /// The first bar at or after `i` (at most `next_due`, the bar of the next due signal or
+    /// background open) at which the per-bar passes of [`Sim::run`] can do more than refresh the
+    /// closes and record the equity point; `i` when that cannot be shown cheaply. It applies only to
+    /// books of isolated positions without pending entries or collateral, every position inside a
+    /// valid scan window of [`Sim::may_touch`] (which ends at the latest at the symbol's data end
+    /// and at the position's next funding settlement): on every bar before the answer,
+    /// `close_ended`, `settle_funding` and `expire_pending` do nothing, no event is due and
+    /// `may_touch` answers [`Touch::Skip`] with every position cold.
+    fn quiet_until(&self, i: usize, next_due: usize) -> usize {
+        if !self.pending.is_empty() || !self.collateral.is_empty() {
+            return i;
+        }
+        let mut end = next_due;
+        for p in &self.positions {
+            if p.mode != MarginMode::Isolated || !p.scan_covers(i) {
+                return i;
+            }
+            end = end.min(p.scan_until).min(p.sym_end);
+        }
+        end
+    }
+
+    /// Bars `a..b` as [`Sim::run`] would process them when [`Sim::quiet_until`] says nothing can
+    /// happen there: the closes refreshed and one equity point per bar. The equity is summed
+    /// position-major into a per-bar buffer that starts from the wallet term, adding each position's
+    /// term in position order, which is the floating-point order of [`Sim::equity_now`]; the peak,
+    /// drawdown and (zero: no cross position) margin ratio then follow bar by bar as in
+    /// [`Sim::mark_equity`].
+    fn quiet_stretch(&mut self, a: usize, b: usize) {
+        let series = &self.market.series;
+        let times = &self.market.times;
+        let base = f(self.wallet) + self.collateral_value(false);
+        let mut buf = std::mem::take(&mut self.equity_buf);
+        buf.clear();
+        buf.resize(b - a, base);
+        for p in &mut self.positions {
+            p.hot = false;
+            let close = &series[p.sym].close[a..b];
+            let (iso, sq, entry) = (p.iso_f, p.s * p.qty_f, p.entry_f);
+            for (e, &c) in buf.iter_mut().zip(close) {
+                *e += iso + sq * (c - entry);
+            }
+            self.last_close[p.sym] = close[b - a - 1];
+        }
+        match self.refreshed.last_mut() {
+            Some(r) if r.1 >= b - 1 => {}
+            Some(r) if r.1 + 1 >= a => r.1 = b - 1,
+            _ => self.refreshed.push((a, b - 1)),
+        }
+        let open = self.positions.len() as u32;
+        self.equity.reserve(b - a);
+        for (&e, &time) in buf.iter().zip(&times[a..b]) {
+            if e > self.peak {
+                self.peak = e;
+            }
+            let dd = if self.peak > 0.0 {
+                ((self.peak - e) / self.peak).max(0.0)
+            } else {
+                0.0
+            };
+            self.equity.push(EquityPoint {
+                time,
+                equity: e,
+                drawdown: dd,
+                margin_ratio: 0.0,
+                open_positions: open,
+                book_correlation: None,
+                correlated_exposure: 0.0,
+            });
+        }
+        self.equity_buf = buf;
+        self.bar = b - 1;
+        self.now = times[b - 1];
     }
 
     /// The closes as of bar `i` for the symbols whose closes are read (open positions and
@@ -1424,11 +1529,7 @@ impl<'a> Sim<'a> {
             let s = &series[p.sym];
             cross |= p.mode == MarginMode::Cross;
             let tp = p.targets.get(p.next_target).map(|t| t.0);
-            let key: ScanKey = (
-                p.stop.map(f64::to_bits),
-                tp.map(f64::to_bits),
-                p.lp.to_bits(),
-            );
+            let key = p.key();
             if key != p.scan_key || i < p.scan_from || i >= p.scan_until {
                 // rescan from this bar: the same test as below, bar after bar, position-major
                 // up to the next funding settlement at most: it moves the liquidation price
