@@ -108,7 +108,7 @@ impl Pos {
 type ScanKey = (Option<u64>, Option<u64>, u64);
 
 /// Bars scanned ahead at once for one position by [`first_touch`].
-const SCAN_AHEAD: usize = 512;
+const SCAN_AHEAD: usize = 4096;
 
 /// A limit or zone entry waiting to fill.
 #[derive(Debug, Clone)]
