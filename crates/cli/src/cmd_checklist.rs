@@ -187,51 +187,33 @@ pub fn run(args: ChecklistArgs) -> Result<()> {
 }
 
 /// The job of `account` × `policy` (first sweep point), defaults the first of each.
+/// The name asked for with `--<kind>` (it must exist), or the scenario's first.
+fn pick<'n>(sc: &Scenario, kind: &str, given: Option<&str>, names: &[&'n str]) -> Result<&'n str> {
+    match given {
+        Some(g) => names.iter().copied().find(|n| *n == g).ok_or_else(|| {
+            bad_input(format!(
+                "--{kind}: {} has no {kind} {g:?}; {kind}s: {}",
+                sc.path.display(),
+                names.join(", ")
+            ))
+        }),
+        None => names
+            .first()
+            .copied()
+            .ok_or_else(|| bad_input(format!("{}: no {kind}", sc.path.display()))),
+    }
+}
+
 fn choose<'a>(
     sc: &Scenario,
     jobs: &'a [Job],
     account: Option<&str>,
     policy: Option<&str>,
 ) -> Result<&'a Job> {
-    let names = |v: Vec<&str>| v.join(", ");
-    let account = match account {
-        Some(a) => sc
-            .accounts
-            .iter()
-            .find(|x| x.name == a)
-            .map(|x| x.name.as_str())
-            .ok_or_else(|| {
-                bad_input(format!(
-                    "--account: {} has no account {a:?}; accounts: {}",
-                    sc.path.display(),
-                    names(sc.accounts.iter().map(|x| x.name.as_str()).collect())
-                ))
-            })?,
-        None => sc
-            .accounts
-            .first()
-            .map(|x| x.name.as_str())
-            .ok_or_else(|| bad_input(format!("{}: no account", sc.path.display())))?,
-    };
-    let policy = match policy {
-        Some(p) => sc
-            .policies
-            .iter()
-            .find(|x| x.name == p)
-            .map(|x| x.name.as_str())
-            .ok_or_else(|| {
-                bad_input(format!(
-                    "--policy: {} has no policy {p:?}; policies: {}",
-                    sc.path.display(),
-                    names(sc.policies.iter().map(|x| x.name.as_str()).collect())
-                ))
-            })?,
-        None => sc
-            .policies
-            .first()
-            .map(|x| x.name.as_str())
-            .ok_or_else(|| bad_input(format!("{}: no policy", sc.path.display())))?,
-    };
+    let accounts: Vec<&str> = sc.accounts.iter().map(|x| x.name.as_str()).collect();
+    let policies: Vec<&str> = sc.policies.iter().map(|x| x.name.as_str()).collect();
+    let account = pick(sc, "account", account, &accounts)?;
+    let policy = pick(sc, "policy", policy, &policies)?;
     jobs.iter()
         .find(|j| j.account.name == account && j.policy.name == policy)
         .ok_or_else(|| bad_input(format!("no run of account {account} with policy {policy}")))
