@@ -814,31 +814,13 @@ impl<'a> Sim<'a> {
                     let px = open * (1.0 - p.s * self.cfg.execution.slippage_bps / 1e4);
                     let fee = self.cfg.exchange.taker_fee * self.fee_mult;
                     self.close_pos(p, px, self.now, ExitReason::SignalClose, fee);
-                } else if let Some(pk) = self
-                    .pending
-                    .iter()
-                    .position(|p| self.signals[p.sig].id == s.id)
-                {
-                    let p = self.pending.remove(pk);
-                    self.skip(
-                        p.sig,
-                        "closed by the channel before the entry filled".into(),
-                    );
+                } else {
+                    self.withdraw_pending(&s.id, "closed by the channel before the entry filled");
                 }
                 Ok(())
             }
             Action::Cancel => {
-                if let Some(pk) = self
-                    .pending
-                    .iter()
-                    .position(|p| self.signals[p.sig].id == s.id)
-                {
-                    let p = self.pending.remove(pk);
-                    self.skip(
-                        p.sig,
-                        "entry cancelled by the channel before it filled".into(),
-                    );
-                }
+                self.withdraw_pending(&s.id, "entry cancelled by the channel before it filled");
                 Ok(())
             }
             Action::MoveStop => {
@@ -2057,6 +2039,18 @@ impl<'a> Sim<'a> {
             insurance_shortfall: shortfall,
             wipeout,
         });
+    }
+
+    /// Withdraws the waiting entry of call `id`, if any, recording why it was skipped.
+    fn withdraw_pending(&mut self, id: &str, reason: &str) {
+        if let Some(pk) = self
+            .pending
+            .iter()
+            .position(|p| self.signals[p.sig].id == id)
+        {
+            let p = self.pending.remove(pk);
+            self.skip(p.sig, reason.into());
+        }
     }
 
     fn mark_equity(&mut self, time: TimestampMs) {
