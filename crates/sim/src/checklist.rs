@@ -359,20 +359,9 @@ fn open_book(book: &RunResult, known: &Known, t: TimestampMs, exclude: &str) -> 
         .collect()
 }
 
-/// Correlated exposure `sqrt(max(0, Σ_i Σ_j n_i n_j ρ_ij))`.
+/// Correlated exposure `sqrt(max(0, Σ_i Σ_j n_i n_j ρ_ij))` (the same formula as the equity curve's).
 fn exposure(known: &Known, legs: &[(usize, f64)], window: usize) -> f64 {
-    let mut var = 0.0;
-    for (a, &(ka, na)) in legs.iter().enumerate() {
-        for (b, &(kb, nb)) in legs.iter().enumerate() {
-            let rho = if a == b {
-                1.0
-            } else {
-                known.rho(ka, kb, window).unwrap_or(0.0)
-            };
-            var += na * nb * rho;
-        }
-    }
-    var.max(0.0).sqrt()
+    crate::exposure::book_stats(legs, |a, b| known.rho(a, b, window)).0
 }
 
 /// Equity at `t`: the last equity point whose bar closed at or before `t`, with non-stable

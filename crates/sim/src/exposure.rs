@@ -28,25 +28,39 @@ pub fn annotate_book_exposure(market: &Market, result: &mut RunResult, window: u
                 px.is_finite().then_some((k, tr.side.sign() * qty * px))
             })
             .collect();
-        let mut var = 0.0;
-        let (mut rho_sum, mut rho_n) = (0.0, 0);
-        for (a, &(ka, na)) in open.iter().enumerate() {
-            for (b, &(kb, nb)) in open.iter().enumerate() {
-                let rho = if a == b {
-                    1.0
-                } else {
-                    correlation(market, ka, kb, i, window).unwrap_or(0.0)
-                };
-                var += na * nb * rho;
-                if a < b && ka != kb {
-                    rho_sum += rho;
-                    rho_n += 1;
-                }
+        let (exposure, corr) = book_stats(&open, |a, b| correlation(market, a, b, i, window));
+        point.correlated_exposure = exposure;
+        point.book_correlation = corr;
+    }
+}
+
+/// The correlated exposure `sqrt(max(0, Σ_i Σ_j n_i n_j ρ_ij))` of `legs` (symbol index, signed
+/// notional) and the average pairwise correlation of its distinct symbols (`None` with fewer than
+/// two). `rho(a, b)` is the return correlation of two symbols; an unknown one counts as 0.
+pub(crate) fn book_stats(
+    legs: &[(usize, f64)],
+    rho: impl Fn(usize, usize) -> Option<f64>,
+) -> (f64, Option<f64>) {
+    let mut var = 0.0;
+    let (mut rho_sum, mut rho_n) = (0.0, 0);
+    for (a, &(ka, na)) in legs.iter().enumerate() {
+        for (b, &(kb, nb)) in legs.iter().enumerate() {
+            let r = if a == b {
+                1.0
+            } else {
+                rho(ka, kb).unwrap_or(0.0)
+            };
+            var += na * nb * r;
+            if a < b && ka != kb {
+                rho_sum += r;
+                rho_n += 1;
             }
         }
-        point.correlated_exposure = var.max(0.0).sqrt();
-        point.book_correlation = (rho_n > 0).then(|| rho_sum / rho_n as f64);
     }
+    (
+        var.max(0.0).sqrt(),
+        (rho_n > 0).then(|| rho_sum / rho_n as f64),
+    )
 }
 
 #[cfg(test)]
