@@ -34,14 +34,9 @@ pub(crate) struct RawCandles {
 impl RawCandles {
     /// Keeps only the records with `start <= time < end`.
     pub fn retain_window(&mut self, start: Option<i64>, end: Option<i64>) {
-        if start.is_none() && end.is_none() {
+        let Some(keep) = window_mask(&self.times, start, end) else {
             return;
-        }
-        let keep: Vec<bool> = self
-            .times
-            .iter()
-            .map(|&t| start.is_none_or(|s| t >= s) && end.is_none_or(|e| t < e))
-            .collect();
+        };
         retain(&mut self.rows, &keep);
         retain(&mut self.times, &keep);
         retain(&mut self.open, &keep);
@@ -75,18 +70,26 @@ pub(crate) struct RawFunding {
 impl RawFunding {
     /// Keeps only the records with `start <= time < end`.
     pub fn retain_window(&mut self, start: Option<i64>, end: Option<i64>) {
-        if start.is_none() && end.is_none() {
+        let Some(keep) = window_mask(&self.times, start, end) else {
             return;
-        }
-        let keep: Vec<bool> = self
-            .times
-            .iter()
-            .map(|&t| start.is_none_or(|s| t >= s) && end.is_none_or(|e| t < e))
-            .collect();
+        };
         retain(&mut self.rows, &keep);
         retain(&mut self.times, &keep);
         retain(&mut self.rates, &keep);
     }
+}
+
+/// Which of `times` fall in `start <= t < end`; `None` when there is no window at all.
+fn window_mask(times: &[i64], start: Option<i64>, end: Option<i64>) -> Option<Vec<bool>> {
+    if start.is_none() && end.is_none() {
+        return None;
+    }
+    Some(
+        times
+            .iter()
+            .map(|&t| start.is_none_or(|s| t >= s) && end.is_none_or(|e| t < e))
+            .collect(),
+    )
 }
 
 fn retain<T>(v: &mut Vec<T>, keep: &[bool]) {
