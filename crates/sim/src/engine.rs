@@ -89,6 +89,28 @@ struct Pos {
 }
 
 impl Pos {
+    /// Appends an exit leg to the trade record and adds its PnL and fee to the trade's totals.
+    fn record_exit(
+        &mut self,
+        time: TimestampMs,
+        price: f64,
+        qty: Decimal,
+        reason: ExitReason,
+        pnl: Decimal,
+        fee: Decimal,
+    ) {
+        self.trade.exits.push(Exit {
+            time,
+            price,
+            qty,
+            reason,
+            pnl,
+            fee,
+        });
+        self.trade.pnl += pnl;
+        self.trade.fees += fee;
+    }
+
     /// The thresholds [`Sim::may_touch`]'s scan cache is keyed on.
     fn key(&self) -> ScanKey {
         (
@@ -1263,16 +1285,7 @@ impl<'a> Sim<'a> {
         let exit = dec(px);
         let pnl = money(p.side.sign_dec() * qty * (exit - p.entry));
         let fee = money(qty * exit * fee_rate);
-        p.trade.exits.push(Exit {
-            time: self.now,
-            price: px,
-            qty,
-            reason,
-            pnl,
-            fee,
-        });
-        p.trade.pnl += pnl;
-        p.trade.fees += fee;
+        p.record_exit(self.now, px, qty, reason, pnl, fee);
         self.wallet += pnl - fee;
         p.qty -= qty;
         p.qty_f = f(p.qty);
@@ -1321,16 +1334,7 @@ impl<'a> Sim<'a> {
         let exit = dec(px);
         let pnl = money(p.side.sign_dec() * qty * (exit - p.entry));
         let fee = money(qty * exit * fee_rate);
-        p.trade.exits.push(Exit {
-            time,
-            price: px,
-            qty,
-            reason,
-            pnl,
-            fee,
-        });
-        p.trade.pnl += pnl;
-        p.trade.fees += fee;
+        p.record_exit(time, px, qty, reason, pnl, fee);
         self.wallet += p.iso_margin + pnl - fee;
         p.iso_margin = Decimal::ZERO;
         p.qty = Decimal::ZERO;
@@ -1875,15 +1879,14 @@ impl<'a> Sim<'a> {
             (Decimal::ZERO, -remaining)
         };
         let qty = p.qty;
-        p.trade.exits.push(Exit {
-            time: self.now,
-            price: px,
+        p.record_exit(
+            self.now,
+            px,
             qty,
-            reason: ExitReason::Liquidation,
+            ExitReason::Liquidation,
             pnl,
-            fee: Decimal::ZERO,
-        });
-        p.trade.pnl += pnl;
+            Decimal::ZERO,
+        );
         p.trade.clearance_fee += clearance;
         self.wallet += p.iso_margin + pnl - clearance + shortfall;
         let lost = -pnl - p.im;
@@ -2005,15 +2008,7 @@ impl<'a> Sim<'a> {
             };
             p.trade.clearance_fee += fees[k];
             let qty = p.qty;
-            p.trade.exits.push(Exit {
-                time: self.now,
-                price: m,
-                qty,
-                reason,
-                pnl,
-                fee: Decimal::ZERO,
-            });
-            p.trade.pnl += pnl;
+            p.record_exit(self.now, m, qty, reason, pnl, Decimal::ZERO);
             listed.push(LiquidatedPosition {
                 signal_id: p.trade.signal_id.clone(),
                 symbol: p.trade.symbol.clone(),
