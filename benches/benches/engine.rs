@@ -6,9 +6,8 @@
 use criterion::{Criterion, criterion_group, criterion_main};
 use ringfence_benches::{demo, workload};
 use ringfence_data::load::{
-    Columns, FileFormat, FileSpec, GapPolicy, LoadOptions, SymbolSources, load_dir, load_market,
+    FileSpec, GapPolicy, LoadOptions, SymbolSources, load_dir, load_market,
 };
-use ringfence_data::tables::{TableColumn, write_parquet};
 use std::hint::black_box;
 use std::time::Duration;
 
@@ -35,37 +34,8 @@ fn loading(c: &mut Criterion) {
     let market = load_dir(&dir, "5m", None, &opts).expect("shared 5m feather data loads");
     // a Parquet copy of the 5m candles, written once outside the timed part
     let tmp = tempfile::tempdir().expect("temporary directory");
-    let mut parquet = Vec::new();
-    for s in &market.series {
-        let r = s.first..s.end;
-        let path = tmp.path().join(format!("{}.parquet", s.symbol));
-        let cols = vec![
-            (
-                "timestamp".to_string(),
-                TableColumn::I64(market.times[r.clone()].to_vec()),
-            ),
-            ("open".into(), TableColumn::F64(s.open[r.clone()].to_vec())),
-            ("high".into(), TableColumn::F64(s.high[r.clone()].to_vec())),
-            ("low".into(), TableColumn::F64(s.low[r.clone()].to_vec())),
-            (
-                "close".into(),
-                TableColumn::F64(s.close[r.clone()].to_vec()),
-            ),
-        ];
-        write_parquet(&path, cols).expect("parquet copy written");
-        parquet.push(SymbolSources {
-            symbol: s.symbol.clone(),
-            candles: FileSpec {
-                path,
-                format: FileFormat::Parquet(Columns {
-                    volume: None,
-                    ..Columns::default()
-                }),
-            },
-            mark: None,
-            funding: None,
-        });
-    }
+    let parquet = ringfence_benches::copies::write_parquet_copy(&market, tmp.path())
+        .expect("parquet copy written");
     let csv: Vec<SymbolSources> = market
         .series
         .iter()

@@ -4,6 +4,7 @@
 //! Used by the criterion benches (`benches/benches/engine.rs`) and the performance harness
 //! (`cargo run --release -p ringfence-benches --bin perf -- [--quick]`); see `BENCHMARKS.md`.
 
+pub mod copies;
 pub mod demo;
 pub mod floor;
 pub mod reference;

@@ -12,9 +12,8 @@ use ringfence_benches::reference::{compare_trades, run_reference};
 use ringfence_benches::timing::{median, timed};
 use ringfence_benches::workload::{self, Workload};
 use ringfence_data::load::{
-    Columns, FileFormat, FileSpec, GapPolicy, LoadOptions, SymbolSources, load_dir, load_market,
+    FileSpec, GapPolicy, LoadOptions, SymbolSources, load_dir, load_market,
 };
-use ringfence_data::tables::{TableColumn, write_parquet};
 use ringfence_model::Market;
 use std::hint::black_box;
 use std::path::Path;
@@ -176,7 +175,8 @@ fn loading(reps: usize) -> Result<(), String> {
     let csv = || load_market(&csv_sources, 3_600_000, &opts);
     let csv_market = csv().map_err(load_err)?;
     let tmp = tempfile::tempdir().map_err(load_err)?;
-    let parquet_sources = write_parquet_copy(&market, tmp.path())?;
+    let parquet_sources =
+        ringfence_benches::copies::write_parquet_copy(&market, tmp.path()).map_err(load_err)?;
     let parquet = || load_market(&parquet_sources, 300_000, &opts);
     let parquet_market = parquet().map_err(load_err)?;
 
@@ -205,47 +205,6 @@ fn loading(reps: usize) -> Result<(), String> {
 
 fn bars_of(m: &Market) -> usize {
     m.series.iter().map(|s| s.end - s.first).sum()
-}
-
-/// Writes the candles of `market` as one Parquet file per symbol; returns the sources to load.
-fn write_parquet_copy(market: &Market, dir: &Path) -> Result<Vec<SymbolSources>, String> {
-    let mut out = Vec::new();
-    for s in &market.series {
-        let r = s.first..s.end;
-        let path = dir.join(format!("{}.parquet", s.symbol));
-        let cols = vec![
-            (
-                "timestamp".to_string(),
-                TableColumn::I64(market.times[r.clone()].to_vec()),
-            ),
-            ("open".into(), TableColumn::F64(s.open[r.clone()].to_vec())),
-            ("high".into(), TableColumn::F64(s.high[r.clone()].to_vec())),
-            ("low".into(), TableColumn::F64(s.low[r.clone()].to_vec())),
-            (
-                "close".into(),
-                TableColumn::F64(s.close[r.clone()].to_vec()),
-            ),
-            (
-                "volume".into(),
-                TableColumn::F64(
-                    s.volume
-                        .as_ref()
-                        .map_or_else(|| vec![0.0; r.len()], |v| v[r.clone()].to_vec()),
-                ),
-            ),
-        ];
-        write_parquet(&path, cols).map_err(load_err)?;
-        out.push(SymbolSources {
-            symbol: s.symbol.clone(),
-            candles: FileSpec {
-                path,
-                format: FileFormat::Parquet(Columns::default()),
-            },
-            mark: None,
-            funding: None,
-        });
-    }
-    Ok(out)
 }
 
 fn ms(d: Duration) -> f64 {
