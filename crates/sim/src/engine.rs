@@ -1306,6 +1306,27 @@ impl<'a> Sim<'a> {
         }
     }
 
+    /// True when filling cross position `k`'s stop at `fill` (last price, with fee rate `fee_rate`)
+    /// would leave the cross margin balance below zero at path point (`seg`, `t`): a last-price
+    /// spike past the account's bankruptcy while the marks had not triggered liquidation (possible
+    /// under `intrabar = "close"`). As for isolated, the liquidation engine takes the position at
+    /// that price and the rest of the book with it (margin balance < 0 ≤ maintenance); any loss
+    /// beyond zero equity is an insurance shortfall, never a negative account.
+    fn cross_fill_bankrupts(
+        &self,
+        k: usize,
+        fill: f64,
+        fee_rate: Decimal,
+        seg: usize,
+        t: f64,
+    ) -> bool {
+        let p = &self.positions[k];
+        let (mb, _, _) = self.cross_f(seg, t);
+        let m = self.slot_mark(p.sym, seg, t);
+        let fee = p.qty_f * fill * f(fee_rate);
+        mb - p.s * p.qty_f * (m - p.entry_f) + p.s * p.qty_f * (fill - p.entry_f) - fee < 0.0
+    }
+
     /// True when closing an isolated position at `px` would lose more than its isolated margin (last
     /// price beyond the bankruptcy price while the mark stayed inside the liquidation price): the
     /// exchange's liquidation engine takes it, and the excess is an insurance shortfall.
@@ -1833,13 +1854,18 @@ impl<'a> Sim<'a> {
                 }
                 let fill = px * (1.0 - p.s * slip);
                 let q = p.qty;
-                if p.mode == MarginMode::Isolated
-                    && self.beyond_bankruptcy(&self.positions[k], fill)
+                let mode = p.mode;
+                if mode == MarginMode::Isolated && self.beyond_bankruptcy(&self.positions[k], fill)
                 {
                     self.liquidate_isolated(k, fill);
                     return Ok(());
                 }
                 let fee = self.cfg.exchange.taker_fee * self.fee_mult;
+                if mode == MarginMode::Cross && self.cross_fill_bankrupts(k, fill, fee, seg, t) {
+                    let sym = self.positions[k].sym;
+                    self.liquidate_cross_at(seg, t, Some((sym, fill)));
+                    return Ok(());
+                }
                 self.exit_leg(k, q, fill, ExitReason::Stop, fee);
             }
             Ev::IsoLiq(k, px) => {
@@ -1923,7 +1949,26 @@ impl<'a> Sim<'a> {
     }
 
     fn liquidate_cross(&mut self, seg: usize, t: f64) {
-        let (mb0, mm0, _) = self.cross_f(seg, t);
+        self.liquidate_cross_at(seg, t, None);
+    }
+
+    /// Cross liquidation at path point (`seg`, `t`), every position at its mark there, except
+    /// `forced = Some((symbol, price))`: the position of that symbol whose stop would have filled
+    /// at `price` past the account's bankruptcy is taken first, at that price.
+    fn liquidate_cross_at(&mut self, seg: usize, t: f64, forced: Option<(usize, f64)>) {
+        let price_of = |this: &Self, p: &Pos| match forced {
+            Some((sym, px)) if p.sym == sym => px,
+            _ => this.slot_mark(p.sym, seg, t),
+        };
+        let (mut mb0, mm0, _) = self.cross_f(seg, t);
+        if let Some((sym, px)) = forced
+            && let Some(p) = self
+                .positions
+                .iter()
+                .find(|p| p.mode == MarginMode::Cross && p.sym == sym)
+        {
+            mb0 += p.s * p.qty_f * (px - self.slot_mark(sym, seg, t));
+        }
         let rate = self.cfg.exchange.clearance_fee_rate;
         let partial = self.cfg.exchange.liquidation == crate::config::LiquidationProcess::Partial;
         let cross_syms: Vec<usize> = self
@@ -1942,20 +1987,27 @@ impl<'a> Sim<'a> {
         let mut clearance_total = Decimal::ZERO;
         let mut fees = Vec::new();
         loop {
-            // the cross position with the largest loss (Partial) or every one (Full)
-            let pick = self
-                .positions
-                .iter()
-                .enumerate()
-                .filter(|(_, p)| p.mode == MarginMode::Cross)
-                .map(|(k, p)| {
-                    let m = self.slot_mark(p.sym, seg, t);
-                    (k, p.s * p.qty_f * (m - p.entry_f))
-                })
-                .min_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
+            // the forced position first, then the cross position with the largest loss
+            // (Partial) or every one (Full)
+            let forced_k = forced.and_then(|(sym, _)| {
+                self.positions
+                    .iter()
+                    .position(|p| p.mode == MarginMode::Cross && p.sym == sym)
+            });
+            let pick = forced_k.map(|k| (k, 0.0)).or_else(|| {
+                self.positions
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, p)| p.mode == MarginMode::Cross)
+                    .map(|(k, p)| {
+                        let m = self.slot_mark(p.sym, seg, t);
+                        (k, p.s * p.qty_f * (m - p.entry_f))
+                    })
+                    .min_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)))
+            });
             let Some((k, _)) = pick else { break };
+            let m = price_of(self, &self.positions[k]);
             let p = self.positions.remove(k);
-            let m = self.slot_mark(p.sym, seg, t);
             let exit = dec(m);
             let pnl = money(p.side.sign_dec() * p.qty * (exit - p.entry));
             self.wallet += pnl;
