@@ -40,8 +40,8 @@
 //!   funding drove the book under), the largest loser is recorded as `liquidation`. A negative margin
 //!   balance after the close-out is floored at zero (insurance shortfall). A cross stop whose
 //!   last-price fill would leave the margin balance below zero (a spike the marks did not follow)
-//!   is taken by the liquidation engine at that price together with the rest of the book. The run goes on; an account
-//!   without equity skips new signals ("account wiped out").
+//!   is taken by the liquidation engine at that price together with the rest of the book. The run
+//!   goes on; an account without equity skips new signals ("account wiped out").
 //! - **Margin for new positions**: available = cross margin balance − cross initial margins (at the last
 //!   closes); isolated margin is drawn from the USDT wallet, which must hold it plus the fee. Non-USDT
 //!   collateral counts in cross at `amount × price × (1 − haircut)` and is never sold; the USDT wallet
