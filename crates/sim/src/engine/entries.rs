@@ -1,0 +1,349 @@
+//! Entries: channel events (open, close, cancel, move_stop), waiting limit and zone entries,
+//! background positions, and the skip records.
+
+use super::*;
+
+impl Sim<'_> {
+    pub(super) fn skip(&mut self, sig: usize, reason: String) {
+        let s = &self.signals[sig];
+        self.skipped.push(SkippedSignal {
+            signal_id: s.id.clone(),
+            time: self.now,
+            symbol: s.symbol.clone(),
+            reason,
+        });
+    }
+
+    pub(super) fn expire_pending(&mut self, _i: usize) {
+        let now = self.now;
+        let mut k = 0;
+        while k < self.pending.len() {
+            if now >= self.pending[k].expiry {
+                let p = self.pending.remove(k);
+                self.skip(p.sig, "entry zone not reached before expiry".into());
+            } else {
+                k += 1;
+            }
+        }
+    }
+
+    pub(super) fn on_signal(&mut self, k: usize, i: usize) -> Result<(), SimError> {
+        let s = &self.signals[k];
+        match s.action {
+            Action::Open => self.on_open(k, i),
+            Action::Close => {
+                if let Some(pk) = self
+                    .positions
+                    .iter()
+                    .position(|p| p.trade.signal_id == s.id)
+                {
+                    let p = self.positions.remove(pk);
+                    let open = self.market.series[p.sym].open[i];
+                    let px = open * (1.0 - p.s * self.cfg.execution.slippage_bps / 1e4);
+                    let fee = self.cfg.exchange.taker_fee * self.fee_mult;
+                    self.close_pos(p, px, self.now, ExitReason::SignalClose, fee);
+                } else {
+                    self.withdraw_pending(&s.id, "closed by the channel before the entry filled");
+                }
+                Ok(())
+            }
+            Action::Cancel => {
+                self.withdraw_pending(&s.id, "entry cancelled by the channel before it filled");
+                Ok(())
+            }
+            Action::MoveStop => {
+                if self.policy.stops == StopDiscipline::Ignore {
+                    return Ok(());
+                }
+                let new = s.stop;
+                for p in self
+                    .positions
+                    .iter_mut()
+                    .filter(|p| p.trade.signal_id == s.id)
+                {
+                    p.stop = new;
+                    p.widened = false;
+                }
+                for p in self.pending.iter_mut() {
+                    if self.signals[p.sig].id == s.id {
+                        p.stop = new;
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+
+    pub(super) fn on_open(&mut self, k: usize, i: usize) -> Result<(), SimError> {
+        let s = &self.signals[k];
+        let sym = self.signal_symbol(s)?;
+        let side = s.side.unwrap_or(Side::Long);
+        let series = &self.market.series[sym];
+        if !series.has_bar(i) {
+            self.skip(
+                k,
+                format!("no market data for {} at {}", series.symbol, iso(self.now)),
+            );
+            return Ok(());
+        }
+        if self.positions.iter().any(|p| p.sym == sym) || self.pending.iter().any(|p| p.sym == sym)
+        {
+            self.skip(
+                k,
+                format!(
+                    "{} already open or pending (one-way mode: one position per symbol)",
+                    series.symbol
+                ),
+            );
+            return Ok(());
+        }
+        let open_count = self
+            .positions
+            .iter()
+            .filter(|p| !p.trade.background)
+            .count()
+            + self.pending.len();
+        if let Some(max) = self.policy.max_open
+            && open_count >= max
+        {
+            self.skip(k, format!("max open positions reached ({max})"));
+            return Ok(());
+        }
+        let stop = match self.policy.stops {
+            StopDiscipline::Ignore => None,
+            _ => s.stop,
+        };
+        match s.entry {
+            EntrySpec::Market => {
+                let px =
+                    series.open[i] * (1.0 + side.sign() * self.cfg.execution.slippage_bps / 1e4);
+                if let Some(st) = stop
+                    && side.sign() * (px - st) <= 0.0
+                {
+                    self.skip(
+                        k,
+                        format!("price {px} already beyond the stop {st} at entry"),
+                    );
+                    return Ok(());
+                }
+                self.open_signal(k, sym, side, px, false)?;
+            }
+            EntrySpec::Limit { price } => {
+                let (lo, hi) = match side {
+                    Side::Long => (f64::NEG_INFINITY, price),
+                    Side::Short => (price, f64::INFINITY),
+                };
+                self.add_pending(k, sym, side, lo, hi, stop);
+            }
+            EntrySpec::Zone { low, high } => self.add_pending(k, sym, side, low, high, stop),
+        }
+        Ok(())
+    }
+
+    pub(super) fn add_pending(
+        &mut self,
+        sig: usize,
+        sym: usize,
+        side: Side,
+        lo: f64,
+        hi: f64,
+        stop: Option<f64>,
+    ) {
+        let expiry = self
+            .cfg
+            .execution
+            .zone_expiry_ms
+            .map_or(TimestampMs::MAX, |e| self.now.saturating_add(e));
+        self.pending.push(Pending {
+            sig,
+            sym,
+            side,
+            lo,
+            hi,
+            stop,
+            expiry,
+        });
+    }
+
+    /// Equity for sizing: at the last known closes.
+    pub(super) fn sizing_equity(&self) -> f64 {
+        self.equity_now()
+    }
+
+    pub(super) fn choose_mode(&self, sym: usize) -> MarginMode {
+        match &self.policy.mode {
+            ModeRule::Isolated => MarginMode::Isolated,
+            ModeRule::Cross => MarginMode::Cross,
+            ModeRule::Hybrid { cross_symbols } => {
+                if cross_symbols.contains(&self.market.series[sym].symbol) {
+                    MarginMode::Cross
+                } else {
+                    MarginMode::Isolated
+                }
+            }
+            ModeRule::HybridCorrelation {
+                max_correlation,
+                window_bars,
+            } => {
+                let too_close = self
+                    .positions
+                    .iter()
+                    .filter(|p| p.mode == MarginMode::Cross)
+                    .any(|p| {
+                        correlation(self.market, sym, p.sym, self.bar, *window_bars)
+                            .is_none_or(|c| c > *max_correlation)
+                    });
+                if too_close {
+                    MarginMode::Isolated
+                } else {
+                    MarginMode::Cross
+                }
+            }
+        }
+    }
+
+    pub(super) fn open_signal(
+        &mut self,
+        k: usize,
+        sym: usize,
+        side: Side,
+        px: f64,
+        maker: bool,
+    ) -> Result<(), SimError> {
+        let s = &self.signals[k];
+        let mode = self.choose_mode(sym);
+        let stop = match self.policy.stops {
+            StopDiscipline::Ignore => None,
+            _ => self
+                .pending
+                .iter()
+                .find(|p| p.sig == k)
+                .map_or(s.stop, |p| p.stop),
+        };
+        let called = s.leverage;
+        let mut lev = match self.policy.leverage {
+            LeverageRule::AsCalled { default } => called.unwrap_or(default),
+            LeverageRule::Fixed(x) => x,
+            LeverageRule::Capped(x) => called.map_or(x, |c| c.min(x)),
+        };
+        if !(lev.is_finite() && lev >= 1.0) {
+            lev = 1.0;
+        }
+        let equity = self.sizing_equity();
+        if equity <= 0.0 {
+            self.skip(
+                k,
+                "account wiped out: no equity left to open positions".into(),
+            );
+            return Ok(());
+        }
+        let table = self.table_for(sym, self.now)?;
+        // notional as a function of leverage, then cap leverage by the bracket of the notional
+        let notional_for = |lev: f64| -> Option<f64> {
+            match &self.policy.sizing {
+                Sizing::FixedMargin(m) => Some(f(*m) * lev),
+                Sizing::MarginFraction(x) => Some(x * equity * lev),
+                Sizing::RiskFraction(x) => {
+                    let st = stop?;
+                    let dist = (px - st).abs();
+                    (dist > 0.0).then(|| x * equity / dist * px)
+                }
+                Sizing::FixedNotional(n) => Some(f(*n)),
+            }
+        };
+        let Some(mut notional) = notional_for(lev) else {
+            self.skip(k, "risk sizing needs a stop and the call has none".into());
+            return Ok(());
+        };
+        for _ in 0..64 {
+            let tiers = &self.tables[table].2;
+            let b = ringfence_model::bracket::bracket_for(tiers, dec(notional));
+            let max = f(b.max_leverage);
+            if lev <= max {
+                break;
+            }
+            lev = max;
+            notional = notional_for(lev).unwrap_or(notional);
+        }
+        let qty = (dec(notional) / dec(px))
+            .round_dp_with_strategy(QTY_DP, rust_decimal::RoundingStrategy::ToZero);
+        if qty <= Decimal::ZERO {
+            self.skip(k, format!("size rounds to zero at price {px}"));
+            return Ok(());
+        }
+        let id = s.id.clone();
+        let targets = s.targets.clone();
+        self.open_position(
+            Some(k),
+            id,
+            sym,
+            side,
+            mode,
+            qty,
+            px,
+            dec(lev),
+            table,
+            stop,
+            targets,
+            maker,
+            false,
+        )
+    }
+
+    pub(super) fn open_background(&mut self, k: usize, i: usize) -> Result<(), SimError> {
+        let bg = &self.account.background[k];
+        let sym = self
+            .market
+            .symbol_index(&bg.symbol)
+            .ok_or_else(|| SimError::BadAccount {
+                account: self.account.name.clone(),
+                message: format!(
+                    "background position names {}, which has no market data",
+                    bg.symbol
+                ),
+            })?;
+        let series = &self.market.series[sym];
+        if !series.has_bar(i) || self.positions.iter().any(|p| p.sym == sym) {
+            return Err(SimError::BadAccount {
+                account: self.account.name.clone(),
+                message: format!(
+                    "background position {} on {} cannot open at {} (no data, or symbol already held)",
+                    k + 1,
+                    bg.symbol,
+                    iso(self.now)
+                ),
+            });
+        }
+        let table = self.table_for(sym, self.now)?;
+        let (side, mode, qty, lev) = (bg.side, bg.mode, bg.qty, bg.leverage);
+        self.open_position(
+            None,
+            format!("bg:{}", k + 1),
+            sym,
+            side,
+            mode,
+            qty,
+            series.open[i],
+            lev,
+            table,
+            None,
+            Vec::new(),
+            false,
+            true,
+        )
+    }
+
+    /// Withdraws the waiting entry of call `id`, if any, recording why it was skipped.
+    pub(super) fn withdraw_pending(&mut self, id: &str, reason: &str) {
+        if let Some(pk) = self
+            .pending
+            .iter()
+            .position(|p| self.signals[p.sig].id == id)
+        {
+            let p = self.pending.remove(pk);
+            self.skip(p.sig, reason.into());
+        }
+    }
+}
+
+

@@ -1,0 +1,604 @@
+//! The event loop of one run (one account × one policy). See the crate docs for the assumptions.
+
+use crate::config::{
+    Account, EngineConfig, Intrabar, LeverageRule, MaintenanceBasis, ModeRule, Policy, Sizing,
+    StopDiscipline,
+};
+use crate::error::SimError;
+use crate::margin::{TierF, isolated_liq_price, liq_price_entry_basis, mm_f64, tiers_f64};
+use ringfence_model::time::iso;
+use ringfence_model::{
+    Action, Bracket, BracketBook, EntrySpec, EquityPoint, Exit, ExitReason, LiquidatedPosition,
+    LiquidationEvent, MarginMode, Market, RunResult, RunSummary, Side, SignalEvent, SkippedSignal,
+    Symbol, SymbolSeries, TimestampMs, Trade,
+};
+use rust_decimal::Decimal;
+use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
+
+mod entries;
+mod ledger;
+mod liquidation;
+mod path;
+mod scan;
+mod stats;
+
+pub(crate) use stats::correlation;
+use stats::book_correlation;
+
+/// Funding settlements whose timestamp is at most this much after a bar open are settled at that
+/// open (exchange timestamps carry a few ms of jitter).
+const FUNDING_JITTER_MS: TimestampMs = 1_000;
+/// Quantities are rounded down to this many decimals (no exchange lot sizes are modelled).
+const QTY_DP: u32 = 8;
+/// Guard against a pathological event loop inside one bar.
+const MAX_EVENTS_PER_PATH: usize = 100_000;
+
+/// `f64` → `Decimal` by the shortest representation (prices from market data).
+pub(crate) fn dec(x: f64) -> Decimal {
+    Decimal::from_f64(x).unwrap_or(Decimal::ZERO)
+}
+
+/// Ledger amounts are kept to 10 decimals so that sums stay exact within `Decimal`'s 28 digits.
+pub(crate) fn money(x: Decimal) -> Decimal {
+    x.round_dp(10)
+}
+
+fn f(x: Decimal) -> f64 {
+    x.to_f64().unwrap_or(f64::NAN)
+}
+
+/// A non-USDT collateral asset.
+#[derive(Debug, Clone)]
+struct Collateral {
+    amount: Decimal,
+    amount_f: f64,
+    haircut: f64,
+    /// Market symbol index pricing it; `None` for a stablecoin counted at 1.
+    sym: Option<usize>,
+}
+
+/// One open position: `f64` thresholds for the hot path, `Decimal` ledger, the trade record.
+#[derive(Debug, Clone)]
+struct Pos {
+    sym: usize,
+    side: Side,
+    s: f64,
+    mode: MarginMode,
+    qty: Decimal,
+    qty_f: f64,
+    entry: Decimal,
+    entry_f: f64,
+    im: Decimal,
+    iso_margin: Decimal,
+    /// `iso_margin` as `f64` (kept in step by [`Sim::refresh_thresholds`]), for per-bar equity.
+    iso_f: f64,
+    /// Isolated liquidation threshold on the mark (`NaN` when none).
+    lp: f64,
+    stop: Option<f64>,
+    widened: bool,
+    /// Remaining targets: price and quantity.
+    targets: Vec<(f64, Decimal)>,
+    next_target: usize,
+    table: usize,
+    /// Whether the current bar's range reaches one of this position's thresholds (set per bar by
+    /// [`Sim::may_touch`]; true for a position opened inside the bar). Only such positions are
+    /// walked along the path.
+    hot: bool,
+    /// Scan cache of [`Sim::may_touch`]: no bar in `scan_from..scan_until` can reach the
+    /// thresholds in `scan_key` (every bar of it exists for the symbol).
+    scan_from: usize,
+    scan_until: usize,
+    scan_key: ScanKey,
+    trade: Trade,
+    funding_next: usize,
+    /// Bar open time from which the settlement `funding_next` is due (`MAX`: none left), so that
+    /// the per-bar check reads the position only.
+    funding_due: TimestampMs,
+    /// The end of the symbol's data (`SymbolSeries::end`).
+    sym_end: usize,
+}
+
+impl Pos {
+    /// Appends an exit leg to the trade record and adds its PnL and fee to the trade's totals.
+    fn record_exit(
+        &mut self,
+        time: TimestampMs,
+        price: f64,
+        qty: Decimal,
+        reason: ExitReason,
+        pnl: Decimal,
+        fee: Decimal,
+    ) {
+        self.trade.exits.push(Exit {
+            time,
+            price,
+            qty,
+            reason,
+            pnl,
+            fee,
+        });
+        self.trade.pnl += pnl;
+        self.trade.fees += fee;
+    }
+
+    /// The thresholds [`Sim::may_touch`]'s scan cache is keyed on.
+    fn key(&self) -> ScanKey {
+        (
+            self.stop.map(f64::to_bits),
+            self.targets.get(self.next_target).map(|t| t.0.to_bits()),
+            self.lp.to_bits(),
+        )
+    }
+
+    /// True when the scan cache says bar `i` cannot reach this position's thresholds.
+    fn scan_covers(&self, i: usize) -> bool {
+        self.scan_from <= i && i < self.scan_until && self.key() == self.scan_key
+    }
+}
+
+/// The thresholds a scan was made for (bit patterns: a change of any of them voids the scan).
+type ScanKey = (Option<u64>, Option<u64>, u64);
+
+/// Bars scanned ahead at once for one position by [`first_touch`].
+const SCAN_AHEAD: usize = 4096;
+
+/// A limit or zone entry waiting to fill.
+#[derive(Debug, Clone)]
+struct Pending {
+    sig: usize,
+    sym: usize,
+    side: Side,
+    lo: f64,
+    hi: f64,
+    stop: Option<f64>,
+    expiry: TimestampMs,
+}
+
+/// Vertex prices of one symbol for one (sub-)bar, in path order.
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    last: [f64; 4],
+    mark: [f64; 4],
+}
+
+/// What the path found next.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Ev {
+    Fill(usize, f64),
+    Target(usize, f64),
+    Stop(usize, f64),
+    IsoLiq(usize, f64),
+    CrossLiq,
+}
+
+impl Ev {
+    fn rank(self) -> u8 {
+        match self {
+            Ev::Fill(..) => 0,
+            Ev::IsoLiq(..) => 1,
+            Ev::CrossLiq => 2,
+            Ev::Stop(..) => 3,
+            Ev::Target(..) => 4,
+        }
+    }
+}
+
+/// What [`Sim::may_touch`] found for a bar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Touch {
+    /// Nothing can trigger (or the path cannot be built): the bar is skipped.
+    Skip,
+    /// Something may trigger: build the path and walk it.
+    Path,
+}
+
+/// Something due at a bar open: a channel event or a background position.
+#[derive(Debug, Clone, Copy)]
+enum Due {
+    Signal(usize),
+    Background(usize),
+}
+
+
+/// One run's state.
+pub(crate) struct Sim<'a> {
+    market: &'a Market,
+    brackets: &'a BracketBook,
+    signals: &'a [SignalEvent],
+    account: &'a Account,
+    policy: &'a Policy,
+    cfg: &'a EngineConfig,
+    model: Intrabar,
+    fee_mult: Decimal,
+    wallet: Decimal,
+    start_usdt: Decimal,
+    collateral: Vec<Collateral>,
+    positions: Vec<Pos>,
+    pending: Vec<Pending>,
+    tables: Vec<(usize, TimestampMs, Vec<Bracket>, Vec<TierF>)>,
+    /// Main symbol index → lower-market symbol index.
+    lower_map: Vec<Option<usize>>,
+    /// Per symbol: its path slot for the current (sub-)bar.
+    slot_of: Vec<usize>,
+    slots: Vec<Slot>,
+    slot_syms: Vec<usize>,
+    /// Scratch list of the symbols on the current path (kept to avoid an allocation per bar).
+    involved: Vec<(usize, Side, bool)>,
+    /// Per symbol: the last known close. Kept up to date only for symbols with an open position
+    /// or collateral; a symbol is brought up to date by [`Sim::sync_close`] when a position opens.
+    last_close: Vec<f64>,
+    /// Per symbol: the last known liquidation price (mark close, else last close). Kept up to date
+    /// only for symbols with a cross position or collateral (the only ones it is read for).
+    last_mark: Vec<f64>,
+    /// `last_close` before any refresh (the first open, `NaN` without bars).
+    init_close: Vec<f64>,
+    /// The bars at which the closes were refreshed, as increasing inclusive ranges.
+    refreshed: Vec<(usize, usize)>,
+    trades: Vec<Trade>,
+    liquidations: Vec<LiquidationEvent>,
+    equity: Vec<EquityPoint>,
+    skipped: Vec<SkippedSignal>,
+    peak: f64,
+    /// Time of the (sub-)bar being processed.
+    now: TimestampMs,
+    /// Main bar index being processed.
+    bar: usize,
+    /// Scratch equity buffer of [`Sim::quiet_stretch`].
+    equity_buf: Vec<f64>,
+}
+
+impl<'a> Sim<'a> {
+    pub(crate) fn new(
+        market: &'a Market,
+        brackets: &'a BracketBook,
+        signals: &'a [SignalEvent],
+        account: &'a Account,
+        policy: &'a Policy,
+        cfg: &'a EngineConfig,
+        model: Intrabar,
+    ) -> Result<Self, SimError> {
+        if market.is_empty() {
+            return Err(SimError::EmptyMarket);
+        }
+        validate_policy(policy)?;
+        let bad_account = |message: String| SimError::BadAccount {
+            account: account.name.clone(),
+            message,
+        };
+        let mut wallet = Decimal::ZERO;
+        let mut collateral = Vec::new();
+        for (asset, amount) in &account.collateral {
+            if *amount < Decimal::ZERO {
+                return Err(bad_account(format!(
+                    "collateral {asset} is negative ({amount})"
+                )));
+            }
+            let a = asset.trim().to_ascii_uppercase();
+            if a == "USDT" {
+                wallet += *amount;
+                continue;
+            }
+            let sym = if matches!(a.as_str(), "USDC" | "BUSD" | "FDUSD") {
+                None
+            } else {
+                let s = Symbol::parse(&format!("{a}USDT"))
+                    .map_err(|e| bad_account(format!("collateral {asset}: {e}")))?;
+                Some(market.symbol_index(&s).ok_or_else(|| {
+                    bad_account(format!(
+                        "collateral {asset} needs {s} market data to be valued"
+                    ))
+                })?)
+            };
+            collateral.push(Collateral {
+                amount: *amount,
+                amount_f: f(*amount),
+                haircut: cfg.exchange.haircut(&a),
+                sym,
+            });
+        }
+        for (k, bg) in account.background.iter().enumerate() {
+            if market.symbol_index(&bg.symbol).is_none() {
+                return Err(bad_account(format!(
+                    "background position {} names {}, which has no market data",
+                    k + 1,
+                    bg.symbol
+                )));
+            }
+            if bg.qty <= Decimal::ZERO || bg.leverage < Decimal::ONE {
+                return Err(bad_account(format!(
+                    "background position {} needs qty > 0 and leverage >= 1 (qty {}, leverage {})",
+                    k + 1,
+                    bg.qty,
+                    bg.leverage
+                )));
+            }
+        }
+        let lower_map = match market.lower.as_deref() {
+            Some(lower) => market
+                .series
+                .iter()
+                .map(|s| lower.symbol_index(&s.symbol))
+                .collect(),
+            None => vec![None; market.series.len()],
+        };
+        let last_close: Vec<f64> = market
+            .series
+            .iter()
+            .map(|s| {
+                if s.end > s.first {
+                    s.open[s.first]
+                } else {
+                    f64::NAN
+                }
+            })
+            .collect();
+        Ok(Sim {
+            market,
+            brackets,
+            signals,
+            account,
+            policy,
+            cfg,
+            model,
+            fee_mult: account.fee_multiplier,
+            wallet,
+            start_usdt: wallet,
+            collateral,
+            positions: Vec::new(),
+            pending: Vec::new(),
+            tables: Vec::new(),
+            lower_map,
+            slot_of: vec![usize::MAX; market.series.len()],
+            slots: Vec::new(),
+            slot_syms: Vec::new(),
+            involved: Vec::new(),
+            last_mark: last_close.clone(),
+            init_close: last_close.clone(),
+            last_close,
+            refreshed: Vec::new(),
+            trades: Vec::new(),
+            liquidations: Vec::new(),
+            equity: Vec::new(),
+            skipped: Vec::new(),
+            peak: 0.0,
+            now: market.times[0],
+            bar: 0,
+            equity_buf: Vec::new(),
+        })
+    }
+
+    pub(crate) fn run(mut self) -> Result<RunResult, SimError> {
+        let market = self.market;
+        let delay = self.cfg.execution.entry_delay_ms;
+        let mut due: Vec<(TimestampMs, Due)> = self
+            .signals
+            .iter()
+            .enumerate()
+            .map(|(k, s)| (s.time.saturating_add(delay), Due::Signal(k)))
+            .chain(
+                self.account
+                    .background
+                    .iter()
+                    .enumerate()
+                    .map(|(k, b)| (b.open_time, Due::Background(k))),
+            )
+            .collect();
+        due.sort_by_key(|&(t, d)| (t, matches!(d, Due::Signal(_))));
+        // validate every open before running: unknown symbols are input errors
+        for s in self.signals {
+            if s.action == Action::Open {
+                let sym = self.signal_symbol(s)?;
+                if s.side.is_none() {
+                    return Err(SimError::IncompleteSignal {
+                        id: s.id.clone(),
+                        source_file: s.source.clone(),
+                        line: s.line,
+                        missing: "side",
+                    });
+                }
+                let _ = sym;
+            }
+        }
+        let start_equity = f(self.wallet) + self.collateral_value(false);
+        self.peak = start_equity;
+        self.equity.push(EquityPoint {
+            time: market.times[0],
+            equity: start_equity,
+            drawdown: 0.0,
+            margin_ratio: 0.0,
+            open_positions: 0,
+            book_correlation: None,
+            correlated_exposure: 0.0,
+        });
+        let n = market.len();
+        let mut ptr = 0;
+        let mut i = 0;
+        while i < n {
+            if self.positions.is_empty() && self.pending.is_empty() {
+                let Some(&(t, _)) = due.get(ptr) else { break };
+                let j = market.bar_at_or_after(t);
+                if j > i {
+                    // idle: bring the collateral prices forward before the jump
+                    i = j;
+                    if i >= n {
+                        break;
+                    }
+                    self.refresh_closes(i - 1);
+                }
+            }
+            self.bar = i;
+            self.now = market.times[i];
+            let had_open = !self.positions.is_empty();
+            self.close_ended(i);
+            self.settle_funding(i);
+            // due events at this open, in time order
+            while let Some(&(t, d)) = due.get(ptr) {
+                if t > self.now {
+                    break;
+                }
+                ptr += 1;
+                match d {
+                    Due::Signal(k) => self.on_signal(k, i)?,
+                    Due::Background(k) => self.open_background(k, i)?,
+                }
+            }
+            self.expire_pending(i);
+            let active = had_open || !self.positions.is_empty();
+            if !self.positions.is_empty() || !self.pending.is_empty() {
+                self.process_bar(i)?;
+            }
+            self.refresh_closes(i);
+            if active || !self.positions.is_empty() {
+                self.mark_equity(self.now);
+            }
+            i += 1;
+            if !self.positions.is_empty() && i < n {
+                // jump over the bars where nothing can happen, recording only their equity
+                let next_due = due
+                    .get(ptr)
+                    .map_or(n, |&(t, _)| market.bar_at_or_after(t).min(n));
+                let end = self.quiet_until(i, next_due);
+                if end > i {
+                    self.quiet_stretch(i, end);
+                    i = end;
+                }
+            }
+        }
+        // signals due after the data ends
+        for &(_, d) in &due[ptr..] {
+            if let Due::Signal(k) = d {
+                let s = &self.signals[k];
+                if s.action == Action::Open {
+                    self.skip(k, "signal after the end of the market data".into());
+                }
+            }
+        }
+        self.finish();
+        let liq = self.liquidations.len() as u32;
+        Ok(self.into_result(start_equity, liq))
+    }
+
+    fn signal_symbol(&self, s: &SignalEvent) -> Result<usize, SimError> {
+        let sym = s
+            .symbol
+            .as_ref()
+            .ok_or_else(|| SimError::IncompleteSignal {
+                id: s.id.clone(),
+                source_file: s.source.clone(),
+                line: s.line,
+                missing: "symbol",
+            })?;
+        self.market
+            .symbol_index(sym)
+            .ok_or_else(|| SimError::NoMarketData {
+                id: s.id.clone(),
+                source_file: s.source.clone(),
+                line: s.line,
+                symbol: sym.clone(),
+            })
+    }
+
+    /// Closes positions whose symbol's data ended before bar `i`.
+    fn close_ended(&mut self, i: usize) {
+        let mut k = 0;
+        while k < self.positions.len() {
+            if i < self.positions[k].sym_end {
+                k += 1;
+                continue;
+            }
+            let s = &self.market.series[self.positions[k].sym];
+            if i >= s.end {
+                let px = s.close[s.end - 1];
+                let t = self.market.times[s.end - 1];
+                let p = self.positions.remove(k);
+                self.close_pos(p, px, t, ExitReason::EndOfData, Decimal::ZERO);
+            } else {
+                k += 1;
+            }
+        }
+    }
+
+    fn process_bar(&mut self, i: usize) -> Result<(), SimError> {
+        let time = self.market.times[i];
+        if self.may_touch(i) == Touch::Skip {
+            return Ok(());
+        }
+        if self.cfg.refine && self.market.sub_bars(i).is_some() {
+            // sub-bars may reach beyond the bar's range: walk every position, as before
+            for p in &mut self.positions {
+                p.hot = true;
+            }
+        }
+        if !self.build_path(false, i) {
+            return Ok(());
+        }
+        if !self.path_touches() {
+            return Ok(());
+        }
+        if self.cfg.refine
+            && let Some((lower, range)) = self.market.sub_bars(i)
+        {
+            let lower_times: Vec<TimestampMs> = lower.times[range.clone()].to_vec();
+            // refine only when every involved symbol has every sub-bar
+            let ok = range.clone().all(|j| self.build_path(true, j));
+            if ok {
+                for (j, t) in range.zip(lower_times) {
+                    self.now = t;
+                    if self.positions.is_empty() && self.pending.is_empty() {
+                        break;
+                    }
+                    if self.build_path(true, j) {
+                        self.run_path()?;
+                    }
+                }
+                self.now = time;
+                return Ok(());
+            }
+            self.build_path(false, i);
+        }
+        self.run_path()
+    }
+}
+
+fn validate_policy(p: &Policy) -> Result<(), SimError> {
+    let bad = |key: &str, message: String| SimError::BadConfig {
+        key: format!("policy {}.{key}", p.name),
+        message,
+    };
+    match &p.sizing {
+        Sizing::FixedMargin(m) | Sizing::FixedNotional(m) if *m <= Decimal::ZERO => {
+            return Err(bad("sizing", format!("amount must be positive, got {m}")));
+        }
+        Sizing::MarginFraction(x) | Sizing::RiskFraction(x) if !(*x > 0.0 && *x <= 1.0) => {
+            return Err(bad(
+                "sizing",
+                format!("fraction must be in (0, 1], got {x}"),
+            ));
+        }
+        _ => {}
+    }
+    let lev = match p.leverage {
+        LeverageRule::AsCalled { default } => default,
+        LeverageRule::Fixed(x) | LeverageRule::Capped(x) => x,
+    };
+    if !(lev >= 1.0 && lev.is_finite()) {
+        return Err(bad("leverage", format!("must be at least 1, got {lev}")));
+    }
+    if let StopDiscipline::Widen(x) = p.stops
+        && !(x > 1.0 && x.is_finite())
+    {
+        return Err(bad(
+            "stops",
+            format!("widen factor must be above 1, got {x}"),
+        ));
+    }
+    if let ModeRule::HybridCorrelation { window_bars, .. } = p.mode
+        && window_bars < 3
+    {
+        return Err(bad(
+            "mode",
+            format!("correlation window must be at least 3 bars, got {window_bars}"),
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,377 @@
+//! The skip machinery: which bars can be passed over without walking the path (the per-bar
+//! pre-check, per-position scan windows, quiet stretches) and the closes kept for valuation.
+
+use super::*;
+
+impl Sim<'_> {
+    /// The first bar at or after `i` (at most `next_due`, the bar of the next due signal or
+    /// background open) at which the per-bar passes of [`Sim::run`] can do more than refresh the
+    /// closes and record the equity point; `i` when that cannot be shown cheaply. It applies only to
+    /// books of isolated positions without pending entries or collateral, every position inside a
+    /// valid scan window of [`Sim::may_touch`] (which ends at the latest at the symbol's data end
+    /// and at the position's next funding settlement): on every bar before the answer,
+    /// `close_ended`, `settle_funding` and `expire_pending` do nothing, no event is due and
+    /// `may_touch` answers [`Touch::Skip`] with every position cold.
+    pub(super) fn quiet_until(&self, i: usize, next_due: usize) -> usize {
+        if !self.pending.is_empty() || !self.collateral.is_empty() {
+            return i;
+        }
+        let mut end = next_due;
+        for p in &self.positions {
+            if p.mode != MarginMode::Isolated || !p.scan_covers(i) {
+                return i;
+            }
+            end = end.min(p.scan_until).min(p.sym_end);
+        }
+        end
+    }
+
+    /// Bars `a..b` as [`Sim::run`] would process them when [`Sim::quiet_until`] says nothing can
+    /// happen there: the closes refreshed and one equity point per bar. The equity is summed
+    /// position-major into a per-bar buffer that starts from the wallet term, adding each position's
+    /// term in position order, which is the floating-point order of [`Sim::equity_now`]; the peak,
+    /// drawdown and (zero: no cross position) margin ratio then follow bar by bar as in
+    /// [`Sim::mark_equity`].
+    pub(super) fn quiet_stretch(&mut self, a: usize, b: usize) {
+        let series = &self.market.series;
+        let times = &self.market.times;
+        let base = f(self.wallet) + self.collateral_value(false);
+        let mut buf = std::mem::take(&mut self.equity_buf);
+        buf.clear();
+        buf.resize(b - a, base);
+        for p in &mut self.positions {
+            p.hot = false;
+            let close = &series[p.sym].close[a..b];
+            let (iso, sq, entry) = (p.iso_f, p.s * p.qty_f, p.entry_f);
+            for (e, &c) in buf.iter_mut().zip(close) {
+                *e += iso + sq * (c - entry);
+            }
+            self.last_close[p.sym] = close[b - a - 1];
+        }
+        match self.refreshed.last_mut() {
+            Some(r) if r.1 >= b - 1 => {}
+            Some(r) if r.1 + 1 >= a => r.1 = b - 1,
+            _ => self.refreshed.push((a, b - 1)),
+        }
+        let open = self.positions.len() as u32;
+        self.equity.reserve(b - a);
+        for (&e, &time) in buf.iter().zip(&times[a..b]) {
+            if e > self.peak {
+                self.peak = e;
+            }
+            let dd = if self.peak > 0.0 {
+                ((self.peak - e) / self.peak).max(0.0)
+            } else {
+                0.0
+            };
+            self.equity.push(EquityPoint {
+                time,
+                equity: e,
+                drawdown: dd,
+                margin_ratio: 0.0,
+                open_positions: open,
+                book_correlation: None,
+                correlated_exposure: 0.0,
+            });
+        }
+        self.equity_buf = buf;
+        self.bar = b - 1;
+        self.now = times[b - 1];
+    }
+
+    /// The closes as of bar `i` for the symbols whose closes are read (open positions and
+    /// collateral); the others are brought up to date on demand by [`Sim::sync_close`], which gives
+    /// the same values as refreshing every symbol at every refresh.
+    pub(super) fn refresh_closes(&mut self, i: usize) {
+        match self.refreshed.last_mut() {
+            Some(r) if r.1 >= i => {}
+            Some(r) if r.1 + 1 == i => r.1 = i,
+            _ => self.refreshed.push((i, i)),
+        }
+        let series = &self.market.series;
+        // the mark close is read only for cross positions and collateral (the book's margin ratio)
+        let syms = self
+            .positions
+            .iter()
+            .map(|p| (p.sym, p.mode == MarginMode::Cross))
+            .chain(
+                self.collateral
+                    .iter()
+                    .filter_map(|c| c.sym.map(|k| (k, true))),
+            );
+        for (k, with_mark) in syms {
+            let s = &series[k];
+            if s.has_bar(i) {
+                self.last_close[k] = s.close[i];
+                if with_mark {
+                    self.last_mark[k] = s.liq_hlc(i).2;
+                }
+            }
+        }
+    }
+
+    /// Sets symbol `k`'s last close and mark as if every refresh so far had updated it: the values
+    /// of the latest refreshed bar where it has a bar, else its initial value.
+    pub(super) fn sync_close(&mut self, k: usize) {
+        let s = &self.market.series[k];
+        for &(a, b) in self.refreshed.iter().rev() {
+            let hi = b.min(s.end.saturating_sub(1));
+            if s.end > s.first && hi >= a.max(s.first) {
+                self.last_close[k] = s.close[hi];
+                self.last_mark[k] = s.liq_hlc(hi).2;
+                return;
+            }
+        }
+        self.last_close[k] = self.init_close[k];
+        self.last_mark[k] = self.init_close[k];
+    }
+
+    /// The hot path: can anything trigger in main bar `i`? An allocation-free test on the raw
+    /// columns (no path built): [`Touch::Skip`] only when the original full check
+    /// ([`Sim::path_touches`] over every position, or a symbol without a bar) would skip the bar,
+    /// so skipping changes no result. Per position it is a handful of `f64` compares of the bar's
+    /// range against the stop, the next target and the liquidation price, which also marks the
+    /// position `hot`; a cross book is skipped when even its all-adverse worst case
+    /// ([`Sim::cross_safe`]) is above maintenance.
+    pub(super) fn may_touch(&mut self, i: usize) -> Touch {
+        let series = &self.market.series;
+        let times = &self.market.times;
+        let mut cross = false;
+        let mut any = false;
+        for p in self.positions.iter_mut() {
+            let s = &series[p.sym];
+            cross |= p.mode == MarginMode::Cross;
+            let tp = p.targets.get(p.next_target).map(|t| t.0);
+            let key = p.key();
+            if key != p.scan_key || i < p.scan_from || i >= p.scan_until {
+                // rescan from this bar: the same test as below, bar after bar, position-major
+                // up to the next funding settlement at most: it moves the liquidation price
+                let due = p.funding_due;
+                let horizon = times.partition_point(|&t| t < due).max(i + 1);
+                let to = s.end.min(i.saturating_add(SCAN_AHEAD)).min(horizon);
+                let lp = if p.lp.is_finite() { p.lp } else { f64::NAN };
+                let found = first_touch(s, i.max(s.first), to, p.s > 0.0, p.stop, tp, lp);
+                p.scan_key = key;
+                p.scan_from = i;
+                p.scan_until = if i >= s.first { found } else { i };
+            }
+            if i < p.scan_until {
+                p.hot = false;
+                continue;
+            }
+            if !s.has_bar(i) {
+                // the path cannot be built: the bar is skipped (as `build_path` would)
+                return Touch::Skip;
+            }
+            let (lo, hi) = last_range(s, i);
+            let long = p.s > 0.0;
+            let stop = p
+                .stop
+                .is_some_and(|st| if long { lo <= st } else { hi >= st });
+            let target = p
+                .targets
+                .get(p.next_target)
+                .is_some_and(|&(tp, _)| if long { hi >= tp } else { lo <= tp });
+            let liq = p.lp.is_finite() && {
+                let (mlo, mhi) = mark_range(s, i).unwrap_or((lo, hi));
+                if long { mlo <= p.lp } else { mhi >= p.lp }
+            };
+            p.hot = stop || target || liq;
+            any |= p.hot;
+        }
+        for p in &self.pending {
+            let s = &series[p.sym];
+            if !s.has_bar(i) {
+                return Touch::Skip;
+            }
+            let (lo, hi) = last_range(s, i);
+            any |= hi >= p.lo && lo <= p.hi;
+        }
+        if any || (cross && !self.cross_safe(i)) {
+            Touch::Path
+        } else {
+            Touch::Skip
+        }
+    }
+
+    /// True when no point of bar `i`'s path can bring the cross book to maintenance: margin balance
+    /// with every symbol at its adverse extreme (longs and collateral at the low, shorts at the
+    /// high, prices widened by 1e-12 to cover the rounding of path interpolation) still exceeds
+    /// maintenance with every notional at its largest. Sums are taken in the order of
+    /// [`Sim::cross_state`] term by term, and floating-point addition and multiplication by a
+    /// non-negative factor are monotone, so the bound holds exactly in `f64`. A notional range
+    /// that straddles a bracket boundary answers `false` (the exact check then decides).
+    pub(super) fn cross_safe(&self, i: usize) -> bool {
+        const WIDEN: f64 = 1e-12;
+        let series = &self.market.series;
+        let range = |k: usize| -> Option<(f64, f64)> {
+            let s = &series[k];
+            let (lo, hi) = if s.has_bar(i) {
+                mark_range(s, i).unwrap_or_else(|| last_range(s, i))
+            } else {
+                (self.last_close[k], self.last_close[k])
+            };
+            (lo > 0.0 && hi.is_finite()).then_some((lo * (1.0 - WIDEN), hi * (1.0 + WIDEN)))
+        };
+        let mut mb = f(self.wallet);
+        for c in &self.collateral {
+            let keep = 1.0 - c.haircut;
+            if !(keep >= 0.0 && c.amount_f >= 0.0) {
+                return false;
+            }
+            let p = match c.sym {
+                None => 1.0,
+                Some(k) => match range(k) {
+                    Some((lo, _)) => lo,
+                    None => return false,
+                },
+            };
+            mb += c.amount_f * p * keep;
+        }
+        let basis = self.cfg.exchange.maintenance_basis;
+        let mut mm = 0.0;
+        for p in &self.positions {
+            if p.mode != MarginMode::Cross {
+                continue;
+            }
+            let Some((lo, hi)) = range(p.sym) else {
+                return false;
+            };
+            let adverse = if p.s > 0.0 { lo } else { hi };
+            mb += p.s * p.qty_f * (adverse - p.entry_f);
+            let tiers = &self.tables[p.table].3;
+            mm += match basis {
+                MaintenanceBasis::Mark => {
+                    let (nlo, nhi) = (p.qty_f * lo, p.qty_f * hi);
+                    let tier = |n: f64| tiers.partition_point(|b| b.cap <= n);
+                    let k = tier(nhi);
+                    let mmr = tiers[k.min(tiers.len() - 1)].mmr;
+                    if tier(nlo) != k || mmr.is_nan() || mmr < 0.0 {
+                        return false;
+                    }
+                    mm_f64(tiers, nhi)
+                }
+                MaintenanceBasis::Entry => mm_f64(tiers, p.qty_f * p.entry_f),
+            };
+        }
+        mb > mm
+    }
+}
+
+/// The first bar in `from..to` where [`Sim::may_touch`]'s per-position test fires for a position on
+/// `s` (long or short) with these thresholds (`NaN` liquidation price: none); `to` when none does.
+/// The same comparisons as [`last_range`] and [`mark_range`], without branches, eight bars at a
+/// time so that the compiler can vectorise them.
+pub(super) fn first_touch(
+    s: &SymbolSeries,
+    from: usize,
+    to: usize,
+    long: bool,
+    stop: Option<f64>,
+    tp: Option<f64>,
+    lp: f64,
+) -> usize {
+    if from >= to {
+        return to;
+    }
+    let st = stop.unwrap_or(f64::NAN);
+    let tp = tp.unwrap_or(f64::NAN);
+    if long {
+        scan::<true>(s, from, to, st, tp, lp)
+    } else {
+        scan::<false>(s, from, to, st, tp, lp)
+    }
+}
+
+/// [`first_touch`] for one side (`NaN` thresholds never fire).
+pub(super) fn scan<const LONG: bool>(
+    s: &SymbolSeries,
+    from: usize,
+    to: usize,
+    st: f64,
+    tp: f64,
+    lp: f64,
+) -> usize {
+    const LANES: usize = 8;
+    let r = from..to;
+    let last = [
+        &s.open[r.clone()],
+        &s.high[r.clone()],
+        &s.low[r.clone()],
+        &s.close[r.clone()],
+    ];
+    // without a mark candle the path uses the last prices: as a "mark" that is always finite
+    // where the last candle is, they give the same range
+    let mark = s.mark.as_ref().map_or(last, |m| {
+        [
+            &m.open[r.clone()],
+            &m.high[r.clone()],
+            &m.low[r.clone()],
+            &m.close[r],
+        ]
+    });
+    let n = to - from;
+    let mut j = 0;
+    while j + LANES <= n {
+        let mut any = false;
+        for k in j..j + LANES {
+            any |= touch::<LONG>(&last, &mark, k, st, tp, lp);
+        }
+        if any {
+            break;
+        }
+        j += LANES;
+    }
+    while j < n {
+        if touch::<LONG>(&last, &mark, j, st, tp, lp) {
+            return from + j;
+        }
+        j += 1;
+    }
+    to
+}
+
+/// [`Sim::may_touch`]'s per-position test at offset `j` of the columns (open, high, low, close).
+#[inline(always)]
+pub(super) fn touch<const LONG: bool>(
+    last: &[&[f64]; 4],
+    mark: &[&[f64]; 4],
+    j: usize,
+    st: f64,
+    tp: f64,
+    lp: f64,
+) -> bool {
+    let (o, h, l, c) = (last[0][j], last[1][j], last[2][j], last[3][j]);
+    let lo = f64::INFINITY.min(o).min(h).min(l).min(c);
+    let hi = f64::NEG_INFINITY.max(o).max(h).max(l).max(c);
+    let (a, b, x, y) = (mark[0][j], mark[1][j], mark[2][j], mark[3][j]);
+    let fin = a.is_finite() & b.is_finite() & x.is_finite() & y.is_finite();
+    let mlo = if fin { a.min(b).min(x).min(y) } else { lo };
+    let mhi = if fin { a.max(b).max(x).max(y) } else { hi };
+    if LONG {
+        (lo <= st) | (hi >= tp) | (mlo <= lp)
+    } else {
+        (hi >= st) | (lo <= tp) | (mhi >= lp)
+    }
+}
+
+/// Lowest and highest last price of bar `i` over its four vertices (`NaN`s ignored, as the path's
+/// bounds in [`Sim::path_touches`]).
+#[inline]
+pub(super) fn last_range(s: &SymbolSeries, i: usize) -> (f64, f64) {
+    let (o, h, l, c) = (s.open[i], s.high[i], s.low[i], s.close[i]);
+    (
+        f64::INFINITY.min(o).min(h).min(l).min(c),
+        f64::NEG_INFINITY.max(o).max(h).max(l).max(c),
+    )
+}
+
+/// Lowest and highest mark price of bar `i`, when the bar has a complete finite mark candle (the
+/// condition under which the path uses the mark).
+#[inline]
+pub(super) fn mark_range(s: &SymbolSeries, i: usize) -> Option<(f64, f64)> {
+    let m = s.mark.as_ref()?;
+    let (o, h, l, c) = (m.open[i], m.high[i], m.low[i], m.close[i]);
+    (o.is_finite() && h.is_finite() && l.is_finite() && c.is_finite())
+        .then(|| (o.min(h).min(l).min(c), o.max(h).max(l).max(c)))
+}

@@ -1,0 +1,187 @@
+//! Statistics: equity points, the end of a run and its summary; rolling correlations.
+
+use super::*;
+
+impl Sim<'_> {
+    pub(super) fn mark_equity(&mut self, time: TimestampMs) {
+        let e = self.equity_now();
+        if e > self.peak {
+            self.peak = e;
+        }
+        let dd = if self.peak > 0.0 {
+            ((self.peak - e) / self.peak).max(0.0)
+        } else {
+            0.0
+        };
+        let (mb, mm, n) = self.cross_state(|k| self.last_mark[k]);
+        let ratio = if n == 0 {
+            0.0
+        } else if mb > 0.0 {
+            mm / mb
+        } else {
+            f64::INFINITY
+        };
+        self.equity.push(EquityPoint {
+            time,
+            equity: e,
+            drawdown: dd,
+            margin_ratio: ratio,
+            open_positions: self.positions.len() as u32,
+            book_correlation: None,
+            correlated_exposure: 0.0,
+        });
+    }
+
+    pub(super) fn finish(&mut self) {
+        let pend = std::mem::take(&mut self.pending);
+        for p in pend {
+            self.skip(
+                p.sig,
+                "entry not filled before the market data ended".into(),
+            );
+        }
+        let positions = std::mem::take(&mut self.positions);
+        for p in positions {
+            let s = &self.market.series[p.sym];
+            let last = s.end.saturating_sub(1).max(s.first);
+            let px = s.close[last];
+            let t = self.market.times[last.min(self.market.len() - 1)];
+            self.close_pos(p, px, t, ExitReason::EndOfData, Decimal::ZERO);
+        }
+        let t = *self.market.times.last().unwrap_or(&0);
+        self.refresh_closes(self.market.len() - 1);
+        if self.equity.last().is_none_or(|e| e.time != t) {
+            self.mark_equity(t);
+        }
+    }
+
+    pub(super) fn into_result(self, start_equity: f64, liquidations: u32) -> RunResult {
+        let final_equity = self.wallet
+            + self
+                .collateral
+                .iter()
+                .map(|c| c.amount * c.sym.map_or(Decimal::ONE, |k| dec(self.last_close[k])))
+                .sum::<Decimal>();
+        let start = dec(start_equity);
+        let closed: Vec<Decimal> = self
+            .trades
+            .iter()
+            .filter(|t| !t.background)
+            .map(Trade::net)
+            .collect();
+        let wins = closed.iter().filter(|n| **n > Decimal::ZERO).count();
+        let gross_win: Decimal = closed.iter().filter(|n| **n > Decimal::ZERO).sum();
+        let gross_loss: Decimal = -closed
+            .iter()
+            .filter(|n| **n < Decimal::ZERO)
+            .sum::<Decimal>();
+        let profit_factor = if gross_loss.is_zero() {
+            if gross_win.is_zero() {
+                0.0
+            } else {
+                f64::INFINITY
+            }
+        } else {
+            f(gross_win / gross_loss)
+        };
+        let fees: Decimal = self.trades.iter().map(|t| t.fees + t.clearance_fee).sum();
+        let funding: Decimal = self.trades.iter().map(|t| t.funding).sum();
+        let summary = RunSummary {
+            start_equity: start,
+            final_equity,
+            return_pct: if start_equity > 0.0 {
+                (f(final_equity) / start_equity - 1.0) * 100.0
+            } else {
+                0.0
+            },
+            max_drawdown_pct: self.equity.iter().map(|e| e.drawdown).fold(0.0, f64::max) * 100.0,
+            liquidations,
+            cascades: self.liquidations.iter().filter(|l| l.is_cascade()).count() as u32,
+            cascade_victims: self
+                .trades
+                .iter()
+                .filter(|t| t.exit_reason == ExitReason::Cascade)
+                .count() as u32,
+            wipeouts: self.liquidations.iter().filter(|l| l.wipeout).count() as u32,
+            insurance_shortfall: self
+                .liquidations
+                .iter()
+                .map(|l| l.insurance_shortfall)
+                .sum(),
+            fees,
+            funding,
+            trades: self.trades.len() as u32,
+            skipped_signals: self.skipped.len() as u32,
+            win_rate: if closed.is_empty() {
+                0.0
+            } else {
+                wins as f64 / closed.len() as f64
+            },
+            profit_factor,
+        };
+        let _ = self.start_usdt;
+        RunResult {
+            run: format!("{}/{}", self.account.name, self.policy.name),
+            account: self.account.name.clone(),
+            policy: self.policy.name.clone(),
+            params: Vec::new(),
+            trades: self.trades,
+            liquidations: self.liquidations,
+            equity: self.equity,
+            skipped: self.skipped,
+            summary,
+            liquidation_band: None,
+        }
+    }
+}
+
+/// Pearson correlation of close-to-close log returns of two symbols over the `window` bars before
+/// bar `i`; `None` when fewer than 3 returns are available.
+pub(crate) fn correlation(m: &Market, a: usize, b: usize, i: usize, window: usize) -> Option<f64> {
+    if a == b {
+        return Some(1.0);
+    }
+    let (sa, sb) = (&m.series[a], &m.series[b]);
+    let start = i.saturating_sub(window).max(sa.first).max(sb.first);
+    let end = i.min(sa.end).min(sb.end);
+    let mut xs = Vec::new();
+    let mut ys = Vec::new();
+    for j in start + 1..end {
+        let x = (sa.close[j] / sa.close[j - 1]).ln();
+        let y = (sb.close[j] / sb.close[j - 1]).ln();
+        if x.is_finite() && y.is_finite() {
+            xs.push(x);
+            ys.push(y);
+        }
+    }
+    if xs.len() < 3 {
+        return None;
+    }
+    let n = xs.len() as f64;
+    let mx = xs.iter().sum::<f64>() / n;
+    let my = ys.iter().sum::<f64>() / n;
+    let (mut sxy, mut sxx, mut syy) = (0.0, 0.0, 0.0);
+    for (x, y) in xs.iter().zip(&ys) {
+        sxy += (x - mx) * (y - my);
+        sxx += (x - mx) * (x - mx);
+        syy += (y - my) * (y - my);
+    }
+    (sxx > 0.0 && syy > 0.0).then(|| sxy / (sxx * syy).sqrt())
+}
+
+/// Average pairwise correlation of distinct symbols of a book (`None` with fewer than two).
+pub(super) fn book_correlation(m: &Market, syms: &[usize], i: usize, window: usize) -> Option<f64> {
+    let mut sum = 0.0;
+    let mut n = 0;
+    for (x, &a) in syms.iter().enumerate() {
+        for &b in &syms[x + 1..] {
+            if a != b
+                && let Some(c) = correlation(m, a, b, i, window)
+            {
+                sum += c;
+                n += 1;
+            }
+        }
+    }
+    (n > 0).then(|| sum / n as f64)
+}
