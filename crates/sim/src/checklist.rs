@@ -55,6 +55,7 @@ use crate::config::{Account, EngineConfig, LeverageRule, MaintenanceBasis, Polic
 use crate::engine::correlation;
 use crate::error::SimError;
 use crate::margin::{isolated_liq_price, liq_price_entry_basis};
+use crate::num::{dec, flt};
 use ringfence_model::bracket::bracket_for;
 use ringfence_model::time::{HOUR_MS, iso};
 use ringfence_model::{
@@ -62,7 +63,6 @@ use ringfence_model::{
     Symbol, TimestampMs,
 };
 use rust_decimal::Decimal;
-use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -256,14 +256,6 @@ pub struct ChannelSummary {
     pub isolated: usize,
     /// Calls to skip.
     pub skip: usize,
-}
-
-fn dec(x: f64) -> Decimal {
-    Decimal::from_f64(x).unwrap_or(Decimal::ZERO)
-}
-
-fn flt(x: Decimal) -> f64 {
-    x.to_f64().unwrap_or(f64::NAN)
 }
 
 /// Median of finite values (`None` when empty).

@@ -62,6 +62,7 @@ mod engine;
 mod error;
 mod exposure;
 pub mod margin;
+mod num;
 
 pub use exposure::annotate_book_exposure;
 

@@ -1,36 +1,49 @@
 //! Entries: channel events (open, close, cancel, move_stop), waiting limit and zone entries,
 //! background positions, and the skip records.
 
+use super::ledger::Opening;
 use super::*;
 
+/// A limit or zone entry waiting to fill.
+#[derive(Debug, Clone)]
+pub(super) struct Pending {
+    pub(super) sig: usize,
+    pub(super) sym: usize,
+    pub(super) side: Side,
+    pub(super) lo: f64,
+    pub(super) hi: f64,
+    pub(super) stop: Option<f64>,
+    pub(super) expiry: TimestampMs,
+}
+
 impl Sim<'_> {
-    pub(super) fn skip(&mut self, sig: usize, reason: String) {
+    pub(super) fn skip(&mut self, sig: usize, reason: String, time: TimestampMs) {
         let s = &self.signals[sig];
         self.skipped.push(SkippedSignal {
             signal_id: s.id.clone(),
-            time: self.now,
+            time,
             symbol: s.symbol.clone(),
             reason,
         });
     }
 
-    pub(super) fn expire_pending(&mut self, _i: usize) {
-        let now = self.now;
+    pub(super) fn expire_pending(&mut self, now: TimestampMs) {
         let mut k = 0;
         while k < self.pending.len() {
             if now >= self.pending[k].expiry {
                 let p = self.pending.remove(k);
-                self.skip(p.sig, "entry zone not reached before expiry".into());
+                self.skip(p.sig, "entry zone not reached before expiry".into(), now);
             } else {
                 k += 1;
             }
         }
     }
 
-    pub(super) fn on_signal(&mut self, k: usize, i: usize) -> Result<(), SimError> {
+    pub(super) fn on_signal(&mut self, k: usize, at: At) -> Result<(), SimError> {
+        let i = at.bar;
         let s = &self.signals[k];
         match s.action {
-            Action::Open => self.on_open(k, i),
+            Action::Open => self.on_open(k, at),
             Action::Close => {
                 if let Some(pk) = self
                     .positions
@@ -41,14 +54,22 @@ impl Sim<'_> {
                     let open = self.market.series[p.sym].open[i];
                     let px = open * (1.0 - p.s * self.cfg.execution.slippage_bps / 1e4);
                     let fee = self.cfg.exchange.taker_fee * self.fee_mult;
-                    self.close_pos(p, px, self.now, ExitReason::SignalClose, fee);
+                    self.close_pos(p, px, at.time, ExitReason::SignalClose, fee);
                 } else {
-                    self.withdraw_pending(&s.id, "closed by the channel before the entry filled");
+                    self.withdraw_pending(
+                        &s.id,
+                        "closed by the channel before the entry filled",
+                        at.time,
+                    );
                 }
                 Ok(())
             }
             Action::Cancel => {
-                self.withdraw_pending(&s.id, "entry cancelled by the channel before it filled");
+                self.withdraw_pending(
+                    &s.id,
+                    "entry cancelled by the channel before it filled",
+                    at.time,
+                );
                 Ok(())
             }
             Action::MoveStop => {
@@ -74,7 +95,8 @@ impl Sim<'_> {
         }
     }
 
-    pub(super) fn on_open(&mut self, k: usize, i: usize) -> Result<(), SimError> {
+    pub(super) fn on_open(&mut self, k: usize, at: At) -> Result<(), SimError> {
+        let i = at.bar;
         let s = &self.signals[k];
         let sym = self.signal_symbol(s)?;
         let side = s.side.unwrap_or(Side::Long);
@@ -82,7 +104,8 @@ impl Sim<'_> {
         if !series.has_bar(i) {
             self.skip(
                 k,
-                format!("no market data for {} at {}", series.symbol, iso(self.now)),
+                format!("no market data for {} at {}", series.symbol, iso(at.time)),
+                at.time,
             );
             return Ok(());
         }
@@ -94,6 +117,7 @@ impl Sim<'_> {
                     "{} already open or pending (one-way mode: one position per symbol)",
                     series.symbol
                 ),
+                at.time,
             );
             return Ok(());
         }
@@ -106,7 +130,7 @@ impl Sim<'_> {
         if let Some(max) = self.policy.max_open
             && open_count >= max
         {
-            self.skip(k, format!("max open positions reached ({max})"));
+            self.skip(k, format!("max open positions reached ({max})"), at.time);
             return Ok(());
         }
         let stop = match self.policy.stops {
@@ -123,19 +147,22 @@ impl Sim<'_> {
                     self.skip(
                         k,
                         format!("price {px} already beyond the stop {st} at entry"),
+                        at.time,
                     );
                     return Ok(());
                 }
-                self.open_signal(k, sym, side, px, false)?;
+                self.open_signal(k, sym, side, px, false, at)?;
             }
             EntrySpec::Limit { price } => {
                 let (lo, hi) = match side {
                     Side::Long => (f64::NEG_INFINITY, price),
                     Side::Short => (price, f64::INFINITY),
                 };
-                self.add_pending(k, sym, side, lo, hi, stop);
+                self.add_pending(k, sym, side, lo, hi, stop, at.time);
             }
-            EntrySpec::Zone { low, high } => self.add_pending(k, sym, side, low, high, stop),
+            EntrySpec::Zone { low, high } => {
+                self.add_pending(k, sym, side, low, high, stop, at.time)
+            }
         }
         Ok(())
     }
@@ -148,12 +175,13 @@ impl Sim<'_> {
         lo: f64,
         hi: f64,
         stop: Option<f64>,
+        now: TimestampMs,
     ) {
         let expiry = self
             .cfg
             .execution
             .zone_expiry_ms
-            .map_or(TimestampMs::MAX, |e| self.now.saturating_add(e));
+            .map_or(TimestampMs::MAX, |e| now.saturating_add(e));
         self.pending.push(Pending {
             sig,
             sym,
@@ -170,7 +198,7 @@ impl Sim<'_> {
         self.equity_now()
     }
 
-    pub(super) fn choose_mode(&self, sym: usize) -> MarginMode {
+    pub(super) fn choose_mode(&self, sym: usize, bar: usize) -> MarginMode {
         match &self.policy.mode {
             ModeRule::Isolated => MarginMode::Isolated,
             ModeRule::Cross => MarginMode::Cross,
@@ -190,7 +218,7 @@ impl Sim<'_> {
                     .iter()
                     .filter(|p| p.mode == MarginMode::Cross)
                     .any(|p| {
-                        correlation(self.market, sym, p.sym, self.bar, *window_bars)
+                        correlation(self.market, sym, p.sym, bar, *window_bars)
                             .is_none_or(|c| c > *max_correlation)
                     });
                 if too_close {
@@ -209,9 +237,10 @@ impl Sim<'_> {
         side: Side,
         px: f64,
         maker: bool,
+        at: At,
     ) -> Result<(), SimError> {
         let s = &self.signals[k];
-        let mode = self.choose_mode(sym);
+        let mode = self.choose_mode(sym, at.bar);
         let stop = match self.policy.stops {
             StopDiscipline::Ignore => None,
             _ => self
@@ -234,31 +263,36 @@ impl Sim<'_> {
             self.skip(
                 k,
                 "account wiped out: no equity left to open positions".into(),
+                at.time,
             );
             return Ok(());
         }
-        let table = self.table_for(sym, self.now)?;
+        let table = self.table_for(sym, at.time)?;
         // notional as a function of leverage, then cap leverage by the bracket of the notional
         let notional_for = |lev: f64| -> Option<f64> {
             match &self.policy.sizing {
-                Sizing::FixedMargin(m) => Some(f(*m) * lev),
+                Sizing::FixedMargin(m) => Some(flt(*m) * lev),
                 Sizing::MarginFraction(x) => Some(x * equity * lev),
                 Sizing::RiskFraction(x) => {
                     let st = stop?;
                     let dist = (px - st).abs();
                     (dist > 0.0).then(|| x * equity / dist * px)
                 }
-                Sizing::FixedNotional(n) => Some(f(*n)),
+                Sizing::FixedNotional(n) => Some(flt(*n)),
             }
         };
         let Some(mut notional) = notional_for(lev) else {
-            self.skip(k, "risk sizing needs a stop and the call has none".into());
+            self.skip(
+                k,
+                "risk sizing needs a stop and the call has none".into(),
+                at.time,
+            );
             return Ok(());
         };
         for _ in 0..64 {
-            let tiers = &self.tables[table].2;
+            let tiers = &self.tables[table].tiers;
             let b = ringfence_model::bracket::bracket_for(tiers, dec(notional));
-            let max = f(b.max_leverage);
+            let max = flt(b.max_leverage);
             if lev <= max {
                 break;
             }
@@ -268,29 +302,33 @@ impl Sim<'_> {
         let qty = (dec(notional) / dec(px))
             .round_dp_with_strategy(QTY_DP, rust_decimal::RoundingStrategy::ToZero);
         if qty <= Decimal::ZERO {
-            self.skip(k, format!("size rounds to zero at price {px}"));
+            self.skip(k, format!("size rounds to zero at price {px}"), at.time);
             return Ok(());
         }
         let id = s.id.clone();
         let targets = s.targets.clone();
         self.open_position(
-            Some(k),
-            id,
-            sym,
-            side,
-            mode,
-            qty,
-            px,
-            dec(lev),
-            table,
-            stop,
-            targets,
-            maker,
-            false,
+            Opening {
+                sig: Some(k),
+                id,
+                sym,
+                side,
+                mode,
+                qty,
+                px,
+                lev: dec(lev),
+                table,
+                stop,
+                targets,
+                maker,
+                background: false,
+            },
+            at,
         )
     }
 
-    pub(super) fn open_background(&mut self, k: usize, i: usize) -> Result<(), SimError> {
+    pub(super) fn open_background(&mut self, k: usize, at: At) -> Result<(), SimError> {
+        let i = at.bar;
         let bg = &self.account.background[k];
         let sym = self
             .market
@@ -310,40 +348,41 @@ impl Sim<'_> {
                     "background position {} on {} cannot open at {} (no data, or symbol already held)",
                     k + 1,
                     bg.symbol,
-                    iso(self.now)
+                    iso(at.time)
                 ),
             });
         }
-        let table = self.table_for(sym, self.now)?;
+        let table = self.table_for(sym, at.time)?;
         let (side, mode, qty, lev) = (bg.side, bg.mode, bg.qty, bg.leverage);
         self.open_position(
-            None,
-            format!("bg:{}", k + 1),
-            sym,
-            side,
-            mode,
-            qty,
-            series.open[i],
-            lev,
-            table,
-            None,
-            Vec::new(),
-            false,
-            true,
+            Opening {
+                sig: None,
+                id: format!("bg:{}", k + 1),
+                sym,
+                side,
+                mode,
+                qty,
+                px: series.open[i],
+                lev,
+                table,
+                stop: None,
+                targets: Vec::new(),
+                maker: false,
+                background: true,
+            },
+            at,
         )
     }
 
     /// Withdraws the waiting entry of call `id`, if any, recording why it was skipped.
-    pub(super) fn withdraw_pending(&mut self, id: &str, reason: &str) {
+    pub(super) fn withdraw_pending(&mut self, id: &str, reason: &str, time: TimestampMs) {
         if let Some(pk) = self
             .pending
             .iter()
             .position(|p| self.signals[p.sig].id == id)
         {
             let p = self.pending.remove(pk);
-            self.skip(p.sig, reason.into());
+            self.skip(p.sig, reason.into(), time);
         }
     }
 }
-
-

@@ -3,6 +3,113 @@
 
 use super::*;
 
+/// A non-USDT collateral asset.
+#[derive(Debug, Clone)]
+pub(super) struct Collateral {
+    pub(super) amount: Decimal,
+    pub(super) amount_f: f64,
+    pub(super) haircut: f64,
+    /// Market symbol index pricing it; `None` for a stablecoin counted at 1.
+    pub(super) sym: Option<usize>,
+}
+
+/// One open position: `f64` thresholds for the hot path, `Decimal` ledger, the trade record.
+#[derive(Debug, Clone)]
+pub(super) struct Pos {
+    pub(super) sym: usize,
+    pub(super) side: Side,
+    pub(super) s: f64,
+    pub(super) mode: MarginMode,
+    pub(super) qty: Decimal,
+    pub(super) qty_f: f64,
+    pub(super) entry: Decimal,
+    pub(super) entry_f: f64,
+    pub(super) im: Decimal,
+    pub(super) iso_margin: Decimal,
+    /// `iso_margin` as `f64` (kept in step by [`Sim::refresh_thresholds`]), for per-bar equity.
+    pub(super) iso_f: f64,
+    /// Isolated liquidation threshold on the mark (`NaN` when none).
+    pub(super) lp: f64,
+    pub(super) stop: Option<f64>,
+    pub(super) widened: bool,
+    /// Remaining targets: price and quantity.
+    pub(super) targets: Vec<(f64, Decimal)>,
+    pub(super) next_target: usize,
+    pub(super) table: usize,
+    /// Whether the current bar's range reaches one of this position's thresholds (set per bar by
+    /// [`Sim::may_touch`]; true for a position opened inside the bar). Only such positions are
+    /// walked along the path.
+    pub(super) hot: bool,
+    /// Scan cache of [`Sim::may_touch`]: no bar in `scan_from..scan_until` can reach the
+    /// thresholds in `scan_key` (every bar of it exists for the symbol).
+    pub(super) scan_from: usize,
+    pub(super) scan_until: usize,
+    pub(super) scan_key: ScanKey,
+    pub(super) trade: Trade,
+    pub(super) funding_next: usize,
+    /// Bar open time from which the settlement `funding_next` is due (`MAX`: none left), so that
+    /// the per-bar check reads the position only.
+    pub(super) funding_due: TimestampMs,
+    /// The end of the symbol's data (`SymbolSeries::end`).
+    pub(super) sym_end: usize,
+}
+
+impl Pos {
+    /// Appends an exit leg to the trade record and adds its PnL and fee to the trade's totals.
+    pub(super) fn record_exit(
+        &mut self,
+        time: TimestampMs,
+        price: f64,
+        qty: Decimal,
+        reason: ExitReason,
+        pnl: Decimal,
+        fee: Decimal,
+    ) {
+        self.trade.exits.push(Exit {
+            time,
+            price,
+            qty,
+            reason,
+            pnl,
+            fee,
+        });
+        self.trade.pnl += pnl;
+        self.trade.fees += fee;
+    }
+}
+
+/// One bracket table in use: symbol `sym`'s table in the snapshot effective from `from`, in
+/// `Decimal` (exact formulas) and `f64` (per-bar maintenance).
+pub(super) struct Table {
+    pub(super) sym: usize,
+    pub(super) from: TimestampMs,
+    pub(super) tiers: Vec<Bracket>,
+    pub(super) tiers_f: Vec<TierF>,
+}
+
+/// What [`Sim::open_position`] opens: a sized call (or background position) at a price.
+pub(super) struct Opening {
+    /// The channel event it comes from (`None`: a background position).
+    pub(super) sig: Option<usize>,
+    /// The trade's id (the call's id, or `bg:N`).
+    pub(super) id: String,
+    pub(super) sym: usize,
+    pub(super) side: Side,
+    pub(super) mode: MarginMode,
+    pub(super) qty: Decimal,
+    /// Fill price (slippage included).
+    pub(super) px: f64,
+    pub(super) lev: Decimal,
+    /// Index into [`Sim`]'s bracket tables.
+    pub(super) table: usize,
+    pub(super) stop: Option<f64>,
+    pub(super) targets: Vec<f64>,
+    /// Maker fee (limit/zone fill) rather than taker.
+    pub(super) maker: bool,
+    /// A background position: opened regardless of margin, never counted as a channel trade.
+    pub(super) background: bool,
+}
+
 impl Sim<'_> {
     pub(super) fn collateral_value(&self, haircut: bool) -> f64 {
         self.collateral
@@ -17,7 +124,7 @@ impl Sim<'_> {
 
     /// Equity at the last known closes: wallet + isolated margins + uPnL + collateral at market value.
     pub(super) fn equity_now(&self) -> f64 {
-        let mut e = f(self.wallet) + self.collateral_value(false);
+        let mut e = flt(self.wallet) + self.collateral_value(false);
         for p in &self.positions {
             e += p.iso_f + p.s * p.qty_f * (self.last_close[p.sym] - p.entry_f);
         }
@@ -25,7 +132,7 @@ impl Sim<'_> {
     }
 
     pub(super) fn mm_of(&self, p: &Pos, mark: f64) -> f64 {
-        let tiers = &self.tables[p.table].3;
+        let tiers = &self.tables[p.table].tiers_f;
         match self.cfg.exchange.maintenance_basis {
             MaintenanceBasis::Mark => mm_f64(tiers, p.qty_f * mark),
             MaintenanceBasis::Entry => mm_f64(tiers, p.qty_f * p.entry_f),
@@ -34,7 +141,7 @@ impl Sim<'_> {
 
     /// Cross margin balance and maintenance with prices given per symbol.
     pub(super) fn cross_state(&self, mark: impl Fn(usize) -> f64) -> (f64, f64, usize) {
-        let mut mb = f(self.wallet);
+        let mut mb = flt(self.wallet);
         for c in &self.collateral {
             let p = c.sym.map_or(1.0, &mark);
             mb += c.amount_f * p * (1.0 - c.haircut);
@@ -61,7 +168,7 @@ impl Sim<'_> {
         if let Some(k) = self
             .tables
             .iter()
-            .position(|(s, from, _, _)| *s == sym && *from == snap)
+            .position(|tb| tb.sym == sym && tb.from == snap)
         {
             return Ok(k);
         }
@@ -73,8 +180,12 @@ impl Sim<'_> {
                 symbol: symbol.clone(),
                 date: iso(t),
             })?;
-        self.tables
-            .push((sym, snap, tiers.to_vec(), tiers_f64(tiers)));
+        self.tables.push(Table {
+            sym,
+            from: snap,
+            tiers: tiers.to_vec(),
+            tiers_f: tiers_f64(tiers),
+        });
         Ok(self.tables.len() - 1)
     }
 
@@ -85,17 +196,13 @@ impl Sim<'_> {
     /// Recomputes a position's `f64` thresholds from its ledger (after a fill, funding, margin
     /// added or a partial exit): the isolated liquidation price and the `f64` copy of its margin.
     /// An associated function so that a position can be updated in place inside `positions`.
-    pub(super) fn refresh_thresholds(
-        tables: &[(usize, TimestampMs, Vec<Bracket>, Vec<TierF>)],
-        basis: MaintenanceBasis,
-        p: &mut Pos,
-    ) {
-        p.iso_f = f(p.iso_margin);
+    pub(super) fn refresh_thresholds(tables: &[Table], basis: MaintenanceBasis, p: &mut Pos) {
+        p.iso_f = flt(p.iso_margin);
         if p.mode != MarginMode::Isolated {
             p.lp = f64::NAN;
             return;
         }
-        let tiers = &tables[p.table].2;
+        let tiers = &tables[p.table].tiers;
         let lp = match basis {
             MaintenanceBasis::Mark => {
                 isolated_liq_price(p.side, p.qty, p.entry, p.iso_margin, tiers)
@@ -104,7 +211,7 @@ impl Sim<'_> {
                 liq_price_entry_basis(p.side, p.qty, p.entry, p.iso_margin, tiers)
             }
         };
-        p.lp = lp.map_or(f64::NAN, |l| f(l.price));
+        p.lp = lp.map_or(f64::NAN, |l| flt(l.price));
     }
 
     pub(super) fn settle_funding(&mut self, i: usize) {
@@ -150,23 +257,24 @@ impl Sim<'_> {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn open_position(
-        &mut self,
-        sig: Option<usize>,
-        id: String,
-        sym: usize,
-        side: Side,
-        mode: MarginMode,
-        qty: Decimal,
-        px: f64,
-        lev: Decimal,
-        table: usize,
-        stop: Option<f64>,
-        targets: Vec<f64>,
-        maker: bool,
-        background: bool,
-    ) -> Result<(), SimError> {
+    /// Opens a position at the current bar when the account has the margin (background positions
+    /// always open); otherwise records why the signal was skipped.
+    pub(super) fn open_position(&mut self, o: Opening, at: At) -> Result<(), SimError> {
+        let Opening {
+            sig,
+            id,
+            sym,
+            side,
+            mode,
+            qty,
+            px,
+            lev,
+            table,
+            stop,
+            targets,
+            maker,
+            background,
+        } = o;
         let entry = dec(px);
         let notional = qty * entry;
         let im = money(notional / lev);
@@ -182,10 +290,10 @@ impl Sim<'_> {
             .positions
             .iter()
             .filter(|p| p.mode == MarginMode::Cross)
-            .map(|p| f(p.im))
+            .map(|p| flt(p.im))
             .sum();
         let available = mb - cross_im;
-        let need = f(im + fee);
+        let need = flt(im + fee);
         let short_wallet = mode == MarginMode::Isolated && self.wallet < im + fee;
         if !background && (available < need || short_wallet) {
             if let Some(k) = sig {
@@ -195,13 +303,14 @@ impl Sim<'_> {
                     "available margin"
                 };
                 let have = if short_wallet {
-                    f(self.wallet)
+                    flt(self.wallet)
                 } else {
                     available
                 };
                 self.skip(
                     k,
                     format!("insufficient margin: needs {need:.2} USDT, {what} {have:.2}"),
+                    at.time,
                 );
             }
             return Ok(());
@@ -234,7 +343,7 @@ impl Sim<'_> {
             left -= q;
             tq.push((tp, q));
         }
-        let i = self.bar;
+        let i = at.bar;
         let fund = &self.market.series[sym].funding;
         let open_t = self.market.times[i];
         let funding_next = fund
@@ -247,7 +356,7 @@ impl Sim<'_> {
             s: side.sign(),
             mode,
             qty,
-            qty_f: f(qty),
+            qty_f: flt(qty),
             entry,
             entry_f: px,
             im,
@@ -272,14 +381,14 @@ impl Sim<'_> {
                 side,
                 mode,
                 background,
-                open_time: self.now,
+                open_time: at.time,
                 entry_price: px,
                 qty,
                 leverage: lev,
                 margin: im,
                 margin_added: Decimal::ZERO,
                 liq_price_at_entry: None,
-                close_time: self.now,
+                close_time: at.time,
                 exit_price: f64::NAN,
                 exit_reason: ExitReason::EndOfData,
                 pnl: Decimal::ZERO,
@@ -294,24 +403,32 @@ impl Sim<'_> {
             p.lp.is_finite().then_some(p.lp)
         } else {
             // this position alone on the cross balance at entry
-            let wb = mb - fee.to_f64().unwrap_or(0.0);
-            let tiers = &self.tables[table].2;
-            isolated_liq_price(side, qty, entry, dec(wb), tiers).map(|l| f(l.price))
+            let wb = mb - flt(fee);
+            let tiers = &self.tables[table].tiers;
+            isolated_liq_price(side, qty, entry, dec(wb), tiers).map(|l| flt(l.price))
         };
         self.positions.push(p);
         Ok(())
     }
 
     /// Records an exit leg; closes the position when nothing is left. `fee_rate` applies to the leg.
-    pub(super) fn exit_leg(&mut self, k: usize, qty: Decimal, px: f64, reason: ExitReason, fee_rate: Decimal) {
+    pub(super) fn exit_leg(
+        &mut self,
+        k: usize,
+        qty: Decimal,
+        px: f64,
+        reason: ExitReason,
+        fee_rate: Decimal,
+        time: TimestampMs,
+    ) {
         let p = &mut self.positions[k];
         let exit = dec(px);
         let pnl = money(p.side.sign_dec() * qty * (exit - p.entry));
         let fee = money(qty * exit * fee_rate);
-        p.record_exit(self.now, px, qty, reason, pnl, fee);
+        p.record_exit(time, px, qty, reason, pnl, fee);
         self.wallet += pnl - fee;
         p.qty -= qty;
-        p.qty_f = f(p.qty);
+        p.qty_f = flt(p.qty);
         if p.mode == MarginMode::Isolated && !p.qty.is_zero() {
             // release margin in proportion to the quantity closed
             let release = money(p.iso_margin * qty / (p.qty + qty));
@@ -346,7 +463,7 @@ impl Sim<'_> {
         let p = &self.positions[k];
         let (mb, _, _) = self.cross_f(seg, t);
         let m = self.slot_mark(p.sym, seg, t);
-        let fee = p.qty_f * fill * f(fee_rate);
+        let fee = p.qty_f * fill * flt(fee_rate);
         mb - p.s * p.qty_f * (m - p.entry_f) + p.s * p.qty_f * (fill - p.entry_f) - fee < 0.0
     }
 
@@ -367,11 +484,7 @@ impl Sim<'_> {
         fee_rate: Decimal,
     ) {
         if p.mode == MarginMode::Isolated && self.beyond_bankruptcy(&p, px) {
-            let now = self.now;
-            self.now = time;
-            self.positions.push(p);
-            self.liquidate_isolated(self.positions.len() - 1, px);
-            self.now = now;
+            self.liquidate_isolated_pos(p, px, time);
             return;
         }
         let qty = p.qty;
@@ -399,7 +512,7 @@ impl Sim<'_> {
         t.exit_price = if den.is_zero() {
             f64::NAN
         } else {
-            f(num / den)
+            flt(num / den)
         };
         self.trades.push(p.trade);
     }

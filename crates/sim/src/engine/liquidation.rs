@@ -4,12 +4,17 @@
 use super::*;
 
 impl Sim<'_> {
-    pub(super) fn liquidate_isolated(&mut self, k: usize, px: f64) {
-        let mut p = self.positions.remove(k);
+    pub(super) fn liquidate_isolated(&mut self, k: usize, px: f64, time: TimestampMs) {
+        let p = self.positions.remove(k);
+        self.liquidate_isolated_pos(p, px, time);
+    }
+
+    /// Liquidates isolated position `p`, already taken out of the book, at `px`.
+    pub(super) fn liquidate_isolated_pos(&mut self, mut p: Pos, px: f64, time: TimestampMs) {
         let exit = dec(px);
         let pnl = money(p.side.sign_dec() * p.qty * (exit - p.entry));
         let remaining = p.iso_margin + pnl;
-        let tiers = &self.tables[p.table].2;
+        let tiers = &self.tables[p.table].tiers;
         let mm =
             ringfence_model::bracket::bracket_for(tiers, p.qty * exit).maintenance(p.qty * exit);
         // the exchange keeps what margin remains (clearance fee + insurance fund); a gap past
@@ -20,19 +25,12 @@ impl Sim<'_> {
             (Decimal::ZERO, -remaining)
         };
         let qty = p.qty;
-        p.record_exit(
-            self.now,
-            px,
-            qty,
-            ExitReason::Liquidation,
-            pnl,
-            Decimal::ZERO,
-        );
+        p.record_exit(time, px, qty, ExitReason::Liquidation, pnl, Decimal::ZERO);
         p.trade.clearance_fee += clearance;
         self.wallet += p.iso_margin + pnl - clearance + shortfall;
         let lost = -pnl - p.im;
         let ratio = if remaining > Decimal::ZERO {
-            f(mm / remaining)
+            flt(mm / remaining)
         } else {
             f64::INFINITY
         };
@@ -50,7 +48,7 @@ impl Sim<'_> {
         self.finish_trade(p);
         let wipeout = self.equity_now() <= 1e-9;
         self.liquidations.push(LiquidationEvent {
-            time: self.now,
+            time,
             mode: MarginMode::Isolated,
             positions: vec![lp],
             margin_ratio: ratio,
@@ -63,14 +61,20 @@ impl Sim<'_> {
         });
     }
 
-    pub(super) fn liquidate_cross(&mut self, seg: usize, t: f64) {
-        self.liquidate_cross_at(seg, t, None);
+    pub(super) fn liquidate_cross(&mut self, seg: usize, t: f64, at: At) {
+        self.liquidate_cross_at(seg, t, None, at);
     }
 
     /// Cross liquidation at path point (`seg`, `t`), every position at its mark there, except
     /// `forced = Some((symbol, price))`: the position of that symbol whose stop would have filled
     /// at `price` past the account's bankruptcy is taken first, at that price.
-    pub(super) fn liquidate_cross_at(&mut self, seg: usize, t: f64, forced: Option<(usize, f64)>) {
+    pub(super) fn liquidate_cross_at(
+        &mut self,
+        seg: usize,
+        t: f64,
+        forced: Option<(usize, f64)>,
+        at: At,
+    ) {
         let price_of = |this: &Self, p: &Pos| match forced {
             Some((sym, px)) if p.sym == sym => px,
             _ => this.slot_mark(p.sym, seg, t),
@@ -95,7 +99,7 @@ impl Sim<'_> {
         let corr = book_correlation(
             self.market,
             &cross_syms,
-            self.bar,
+            at.bar,
             self.cfg.correlation_window,
         );
         let mut closed: Vec<(Pos, f64, Decimal)> = Vec::new();
@@ -175,7 +179,7 @@ impl Sim<'_> {
             };
             p.trade.clearance_fee += fees[k];
             let qty = p.qty;
-            p.record_exit(self.now, m, qty, reason, pnl, Decimal::ZERO);
+            p.record_exit(at.time, m, qty, reason, pnl, Decimal::ZERO);
             listed.push(LiquidatedPosition {
                 signal_id: p.trade.signal_id.clone(),
                 symbol: p.trade.symbol.clone(),
@@ -190,7 +194,7 @@ impl Sim<'_> {
         }
         let wipeout = self.equity_now() <= 1e-9;
         self.liquidations.push(LiquidationEvent {
-            time: self.now,
+            time: at.time,
             mode: MarginMode::Cross,
             positions: listed,
             margin_ratio: if mb0 > 0.0 { mm0 / mb0 } else { f64::INFINITY },
@@ -203,5 +207,3 @@ impl Sim<'_> {
         });
     }
 }
-
-

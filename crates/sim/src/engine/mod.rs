@@ -6,6 +6,7 @@ use crate::config::{
 };
 use crate::error::SimError;
 use crate::margin::{TierF, isolated_liq_price, liq_price_entry_basis, mm_f64, tiers_f64};
+use crate::num::{dec, flt, money};
 use ringfence_model::time::iso;
 use ringfence_model::{
     Action, Bracket, BracketBook, EntrySpec, EquityPoint, Exit, ExitReason, LiquidatedPosition,
@@ -13,7 +14,6 @@ use ringfence_model::{
     Symbol, SymbolSeries, TimestampMs, Trade,
 };
 use rust_decimal::Decimal;
-use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
 
 mod entries;
 mod ledger;
@@ -22,8 +22,12 @@ mod path;
 mod scan;
 mod stats;
 
-pub(crate) use stats::correlation;
+use entries::Pending;
+use ledger::{Collateral, Pos, Table};
+use path::Slot;
+use scan::{ScanKey, Touch};
 use stats::book_correlation;
+pub(crate) use stats::correlation;
 
 /// Funding settlements whose timestamp is at most this much after a bar open are settled at that
 /// open (exchange timestamps carry a few ms of jitter).
@@ -33,165 +37,6 @@ const QTY_DP: u32 = 8;
 /// Guard against a pathological event loop inside one bar.
 const MAX_EVENTS_PER_PATH: usize = 100_000;
 
-/// `f64` → `Decimal` by the shortest representation (prices from market data).
-pub(crate) fn dec(x: f64) -> Decimal {
-    Decimal::from_f64(x).unwrap_or(Decimal::ZERO)
-}
-
-/// Ledger amounts are kept to 10 decimals so that sums stay exact within `Decimal`'s 28 digits.
-pub(crate) fn money(x: Decimal) -> Decimal {
-    x.round_dp(10)
-}
-
-fn f(x: Decimal) -> f64 {
-    x.to_f64().unwrap_or(f64::NAN)
-}
-
-/// A non-USDT collateral asset.
-#[derive(Debug, Clone)]
-struct Collateral {
-    amount: Decimal,
-    amount_f: f64,
-    haircut: f64,
-    /// Market symbol index pricing it; `None` for a stablecoin counted at 1.
-    sym: Option<usize>,
-}
-
-/// One open position: `f64` thresholds for the hot path, `Decimal` ledger, the trade record.
-#[derive(Debug, Clone)]
-struct Pos {
-    sym: usize,
-    side: Side,
-    s: f64,
-    mode: MarginMode,
-    qty: Decimal,
-    qty_f: f64,
-    entry: Decimal,
-    entry_f: f64,
-    im: Decimal,
-    iso_margin: Decimal,
-    /// `iso_margin` as `f64` (kept in step by [`Sim::refresh_thresholds`]), for per-bar equity.
-    iso_f: f64,
-    /// Isolated liquidation threshold on the mark (`NaN` when none).
-    lp: f64,
-    stop: Option<f64>,
-    widened: bool,
-    /// Remaining targets: price and quantity.
-    targets: Vec<(f64, Decimal)>,
-    next_target: usize,
-    table: usize,
-    /// Whether the current bar's range reaches one of this position's thresholds (set per bar by
-    /// [`Sim::may_touch`]; true for a position opened inside the bar). Only such positions are
-    /// walked along the path.
-    hot: bool,
-    /// Scan cache of [`Sim::may_touch`]: no bar in `scan_from..scan_until` can reach the
-    /// thresholds in `scan_key` (every bar of it exists for the symbol).
-    scan_from: usize,
-    scan_until: usize,
-    scan_key: ScanKey,
-    trade: Trade,
-    funding_next: usize,
-    /// Bar open time from which the settlement `funding_next` is due (`MAX`: none left), so that
-    /// the per-bar check reads the position only.
-    funding_due: TimestampMs,
-    /// The end of the symbol's data (`SymbolSeries::end`).
-    sym_end: usize,
-}
-
-impl Pos {
-    /// Appends an exit leg to the trade record and adds its PnL and fee to the trade's totals.
-    fn record_exit(
-        &mut self,
-        time: TimestampMs,
-        price: f64,
-        qty: Decimal,
-        reason: ExitReason,
-        pnl: Decimal,
-        fee: Decimal,
-    ) {
-        self.trade.exits.push(Exit {
-            time,
-            price,
-            qty,
-            reason,
-            pnl,
-            fee,
-        });
-        self.trade.pnl += pnl;
-        self.trade.fees += fee;
-    }
-
-    /// The thresholds [`Sim::may_touch`]'s scan cache is keyed on.
-    fn key(&self) -> ScanKey {
-        (
-            self.stop.map(f64::to_bits),
-            self.targets.get(self.next_target).map(|t| t.0.to_bits()),
-            self.lp.to_bits(),
-        )
-    }
-
-    /// True when the scan cache says bar `i` cannot reach this position's thresholds.
-    fn scan_covers(&self, i: usize) -> bool {
-        self.scan_from <= i && i < self.scan_until && self.key() == self.scan_key
-    }
-}
-
-/// The thresholds a scan was made for (bit patterns: a change of any of them voids the scan).
-type ScanKey = (Option<u64>, Option<u64>, u64);
-
-/// Bars scanned ahead at once for one position by [`first_touch`].
-const SCAN_AHEAD: usize = 4096;
-
-/// A limit or zone entry waiting to fill.
-#[derive(Debug, Clone)]
-struct Pending {
-    sig: usize,
-    sym: usize,
-    side: Side,
-    lo: f64,
-    hi: f64,
-    stop: Option<f64>,
-    expiry: TimestampMs,
-}
-
-/// Vertex prices of one symbol for one (sub-)bar, in path order.
-#[derive(Debug, Clone, Copy)]
-struct Slot {
-    last: [f64; 4],
-    mark: [f64; 4],
-}
-
-/// What the path found next.
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Ev {
-    Fill(usize, f64),
-    Target(usize, f64),
-    Stop(usize, f64),
-    IsoLiq(usize, f64),
-    CrossLiq,
-}
-
-impl Ev {
-    fn rank(self) -> u8 {
-        match self {
-            Ev::Fill(..) => 0,
-            Ev::IsoLiq(..) => 1,
-            Ev::CrossLiq => 2,
-            Ev::Stop(..) => 3,
-            Ev::Target(..) => 4,
-        }
-    }
-}
-
-/// What [`Sim::may_touch`] found for a bar.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Touch {
-    /// Nothing can trigger (or the path cannot be built): the bar is skipped.
-    Skip,
-    /// Something may trigger: build the path and walk it.
-    Path,
-}
-
 /// Something due at a bar open: a channel event or a background position.
 #[derive(Debug, Clone, Copy)]
 enum Due {
@@ -199,6 +44,15 @@ enum Due {
     Background(usize),
 }
 
+/// The moment being processed, passed explicitly to everything that records or depends on time:
+/// the main bar's index and the time of the (sub-)bar.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct At {
+    /// Main bar index (correlation windows, funding schedule position).
+    pub(super) bar: usize,
+    /// Open time of the (sub-)bar: the time of fills, exits, liquidations and skip records.
+    pub(super) time: TimestampMs,
+}
 
 /// One run's state.
 pub(crate) struct Sim<'a> {
@@ -211,11 +65,11 @@ pub(crate) struct Sim<'a> {
     model: Intrabar,
     fee_mult: Decimal,
     wallet: Decimal,
-    start_usdt: Decimal,
     collateral: Vec<Collateral>,
     positions: Vec<Pos>,
     pending: Vec<Pending>,
-    tables: Vec<(usize, TimestampMs, Vec<Bracket>, Vec<TierF>)>,
+    /// The bracket tables in use, one per (symbol, snapshot); positions refer to them by index.
+    tables: Vec<Table>,
     /// Main symbol index → lower-market symbol index.
     lower_map: Vec<Option<usize>>,
     /// Per symbol: its path slot for the current (sub-)bar.
@@ -239,10 +93,6 @@ pub(crate) struct Sim<'a> {
     equity: Vec<EquityPoint>,
     skipped: Vec<SkippedSignal>,
     peak: f64,
-    /// Time of the (sub-)bar being processed.
-    now: TimestampMs,
-    /// Main bar index being processed.
-    bar: usize,
     /// Scratch equity buffer of [`Sim::quiet_stretch`].
     equity_buf: Vec<f64>,
 }
@@ -291,7 +141,7 @@ impl<'a> Sim<'a> {
             };
             collateral.push(Collateral {
                 amount: *amount,
-                amount_f: f(*amount),
+                amount_f: flt(*amount),
                 haircut: cfg.exchange.haircut(&a),
                 sym,
             });
@@ -342,7 +192,6 @@ impl<'a> Sim<'a> {
             model,
             fee_mult: account.fee_multiplier,
             wallet,
-            start_usdt: wallet,
             collateral,
             positions: Vec::new(),
             pending: Vec::new(),
@@ -361,8 +210,6 @@ impl<'a> Sim<'a> {
             equity: Vec::new(),
             skipped: Vec::new(),
             peak: 0.0,
-            now: market.times[0],
-            bar: 0,
             equity_buf: Vec::new(),
         })
     }
@@ -387,7 +234,7 @@ impl<'a> Sim<'a> {
         // validate every open before running: unknown symbols are input errors
         for s in self.signals {
             if s.action == Action::Open {
-                let sym = self.signal_symbol(s)?;
+                self.signal_symbol(s)?;
                 if s.side.is_none() {
                     return Err(SimError::IncompleteSignal {
                         id: s.id.clone(),
@@ -396,10 +243,9 @@ impl<'a> Sim<'a> {
                         missing: "side",
                     });
                 }
-                let _ = sym;
             }
         }
-        let start_equity = f(self.wallet) + self.collateral_value(false);
+        let start_equity = flt(self.wallet) + self.collateral_value(false);
         self.peak = start_equity;
         self.equity.push(EquityPoint {
             time: market.times[0],
@@ -413,6 +259,8 @@ impl<'a> Sim<'a> {
         let n = market.len();
         let mut ptr = 0;
         let mut i = 0;
+        // the time of the last bar processed (for records made after the loop)
+        let mut now = market.times[0];
         while i < n {
             if self.positions.is_empty() && self.pending.is_empty() {
                 let Some(&(t, _)) = due.get(ptr) else { break };
@@ -426,30 +274,33 @@ impl<'a> Sim<'a> {
                     self.refresh_closes(i - 1);
                 }
             }
-            self.bar = i;
-            self.now = market.times[i];
+            let at = At {
+                bar: i,
+                time: market.times[i],
+            };
+            now = at.time;
             let had_open = !self.positions.is_empty();
             self.close_ended(i);
             self.settle_funding(i);
             // due events at this open, in time order
             while let Some(&(t, d)) = due.get(ptr) {
-                if t > self.now {
+                if t > at.time {
                     break;
                 }
                 ptr += 1;
                 match d {
-                    Due::Signal(k) => self.on_signal(k, i)?,
-                    Due::Background(k) => self.open_background(k, i)?,
+                    Due::Signal(k) => self.on_signal(k, at)?,
+                    Due::Background(k) => self.open_background(k, at)?,
                 }
             }
-            self.expire_pending(i);
+            self.expire_pending(at.time);
             let active = had_open || !self.positions.is_empty();
             if !self.positions.is_empty() || !self.pending.is_empty() {
                 self.process_bar(i)?;
             }
             self.refresh_closes(i);
             if active || !self.positions.is_empty() {
-                self.mark_equity(self.now);
+                self.mark_equity(at.time);
             }
             i += 1;
             if !self.positions.is_empty() && i < n {
@@ -460,6 +311,7 @@ impl<'a> Sim<'a> {
                 let end = self.quiet_until(i, next_due);
                 if end > i {
                     self.quiet_stretch(i, end);
+                    now = market.times[end - 1];
                     i = end;
                 }
             }
@@ -469,11 +321,11 @@ impl<'a> Sim<'a> {
             if let Due::Signal(k) = d {
                 let s = &self.signals[k];
                 if s.action == Action::Open {
-                    self.skip(k, "signal after the end of the market data".into());
+                    self.skip(k, "signal after the end of the market data".into(), now);
                 }
             }
         }
-        self.finish();
+        self.finish(now);
         let liq = self.liquidations.len() as u32;
         Ok(self.into_result(start_equity, liq))
     }
@@ -519,7 +371,10 @@ impl<'a> Sim<'a> {
     }
 
     fn process_bar(&mut self, i: usize) -> Result<(), SimError> {
-        let time = self.market.times[i];
+        let at = At {
+            bar: i,
+            time: self.market.times[i],
+        };
         if self.may_touch(i) == Touch::Skip {
             return Ok(());
         }
@@ -542,21 +397,19 @@ impl<'a> Sim<'a> {
             // refine only when every involved symbol has every sub-bar
             let ok = range.clone().all(|j| self.build_path(true, j));
             if ok {
-                for (j, t) in range.zip(lower_times) {
-                    self.now = t;
+                for (j, time) in range.zip(lower_times) {
                     if self.positions.is_empty() && self.pending.is_empty() {
                         break;
                     }
                     if self.build_path(true, j) {
-                        self.run_path()?;
+                        self.run_path(At { bar: i, time })?;
                     }
                 }
-                self.now = time;
                 return Ok(());
             }
             self.build_path(false, i);
         }
-        self.run_path()
+        self.run_path(at)
     }
 }
 

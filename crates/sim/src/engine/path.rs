@@ -3,6 +3,35 @@
 
 use super::*;
 
+/// Vertex prices of one symbol for one (sub-)bar, in path order.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Slot {
+    pub(super) last: [f64; 4],
+    pub(super) mark: [f64; 4],
+}
+
+/// What the path found next.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) enum Ev {
+    Fill(usize, f64),
+    Target(usize, f64),
+    Stop(usize, f64),
+    IsoLiq(usize, f64),
+    CrossLiq,
+}
+
+impl Ev {
+    pub(super) fn rank(self) -> u8 {
+        match self {
+            Ev::Fill(..) => 0,
+            Ev::IsoLiq(..) => 1,
+            Ev::CrossLiq => 2,
+            Ev::Stop(..) => 3,
+            Ev::Target(..) => 4,
+        }
+    }
+}
+
 impl Sim<'_> {
     pub(super) fn slot_mark(&self, sym: usize, seg: usize, t: f64) -> f64 {
         match self.slot_of[sym] {
@@ -153,7 +182,7 @@ impl Sim<'_> {
     }
 
     /// Walks the current path's three segments firing triggers in path order.
-    pub(super) fn run_path(&mut self) -> Result<(), SimError> {
+    pub(super) fn run_path(&mut self, at: At) -> Result<(), SimError> {
         let liq_in_path = self.model != Intrabar::Close;
         let mut guard = 0;
         for seg in 0..3 {
@@ -164,7 +193,7 @@ impl Sim<'_> {
                     return Ok(());
                 }
                 t = te;
-                self.apply(ev, seg, t)?;
+                self.apply(ev, seg, t, at)?;
             }
         }
         if !liq_in_path {
@@ -179,14 +208,14 @@ impl Sim<'_> {
                 }
                 let m = self.slot_mark(p.sym, 2, 1.0);
                 if p.lp.is_finite() && p.s * (m - p.lp) <= 0.0 {
-                    self.liquidate_isolated(k, m);
+                    self.liquidate_isolated(k, m, at.time);
                 } else {
                     k += 1;
                 }
             }
             let (mb, mm, n) = self.cross_f(2, 1.0);
             if n > 0 && mb <= mm {
-                self.liquidate_cross(2, 1.0);
+                self.liquidate_cross(2, 1.0, at);
             }
         }
         Ok(())
@@ -279,12 +308,12 @@ impl Sim<'_> {
         best
     }
 
-    pub(super) fn apply(&mut self, ev: Ev, seg: usize, t: f64) -> Result<(), SimError> {
+    pub(super) fn apply(&mut self, ev: Ev, seg: usize, t: f64, at: At) -> Result<(), SimError> {
         let slip = self.cfg.execution.slippage_bps / 1e4;
         match ev {
             Ev::Fill(k, px) => {
                 let p = self.pending[k].clone();
-                let r = self.open_signal(p.sig, p.sym, p.side, px, true);
+                let r = self.open_signal(p.sig, p.sym, p.side, px, true, at);
                 self.pending.remove(k);
                 r?;
             }
@@ -299,7 +328,7 @@ impl Sim<'_> {
                 let q = q.min(p.qty);
                 let fee = self.cfg.exchange.maker_fee * self.fee_mult;
                 if q > Decimal::ZERO {
-                    self.exit_leg(k, q, tp, ExitReason::Target(n), fee);
+                    self.exit_leg(k, q, tp, ExitReason::Target(n), fee, at.time);
                 }
             }
             Ev::Stop(k, px) => {
@@ -317,16 +346,16 @@ impl Sim<'_> {
                 let mode = p.mode;
                 if mode == MarginMode::Isolated && self.beyond_bankruptcy(&self.positions[k], fill)
                 {
-                    self.liquidate_isolated(k, fill);
+                    self.liquidate_isolated(k, fill, at.time);
                     return Ok(());
                 }
                 let fee = self.cfg.exchange.taker_fee * self.fee_mult;
                 if mode == MarginMode::Cross && self.cross_fill_bankrupts(k, fill, fee, seg, t) {
                     let sym = self.positions[k].sym;
-                    self.liquidate_cross_at(seg, t, Some((sym, fill)));
+                    self.liquidate_cross_at(seg, t, Some((sym, fill)), at);
                     return Ok(());
                 }
-                self.exit_leg(k, q, fill, ExitReason::Stop, fee);
+                self.exit_leg(k, q, fill, ExitReason::Stop, fee, at.time);
             }
             Ev::IsoLiq(k, px) => {
                 if let Some(cap) = self.policy.auto_add_margin_cap {
@@ -342,9 +371,9 @@ impl Sim<'_> {
                         return Ok(());
                     }
                 }
-                self.liquidate_isolated(k, px);
+                self.liquidate_isolated(k, px, at.time);
             }
-            Ev::CrossLiq => self.liquidate_cross(seg, t),
+            Ev::CrossLiq => self.liquidate_cross(seg, t, at),
         }
         Ok(())
     }

@@ -3,6 +3,37 @@
 
 use super::*;
 
+impl Pos {
+    /// The thresholds [`Sim::may_touch`]'s scan cache is keyed on.
+    pub(super) fn key(&self) -> ScanKey {
+        (
+            self.stop.map(f64::to_bits),
+            self.targets.get(self.next_target).map(|t| t.0.to_bits()),
+            self.lp.to_bits(),
+        )
+    }
+
+    /// True when the scan cache says bar `i` cannot reach this position's thresholds.
+    pub(super) fn scan_covers(&self, i: usize) -> bool {
+        self.scan_from <= i && i < self.scan_until && self.key() == self.scan_key
+    }
+}
+
+/// The thresholds a scan was made for (bit patterns: a change of any of them voids the scan).
+pub(super) type ScanKey = (Option<u64>, Option<u64>, u64);
+
+/// Bars scanned ahead at once for one position by [`first_touch`].
+pub(super) const SCAN_AHEAD: usize = 4096;
+
+/// What [`Sim::may_touch`] found for a bar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Touch {
+    /// Nothing can trigger (or the path cannot be built): the bar is skipped.
+    Skip,
+    /// Something may trigger: build the path and walk it.
+    Path,
+}
+
 impl Sim<'_> {
     /// The first bar at or after `i` (at most `next_due`, the bar of the next due signal or
     /// background open) at which the per-bar passes of [`Sim::run`] can do more than refresh the
@@ -35,7 +66,7 @@ impl Sim<'_> {
     pub(super) fn quiet_stretch(&mut self, a: usize, b: usize) {
         let series = &self.market.series;
         let times = &self.market.times;
-        let base = f(self.wallet) + self.collateral_value(false);
+        let base = flt(self.wallet) + self.collateral_value(false);
         let mut buf = std::mem::take(&mut self.equity_buf);
         buf.clear();
         buf.resize(b - a, base);
@@ -75,8 +106,6 @@ impl Sim<'_> {
             });
         }
         self.equity_buf = buf;
-        self.bar = b - 1;
-        self.now = times[b - 1];
     }
 
     /// The closes as of bar `i` for the symbols whose closes are read (open positions and
@@ -213,7 +242,7 @@ impl Sim<'_> {
             };
             (lo > 0.0 && hi.is_finite()).then_some((lo * (1.0 - WIDEN), hi * (1.0 + WIDEN)))
         };
-        let mut mb = f(self.wallet);
+        let mut mb = flt(self.wallet);
         for c in &self.collateral {
             let keep = 1.0 - c.haircut;
             if !(keep >= 0.0 && c.amount_f >= 0.0) {
@@ -239,7 +268,7 @@ impl Sim<'_> {
             };
             let adverse = if p.s > 0.0 { lo } else { hi };
             mb += p.s * p.qty_f * (adverse - p.entry_f);
-            let tiers = &self.tables[p.table].3;
+            let tiers = &self.tables[p.table].tiers_f;
             mm += match basis {
                 MaintenanceBasis::Mark => {
                     let (nlo, nhi) = (p.qty_f * lo, p.qty_f * hi);

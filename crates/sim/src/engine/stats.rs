@@ -32,12 +32,15 @@ impl Sim<'_> {
         });
     }
 
-    pub(super) fn finish(&mut self) {
+    /// Ends the run at `now` (the last bar processed): waiting entries are withdrawn, open
+    /// positions closed at their symbol's last close.
+    pub(super) fn finish(&mut self, now: TimestampMs) {
         let pend = std::mem::take(&mut self.pending);
         for p in pend {
             self.skip(
                 p.sig,
                 "entry not filled before the market data ended".into(),
+                now,
             );
         }
         let positions = std::mem::take(&mut self.positions);
@@ -82,7 +85,7 @@ impl Sim<'_> {
                 f64::INFINITY
             }
         } else {
-            f(gross_win / gross_loss)
+            flt(gross_win / gross_loss)
         };
         let fees: Decimal = self.trades.iter().map(|t| t.fees + t.clearance_fee).sum();
         let funding: Decimal = self.trades.iter().map(|t| t.funding).sum();
@@ -90,7 +93,7 @@ impl Sim<'_> {
             start_equity: start,
             final_equity,
             return_pct: if start_equity > 0.0 {
-                (f(final_equity) / start_equity - 1.0) * 100.0
+                (flt(final_equity) / start_equity - 1.0) * 100.0
             } else {
                 0.0
             },
@@ -119,7 +122,6 @@ impl Sim<'_> {
             },
             profit_factor,
         };
-        let _ = self.start_usdt;
         RunResult {
             run: format!("{}/{}", self.account.name, self.policy.name),
             account: self.account.name.clone(),
