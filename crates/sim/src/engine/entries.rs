@@ -50,7 +50,7 @@ impl Sim<'_> {
                     .iter()
                     .position(|p| p.trade.signal_id == s.id)
                 {
-                    let p = self.positions.remove(pk);
+                    let p = self.take_position(pk);
                     let open = self.market.series[p.sym].open[i];
                     let px = open * (1.0 - p.s * self.cfg.execution.slippage_bps / 1e4);
                     let fee = self.cfg.exchange.taker_fee * self.fee_mult;

@@ -36,22 +36,8 @@ pub(super) struct Pos {
     pub(super) targets: Vec<(f64, Decimal)>,
     pub(super) next_target: usize,
     pub(super) table: usize,
-    /// Whether the current bar's range reaches one of this position's thresholds (set per bar by
-    /// [`Sim::may_touch`]; true for a position opened inside the bar). Only such positions are
-    /// walked along the path.
-    pub(super) hot: bool,
-    /// Scan cache of [`Sim::may_touch`]: no bar in `scan_from..scan_until` can reach the
-    /// thresholds in `scan_key` (every bar of it exists for the symbol).
-    pub(super) scan_from: usize,
-    pub(super) scan_until: usize,
-    pub(super) scan_key: ScanKey,
     pub(super) trade: Trade,
     pub(super) funding_next: usize,
-    /// Bar open time from which the settlement `funding_next` is due (`MAX`: none left), so that
-    /// the per-bar check reads the position only.
-    pub(super) funding_due: TimestampMs,
-    /// The end of the symbol's data (`SymbolSeries::end`).
-    pub(super) sym_end: usize,
 }
 
 impl Pos {
@@ -217,7 +203,7 @@ impl Sim<'_> {
     pub(super) fn settle_funding(&mut self, i: usize) {
         let open_t = self.market.times[i];
         for k in 0..self.positions.len() {
-            if self.positions[k].funding_due > open_t {
+            if self.scan[k].funding_due > open_t {
                 continue;
             }
             let sym = self.positions[k].sym;
@@ -248,8 +234,7 @@ impl Sim<'_> {
                 }
                 changed = true;
             }
-            let p = &mut self.positions[k];
-            p.funding_due = funding_due(fund, p.funding_next);
+            self.scan[k].funding_due = funding_due(fund, self.positions[k].funding_next);
             if changed {
                 let basis = self.cfg.exchange.maintenance_basis;
                 Self::refresh_thresholds(&self.tables, basis, &mut self.positions[k]);
@@ -368,13 +353,7 @@ impl Sim<'_> {
             targets: tq,
             next_target: 0,
             table,
-            hot: true,
-            scan_from: usize::MAX,
-            scan_until: 0,
-            scan_key: (None, None, 0),
             funding_next,
-            funding_due: funding_due(fund, funding_next),
-            sym_end: self.market.series[sym].end,
             trade: Trade {
                 signal_id: id,
                 symbol: self.market.series[sym].symbol.clone(),
@@ -407,7 +386,7 @@ impl Sim<'_> {
             let tiers = &self.tables[table].tiers;
             isolated_liq_price(side, qty, entry, dec(wb), tiers).map(|l| flt(l.price))
         };
-        self.positions.push(p);
+        self.push_position(p, funding_due(fund, funding_next));
         Ok(())
     }
 
@@ -438,7 +417,7 @@ impl Sim<'_> {
         if p.qty.is_zero() {
             self.wallet += p.iso_margin;
             p.iso_margin = Decimal::ZERO;
-            let p = self.positions.remove(k);
+            let p = self.take_position(k);
             self.finish_trade(p);
         } else {
             let basis = self.cfg.exchange.maintenance_basis;

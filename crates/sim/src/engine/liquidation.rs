@@ -5,7 +5,7 @@ use super::*;
 
 impl Sim<'_> {
     pub(super) fn liquidate_isolated(&mut self, k: usize, px: f64, time: TimestampMs) {
-        let p = self.positions.remove(k);
+        let p = self.take_position(k);
         self.liquidate_isolated_pos(p, px, time);
     }
 
@@ -126,7 +126,7 @@ impl Sim<'_> {
             });
             let Some((k, _)) = pick else { break };
             let m = price_of(self, &self.positions[k]);
-            let p = self.positions.remove(k);
+            let p = self.take_position(k);
             let exit = dec(m);
             let pnl = money(p.side.sign_dec() * p.qty * (exit - p.entry));
             self.wallet += pnl;

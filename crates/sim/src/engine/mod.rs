@@ -25,7 +25,7 @@ mod stats;
 use entries::Pending;
 use ledger::{Collateral, Pos, Table};
 use path::Slot;
-use scan::{ScanKey, Touch};
+use scan::{ScanCache, Touch};
 use stats::book_correlation;
 pub(crate) use stats::correlation;
 
@@ -67,6 +67,8 @@ pub(crate) struct Sim<'a> {
     wallet: Decimal,
     collateral: Vec<Collateral>,
     positions: Vec<Pos>,
+    /// The skip machinery's cache per open position, in the order of `positions`.
+    scan: Vec<ScanCache>,
     pending: Vec<Pending>,
     /// The bracket tables in use, one per (symbol, snapshot); positions refer to them by index.
     tables: Vec<Table>,
@@ -194,6 +196,7 @@ impl<'a> Sim<'a> {
             wallet,
             collateral,
             positions: Vec::new(),
+            scan: Vec::new(),
             pending: Vec::new(),
             tables: Vec::new(),
             lower_map,
@@ -354,7 +357,7 @@ impl<'a> Sim<'a> {
     fn close_ended(&mut self, i: usize) {
         let mut k = 0;
         while k < self.positions.len() {
-            if i < self.positions[k].sym_end {
+            if i < self.scan[k].sym_end {
                 k += 1;
                 continue;
             }
@@ -362,7 +365,7 @@ impl<'a> Sim<'a> {
             if i >= s.end {
                 let px = s.close[s.end - 1];
                 let t = self.market.times[s.end - 1];
-                let p = self.positions.remove(k);
+                let p = self.take_position(k);
                 self.close_pos(p, px, t, ExitReason::EndOfData, Decimal::ZERO);
             } else {
                 k += 1;
@@ -380,8 +383,8 @@ impl<'a> Sim<'a> {
         }
         if self.cfg.refine && self.market.sub_bars(i).is_some() {
             // sub-bars may reach beyond the bar's range: walk every position, as before
-            for p in &mut self.positions {
-                p.hot = true;
+            for c in &mut self.scan {
+                c.hot = true;
             }
         }
         if !self.build_path(false, i) {

@@ -65,8 +65,8 @@ impl Sim<'_> {
         // margin) or share a symbol with collateral (their side orients that symbol's path)
         let mut involved = std::mem::take(&mut self.involved);
         involved.clear();
-        for p in &self.positions {
-            if p.hot
+        for (p, c) in self.positions.iter().zip(&self.scan) {
+            if c.hot
                 || p.mode == MarginMode::Cross
                 || self.collateral.iter().any(|c| c.sym == Some(p.sym))
             {
@@ -144,7 +144,7 @@ impl Sim<'_> {
             let hi = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
             (lo, hi)
         };
-        for p in self.positions.iter().filter(|p| p.hot) {
+        for (p, _) in self.positions.iter().zip(&self.scan).filter(|(_, c)| c.hot) {
             let sl = &self.slots[self.slot_of[p.sym]];
             let (lo, hi) = bound(&sl.last);
             if let Some(st) = p.stop
@@ -201,7 +201,7 @@ impl Sim<'_> {
             let mut k = 0;
             while k < self.positions.len() {
                 let p = &self.positions[k];
-                if !p.hot {
+                if !self.scan[k].hot {
                     // its mark range did not reach the liquidation price: nor does its close
                     k += 1;
                     continue;
@@ -240,8 +240,8 @@ impl Sim<'_> {
             }
             None
         };
-        for (k, p) in self.positions.iter().enumerate() {
-            if !p.hot {
+        for (k, (p, c)) in self.positions.iter().zip(&self.scan).enumerate() {
+            if !c.hot {
                 continue;
             }
             let sl = &self.slots[self.slot_of[p.sym]];

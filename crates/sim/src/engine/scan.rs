@@ -3,20 +3,41 @@
 
 use super::*;
 
-impl Pos {
-    /// The thresholds [`Sim::may_touch`]'s scan cache is keyed on.
-    pub(super) fn key(&self) -> ScanKey {
-        (
-            self.stop.map(f64::to_bits),
-            self.targets.get(self.next_target).map(|t| t.0.to_bits()),
-            self.lp.to_bits(),
-        )
-    }
+/// The skip machinery's cache for one open position, kept beside it ([`Sim`]'s `scan`, in the
+/// order of `positions`; both change together through [`Sim::push_position`] and
+/// [`Sim::take_position`]).
+#[derive(Debug, Clone)]
+pub(super) struct ScanCache {
+    /// Whether the current bar's range reaches one of the position's thresholds (set per bar by
+    /// [`Sim::may_touch`]; true for a position opened inside the bar). Only such positions are
+    /// walked along the path.
+    pub(super) hot: bool,
+    /// No bar in `from..until` can reach the thresholds in `key` (every bar of it exists for the
+    /// symbol).
+    pub(super) from: usize,
+    pub(super) until: usize,
+    pub(super) key: ScanKey,
+    /// Bar open time from which the position's next funding settlement is due (`MAX`: none
+    /// left), so that the per-bar check reads the cache only.
+    pub(super) funding_due: TimestampMs,
+    /// The end of the symbol's data (`SymbolSeries::end`).
+    pub(super) sym_end: usize,
+}
 
-    /// True when the scan cache says bar `i` cannot reach this position's thresholds.
-    pub(super) fn scan_covers(&self, i: usize) -> bool {
-        self.scan_from <= i && i < self.scan_until && self.key() == self.scan_key
+impl ScanCache {
+    /// True when the cache says bar `i` cannot reach the thresholds of `p` (its position).
+    pub(super) fn covers(&self, p: &Pos, i: usize) -> bool {
+        self.from <= i && i < self.until && key(p) == self.key
     }
+}
+
+/// The thresholds of `p` the scan cache is keyed on.
+pub(super) fn key(p: &Pos) -> ScanKey {
+    (
+        p.stop.map(f64::to_bits),
+        p.targets.get(p.next_target).map(|t| t.0.to_bits()),
+        p.lp.to_bits(),
+    )
 }
 
 /// The thresholds a scan was made for (bit patterns: a change of any of them voids the scan).
@@ -35,6 +56,26 @@ pub(super) enum Touch {
 }
 
 impl Sim<'_> {
+    /// Adds an open position to the book with a fresh scan cache (hot: it may trigger in the bar
+    /// it opens in); `funding_due` as in [`ScanCache::funding_due`].
+    pub(super) fn push_position(&mut self, p: Pos, funding_due: TimestampMs) {
+        self.scan.push(ScanCache {
+            hot: true,
+            from: usize::MAX,
+            until: 0,
+            key: (None, None, 0),
+            funding_due,
+            sym_end: self.market.series[p.sym].end,
+        });
+        self.positions.push(p);
+    }
+
+    /// Takes position `k` out of the book (with its scan cache).
+    pub(super) fn take_position(&mut self, k: usize) -> Pos {
+        self.scan.remove(k);
+        self.positions.remove(k)
+    }
+
     /// The first bar at or after `i` (at most `next_due`, the bar of the next due signal or
     /// background open) at which the per-bar passes of [`Sim::run`] can do more than refresh the
     /// closes and record the equity point; `i` when that cannot be shown cheaply. It applies only to
@@ -48,11 +89,11 @@ impl Sim<'_> {
             return i;
         }
         let mut end = next_due;
-        for p in &self.positions {
-            if p.mode != MarginMode::Isolated || !p.scan_covers(i) {
+        for (p, c) in self.positions.iter().zip(&self.scan) {
+            if p.mode != MarginMode::Isolated || !c.covers(p, i) {
                 return i;
             }
-            end = end.min(p.scan_until).min(p.sym_end);
+            end = end.min(c.until).min(c.sym_end);
         }
         end
     }
@@ -70,8 +111,10 @@ impl Sim<'_> {
         let mut buf = std::mem::take(&mut self.equity_buf);
         buf.clear();
         buf.resize(b - a, base);
-        for p in &mut self.positions {
-            p.hot = false;
+        for c in &mut self.scan {
+            c.hot = false;
+        }
+        for p in &self.positions {
             let close = &series[p.sym].close[a..b];
             let (iso, sq, entry) = (p.iso_f, p.s * p.qty_f, p.entry_f);
             for (e, &c) in buf.iter_mut().zip(close) {
@@ -167,25 +210,25 @@ impl Sim<'_> {
         let times = &self.market.times;
         let mut cross = false;
         let mut any = false;
-        for p in self.positions.iter_mut() {
+        for (p, c) in self.positions.iter().zip(self.scan.iter_mut()) {
             let s = &series[p.sym];
             cross |= p.mode == MarginMode::Cross;
             let tp = p.targets.get(p.next_target).map(|t| t.0);
-            let key = p.key();
-            if key != p.scan_key || i < p.scan_from || i >= p.scan_until {
+            let key = key(p);
+            if key != c.key || i < c.from || i >= c.until {
                 // rescan from this bar: the same test as below, bar after bar, position-major
                 // up to the next funding settlement at most: it moves the liquidation price
-                let due = p.funding_due;
+                let due = c.funding_due;
                 let horizon = times.partition_point(|&t| t < due).max(i + 1);
                 let to = s.end.min(i.saturating_add(SCAN_AHEAD)).min(horizon);
                 let lp = if p.lp.is_finite() { p.lp } else { f64::NAN };
                 let found = first_touch(s, i.max(s.first), to, p.s > 0.0, p.stop, tp, lp);
-                p.scan_key = key;
-                p.scan_from = i;
-                p.scan_until = if i >= s.first { found } else { i };
+                c.key = key;
+                c.from = i;
+                c.until = if i >= s.first { found } else { i };
             }
-            if i < p.scan_until {
-                p.hot = false;
+            if i < c.until {
+                c.hot = false;
                 continue;
             }
             if !s.has_bar(i) {
@@ -205,8 +248,8 @@ impl Sim<'_> {
                 let (mlo, mhi) = mark_range(s, i).unwrap_or((lo, hi));
                 if long { mlo <= p.lp } else { mhi >= p.lp }
             };
-            p.hot = stop || target || liq;
-            any |= p.hot;
+            c.hot = stop || target || liq;
+            any |= c.hot;
         }
         for p in &self.pending {
             let s = &series[p.sym];
