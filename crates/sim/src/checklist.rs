@@ -51,10 +51,9 @@
 //! Reasons that drive the verdict are in [`ChecklistRow::reasons`]; informational findings (tier near
 //! the next bracket, leverage capped by the bracket, no funding data) in [`ChecklistRow::notes`].
 
-use crate::config::{Account, EngineConfig, LeverageRule, MaintenanceBasis, Policy, Sizing};
+use crate::config::{Account, EngineConfig, Policy};
 use crate::engine::correlation;
 use crate::error::SimError;
-use crate::margin::{isolated_liq_price, liq_price_entry_basis};
 use crate::num::{dec, flt};
 use ringfence_model::bracket::bracket_for;
 use ringfence_model::time::{HOUR_MS, iso};
@@ -366,7 +365,7 @@ fn equity_at(book: &RunResult, known: &Known, account: &Account, t: TimestampMs)
         account
             .collateral
             .iter()
-            .filter(|(a, _)| !is_stable(a))
+            .filter(|(a, _)| !crate::policy::is_stable(a))
             .map(|(a, amount)| {
                 Symbol::parse(&format!("{a}USDT"))
                     .ok()
@@ -393,16 +392,12 @@ fn equity_at(book: &RunResult, known: &Known, account: &Account, t: TimestampMs)
             let stable: f64 = account
                 .collateral
                 .iter()
-                .filter(|(a, _)| is_stable(a))
+                .filter(|(a, _)| crate::policy::is_stable(a))
                 .map(|(_, x)| flt(*x))
                 .sum();
             stable + now
         }
     }
-}
-
-fn is_stable(asset: &str) -> bool {
-    asset == "USDT" || asset == "USDC"
 }
 
 /// The channel's history of calls: `(channel, id, symbol, open time, update times)`.
@@ -501,29 +496,13 @@ struct Sizer<'a> {
 
 impl Sizer<'_> {
     fn notional(&self, lev: f64) -> Option<f64> {
-        match &self.policy.sizing {
-            Sizing::FixedMargin(m) => Some(flt(*m) * lev),
-            Sizing::MarginFraction(x) => Some(x * self.equity * lev),
-            Sizing::RiskFraction(x) => {
-                let dist = (self.price - self.stop?).abs();
-                (dist > 0.0).then(|| x * self.equity / dist * self.price)
-            }
-            Sizing::FixedNotional(n) => Some(flt(*n)),
-        }
-        .filter(|n| n.is_finite() && *n > 0.0)
+        crate::policy::notional(&self.policy.sizing, lev, self.equity, self.price, self.stop)
+            .filter(|n| n.is_finite() && *n > 0.0)
     }
 
     /// The leverage the exchange allows: `lev` lowered to the bracket maximum of its notional.
-    fn capped(&self, mut lev: f64) -> f64 {
-        for _ in 0..64 {
-            let Some(n) = self.notional(lev) else { break };
-            let max = flt(bracket_for(self.tiers, dec(n)).max_leverage);
-            if lev <= max {
-                break;
-            }
-            lev = max;
-        }
-        lev
+    fn capped(&self, lev: f64) -> f64 {
+        crate::policy::cap_leverage(self.tiers, lev, |l| self.notional(l)).map_or(lev, |(l, _)| l)
     }
 
     fn at(&self, lev: f64) -> Option<Sized> {
@@ -542,10 +521,9 @@ impl Sizer<'_> {
         });
         let im = dec(notional / lev);
         let wb = im - entry_fee - stop_fee;
-        let lp = match ex.maintenance_basis {
-            MaintenanceBasis::Mark => isolated_liq_price(self.side, qty, entry, wb, self.tiers),
-            MaintenanceBasis::Entry => liq_price_entry_basis(self.side, qty, entry, wb, self.tiers),
-        };
+        let lp = ex
+            .maintenance_basis
+            .isolated_liq_price(self.side, qty, entry, wb, self.tiers);
         Some(Sized {
             notional,
             qty,
@@ -583,19 +561,6 @@ impl Sizer<'_> {
             }
         }
         Some(lo)
-    }
-}
-
-fn policy_leverage(policy: &Policy, called: Option<f64>) -> f64 {
-    let lev = match policy.leverage {
-        LeverageRule::AsCalled { default } => called.unwrap_or(default),
-        LeverageRule::Fixed(x) => x,
-        LeverageRule::Capped(x) => called.map_or(x, |c| c.min(x)),
-    };
-    if lev.is_finite() && lev >= 1.0 {
-        lev
-    } else {
-        1.0
     }
 }
 
@@ -678,7 +643,7 @@ fn check_one(
         EntrySpec::Zone { low, high } => ("zone", last.map(|c| c.clamp(low, high)), true),
     };
     let stop = sig.stop;
-    let by_policy = policy_leverage(policy, sig.leverage);
+    let by_policy = crate::policy::leverage(&policy.leverage, sig.leverage);
     let called = sig
         .leverage
         .filter(|l| l.is_finite() && *l >= 1.0)
@@ -690,7 +655,11 @@ fn check_one(
     let mut haircut = 0.0;
     let mut volatile_value = 0.0;
     let mut collateral_correlation: Option<f64> = None;
-    for (asset, amount) in account.collateral.iter().filter(|(a, _)| !is_stable(a)) {
+    for (asset, amount) in account
+        .collateral
+        .iter()
+        .filter(|(a, _)| !crate::policy::is_stable(a))
+    {
         let Ok(pair) = Symbol::parse(&format!("{asset}USDT")) else {
             continue;
         };

@@ -63,6 +63,7 @@ mod error;
 mod exposure;
 pub mod margin;
 mod num;
+pub mod policy;
 
 pub use exposure::annotate_book_exposure;
 

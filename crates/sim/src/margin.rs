@@ -215,3 +215,35 @@ mod tests {
         }
     }
 }
+
+impl crate::config::MaintenanceBasis {
+    /// The notional maintenance is looked up and charged on, for `qty` at `mark` (entry price
+    /// `entry`): valued at the mark (Binance) or at the entry (Bybit's examples).
+    pub fn notional(self, qty: f64, mark: f64, entry: f64) -> f64 {
+        match self {
+            Self::Mark => qty * mark,
+            Self::Entry => qty * entry,
+        }
+    }
+
+    /// The range of [`Self::notional`] while the mark moves within `lo..=hi`.
+    pub fn notional_range(self, qty: f64, lo: f64, hi: f64, entry: f64) -> (f64, f64) {
+        (self.notional(qty, lo, entry), self.notional(qty, hi, entry))
+    }
+
+    /// The isolated liquidation price under this basis ([`isolated_liq_price`] or
+    /// [`liq_price_entry_basis`]).
+    pub fn isolated_liq_price(
+        self,
+        side: Side,
+        qty: Decimal,
+        entry: Decimal,
+        wallet: Decimal,
+        tiers: &[Bracket],
+    ) -> Option<LiqPrice> {
+        match self {
+            Self::Mark => isolated_liq_price(side, qty, entry, wallet, tiers),
+            Self::Entry => liq_price_entry_basis(side, qty, entry, wallet, tiers),
+        }
+    }
+}

@@ -3,6 +3,7 @@
 
 use super::ledger::Opening;
 use super::*;
+use crate::policy;
 
 /// A limit or zone entry waiting to fill.
 #[derive(Debug, Clone)]
@@ -249,15 +250,7 @@ impl Sim<'_> {
                 .find(|p| p.sig == k)
                 .map_or(s.stop, |p| p.stop),
         };
-        let called = s.leverage;
-        let mut lev = match self.policy.leverage {
-            LeverageRule::AsCalled { default } => called.unwrap_or(default),
-            LeverageRule::Fixed(x) => x,
-            LeverageRule::Capped(x) => called.map_or(x, |c| c.min(x)),
-        };
-        if !(lev.is_finite() && lev >= 1.0) {
-            lev = 1.0;
-        }
+        let lev = policy::leverage(&self.policy.leverage, s.leverage);
         let equity = self.sizing_equity();
         if equity <= 0.0 {
             self.skip(
@@ -268,20 +261,12 @@ impl Sim<'_> {
             return Ok(());
         }
         let table = self.table_for(sym, at.time)?;
-        // notional as a function of leverage, then cap leverage by the bracket of the notional
-        let notional_for = |lev: f64| -> Option<f64> {
-            match &self.policy.sizing {
-                Sizing::FixedMargin(m) => Some(flt(*m) * lev),
-                Sizing::MarginFraction(x) => Some(x * equity * lev),
-                Sizing::RiskFraction(x) => {
-                    let st = stop?;
-                    let dist = (px - st).abs();
-                    (dist > 0.0).then(|| x * equity / dist * px)
-                }
-                Sizing::FixedNotional(n) => Some(flt(*n)),
-            }
-        };
-        let Some(mut notional) = notional_for(lev) else {
+        // notional as a function of leverage, then leverage capped by the bracket of the notional
+        let sizing = &self.policy.sizing;
+        let notional_at = |lev: f64| policy::notional(sizing, lev, equity, px, stop);
+        let Some((lev, notional)) =
+            policy::cap_leverage(&self.tables[table].tiers, lev, notional_at)
+        else {
             self.skip(
                 k,
                 "risk sizing needs a stop and the call has none".into(),
@@ -289,16 +274,6 @@ impl Sim<'_> {
             );
             return Ok(());
         };
-        for _ in 0..64 {
-            let tiers = &self.tables[table].tiers;
-            let b = ringfence_model::bracket::bracket_for(tiers, dec(notional));
-            let max = flt(b.max_leverage);
-            if lev <= max {
-                break;
-            }
-            lev = max;
-            notional = notional_for(lev).unwrap_or(notional);
-        }
         let qty = (dec(notional) / dec(px))
             .round_dp_with_strategy(QTY_DP, rust_decimal::RoundingStrategy::ToZero);
         if qty <= Decimal::ZERO {

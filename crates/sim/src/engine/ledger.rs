@@ -119,10 +119,8 @@ impl Sim<'_> {
 
     pub(super) fn mm_of(&self, p: &Pos, mark: f64) -> f64 {
         let tiers = &self.tables[p.table].tiers_f;
-        match self.cfg.exchange.maintenance_basis {
-            MaintenanceBasis::Mark => mm_f64(tiers, p.qty_f * mark),
-            MaintenanceBasis::Entry => mm_f64(tiers, p.qty_f * p.entry_f),
-        }
+        let basis = self.cfg.exchange.maintenance_basis;
+        mm_f64(tiers, basis.notional(p.qty_f, mark, p.entry_f))
     }
 
     /// Cross margin balance and maintenance with prices given per symbol.
@@ -189,14 +187,7 @@ impl Sim<'_> {
             return;
         }
         let tiers = &tables[p.table].tiers;
-        let lp = match basis {
-            MaintenanceBasis::Mark => {
-                isolated_liq_price(p.side, p.qty, p.entry, p.iso_margin, tiers)
-            }
-            MaintenanceBasis::Entry => {
-                liq_price_entry_basis(p.side, p.qty, p.entry, p.iso_margin, tiers)
-            }
-        };
+        let lp = basis.isolated_liq_price(p.side, p.qty, p.entry, p.iso_margin, tiers);
         p.lp = lp.map_or(f64::NAN, |l| flt(l.price));
     }
 

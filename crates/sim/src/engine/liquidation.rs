@@ -1,7 +1,48 @@
-//! Liquidation: isolated close-outs, cross book close-outs, clearance fees and insurance
-//! shortfall.
+//! Liquidation: isolated close-outs, cross book close-outs behind [`LiquidationProcess`] (the
+//! venue's procedure: [`Full`], [`Partial`]), clearance fees and the insurance shortfall.
 
 use super::*;
+use crate::config;
+
+/// How a venue closes out a cross book whose margin balance reached maintenance. Positions are
+/// taken one at a time, the largest loser first (a position whose stop filled past bankruptcy
+/// before all); after each one the process says whether the close-out is over. The shared parts
+/// (clearance fee capped at what margin remains, insurance shortfall, culprit/victim records) are
+/// the same for every process.
+pub(super) trait LiquidationProcess: Sync {
+    /// After one position was closed: is the close-out over? `remaining()` gives the cross book
+    /// left at the trigger point: (margin balance, maintenance, open cross positions). The
+    /// close-out also ends when no cross position is left.
+    fn is_over(&self, remaining: &dyn Fn() -> (f64, f64, usize)) -> bool;
+}
+
+/// Every cross position is closed (Binance USDⓈ-M for a retail book).
+pub(super) struct Full;
+
+/// The largest loser is closed, the book re-checked, and so on while it stays at or below
+/// maintenance (the step-down of tiered venues).
+pub(super) struct Partial;
+
+impl LiquidationProcess for Full {
+    fn is_over(&self, _remaining: &dyn Fn() -> (f64, f64, usize)) -> bool {
+        false
+    }
+}
+
+impl LiquidationProcess for Partial {
+    fn is_over(&self, remaining: &dyn Fn() -> (f64, f64, usize)) -> bool {
+        let (mb, mm, n) = remaining();
+        n == 0 || mb > mm
+    }
+}
+
+/// The process of a preset's setting: the one place the setting is matched.
+pub(super) fn process(kind: config::LiquidationProcess) -> &'static dyn LiquidationProcess {
+    match kind {
+        config::LiquidationProcess::Full => &Full,
+        config::LiquidationProcess::Partial => &Partial,
+    }
+}
 
 impl Sim<'_> {
     pub(super) fn liquidate_isolated(&mut self, k: usize, px: f64, time: TimestampMs) {
@@ -89,7 +130,7 @@ impl Sim<'_> {
             mb0 += p.s * p.qty_f * (px - self.slot_mark(sym, seg, t));
         }
         let rate = self.cfg.exchange.clearance_fee_rate;
-        let partial = self.cfg.exchange.liquidation == crate::config::LiquidationProcess::Partial;
+        let process = process(self.cfg.exchange.liquidation);
         let cross_syms: Vec<usize> = self
             .positions
             .iter()
@@ -138,11 +179,8 @@ impl Sim<'_> {
             clearance_total += c;
             fees.push(c);
             closed.push((p, m, pnl));
-            if partial {
-                let (mb, mm, n) = self.cross_f(seg, t);
-                if n == 0 || mb > mm {
-                    break;
-                }
+            if process.is_over(&|| self.cross_f(seg, t)) {
+                break;
             }
         }
         // a gap past bankruptcy: the margin balance is floored at zero by the insurance fund

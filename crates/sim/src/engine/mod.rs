@@ -1,12 +1,12 @@
 //! The event loop of one run (one account × one policy). See the crate docs for the assumptions.
 
 use crate::config::{
-    Account, EngineConfig, Intrabar, LeverageRule, MaintenanceBasis, ModeRule, Policy, Sizing,
-    StopDiscipline,
+    Account, EngineConfig, Intrabar, MaintenanceBasis, ModeRule, Policy, StopDiscipline,
 };
 use crate::error::SimError;
-use crate::margin::{TierF, isolated_liq_price, liq_price_entry_basis, mm_f64, tiers_f64};
+use crate::margin::{TierF, isolated_liq_price, mm_f64, tiers_f64};
 use crate::num::{dec, flt, money};
+use crate::policy;
 use ringfence_model::time::iso;
 use ringfence_model::{
     Action, Bracket, BracketBook, EntrySpec, EquityPoint, Exit, ExitReason, LiquidatedPosition,
@@ -112,7 +112,8 @@ impl<'a> Sim<'a> {
         if market.is_empty() {
             return Err(SimError::EmptyMarket);
         }
-        validate_policy(policy)?;
+        policy::validate(policy)?;
+        policy::validate_account(account)?;
         let bad_account = |message: String| SimError::BadAccount {
             account: account.name.clone(),
             message,
@@ -120,17 +121,12 @@ impl<'a> Sim<'a> {
         let mut wallet = Decimal::ZERO;
         let mut collateral = Vec::new();
         for (asset, amount) in &account.collateral {
-            if *amount < Decimal::ZERO {
-                return Err(bad_account(format!(
-                    "collateral {asset} is negative ({amount})"
-                )));
-            }
             let a = asset.trim().to_ascii_uppercase();
             if a == "USDT" {
                 wallet += *amount;
                 continue;
             }
-            let sym = if matches!(a.as_str(), "USDC" | "BUSD" | "FDUSD") {
+            let sym = if policy::is_stable(&a) {
                 None
             } else {
                 let s = Symbol::parse(&format!("{a}USDT"))
@@ -154,14 +150,6 @@ impl<'a> Sim<'a> {
                     "background position {} names {}, which has no market data",
                     k + 1,
                     bg.symbol
-                )));
-            }
-            if bg.qty <= Decimal::ZERO || bg.leverage < Decimal::ONE {
-                return Err(bad_account(format!(
-                    "background position {} needs qty > 0 and leverage >= 1 (qty {}, leverage {})",
-                    k + 1,
-                    bg.qty,
-                    bg.leverage
                 )));
             }
         }
@@ -414,47 +402,4 @@ impl<'a> Sim<'a> {
         }
         self.run_path(at)
     }
-}
-
-fn validate_policy(p: &Policy) -> Result<(), SimError> {
-    let bad = |key: &str, message: String| SimError::BadConfig {
-        key: format!("policy {}.{key}", p.name),
-        message,
-    };
-    match &p.sizing {
-        Sizing::FixedMargin(m) | Sizing::FixedNotional(m) if *m <= Decimal::ZERO => {
-            return Err(bad("sizing", format!("amount must be positive, got {m}")));
-        }
-        Sizing::MarginFraction(x) | Sizing::RiskFraction(x) if !(*x > 0.0 && *x <= 1.0) => {
-            return Err(bad(
-                "sizing",
-                format!("fraction must be in (0, 1], got {x}"),
-            ));
-        }
-        _ => {}
-    }
-    let lev = match p.leverage {
-        LeverageRule::AsCalled { default } => default,
-        LeverageRule::Fixed(x) | LeverageRule::Capped(x) => x,
-    };
-    if !(lev >= 1.0 && lev.is_finite()) {
-        return Err(bad("leverage", format!("must be at least 1, got {lev}")));
-    }
-    if let StopDiscipline::Widen(x) = p.stops
-        && !(x > 1.0 && x.is_finite())
-    {
-        return Err(bad(
-            "stops",
-            format!("widen factor must be above 1, got {x}"),
-        ));
-    }
-    if let ModeRule::HybridCorrelation { window_bars, .. } = p.mode
-        && window_bars < 3
-    {
-        return Err(bad(
-            "mode",
-            format!("correlation window must be at least 3 bars, got {window_bars}"),
-        ));
-    }
-    Ok(())
 }

@@ -312,19 +312,14 @@ impl Sim<'_> {
             let adverse = if p.s > 0.0 { lo } else { hi };
             mb += p.s * p.qty_f * (adverse - p.entry_f);
             let tiers = &self.tables[p.table].tiers_f;
-            mm += match basis {
-                MaintenanceBasis::Mark => {
-                    let (nlo, nhi) = (p.qty_f * lo, p.qty_f * hi);
-                    let tier = |n: f64| tiers.partition_point(|b| b.cap <= n);
-                    let k = tier(nhi);
-                    let mmr = tiers[k.min(tiers.len() - 1)].mmr;
-                    if tier(nlo) != k || mmr.is_nan() || mmr < 0.0 {
-                        return false;
-                    }
-                    mm_f64(tiers, nhi)
-                }
-                MaintenanceBasis::Entry => mm_f64(tiers, p.qty_f * p.entry_f),
-            };
+            let (nlo, nhi) = basis.notional_range(p.qty_f, lo, hi, p.entry_f);
+            let tier = |n: f64| tiers.partition_point(|b| b.cap <= n);
+            let k = tier(nhi);
+            let mmr = tiers[k.min(tiers.len() - 1)].mmr;
+            if tier(nlo) != k || mmr.is_nan() || mmr < 0.0 {
+                return false;
+            }
+            mm += mm_f64(tiers, nhi);
         }
         mb > mm
     }
