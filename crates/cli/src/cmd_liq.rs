@@ -11,6 +11,7 @@ use clap::Args;
 use ringfence_model::bracket::bracket_for;
 use ringfence_model::time::iso;
 use ringfence_model::{Bracket, BracketBook, MarginMode, Side, Symbol};
+use ringfence_model::{Price, Qty, Usdt};
 use ringfence_sim::margin::{bankruptcy_price, isolated_liq_price};
 use rust_decimal::Decimal;
 use serde_json::json;
@@ -155,9 +156,10 @@ pub fn run(args: LiqPriceArgs) -> anyhow::Result<()> {
     let notional = qty * entry;
     let entry_bracket = bracket_for(tiers, notional);
     let mm_entry = entry_bracket.maintenance(notional);
-    let lp = isolated_liq_price(side, qty, entry, wallet, tiers);
-    let bankrupt = bankruptcy_price(side, qty, entry, wallet).max(Decimal::ZERO);
-    let mm_lp = lp.as_ref().map(|l| l.bracket.maintenance(qty * l.price));
+    let (q, e, w) = (Qty(qty), Price(entry), Usdt(wallet));
+    let lp = isolated_liq_price(side, q, e, w, tiers);
+    let bankrupt = bankruptcy_price(side, q, e, w).0.max(Decimal::ZERO);
+    let mm_lp = lp.as_ref().map(|l| l.bracket.maintenance((q * l.price).0));
     if args.json {
         let out = json!({
             "symbol": symbol.as_str(),
@@ -167,7 +169,7 @@ pub fn run(args: LiqPriceArgs) -> anyhow::Result<()> {
             "qty": qty.normalize().to_string(),
             "wallet": wallet.normalize().to_string(),
             "notional": notional.normalize().to_string(),
-            "liquidation_price": lp.as_ref().map(|l| round(l.price).to_string()),
+            "liquidation_price": lp.as_ref().map(|l| round(l.price.0).to_string()),
             "bankruptcy_price": round(bankrupt).to_string(),
             "bracket": lp.as_ref().map_or_else(|| bracket_json(entry_bracket), |l| bracket_json(&l.bracket)),
             "entry_bracket": bracket_json(entry_bracket),
@@ -193,7 +195,7 @@ pub fn run(args: LiqPriceArgs) -> anyhow::Result<()> {
         wallet = wallet.normalize()
     );
     match &lp {
-        Some(l) => println!("liquidation price  {}", l.price.round_dp(2)),
+        Some(l) => println!("liquidation price  {}", l.price.0.round_dp(2)),
         None => println!("liquidation price  none (the margin covers the whole notional)"),
     }
     println!("bankruptcy price   {}", bankrupt.round_dp(2));

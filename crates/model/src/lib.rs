@@ -13,6 +13,7 @@
 
 pub mod bracket;
 pub mod market;
+pub mod money;
 pub mod results;
 pub mod signal;
 pub mod symbol;
@@ -20,6 +21,7 @@ pub mod time;
 
 pub use bracket::{Bracket, BracketBook, BracketIssue, BracketSnapshot};
 pub use market::{DataWarning, Funding, MarkColumns, Market, SymbolSeries, WarningKind};
+pub use money::{Leverage, Price, Qty, Usdt};
 pub use results::{
     EquityPoint, Exit, ExitReason, LiquidatedPosition, LiquidationEvent, RunResult, RunSummary,
     SkippedSignal, Trade,

@@ -61,6 +61,7 @@ use ringfence_model::{
     Action, Bracket, BracketBook, EntrySpec, ExitReason, Market, RunResult, Side, SignalEvent,
     Symbol, TimestampMs,
 };
+use ringfence_model::{Price, Qty, Usdt};
 use rust_decimal::Decimal;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -521,15 +522,19 @@ impl Sizer<'_> {
         });
         let im = dec(notional / lev);
         let wb = im - entry_fee - stop_fee;
-        let lp = ex
-            .maintenance_basis
-            .isolated_liq_price(self.side, qty, entry, wb, self.tiers);
+        let lp = ex.maintenance_basis.isolated_liq_price(
+            self.side,
+            Qty(qty),
+            Price(entry),
+            Usdt(wb),
+            self.tiers,
+        );
         Some(Sized {
             notional,
             qty,
             margin: flt(im),
             fees: flt(entry_fee + stop_fee),
-            liq: lp.map(|l| flt(l.price)),
+            liq: lp.map(|l| flt(l.price.0)),
         })
     }
 
@@ -1001,7 +1006,7 @@ pub fn channel_summaries(rows: &[ChecklistRow], cross_runs: &[&RunResult]) -> Ve
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{ModeRule, binance_default_brackets};
+    use crate::config::{LeverageRule, ModeRule, Sizing, binance_default_brackets};
     use ringfence_model::{
         BracketSnapshot, EquityPoint, Exit, Funding, MarginMode, RunSummary, SymbolSeries, Trade,
     };

@@ -3,14 +3,14 @@
 //! Exact formulas in [`Decimal`]: the engine calls them whenever the ledger changes (fill, funding,
 //! margin added) and keeps only their `f64` results for the per-bar comparisons.
 
-use ringfence_model::{Bracket, Side, bracket::bracket_for};
+use ringfence_model::{Bracket, Price, Qty, Side, Usdt, bracket::bracket_for};
 use rust_decimal::Decimal;
 
 /// A liquidation price and the bracket it was computed with.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LiqPrice {
     /// The price at which margin balance equals maintenance margin.
-    pub price: Decimal,
+    pub price: Price,
     /// The bracket holding the notional at that price.
     pub bracket: Bracket,
 }
@@ -19,13 +19,13 @@ pub struct LiqPrice {
 ///
 /// # Panics
 /// If `tiers` is empty.
-pub fn maintenance(tiers: &[Bracket], notional: Decimal) -> Decimal {
-    bracket_for(tiers, notional).maintenance(notional)
+pub fn maintenance(tiers: &[Bracket], notional: Usdt) -> Usdt {
+    Usdt(bracket_for(tiers, notional.0).maintenance(notional.0))
 }
 
 /// Price at which `wallet + side·qty·(P − entry) = 0`: the position's margin is exhausted.
-pub fn bankruptcy_price(side: Side, qty: Decimal, entry: Decimal, wallet: Decimal) -> Decimal {
-    entry - side.sign_dec() * wallet / qty
+pub fn bankruptcy_price(side: Side, qty: Qty, entry: Price, wallet: Usdt) -> Price {
+    Price(entry.0 - side.sign_dec() * wallet.0 / qty.0)
 }
 
 /// Liquidation price of one position whose margin balance is `wallet + uPnL` (isolated margin, or a
@@ -35,11 +35,12 @@ pub fn bankruptcy_price(side: Side, qty: Decimal, entry: Decimal, wallet: Decima
 /// long with more margin than notional) or the table is empty or `qty` is not positive.
 pub fn isolated_liq_price(
     side: Side,
-    qty: Decimal,
-    entry: Decimal,
-    wallet: Decimal,
+    qty: Qty,
+    entry: Price,
+    wallet: Usdt,
     tiers: &[Bracket],
 ) -> Option<LiqPrice> {
+    let (qty, entry, wallet) = (qty.0, entry.0, wallet.0);
     if qty <= Decimal::ZERO || tiers.is_empty() {
         return None;
     }
@@ -58,7 +59,7 @@ pub fn isolated_liq_price(
         let inside = n >= b.floor && (n < b.cap || k == last);
         if inside {
             return Some(LiqPrice {
-                price: lp,
+                price: Price(lp),
                 bracket: b.clone(),
             });
         }
@@ -71,11 +72,12 @@ pub fn isolated_liq_price(
 /// MMR 0.5 % (MM 100) ⇒ 19,700. `None` when the price would not be positive.
 pub fn liq_price_entry_basis(
     side: Side,
-    qty: Decimal,
-    entry: Decimal,
-    wallet: Decimal,
+    qty: Qty,
+    entry: Price,
+    wallet: Usdt,
     tiers: &[Bracket],
 ) -> Option<LiqPrice> {
+    let (qty, entry, wallet) = (qty.0, entry.0, wallet.0);
     if qty <= Decimal::ZERO || tiers.is_empty() {
         return None;
     }
@@ -83,7 +85,7 @@ pub fn liq_price_entry_basis(
     let mm = b.maintenance(qty * entry);
     let lp = entry - side.sign_dec() * (wallet - mm) / qty;
     (lp > Decimal::ZERO).then(|| LiqPrice {
-        price: lp,
+        price: Price(lp),
         bracket: b.clone(),
     })
 }
@@ -120,7 +122,7 @@ pub(crate) fn mm_f64(tiers: &[TierF], notional: f64) -> f64 {
 mod tests {
     use super::*;
     use crate::config::binance_default_brackets;
-    use ringfence_model::Symbol;
+    use ringfence_model::{Price, Qty, Symbol, Usdt};
     use rust_decimal_macros::dec;
 
     fn btc() -> Vec<Bracket> {
@@ -137,23 +139,37 @@ mod tests {
     #[test]
     fn binance_long_uses_the_bracket_at_lp() {
         // DESIGN.md §5: 49,196.79 (first bracket), not 49,195.98 (second).
-        let lp = isolated_liq_price(Side::Long, dec!(1), dec!(50000), dec!(1000), &btc()).unwrap();
-        assert_eq!(round2(lp.price), dec!(49196.79));
+        let lp = isolated_liq_price(
+            Side::Long,
+            Qty(dec!(1)),
+            Price(dec!(50000)),
+            Usdt(dec!(1000)),
+            &btc(),
+        )
+        .unwrap();
+        assert_eq!(round2(lp.price.0), dec!(49196.79));
         assert_eq!(lp.bracket.tier, 1);
         // at LP, margin balance equals maintenance margin
-        let mb = dec!(1000) + (lp.price - dec!(50000));
-        let mm = maintenance(&btc(), lp.price);
+        let mb = dec!(1000) + (lp.price.0 - dec!(50000));
+        let mm = maintenance(&btc(), Qty(dec!(1)) * lp.price).0;
         assert!((mb - mm).abs() < dec!(0.000001), "{mb} vs {mm}");
     }
 
     #[test]
     fn binance_short_is_mirrored() {
         // short 1 BTC at 50,000 with 1,000: LP = (1000 + 50 + 50000) / (0.005 + 1) in bracket 2
-        let lp = isolated_liq_price(Side::Short, dec!(1), dec!(50000), dec!(1000), &btc()).unwrap();
+        let lp = isolated_liq_price(
+            Side::Short,
+            Qty(dec!(1)),
+            Price(dec!(50000)),
+            Usdt(dec!(1000)),
+            &btc(),
+        )
+        .unwrap();
         assert_eq!(lp.bracket.tier, 2);
-        assert_eq!(round2(lp.price), dec!(50796.02));
-        let mb = dec!(1000) - (lp.price - dec!(50000));
-        assert!((mb - maintenance(&btc(), lp.price)).abs() < dec!(0.000001));
+        assert_eq!(round2(lp.price.0), dec!(50796.02));
+        let mb = dec!(1000) - (lp.price.0 - dec!(50000));
+        assert!((mb - maintenance(&btc(), Qty(dec!(1)) * lp.price).0).abs() < dec!(0.000001));
     }
 
     #[test]
@@ -161,14 +177,21 @@ mod tests {
         // long 13 BTC at 50,000 (notional 650k, bracket 3) with 65,000 margin: the LP's notional
         // falls below 600k, so the bracket at LP is 2, not the entry's 3.
         let t = btc();
-        let lp = isolated_liq_price(Side::Long, dec!(13), dec!(50000), dec!(65000), &t).unwrap();
+        let lp = isolated_liq_price(
+            Side::Long,
+            Qty(dec!(13)),
+            Price(dec!(50000)),
+            Usdt(dec!(65000)),
+            &t,
+        )
+        .unwrap();
         assert_eq!(bracket_for(&t, dec!(650000)).tier, 3);
         assert_eq!(lp.bracket.tier, 2);
         let expect = (dec!(65000) + dec!(50) - dec!(650000)) / (dec!(13) * dec!(0.005) - dec!(13));
-        assert_eq!(lp.price, expect);
+        assert_eq!(lp.price.0, expect);
         // the entry bracket's formula would give a different (inconsistent) price
         let wrong = (dec!(65000) + dec!(950) - dec!(650000)) / (dec!(13) * dec!(0.0065) - dec!(13));
-        assert_ne!(round2(wrong), round2(lp.price));
+        assert_ne!(round2(wrong), round2(lp.price.0));
     }
 
     #[test]
@@ -182,21 +205,45 @@ mod tests {
             max_leverage: dec!(100),
         }];
         // 50x on 20,000 notional: IM 400
-        let lp = liq_price_entry_basis(Side::Long, dec!(1), dec!(20000), dec!(400), &flat).unwrap();
-        assert_eq!(lp.price, dec!(19700));
-        let lp =
-            liq_price_entry_basis(Side::Short, dec!(1), dec!(20000), dec!(400), &flat).unwrap();
-        assert_eq!(lp.price, dec!(20300));
+        let lp = liq_price_entry_basis(
+            Side::Long,
+            Qty(dec!(1)),
+            Price(dec!(20000)),
+            Usdt(dec!(400)),
+            &flat,
+        )
+        .unwrap();
+        assert_eq!(lp.price, Price(dec!(19700)));
+        let lp = liq_price_entry_basis(
+            Side::Short,
+            Qty(dec!(1)),
+            Price(dec!(20000)),
+            Usdt(dec!(400)),
+            &flat,
+        )
+        .unwrap();
+        assert_eq!(lp.price, Price(dec!(20300)));
         assert_eq!(
-            bankruptcy_price(Side::Long, dec!(1), dec!(20000), dec!(400)),
-            dec!(19600)
+            bankruptcy_price(
+                Side::Long,
+                Qty(dec!(1)),
+                Price(dec!(20000)),
+                Usdt(dec!(400))
+            ),
+            Price(dec!(19600))
         );
     }
 
     #[test]
     fn overcollateralised_long_has_no_lp() {
         assert_eq!(
-            isolated_liq_price(Side::Long, dec!(1), dec!(100), dec!(200), &btc()),
+            isolated_liq_price(
+                Side::Long,
+                Qty(dec!(1)),
+                Price(dec!(100)),
+                Usdt(dec!(200)),
+                &btc()
+            ),
             None
         );
     }
@@ -206,7 +253,7 @@ mod tests {
         let t = btc();
         let tf = tiers_f64(&t);
         for n in [1000.0, 49_999.0, 50_000.0, 650_000.0, 5e6, 2e9] {
-            let d = maintenance(&t, Decimal::try_from(n).unwrap());
+            let d = maintenance(&t, Usdt(Decimal::try_from(n).unwrap())).0;
             let f = mm_f64(&tf, n);
             assert!(
                 (f - d.to_string().parse::<f64>().unwrap()).abs() < 1e-6,
@@ -236,9 +283,9 @@ impl crate::config::MaintenanceBasis {
     pub fn isolated_liq_price(
         self,
         side: Side,
-        qty: Decimal,
-        entry: Decimal,
-        wallet: Decimal,
+        qty: Qty,
+        entry: Price,
+        wallet: Usdt,
         tiers: &[Bracket],
     ) -> Option<LiqPrice> {
         match self {

@@ -2,6 +2,7 @@
 //! funding, equity valuation, cross state) and the bracket tables positions are valued with.
 
 use super::*;
+use ringfence_model::{Price, Qty, Usdt};
 
 /// A non-USDT collateral asset.
 #[derive(Debug, Clone)]
@@ -187,8 +188,9 @@ impl Sim<'_> {
             return;
         }
         let tiers = &tables[p.table].tiers;
-        let lp = basis.isolated_liq_price(p.side, p.qty, p.entry, p.iso_margin, tiers);
-        p.lp = lp.map_or(f64::NAN, |l| flt(l.price));
+        let (qty, entry, margin) = (Qty(p.qty), Price(p.entry), Usdt(p.iso_margin));
+        let lp = basis.isolated_liq_price(p.side, qty, entry, margin, tiers);
+        p.lp = lp.map_or(f64::NAN, |l| flt(l.price.0));
     }
 
     pub(super) fn settle_funding(&mut self, i: usize) {
@@ -375,7 +377,8 @@ impl Sim<'_> {
             // this position alone on the cross balance at entry
             let wb = mb - flt(fee);
             let tiers = &self.tables[table].tiers;
-            isolated_liq_price(side, qty, entry, dec(wb), tiers).map(|l| flt(l.price))
+            isolated_liq_price(side, Qty(qty), Price(entry), Usdt(dec(wb)), tiers)
+                .map(|l| flt(l.price.0))
         };
         self.push_position(p, funding_due(fund, funding_next));
         Ok(())
