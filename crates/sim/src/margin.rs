@@ -118,6 +118,38 @@ pub(crate) fn mm_f64(tiers: &[TierF], notional: f64) -> f64 {
     notional * b.mmr - b.cum
 }
 
+impl crate::config::MaintenanceBasis {
+    /// The notional maintenance is looked up and charged on, for `qty` at `mark` (entry price
+    /// `entry`): valued at the mark (Binance) or at the entry (Bybit's examples).
+    pub fn notional(self, qty: f64, mark: f64, entry: f64) -> f64 {
+        match self {
+            Self::Mark => qty * mark,
+            Self::Entry => qty * entry,
+        }
+    }
+
+    /// The range of [`Self::notional`] while the mark moves within `lo..=hi`.
+    pub fn notional_range(self, qty: f64, lo: f64, hi: f64, entry: f64) -> (f64, f64) {
+        (self.notional(qty, lo, entry), self.notional(qty, hi, entry))
+    }
+
+    /// The isolated liquidation price under this basis ([`isolated_liq_price`] or
+    /// [`liq_price_entry_basis`]).
+    pub fn isolated_liq_price(
+        self,
+        side: Side,
+        qty: Qty,
+        entry: Price,
+        wallet: Usdt,
+        tiers: &[Bracket],
+    ) -> Option<LiqPrice> {
+        match self {
+            Self::Mark => isolated_liq_price(side, qty, entry, wallet, tiers),
+            Self::Entry => liq_price_entry_basis(side, qty, entry, wallet, tiers),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -259,38 +291,6 @@ mod tests {
                 (f - d.to_string().parse::<f64>().unwrap()).abs() < 1e-6,
                 "{n}"
             );
-        }
-    }
-}
-
-impl crate::config::MaintenanceBasis {
-    /// The notional maintenance is looked up and charged on, for `qty` at `mark` (entry price
-    /// `entry`): valued at the mark (Binance) or at the entry (Bybit's examples).
-    pub fn notional(self, qty: f64, mark: f64, entry: f64) -> f64 {
-        match self {
-            Self::Mark => qty * mark,
-            Self::Entry => qty * entry,
-        }
-    }
-
-    /// The range of [`Self::notional`] while the mark moves within `lo..=hi`.
-    pub fn notional_range(self, qty: f64, lo: f64, hi: f64, entry: f64) -> (f64, f64) {
-        (self.notional(qty, lo, entry), self.notional(qty, hi, entry))
-    }
-
-    /// The isolated liquidation price under this basis ([`isolated_liq_price`] or
-    /// [`liq_price_entry_basis`]).
-    pub fn isolated_liq_price(
-        self,
-        side: Side,
-        qty: Qty,
-        entry: Price,
-        wallet: Usdt,
-        tiers: &[Bracket],
-    ) -> Option<LiqPrice> {
-        match self {
-            Self::Mark => isolated_liq_price(side, qty, entry, wallet, tiers),
-            Self::Entry => liq_price_entry_basis(side, qty, entry, wallet, tiers),
         }
     }
 }

@@ -239,7 +239,8 @@ mod tests {
 
     #[test]
     fn every_setting_is_checked() {
-        let cases: Vec<(Box<dyn Fn(&mut Policy)>, &str)> = vec![
+        type Change = Box<dyn Fn(&mut Policy)>;
+        let cases: Vec<(Change, &str)> = vec![
             (
                 Box::new(|p| p.sizing = Sizing::FixedMargin(d!(0))),
                 "policy p: sizing amount 0 must be positive",

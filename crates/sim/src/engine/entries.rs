@@ -159,25 +159,24 @@ impl Sim<'_> {
                     Side::Long => (f64::NEG_INFINITY, price),
                     Side::Short => (price, f64::INFINITY),
                 };
-                self.add_pending(k, sym, side, lo, hi, stop, at.time);
+                self.add_pending(k, sym, (lo, hi), stop, at.time);
             }
-            EntrySpec::Zone { low, high } => {
-                self.add_pending(k, sym, side, low, high, stop, at.time)
-            }
+            EntrySpec::Zone { low, high } => self.add_pending(k, sym, (low, high), stop, at.time),
         }
         Ok(())
     }
 
+    /// Puts a limit or zone entry of `sig` on `sym` waiting for the price to trade in `lo..=hi`
+    /// (with the stop in force `stop`), until the execution's zone expiry counted from `now`.
     pub(super) fn add_pending(
         &mut self,
         sig: usize,
         sym: usize,
-        side: Side,
-        lo: f64,
-        hi: f64,
+        (lo, hi): (f64, f64),
         stop: Option<f64>,
         now: TimestampMs,
     ) {
+        let s = &self.signals[sig];
         let expiry = self
             .cfg
             .execution
@@ -186,7 +185,7 @@ impl Sim<'_> {
         self.pending.push(Pending {
             sig,
             sym,
-            side,
+            side: s.side.unwrap_or(Side::Long),
             lo,
             hi,
             stop,
