@@ -1,8 +1,18 @@
 //! Entries: channel events (open, close, cancel, move_stop), waiting limit and zone entries,
 //! background positions, and the skip records.
 
+use super::stats::correlation;
+use super::{At, QTY_DP, Sim};
+use crate::config::{ModeRule, StopDiscipline};
+use crate::error::SimError;
+use crate::num::dec;
+use ringfence_model::time::iso;
+use ringfence_model::{
+    Action, EntrySpec, ExitReason, MarginMode, Side, SkippedSignal, TimestampMs,
+};
+use rust_decimal::Decimal;
+
 use super::ledger::Opening;
-use super::*;
 use crate::policy;
 
 /// A limit or zone entry waiting to fill.

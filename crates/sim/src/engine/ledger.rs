@@ -1,7 +1,15 @@
 //! The ledger: the only place money changes (wallet, collateral, positions, fills, exit legs,
 //! funding, equity valuation, cross state) and the bracket tables positions are valued with.
 
-use super::*;
+use super::{At, FUNDING_JITTER_MS, QTY_DP, Sim};
+use crate::config::MaintenanceBasis;
+use crate::error::SimError;
+use crate::margin::{TierF, isolated_liq_price, mm_f64, tiers_f64};
+use crate::num::{dec, flt, money};
+use ringfence_model::time::iso;
+use ringfence_model::{Bracket, Exit, ExitReason, MarginMode, Side, TimestampMs, Trade};
+use rust_decimal::Decimal;
+
 use ringfence_model::{Price, Qty, Usdt};
 
 /// A non-USDT collateral asset.

@@ -1,7 +1,13 @@
 //! Liquidation: isolated close-outs, cross book close-outs behind [`LiquidationProcess`] (the
 //! venue's procedure: [`Full`], [`Partial`]), clearance fees and the insurance shortfall.
 
-use super::*;
+use super::ledger::Pos;
+use super::stats::book_correlation;
+use super::{At, Sim};
+use crate::num::{dec, flt, money};
+use ringfence_model::{ExitReason, LiquidatedPosition, LiquidationEvent, MarginMode, TimestampMs};
+use rust_decimal::Decimal;
+
 use crate::config;
 
 /// How a venue closes out a cross book whose margin balance reached maintenance. Positions are

@@ -1,32 +1,33 @@
 //! The event loop of one run (one account × one policy). See the crate docs for the assumptions.
 
-use crate::config::{
-    Account, EngineConfig, Intrabar, MaintenanceBasis, ModeRule, Policy, StopDiscipline,
-};
+use crate::config::{Account, EngineConfig, Intrabar, Policy};
 use crate::error::SimError;
-use crate::margin::{TierF, isolated_liq_price, mm_f64, tiers_f64};
-use crate::num::{dec, flt, money};
+use crate::num::flt;
 use crate::policy;
-use ringfence_model::time::iso;
 use ringfence_model::{
-    Action, Bracket, BracketBook, EntrySpec, EquityPoint, Exit, ExitReason, LiquidatedPosition,
-    LiquidationEvent, MarginMode, Market, RunResult, RunSummary, Side, SignalEvent, SkippedSignal,
-    Symbol, SymbolSeries, TimestampMs, Trade,
+    Action, BracketBook, EquityPoint, ExitReason, LiquidationEvent, Market, RunResult, Side,
+    SignalEvent, SkippedSignal, Symbol, TimestampMs, Trade,
 };
 use rust_decimal::Decimal;
 
+// The rooms of one run, each with one job (see ARCHITECTURE.md):
+/// Channel events, waiting entries, background positions, skip records.
 mod entries;
+/// The ledger: the only place money changes.
 mod ledger;
+/// Isolated and cross close-outs behind the `LiquidationProcess` trait.
 mod liquidation;
+/// The intrabar path of one (sub-)bar and the triggers along it.
 mod path;
+/// Which bars can be skipped, and the per-position scan cache.
 mod scan;
+/// Equity points, the summary, rolling correlations.
 mod stats;
 
 use entries::Pending;
 use ledger::{Collateral, Pos, Table};
 use path::Slot;
 use scan::{ScanCache, Touch};
-use stats::book_correlation;
 pub(crate) use stats::correlation;
 
 /// Funding settlements whose timestamp is at most this much after a bar open are settled at that

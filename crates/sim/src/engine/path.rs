@@ -1,7 +1,11 @@
 //! The intrabar path of one (sub-)bar: vertex prices per symbol and the triggers crossed along it,
 //! fired in path order.
 
-use super::*;
+use super::{At, MAX_EVENTS_PER_PATH, Sim};
+use crate::config::{Intrabar, StopDiscipline};
+use crate::error::SimError;
+use ringfence_model::{ExitReason, MarginMode, Side};
+use rust_decimal::Decimal;
 
 /// Vertex prices of one symbol for one (sub-)bar, in path order.
 #[derive(Debug, Clone, Copy)]

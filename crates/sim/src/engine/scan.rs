@@ -1,7 +1,11 @@
 //! The skip machinery: which bars can be passed over without walking the path (the per-bar
 //! pre-check, per-position scan windows, quiet stretches) and the closes kept for valuation.
 
-use super::*;
+use super::Sim;
+use super::ledger::Pos;
+use crate::margin::mm_f64;
+use crate::num::flt;
+use ringfence_model::{EquityPoint, MarginMode, SymbolSeries, TimestampMs};
 
 /// The skip machinery's cache for one open position, kept beside it ([`Sim`]'s `scan`, in the
 /// order of `positions`; both change together through [`Sim::push_position`] and

@@ -1,6 +1,9 @@
 //! Statistics: equity points, the end of a run and its summary; rolling correlations.
 
-use super::*;
+use super::Sim;
+use crate::num::{dec, flt};
+use ringfence_model::{EquityPoint, ExitReason, Market, RunResult, RunSummary, TimestampMs, Trade};
+use rust_decimal::Decimal;
 
 impl Sim<'_> {
     pub(super) fn mark_equity(&mut self, time: TimestampMs) {
