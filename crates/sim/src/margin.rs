@@ -164,6 +164,17 @@ mod tests {
             .to_vec()
     }
 
+    /// [`isolated_liq_price`] on plain numbers (quantity, entry, wallet).
+    fn lp(
+        side: Side,
+        qty: Decimal,
+        entry: Decimal,
+        wallet: Decimal,
+        t: &[Bracket],
+    ) -> Option<LiqPrice> {
+        isolated_liq_price(side, Qty(qty), Price(entry), Usdt(wallet), t)
+    }
+
     fn round2(d: Decimal) -> Decimal {
         d.round_dp(2)
     }
@@ -171,14 +182,7 @@ mod tests {
     #[test]
     fn binance_long_uses_the_bracket_at_lp() {
         // DESIGN.md §5: 49,196.79 (first bracket), not 49,195.98 (second).
-        let lp = isolated_liq_price(
-            Side::Long,
-            Qty(dec!(1)),
-            Price(dec!(50000)),
-            Usdt(dec!(1000)),
-            &btc(),
-        )
-        .unwrap();
+        let lp = lp(Side::Long, dec!(1), dec!(50000), dec!(1000), &btc()).unwrap();
         assert_eq!(round2(lp.price.0), dec!(49196.79));
         assert_eq!(lp.bracket.tier, 1);
         // at LP, margin balance equals maintenance margin
@@ -190,14 +194,7 @@ mod tests {
     #[test]
     fn binance_short_is_mirrored() {
         // short 1 BTC at 50,000 with 1,000: LP = (1000 + 50 + 50000) / (0.005 + 1) in bracket 2
-        let lp = isolated_liq_price(
-            Side::Short,
-            Qty(dec!(1)),
-            Price(dec!(50000)),
-            Usdt(dec!(1000)),
-            &btc(),
-        )
-        .unwrap();
+        let lp = lp(Side::Short, dec!(1), dec!(50000), dec!(1000), &btc()).unwrap();
         assert_eq!(lp.bracket.tier, 2);
         assert_eq!(round2(lp.price.0), dec!(50796.02));
         let mb = dec!(1000) - (lp.price.0 - dec!(50000));
@@ -209,14 +206,7 @@ mod tests {
         // long 13 BTC at 50,000 (notional 650k, bracket 3) with 65,000 margin: the LP's notional
         // falls below 600k, so the bracket at LP is 2, not the entry's 3.
         let t = btc();
-        let lp = isolated_liq_price(
-            Side::Long,
-            Qty(dec!(13)),
-            Price(dec!(50000)),
-            Usdt(dec!(65000)),
-            &t,
-        )
-        .unwrap();
+        let lp = lp(Side::Long, dec!(13), dec!(50000), dec!(65000), &t).unwrap();
         assert_eq!(bracket_for(&t, dec!(650000)).tier, 3);
         assert_eq!(lp.bracket.tier, 2);
         let expect = (dec!(65000) + dec!(50) - dec!(650000)) / (dec!(13) * dec!(0.005) - dec!(13));
@@ -268,16 +258,7 @@ mod tests {
 
     #[test]
     fn overcollateralised_long_has_no_lp() {
-        assert_eq!(
-            isolated_liq_price(
-                Side::Long,
-                Qty(dec!(1)),
-                Price(dec!(100)),
-                Usdt(dec!(200)),
-                &btc()
-            ),
-            None
-        );
+        assert_eq!(lp(Side::Long, dec!(1), dec!(100), dec!(200), &btc()), None);
     }
 
     #[test]

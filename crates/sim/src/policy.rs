@@ -196,17 +196,7 @@ mod tests {
     use rust_decimal_macros::dec as d;
 
     fn policy() -> Policy {
-        Policy {
-            name: "p".into(),
-            mode: ModeRule::Isolated,
-            sizing: Sizing::FixedMargin(d!(50)),
-            leverage: LeverageRule::AsCalled { default: 10.0 },
-            stops: StopDiscipline::Honor,
-            auto_add_margin_cap: None,
-            breakeven_after_first_target: false,
-            max_open: None,
-            target_weights: Vec::new(),
-        }
+        Policy::new("p", ModeRule::Isolated, Sizing::FixedMargin(d!(50)))
     }
 
     fn err(p: &Policy) -> String {

@@ -134,14 +134,7 @@ impl Sim<'_> {
         let open = self.positions.len() as u32;
         self.equity.reserve(b - a);
         for (&e, &time) in buf.iter().zip(&times[a..b]) {
-            if e > self.peak {
-                self.peak = e;
-            }
-            let dd = if self.peak > 0.0 {
-                ((self.peak - e) / self.peak).max(0.0)
-            } else {
-                0.0
-            };
+            let dd = self.drawdown_at(e);
             self.equity.push(EquityPoint {
                 time,
                 equity: e,

@@ -6,16 +6,21 @@ use ringfence_model::{EquityPoint, ExitReason, Market, RunResult, RunSummary, Ti
 use rust_decimal::Decimal;
 
 impl Sim<'_> {
-    pub(super) fn mark_equity(&mut self, time: TimestampMs) {
-        let e = self.equity_now();
+    /// Raises the running peak to equity `e` if above it and returns the drawdown from it.
+    pub(super) fn drawdown_at(&mut self, e: f64) -> f64 {
         if e > self.peak {
             self.peak = e;
         }
-        let dd = if self.peak > 0.0 {
+        if self.peak > 0.0 {
             ((self.peak - e) / self.peak).max(0.0)
         } else {
             0.0
-        };
+        }
+    }
+
+    pub(super) fn mark_equity(&mut self, time: TimestampMs) {
+        let e = self.equity_now();
+        let dd = self.drawdown_at(e);
         let (mb, mm, n) = self.cross_state(|k| self.last_mark[k]);
         let ratio = if n == 0 {
             0.0
