@@ -1145,6 +1145,9 @@ mod tests {
             targets: vec![],
             leverage: Some(lev),
             margin_mode: None,
+            ladder: Vec::new(),
+            leverage_high: None,
+            msg_id: None,
             source: "chan.csv".into(),
             line: 2,
         }
@@ -1162,6 +1165,9 @@ mod tests {
             targets: vec![],
             leverage: None,
             margin_mode: None,
+            ladder: Vec::new(),
+            leverage_high: None,
+            msg_id: None,
             source: "chan.csv".into(),
             line: 3,
         }
