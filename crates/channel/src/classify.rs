@@ -8,7 +8,7 @@
 
 use crate::export::Message;
 use crate::grammar::{Entry, Grammar, Lifecycle, Parsed, Said};
-use crate::tokens::tokenize;
+use crate::tokens::{Tok, tokenize};
 use ringfence_model::{Action, EntryLevel, EntrySpec, MarginMode, Side, SignalEvent, Symbol, TimestampMs};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -252,11 +252,11 @@ impl State<'_> {
             && (parsed.entry_label || parsed.market || !parsed.entries.is_empty())
             && (parsed.stop.is_some() || !parsed.targets.is_empty());
         if !said.forms.is_empty() && !full_call {
-            self.lifecycle(m, &parsed, &said);
+            self.lifecycle(m, &parsed, &said, &lines);
         } else if full_call || (parsed.symbol.is_some() && has_prices && said.pct.is_none()) {
             self.call(m, &parsed);
         } else if said.pct.is_some() {
-            self.lifecycle(m, &parsed, &said);
+            self.lifecycle(m, &parsed, &said, &lines);
         } else if has_prices || (parsed.entry_label && parsed.symbol.is_some()) {
             let reason = if parsed.symbol.is_none() {
                 "prices without a pair: no call can be made of it"
@@ -269,14 +269,25 @@ impl State<'_> {
         }
     }
 
-    /// The call a message refers to: by reply, else by the pair it names.
-    fn linked_call(&self, m: &Message, parsed: &Parsed) -> Option<i64> {
+    /// The call a message refers to: by reply, else by the pair it names, else by a bare base
+    /// asset word (`ETH close now`) matching an earlier call's pair.
+    fn linked_call(&self, m: &Message, parsed: &Parsed, lines: &[Vec<Tok>]) -> Option<i64> {
         if let Some(r) = m.reply_to
             && let Some(c) = self.link.get(&r)
         {
             return Some(*c);
         }
-        parsed.symbol.as_ref().and_then(|s| self.last_by_symbol.get(s).copied())
+        if let Some(c) = parsed.symbol.as_ref().and_then(|s| self.last_by_symbol.get(s)) {
+            return Some(*c);
+        }
+        lines.iter().flatten().find_map(|t| {
+            let base = match t {
+                Tok::Word(w) => w.to_uppercase(),
+                Tok::Tag(w) => w.clone(),
+                _ => return None,
+            };
+            self.last_by_symbol.get(&format!("{base}USDT")).copied()
+        })
     }
 
     fn call(&mut self, m: &Message, p: &Parsed) {
@@ -323,8 +334,8 @@ impl State<'_> {
         }
     }
 
-    fn lifecycle(&mut self, m: &Message, p: &Parsed, said: &Said) {
-        let call_id = self.linked_call(m, p);
+    fn lifecycle(&mut self, m: &Message, p: &Parsed, said: &Said, lines: &[Vec<Tok>]) {
+        let call_id = self.linked_call(m, p, lines);
         let call = call_id.and_then(|c| self.calls.get(&c)).cloned();
         let mut events = Vec::new();
         let mut claims = Vec::new();
@@ -468,6 +479,11 @@ fn claim_detail(claims: &[(ClaimKind, Option<u32>)], pct: Option<f64>) -> String
     parts.join(" ")
 }
 
+/// Rounds a computed price to 12 significant digits (`1.8250000000000002` is `1.825`).
+fn tidy(x: f64) -> f64 {
+    format!("{x:.11e}").parse().unwrap_or(x)
+}
+
 fn join_note(a: &str, b: &str) -> String {
     if a.is_empty() { b.to_string() } else { format!("{a}; {b}") }
 }
@@ -557,11 +573,11 @@ impl Call {
         match &self.entry {
             Entry::Market => None,
             Entry::Single(x) => Some(*x),
-            Entry::Zone(a, b) => Some((a + b) / 2.0),
+            Entry::Zone(a, b) => Some(tidy((a + b) / 2.0)),
             Entry::Ladder(l) => {
                 let w: Vec<f64> = l.iter().map(|x| x.1.unwrap_or(1.0)).collect();
                 let total: f64 = w.iter().sum();
-                (total > 0.0).then(|| l.iter().zip(&w).map(|(x, w)| x.0 * w).sum::<f64>() / total)
+                (total > 0.0).then(|| tidy(l.iter().zip(&w).map(|(x, w)| x.0 * w).sum::<f64>() / total))
             }
         }
     }

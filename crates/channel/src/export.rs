@@ -465,8 +465,14 @@ fn forward_name(tag: &tl::HTMLTag<'_>, parser: &tl::Parser<'_>) -> String {
         if let Some(t) = n.as_tag()
             && has_class(t, "from_name")
         {
-            let full = html_text(t, parser);
-            return full.lines().next().unwrap_or_default().trim().to_string();
+            // the name is the element's own text; a nested span holds the original date
+            let own: String = t
+                .children()
+                .top()
+                .iter()
+                .filter_map(|h| h.get(parser)?.as_raw().map(|b| decode_entities(&b.as_utf8_str())))
+                .collect();
+            return own.split_whitespace().collect::<Vec<_>>().join(" ");
         }
     }
     String::new()

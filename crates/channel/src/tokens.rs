@@ -91,17 +91,14 @@ pub fn tokenize_line(line: &str) -> Vec<Tok> {
             let word: String = chars[i..end].iter().collect();
             let lower = word.to_lowercase();
             // `x20`: leverage written before the number
-            if (lower == "x" || lower == "х")
-                && chars.get(end).is_some_and(char::is_ascii_digit)
-                && out.last().is_none_or(|t| !matches!(t, Tok::Num(_)))
+            if let Some(n) = lower.strip_prefix(['x', 'х'])
+                && !n.is_empty()
+                && n.chars().all(|c| c.is_ascii_digit())
+                && let Ok(v) = n.parse::<f64>()
             {
-                let mut tmp = Vec::new();
-                let next = lex_number(&chars, end, &mut tmp);
-                if let [Tok::Num(v)] = tmp.as_slice() {
-                    out.push(Tok::Lev(*v));
-                    i = next;
-                    continue;
-                }
+                out.push(Tok::Lev(v));
+                i = end;
+                continue;
             }
             let (word, next) = perp_suffix(&chars, end, lower);
             out.push(Tok::Word(word));

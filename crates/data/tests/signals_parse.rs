@@ -519,7 +519,7 @@ fn ladder_is_checked_against_stop_and_targets_and_refuses_bad_values() {
         "1,2025-10-10T12:00:00Z,open,BTCUSDT,long,,,27200,28000,10,,1,27400;27100",
     ])
     .expect_err("stop inside the ladder");
-    assert!(e.contains("imp.csv") && e.contains("line 2"), "{e}");
+    assert!(e.contains("imp.csv") && e.contains("row 2"), "{e}");
     assert!(e.contains("stop 27200"), "{e}");
     for (cell, frag) in [
         ("27400;abc", "not a number"),
