@@ -8,6 +8,7 @@
 
 use crate::tokens::{Mark, Tok};
 use serde::Deserialize;
+use std::collections::BTreeMap;
 
 /// The field a label introduces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -219,6 +220,8 @@ pub struct LifecycleWords {
 pub struct Grammar {
     /// (phrase as words, field), longest phrases first.
     labels: Vec<(Vec<String>, Field)>,
+    /// Indices into `labels` by the phrase's first word.
+    by_first: BTreeMap<String, Vec<usize>>,
     long: Vec<String>,
     short: Vec<String>,
     market: Vec<String>,
@@ -264,6 +267,7 @@ impl Grammar {
         }
         let mut g = Grammar {
             labels,
+            by_first: BTreeMap::new(),
             long: owned(LONG_WORDS),
             short: owned(SHORT_WORDS),
             market: owned(MARKET_WORDS),
@@ -285,6 +289,7 @@ impl Grammar {
         let mut g = if file.replace {
             Grammar {
                 labels: Vec::new(),
+                by_first: BTreeMap::new(),
                 long: Vec::new(),
                 short: Vec::new(),
                 market: Vec::new(),
@@ -347,6 +352,12 @@ impl Grammar {
     fn sort(&mut self) {
         // longest phrase first, so `stop targets` wins over `stop` and `short term` over `short`
         self.labels.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+        self.by_first.clear();
+        for (i, (words, _)) in self.labels.iter().enumerate() {
+            if let Some(first) = words.first() {
+                self.by_first.entry(first.clone()).or_default().push(i);
+            }
+        }
         // longest quote first, so `BTCUSDT` is BTC+USDT, not BTCUS+DT
         self.quotes.sort_by_key(|q| std::cmp::Reverse(q.len()));
     }
@@ -358,11 +369,19 @@ impl Grammar {
     /// The label starting at `toks[i]`: its field, how many tokens it spans, and an index glued to
     /// its last word (`tp1` gives 1).
     fn label_at(&self, toks: &[Tok], i: usize) -> Option<(Field, usize, Option<u32>)> {
+        let Some(Tok::Word(first)) = toks.get(i) else {
+            return None;
+        };
+        // candidates: phrases starting with this word, or with its stem (`tp1` -> `tp`)
+        let stem = first.trim_end_matches(|c: char| c.is_ascii_digit());
+        let a = self.by_first.get(first.as_str()).map(Vec::as_slice).unwrap_or_default();
+        let b = if stem.len() < first.len() {
+            self.by_first.get(stem).map(Vec::as_slice).unwrap_or_default()
+        } else {
+            &[]
+        };
         let mut best: Option<(Field, usize, Option<u32>)> = None;
-        'phrases: for (words, field) in &self.labels {
-            if best.is_some_and(|(_, n, _)| n >= words.len()) && words.len() <= 1 {
-                break;
-            }
+        'phrases: for (words, field) in a.iter().chain(b).map(|&k| &self.labels[k]) {
             let mut j = i;
             let mut glued = None;
             for (k, want) in words.iter().enumerate() {
