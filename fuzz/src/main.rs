@@ -163,7 +163,11 @@ fn seeds_for(target: &str) -> Vec<Vec<u8>> {
         "html" => read_seeds(&["crates/channel/tests/fixtures/html_export", "crates/channel/tests/fixtures/messages_old.html"]),
         "grammar" => MESSAGES.iter().map(|m| m.as_bytes().to_vec()).collect(),
         "signals" => {
-            let mut s = read_seeds(&["scenarios/demo-signals.csv", "scenarios/harthor-oct-2025-signals.csv"]);
+            // the heads of the real files (a few dozen rows): mutations reach every row type fast
+            let mut s: Vec<Vec<u8>> = read_seeds(&["scenarios/demo-signals.csv", "scenarios/harthor-oct-2025-signals.csv"])
+                .into_iter()
+                .map(|b| b[..b.len().min(2048)].to_vec())
+                .collect();
             s.push(b"id,time,action,symbol,side,entry,entry_high,stop,targets,leverage,margin_mode,msg_id,entries\n1,2025-10-10T12:00:00Z,open,BTCUSDT,long,,,26000,28000;29000,5-10x,cross,1,27400;27100@2\n1,2025-10-10T13:00:00Z,move_stop,,,,,27000,,,,2,\n".to_vec());
             s.push(b"{\"id\":\"7\",\"time\":\"2025-10-10T12:00:00Z\",\"symbol\":\"BTCUSDT\",\"side\":\"long\",\"stop\":26000,\"targets\":[28000],\"leverage\":\"5-10x\",\"entries\":[27400,\"27100@2\"]}\n".to_vec());
             s
