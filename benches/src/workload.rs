@@ -216,6 +216,9 @@ pub fn channel(market: &Market, active_share: f64, seed: u64) -> Vec<SignalEvent
                     .collect(),
                 leverage: Some(style.leverage),
                 margin_mode: None,
+                ladder: Vec::new(),
+                leverage_high: None,
+                msg_id: None,
                 source: "synthetic".into(),
                 line: out.len() + 2,
             });

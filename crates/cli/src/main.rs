@@ -7,6 +7,7 @@ mod cmd_inspect;
 mod cmd_liq;
 mod cmd_report;
 mod cmd_run;
+mod cmd_signals;
 mod cmd_synth;
 mod cmd_validate;
 mod exit;
@@ -41,6 +42,11 @@ enum Command {
     LiqPrice(cmd_liq::LiqPriceArgs),
     /// Pre-signal checklist of every call against one account and policy, with a verdict.
     Checklist(cmd_checklist::ChecklistArgs),
+    /// Signal-channel tools: import a Telegram export.
+    Signals {
+        #[command(subcommand)]
+        command: cmd_signals::SignalsCommand,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -63,6 +69,7 @@ fn main() {
         Command::Validate(args) => cmd_validate::run(args),
         Command::Report(args) => cmd_report::run(args),
         Command::Checklist(args) => cmd_checklist::run(args),
+        Command::Signals { command } => cmd_signals::run(command),
     };
     if let Err(err) = result {
         std::process::exit(exit::report(&err));

@@ -53,6 +53,9 @@ fn signals(symbols: &[Symbol]) -> Vec<SignalEvent> {
             targets: vec![],
             leverage: Some([10.0, 15.0, 20.0, 12.0, 8.0][k % 5]),
             margin_mode: None,
+            ladder: Vec::new(),
+            leverage_high: None,
+            msg_id: None,
             source: "replay".into(),
             line: k + 2,
         })

@@ -1,8 +1,8 @@
 //! Signal files: a channel's history as CSV or JSON Lines (DESIGN.md §4).
 //!
 //! One row (CSV) or one object (JSON Lines) per event, with the keys `id, time, action, symbol,
-//! side, entry, entry_high, stop, targets, leverage, margin_mode`. Only `id` and `time` are
-//! required; unknown keys are an error naming them. Both formats go through the same row parser,
+//! side, entry, entry_high, stop, targets, leverage, margin_mode, msg_id, entries`. Only `id` and
+//! `time` are required; unknown keys are an error naming them. Both formats go through the same row parser,
 //! so a CSV file and its JSON Lines twin give identical events.
 //!
 //! Validation reports every problem at once ([`DataError::Many`]), each naming the file, the line
@@ -14,10 +14,17 @@
 //! market entry has no price to check against, so its targets must lie above its stop.
 //!
 //! Updates (`close`, `cancel`, `move_stop`) take their symbol and side from the call they refer to.
+//!
+//! Two optional columns carry what imported channels contain: `msg_id` (the message an event came
+//! from) and `entries`, an entry ladder `a;b;c` or with weights `a@w;b@w` (instead of `entry` /
+//! `entry_high`). `leverage` also takes a range `5-10` or `5-10x` (see
+//! [`SignalEvent::leverage_high`]).
 
 use crate::DataError;
 use chrono::{DateTime, NaiveDate, NaiveDateTime};
-use ringfence_model::{Action, EntrySpec, MarginMode, Side, SignalEvent, Symbol, TimestampMs};
+use ringfence_model::{
+    Action, EntryLevel, EntrySpec, MarginMode, Side, SignalEvent, Symbol, TimestampMs,
+};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
@@ -31,7 +38,7 @@ pub struct SignalSet {
 }
 
 /// The keys a signal row may carry.
-pub const COLUMNS: [&str; 11] = [
+pub const COLUMNS: [&str; 13] = [
     "id",
     "time",
     "action",
@@ -43,6 +50,8 @@ pub const COLUMNS: [&str; 11] = [
     "targets",
     "leverage",
     "margin_mode",
+    "msg_id",
+    "entries",
 ];
 
 /// Leverage above this is warned about (Binance's highest bracket allows 125x).
@@ -311,13 +320,13 @@ fn json_text(key: &str, v: &serde_json::Value) -> Result<String, String> {
         Value::Null => Ok(String::new()),
         Value::String(s) => Ok(s.trim().to_string()),
         Value::Number(n) => Ok(n.to_string()),
-        Value::Array(items) if key == "targets" => items
+        Value::Array(items) if key == "targets" || key == "entries" => items
             .iter()
             .map(|item| match item {
                 Value::Number(n) => Ok(n.to_string()),
                 Value::String(s) => Ok(s.trim().to_string()),
                 other => Err(format!(
-                    "targets: expected numbers, found {}",
+                    "{key}: expected numbers, found {}",
                     json_kind(other)
                 )),
             })
@@ -446,20 +455,22 @@ fn parse_row(
             }
         }
     }
-    let leverage = row.get("leverage").and_then(|s| {
-        let num = s.trim().trim_end_matches(['x', 'X']).trim();
-        match num.parse::<f64>() {
-            Ok(v) if v.is_finite() && v >= 1.0 => Some(v),
-            Ok(_) => {
-                errs.push(format!("leverage {s} must be at least 1"));
-                None
-            }
-            Err(_) => {
-                errs.push(format!("leverage {s:?} is not a number (e.g. 10 or 10x)"));
-                None
-            }
+    let (leverage, leverage_high) = match row.get("leverage").map(parse_leverage) {
+        None => (None, None),
+        Some(Ok(range)) => range,
+        Some(Err(e)) => {
+            errs.push(e);
+            (None, None)
         }
-    });
+    };
+    let ladder = match row.get("entries").map(parse_ladder) {
+        None => Vec::new(),
+        Some(Ok(levels)) => levels,
+        Some(Err(e)) => {
+            errs.push(e);
+            Vec::new()
+        }
+    };
     let margin_mode = row.get("margin_mode").and_then(|s| {
         MarginMode::parse(s).or_else(|| {
             errs.push(format!(
@@ -470,6 +481,12 @@ fn parse_row(
     });
 
     let entry = match (entry_lo, entry_hi) {
+        _ if !ladder.is_empty() => {
+            if entry_lo.is_some() || entry_hi.is_some() {
+                errs.push("give either entries (a ladder) or entry/entry_high, not both".into());
+            }
+            ladder_entry(&ladder)
+        }
         (None, None) => EntrySpec::Market,
         (Some(p), None) => EntrySpec::Limit { price: p },
         (None, Some(h)) => {
@@ -535,9 +552,76 @@ fn parse_row(
         targets,
         leverage,
         margin_mode,
+        ladder,
+        leverage_high,
+        msg_id: row.get("msg_id").map(str::to_string),
         source: name.to_string(),
         line,
     })
+}
+
+/// Parses a leverage `10`, `10x` or a range `5-10` / `5-10x` into `(low, high)` (high only for a
+/// range).
+fn parse_leverage(s: &str) -> Result<(Option<f64>, Option<f64>), String> {
+    let num = s.trim().trim_end_matches(['x', 'X']).trim();
+    let one = |part: &str| -> Result<f64, String> {
+        let part = part.trim().trim_end_matches(['x', 'X']).trim();
+        match part.parse::<f64>() {
+            Ok(v) if v.is_finite() && v >= 1.0 => Ok(v),
+            Ok(_) => Err(format!("leverage {s} must be at least 1")),
+            Err(_) => Err(format!(
+                "leverage {s:?} is not a number or range (e.g. 10, 10x or 5-10x)"
+            )),
+        }
+    };
+    match num.split_once('-') {
+        None => Ok((Some(one(num)?), None)),
+        Some((lo, hi)) => {
+            let (lo, hi) = (one(lo)?, one(hi)?);
+            if lo > hi {
+                return Err(format!("leverage range {s} is reversed (low-high)"));
+            }
+            Ok((Some(lo), (hi > lo).then_some(hi)))
+        }
+    }
+}
+
+/// Parses an entry ladder `a;b;c` or `a@w;b@w` (weights positive, relative).
+fn parse_ladder(s: &str) -> Result<Vec<EntryLevel>, String> {
+    let mut levels = Vec::new();
+    for part in s.split(';').map(str::trim).filter(|p| !p.is_empty()) {
+        let (price, weight) = match part.split_once('@') {
+            None => (part, None),
+            Some((p, w)) => (p, Some(w)),
+        };
+        let price = parse_price("entries level", price)?;
+        let weight = match weight {
+            None => None,
+            Some(w) => match w.trim().parse::<f64>() {
+                Ok(v) if v.is_finite() && v > 0.0 => Some(v),
+                _ => return Err(format!("entries weight {w:?} must be a positive number")),
+            },
+        };
+        levels.push(EntryLevel { price, weight });
+    }
+    if levels.is_empty() {
+        return Err(format!("entries {s:?} holds no price"));
+    }
+    Ok(levels)
+}
+
+/// The entry an engine without ladder fills sees: one level is a limit, several the zone spanning them.
+fn ladder_entry(levels: &[EntryLevel]) -> EntrySpec {
+    let lo = levels.iter().map(|l| l.price).fold(f64::INFINITY, f64::min);
+    let hi = levels
+        .iter()
+        .map(|l| l.price)
+        .fold(f64::NEG_INFINITY, f64::max);
+    if lo == hi {
+        EntrySpec::Limit { price: lo }
+    } else {
+        EntrySpec::Zone { low: lo, high: hi }
+    }
 }
 
 fn fmt_list(v: &[f64]) -> String {

@@ -852,6 +852,9 @@ fn demo_channel(
             targets: c.targets.clone(),
             leverage: Some(c.leverage),
             margin_mode: c.mode,
+            ladder: Vec::new(),
+            leverage_high: None,
+            msg_id: None,
             source: String::new(),
             line: 0,
         })
@@ -881,6 +884,9 @@ fn update(id: &str, time: TimestampMs, action: Action, stop: Option<f64>) -> Sig
         targets: Vec::new(),
         leverage: None,
         margin_mode: None,
+        ladder: Vec::new(),
+        leverage_high: None,
+        msg_id: None,
         source: String::new(),
         line: 0,
     }

@@ -468,3 +468,103 @@ fn missing_file_is_an_io_error_naming_it() {
         .to_string();
     assert!(e.contains("/nonexistent/ch.csv"), "{e}");
 }
+
+/// The columns an imported channel adds: `msg_id`, an `entries` ladder, a leverage range.
+const HEADER_IMPORT: &str =
+    "id,time,action,symbol,side,entry,entry_high,stop,targets,leverage,margin_mode,msg_id,entries";
+
+fn import_csv(rows: &[&str]) -> Result<SignalSet, String> {
+    let mut s = format!("{HEADER_IMPORT}\n");
+    for r in rows {
+        s.push_str(r);
+        s.push('\n');
+    }
+    parse_signals("imp.csv", &s, None).map_err(|e| e.to_string())
+}
+
+#[test]
+fn ladder_leverage_range_and_msg_id_parse() {
+    let set = import_csv(&[
+        "101,2025-10-10T12:00:00Z,open,BTCUSDT,long,,,26000,28000;29000,5-10x,cross,101,27400;27100@2;26800",
+        "101,2025-10-10T13:00:00Z,move_stop,,,,,27000,,,,105,",
+        "102,2025-10-10T14:00:00Z,open,ETHUSDT,short,1800,,1900,1700,20,,102,",
+    ])
+    .expect("parses");
+    let call = &set.events[0];
+    assert_eq!(call.msg_id.as_deref(), Some("101"));
+    assert_eq!(call.leverage, Some(5.0));
+    assert_eq!(call.leverage_high, Some(10.0));
+    let levels: Vec<(f64, Option<f64>)> = call.ladder.iter().map(|l| (l.price, l.weight)).collect();
+    assert_eq!(
+        levels,
+        vec![(27400.0, None), (27100.0, Some(2.0)), (26800.0, None)]
+    );
+    assert_eq!(
+        call.entry,
+        EntrySpec::Zone {
+            low: 26800.0,
+            high: 27400.0
+        }
+    );
+    let update = &set.events[1];
+    assert_eq!(update.id, "101");
+    assert_eq!(update.msg_id.as_deref(), Some("105"));
+    assert_eq!(set.events[2].leverage_high, None);
+    assert!(set.events[2].ladder.is_empty());
+}
+
+#[test]
+fn ladder_is_checked_against_stop_and_targets_and_refuses_bad_values() {
+    let e =
+        import_csv(&["1,2025-10-10T12:00:00Z,open,BTCUSDT,long,,,27200,28000,10,,1,27400;27100"])
+            .expect_err("stop inside the ladder");
+    assert!(e.contains("imp.csv") && e.contains("row 2"), "{e}");
+    assert!(e.contains("stop 27200"), "{e}");
+    for (cell, frag) in [
+        ("27400;abc", "not a number"),
+        ("27400@0", "weight"),
+        ("27400@-1", "weight"),
+    ] {
+        let row = format!("1,2025-10-10T12:00:00Z,open,BTCUSDT,long,,,26000,28000,10,,1,{cell}");
+        let e = import_csv(&[&row]).expect_err(cell);
+        assert!(e.contains(frag), "{cell}: {e}");
+    }
+    let e = import_csv(&[
+        "1,2025-10-10T12:00:00Z,open,BTCUSDT,long,27000,,26000,28000,10,,1,27400;27100",
+    ])
+    .expect_err("both entry and entries");
+    assert!(e.contains("either entries"), "{e}");
+    for (lev, frag) in [
+        ("10-5x", "reversed"),
+        ("0-5", "at least 1"),
+        ("a-b", "not a number"),
+    ] {
+        let row = format!("1,2025-10-10T12:00:00Z,open,BTCUSDT,long,27000,,26000,28000,{lev},,1,");
+        let e = import_csv(&[&row]).expect_err(lev);
+        assert!(e.contains(frag), "{lev}: {e}");
+    }
+}
+
+#[test]
+fn ladder_in_json_lines_matches_csv() {
+    let jsonl = r#"{"id":"7","time":"2025-10-10T12:00:00Z","symbol":"BTCUSDT","side":"long","stop":26000,"targets":[28000],"leverage":"5-10x","msg_id":"7","entries":[27400,"27100@2"]}"#;
+    let j = parse_signals("imp.jsonl", jsonl, None).expect("jsonl parses");
+    let c =
+        import_csv(&["7,2025-10-10T12:00:00Z,,BTCUSDT,long,,,26000,28000,5-10x,,7,27400;27100@2"])
+            .expect("csv parses");
+    let strip = |s: &SignalSet| {
+        s.events
+            .iter()
+            .map(|e| {
+                (
+                    e.ladder.clone(),
+                    e.leverage,
+                    e.leverage_high,
+                    e.msg_id.clone(),
+                    e.entry,
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(strip(&j), strip(&c));
+}

@@ -26,6 +26,6 @@ pub use results::{
     EquityPoint, Exit, ExitReason, LiquidatedPosition, LiquidationEvent, RunResult, RunSummary,
     SkippedSignal, Trade,
 };
-pub use signal::{Action, EntrySpec, MarginMode, Side, SignalEvent};
+pub use signal::{Action, EntryLevel, EntrySpec, MarginMode, Side, SignalEvent};
 pub use symbol::{Symbol, SymbolError};
 pub use time::TimestampMs;

@@ -129,6 +129,19 @@ pub enum EntrySpec {
     },
 }
 
+/// One level of an entry ladder: a limit price and its share of the position.
+///
+/// `weight` is relative (the engine normalises the weights of a ladder); `None` means an equal
+/// share. A ladder with some weights given and some not gives the unweighted levels the mean of
+/// the given weights.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct EntryLevel {
+    /// Limit price of this level.
+    pub price: f64,
+    /// Relative size of this level (`None` = equal share).
+    pub weight: Option<f64>,
+}
+
 /// One row of a signal file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SignalEvent {
@@ -152,6 +165,17 @@ pub struct SignalEvent {
     pub leverage: Option<f64>,
     /// What the channel said about margin mode (informational).
     pub margin_mode: Option<MarginMode>,
+    /// Entry ladder of an `open` with several entry prices, in the order the channel gave them;
+    /// empty for a single, zone or market entry. When it holds two or more levels, `entry` is the
+    /// [`EntrySpec::Zone`] spanning them, so an engine that does not fill ladders level by level
+    /// still sees the range the channel called (and validation checks stop and targets against it).
+    pub ladder: Vec<EntryLevel>,
+    /// Upper end of a called leverage range (`5-10x`); `leverage` then holds the lower end.
+    /// `None` when the channel called one leverage. Which end is used is a policy choice.
+    pub leverage_high: Option<f64>,
+    /// Id of the message this event came from (a Telegram message id), when known; an update's
+    /// `id` names its call, `msg_id` names the update's own message.
+    pub msg_id: Option<String>,
     /// Source file name (for messages).
     pub source: String,
     /// 1-based line in the source file (header = line 1 for CSV).

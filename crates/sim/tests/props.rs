@@ -123,6 +123,9 @@ fn arb_signals() -> impl Strategy<Value = Vec<SignalEvent>> {
                         .unwrap_or_default(),
                     leverage: Some(lev),
                     margin_mode: None,
+                    ladder: Vec::new(),
+                    leverage_high: None,
+                    msg_id: None,
                     source: "prop".into(),
                     line: n + 1,
                 }

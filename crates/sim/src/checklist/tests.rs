@@ -108,6 +108,9 @@ fn open_call(
         targets: vec![],
         leverage: Some(lev),
         margin_mode: None,
+        ladder: Vec::new(),
+        leverage_high: None,
+        msg_id: None,
         source: "chan.csv".into(),
         line: 2,
     }
@@ -125,6 +128,9 @@ fn update(id: &str, time: TimestampMs, action: Action) -> SignalEvent {
         targets: vec![],
         leverage: None,
         margin_mode: None,
+        ladder: Vec::new(),
+        leverage_high: None,
+        msg_id: None,
         source: "chan.csv".into(),
         line: 3,
     }

@@ -115,6 +115,9 @@ pub fn signals(text: &str) -> Vec<SignalEvent> {
                 targets: vec![],
                 leverage: None,
                 margin_mode: None,
+                ladder: Vec::new(),
+                leverage_high: None,
+                msg_id: None,
                 source: "inline".into(),
                 line: line + 1,
             };
