@@ -407,29 +407,13 @@ fn nearest_key_hint(msg: &str) -> Option<String> {
     nearest(given, &expected)
 }
 
-/// The candidate with the smallest edit distance to `given`, when it is reasonably close.
+/// The candidate nearest to `given` (see [`ringfence_model::text::nearest`]), when it is within half
+/// the longer name's length (at least two edits).
 pub fn nearest(given: &str, candidates: &[&str]) -> Option<String> {
-    candidates
-        .iter()
-        .map(|c| (edit_distance(given, c), *c))
-        .min()
-        .filter(|(d, c)| *d <= (c.len().max(given.len()) / 2).max(2))
-        .map(|(_, c)| c.to_string())
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            cur[j + 1] = (prev[j] + usize::from(ca != *cb))
-                .min(prev[j + 1] + 1)
-                .min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    prev[b.len()]
+    ringfence_model::text::nearest(given, candidates.iter().copied(), |c| {
+        (c.len().max(given.len()) / 2).max(2)
+    })
+    .map(str::to_string)
 }
 
 /// Parses a duration such as `90s`, `5m`, `1h`, `2d`, or `0`.
