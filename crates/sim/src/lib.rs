@@ -56,6 +56,7 @@
 //!   Σ insurance shortfall = final USDT wallet, exactly.
 //! - **Idle stretches** (no position, no waiting entry) are skipped by jumping to the next event.
 
+mod assumptions;
 pub mod checklist;
 mod config;
 mod engine;
