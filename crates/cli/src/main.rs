@@ -11,7 +11,9 @@ mod cmd_synth;
 mod cmd_validate;
 mod exit;
 mod outputs;
+mod pipeline;
 mod prepare;
+mod report_input;
 mod scenario;
 
 use clap::{Parser, Subcommand};

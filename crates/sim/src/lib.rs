@@ -150,10 +150,12 @@ pub fn simulate(
 
 /// Runs every (account, policy) job, in parallel on a local pool of `threads` threads (`None`: rayon's
 /// default, which honours `RAYON_NUM_THREADS`). Results come back in input order and are identical
-/// for any thread count; the first error in input order is returned.
+/// for any thread count. `progress` is called with a job's index as soon as that job is done (from
+/// the worker thread, in completion order), e.g. to advance a progress bar.
 ///
 /// # Errors
-/// The first [`SimError`] of any job, or [`SimError::ThreadPool`] when the pool cannot be built.
+/// [`SimError::Job`] with the index and error of the first failed job in input order, or
+/// [`SimError::ThreadPool`] when the pool cannot be built.
 pub fn run_all(
     market: &Market,
     brackets: &BracketBook,
@@ -161,6 +163,7 @@ pub fn run_all(
     jobs: &[(Account, Policy)],
     cfg: &EngineConfig,
     threads: Option<usize>,
+    progress: impl Fn(usize) + Sync,
 ) -> Result<Vec<RunResult>, SimError> {
     use rayon::prelude::*;
     let mut builder = rayon::ThreadPoolBuilder::new();
@@ -173,7 +176,17 @@ pub fn run_all(
     })?;
     let results: Vec<Result<RunResult, SimError>> = pool.install(|| {
         jobs.par_iter()
-            .map(|(account, policy)| run(market, brackets, signals, account, policy, cfg))
+            .enumerate()
+            .map(|(i, (account, policy))| {
+                let r = run(market, brackets, signals, account, policy, cfg).map_err(|e| {
+                    SimError::Job {
+                        index: i,
+                        error: Box::new(e),
+                    }
+                });
+                progress(i);
+                r
+            })
             .collect()
     });
     results.into_iter().collect()
