@@ -12,12 +12,13 @@ use crate::outputs::write_json;
 use crate::pipeline::{self, Loaded};
 use crate::prepare::shown;
 use crate::scenario::{Job, Scenario};
+use crate::tables;
 use anyhow::{Context, Result};
 use clap::Args;
 use ringfence_report::checklist::{channel_line, text_table};
 use ringfence_sim::{ChannelSummary, ChecklistConfig, ChecklistRow, ModeRule};
 use serde::Serialize;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// Arguments of `ringfence checklist`.
 #[derive(Debug, Args)]
@@ -134,7 +135,7 @@ pub fn run(args: ChecklistArgs) -> Result<()> {
         .unwrap_or_else(|| sc.output.join("checklist"));
     std::fs::create_dir_all(&out)
         .with_context(|| format!("cannot create the output directory {}", out.display()))?;
-    write_csv(&out.join("checklist.csv"), rows)?;
+    tables::write_csv(&out.join("checklist.csv"), &tables::checklist(), rows)?;
     let file = ChecklistFile {
         scenario: &sc.name,
         account: &chosen.account.name,
@@ -199,97 +200,4 @@ fn choose<'a>(
 fn cross_jobs<'a>(jobs: &'a [Job], account: &'a str) -> impl Iterator<Item = &'a Job> {
     jobs.iter()
         .filter(move |j| j.account.name == account && j.policy.mode == ModeRule::Cross)
-}
-
-const CSV_HEADER: [&str; 38] = [
-    "channel",
-    "signal_id",
-    "time",
-    "symbol",
-    "side",
-    "entry_kind",
-    "reference_price",
-    "stop",
-    "leverage",
-    "notional",
-    "margin",
-    "fees",
-    "liq_price",
-    "stop_distance_pct",
-    "liq_distance_pct",
-    "stop_before_liq",
-    "max_safe_leverage",
-    "book_positions",
-    "book",
-    "max_book_correlation",
-    "exposure_before",
-    "exposure_after",
-    "equity",
-    "haircut",
-    "usable_margin",
-    "margin_share",
-    "volatile_collateral_share",
-    "collateral_correlation",
-    "funding_rate",
-    "expected_hold_hours",
-    "hold_basis",
-    "funding_headwind_pct",
-    "funding_share_of_stop",
-    "tier",
-    "next_tier_distance_pct",
-    "verdict",
-    "reasons",
-    "notes",
-];
-
-fn write_csv(path: &Path, rows: &[ChecklistRow]) -> Result<()> {
-    let mut w =
-        csv::Writer::from_path(path).with_context(|| format!("cannot write {}", path.display()))?;
-    w.write_record(CSV_HEADER)?;
-    let g = |x: Option<f64>| x.map(|v| v.to_string()).unwrap_or_default();
-    for r in rows {
-        w.write_record([
-            r.channel.clone(),
-            r.signal_id.clone(),
-            r.time_iso.clone(),
-            r.symbol.to_string(),
-            r.side.to_string(),
-            r.entry_kind.to_string(),
-            g(r.reference_price),
-            g(r.stop),
-            r.leverage.to_string(),
-            g(r.notional),
-            g(r.margin),
-            g(r.fees),
-            g(r.liq_price),
-            g(r.stop_distance_pct),
-            g(r.liq_distance_pct),
-            r.stop_before_liq.map(|b| b.to_string()).unwrap_or_default(),
-            g(r.max_safe_leverage),
-            r.book_positions.to_string(),
-            r.book.clone(),
-            g(r.max_book_correlation),
-            r.exposure_before.to_string(),
-            r.exposure_after.to_string(),
-            r.equity.to_string(),
-            r.haircut.to_string(),
-            r.usable_margin.to_string(),
-            g(r.margin_share),
-            r.volatile_collateral_share.to_string(),
-            g(r.collateral_correlation),
-            g(r.funding_rate),
-            r.expected_hold_hours.to_string(),
-            r.hold_basis.clone(),
-            g(r.funding_headwind_pct),
-            g(r.funding_share_of_stop),
-            r.tier.map(|t| t.to_string()).unwrap_or_default(),
-            g(r.next_tier_distance_pct),
-            r.verdict.to_string(),
-            r.reasons.join("; "),
-            r.notes.join("; "),
-        ])?;
-    }
-    w.flush()
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(())
 }

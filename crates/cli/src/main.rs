@@ -15,6 +15,7 @@ mod pipeline;
 mod prepare;
 mod report_input;
 mod scenario;
+mod tables;
 
 use clap::{Parser, Subcommand};
 
