@@ -86,7 +86,6 @@ pub fn run(args: RunArgs) -> Result<()> {
 }
 
 fn write_run_json(dir: &Path, sc: &Scenario, p: &Prepared, jobs: &[Job]) -> Result<()> {
-    let scenario_text = std::fs::read_to_string(&sc.path).unwrap_or_default();
     let m = &p.market;
     let series: Vec<serde_json::Value> = m
         .series
@@ -113,7 +112,7 @@ fn write_run_json(dir: &Path, sc: &Scenario, p: &Prepared, jobs: &[Job]) -> Resu
         "scenario": {
             "name": sc.name,
             "path": sc.path.display().to_string(),
-            "text": scenario_text,
+            "text": sc.text,
         },
         "engine": {
             "intrabar": format!("{:?}", sc.engine.intrabar).to_lowercase(),

@@ -2,11 +2,10 @@
 //! timeframe), brackets, and the coverage checks. Shared by `run`, `validate` and `checklist`.
 
 use crate::exit::bad_input;
-use crate::scenario::{FormatSetting, GapsSetting, Scenario};
+use crate::scenario::Scenario;
 use anyhow::{Context, Result};
 use ringfence_data::load::{
-    FileFormat, FileSpec, GapPolicy, LoadOptions, SymbolSources, attach_lower, discover,
-    load_market,
+    FileSpec, LoadOptions, SymbolSources, attach_lower, discover, load_market,
 };
 use ringfence_model::time::{iso, parse_timeframe, timeframe_label};
 use ringfence_model::{Action, BracketBook, DataWarning, Market, SignalEvent, Symbol, WarningKind};
@@ -50,19 +49,6 @@ fn fingerprint(role: String, path: &Path) -> InputFile {
         path: path.display().to_string(),
         bytes: std::fs::metadata(path).map(|m| m.len()).unwrap_or(0),
         range: None,
-    }
-}
-
-fn format_of(f: FormatSetting, cols: &ringfence_data::load::Columns, funding: bool) -> FileFormat {
-    match f {
-        FormatSetting::Auto => FileFormat::Auto,
-        FormatSetting::Feather => FileFormat::FreqtradeFeather,
-        FormatSetting::FreqtradeJson => FileFormat::FreqtradeJson,
-        FormatSetting::BinanceKlines if funding => FileFormat::BinanceFundingCsv,
-        FormatSetting::BinanceKlines => FileFormat::BinanceKlineCsv,
-        FormatSetting::BinanceFunding => FileFormat::BinanceFundingCsv,
-        FormatSetting::Csv => FileFormat::GenericCsv(cols.clone()),
-        FormatSetting::Parquet => FileFormat::Parquet(cols.clone()),
     }
 }
 
@@ -150,10 +136,7 @@ pub fn prepare(sc: &Scenario) -> Result<Prepared> {
     let tf_ms = parse_timeframe(tf).unwrap_or(3_600_000);
     let where_ = sc.path.display().to_string();
     let opts = LoadOptions {
-        gaps: match sc.data.gaps {
-            GapsSetting::Error => GapPolicy::Error,
-            GapsSetting::Fill => GapPolicy::Fill,
-        },
+        gaps: sc.data.gaps,
         start: match &sc.data.start {
             Some(s) => Some(crate::scenario::parse_time(
                 &format!("{where_}: data.start"),
@@ -184,15 +167,15 @@ pub fn prepare(sc: &Scenario) -> Result<Prepared> {
                 symbol: s.clone(),
                 candles: FileSpec {
                     path: f.candles.clone(),
-                    format: format_of(f.format, &columns, false),
+                    format: f.format.with_columns(&columns),
                 },
                 mark: f.mark.as_ref().map(|p| FileSpec {
                     path: p.clone(),
-                    format: format_of(f.format, &columns, false),
+                    format: f.format.with_columns(&columns),
                 }),
                 funding: f.funding.as_ref().map(|p| FileSpec {
                     path: p.clone(),
-                    format: format_of(f.format, &columns, true),
+                    format: f.format.with_columns(&columns).for_funding(),
                 }),
             }),
             None => from_dir.push(s.clone()),
