@@ -6,7 +6,7 @@ use crate::scenario::{self, Job, Scenario};
 use anyhow::{Context, Result, anyhow};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use ringfence_model::RunResult;
-use ringfence_report::checklist::{self as shown, ChecklistSection};
+use ringfence_report::checklist::{self as plain, ChecklistSection};
 use ringfence_sim::{
     ChannelSummary, ChecklistConfig, ChecklistRow, EngineConfig, Intrabar, ModeRule, SimError,
     Verdict, channel_summaries,
@@ -163,7 +163,7 @@ impl Checked<'_> {
             channels: self
                 .channels
                 .iter()
-                .map(|c| shown::ChannelSummary {
+                .map(|c| plain::ChannelSummary {
                     channel: c.channel.clone(),
                     calls: c.calls,
                     calls_with_stop: c.calls_with_stop,
@@ -179,7 +179,7 @@ impl Checked<'_> {
             calls: self
                 .rows
                 .iter()
-                .map(|r| shown::CheckedCall {
+                .map(|r| plain::CheckedCall {
                     signal_id: r.signal_id.clone(),
                     time: r.time,
                     time_iso: r.time_iso.clone(),
@@ -197,9 +197,9 @@ impl Checked<'_> {
                     funding_headwind_pct: r.funding_headwind_pct,
                     tier: r.tier,
                     verdict: match r.verdict {
-                        Verdict::CrossOk => shown::Verdict::CrossOk,
-                        Verdict::Isolated => shown::Verdict::Isolated,
-                        Verdict::Skip => shown::Verdict::Skip,
+                        Verdict::CrossOk => plain::Verdict::CrossOk,
+                        Verdict::Isolated => plain::Verdict::Isolated,
+                        Verdict::Skip => plain::Verdict::Skip,
                     },
                     reasons: r.reasons.clone(),
                     notes: r.notes.clone(),

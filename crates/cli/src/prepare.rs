@@ -212,21 +212,24 @@ pub fn prepare(sc: &Scenario) -> Result<Prepared> {
 
     if let (Some(lower), Some(dir)) = (&sc.data.lower_timeframe, &sc.data.dir) {
         let l_ms = parse_timeframe(lower).unwrap_or(300_000);
-        let found = discover(dir, lower, None).ok();
-        let lower_sources: Vec<SymbolSources> = found
-            .map(|d| {
+        // A directory without usable lower-timeframe files is a warning (bars are not refined),
+        // with the reason when discovery failed.
+        let (lower_sources, why): (Vec<SymbolSources>, String) = match discover(dir, lower, None) {
+            Ok(d) => (
                 d.sources
                     .into_iter()
                     .filter(|s| symbols.contains(&s.symbol))
-                    .collect()
-            })
-            .unwrap_or_default();
+                    .collect(),
+                String::new(),
+            ),
+            Err(e) => (Vec::new(), format!(" ({e})")),
+        };
         if lower_sources.is_empty() {
             market.warnings.push(DataWarning {
                 symbol: None,
                 kind: WarningKind::Other,
                 message: format!(
-                    "no {lower} candles found in {}: bars are not refined",
+                    "no {lower} candles found in {}: bars are not refined{why}",
                     dir.display()
                 ),
             });

@@ -1,7 +1,7 @@
 //! The report's input from a run: the runs, downsampled prices, warnings, the engine's assumptions
 //! and the pre-signal checklist (all plain data, also written as `report-input.json`).
 
-use crate::pipeline::{self, Checked};
+use crate::pipeline;
 use crate::prepare::Prepared;
 use crate::scenario::{Job, Scenario};
 use ringfence_model::{DataWarning, Market, RunResult, WarningKind};
@@ -48,7 +48,7 @@ pub fn report_input(
     }
     let checked = pipeline::checklist(sc, p, jobs, &runs, &pipeline::default_checklist_config(sc));
     let checklist = match checked {
-        Ok(c) => Some(Checked::section(&c)),
+        Ok(c) => Some(c.section()),
         Err(e) => {
             let message = format!("pre-signal checklist not computed: {e:#}");
             eprintln!("warning: {message}");

@@ -444,3 +444,69 @@ pub fn checklist() -> Vec<Column<ChecklistRow>> {
 fn g(x: Option<f64>) -> String {
     x.map(|v| v.to_string()).unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names<R>(cols: &[Column<R>]) -> Vec<&'static str> {
+        cols.iter().map(|c| c.name).collect()
+    }
+
+    #[test]
+    fn every_table_has_unique_column_names_and_starts_with_its_run() {
+        let tables = [
+            names(&summary()),
+            names(&trades()),
+            names(&liquidations()),
+            names(&equity()),
+            names(&skipped()),
+            names(&checklist()),
+        ];
+        for t in &tables {
+            let mut sorted = t.clone();
+            sorted.sort_unstable();
+            sorted.dedup();
+            assert_eq!(sorted.len(), t.len(), "duplicate column in {t:?}");
+        }
+        for t in &tables[..5] {
+            assert_eq!(t[..3], ["run", "account", "policy"]);
+        }
+        assert_eq!(tables[5].len(), 38);
+    }
+
+    #[test]
+    fn parquet_types_follow_the_column_list() {
+        let kinds = |cols: &[Column<EquityRow<'_>>], kind: Kind| -> Vec<&'static str> {
+            cols.iter()
+                .filter(|c| c.kind == kind)
+                .map(|c| c.name)
+                .collect()
+        };
+        let eq = equity();
+        assert_eq!(kinds(&eq, Kind::Int), ["time_ms", "open_positions"]);
+        assert_eq!(
+            kinds(&eq, Kind::Float),
+            [
+                "equity",
+                "drawdown",
+                "margin_ratio",
+                "book_correlation",
+                "correlated_exposure"
+            ]
+        );
+    }
+
+    #[test]
+    fn cells_render_money_and_floats_exactly() {
+        assert_eq!(money(Decimal::new(-4, 3), 2), "0");
+        // Half-way cases round to even (rust_decimal's `round_dp`).
+        assert_eq!(money(Decimal::new(12345, 3), 2), "12.34");
+        assert_eq!(money(Decimal::new(12355, 3), 2), "12.36");
+        assert_eq!(f(f64::NAN), "");
+        assert_eq!(f(f64::INFINITY), "inf");
+        assert_eq!(f(0.1), "0.1");
+        assert_eq!(rho(Some(0.123456)), "0.1235");
+        assert_eq!(exact(Decimal::new(1500, 3)), "1.5");
+    }
+}
