@@ -7,6 +7,8 @@
 //! - [`render_html`] returns the HTML page as a string (charts inlined as SVG);
 //! - [`charts`] holds the backend-generic drawing functions, one per chart, used for both
 //!   PNG ([`plotters::prelude::BitMapBackend`]) and SVG ([`plotters::prelude::SVGBackend`]).
+//! - [`checklist`] renders the pre-signal checklist from the plain rows of [`ReportInput::checklist`]:
+//!   the report's section, the channel lines and the terminal table of the `checklist` command.
 //!
 //! Text in charts is drawn with the DejaVu Sans font embedded in the binary (crate `dejavu`,
 //! Bitstream Vera licence + public domain), registered with plotters' `ab_glyph` feature: no system

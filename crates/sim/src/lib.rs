@@ -3,9 +3,10 @@
 //!
 //! # Entry points
 //! - [`run`]: one account × one policy → one [`RunResult`].
-//! - [`run_all`]: many (account, policy) jobs in parallel on a local rayon pool; results in input
-//!   order and byte-identical for any thread count.
+//! - [`run_all`]: many (account, policy) jobs in parallel on a local rayon pool, with a progress
+//!   callback; results in input order and byte-identical for any thread count.
 //! - [`margin`]: the exact liquidation-price and maintenance formulas (also used by `ringfence liq-price`).
+//! - [`EngineConfig::assumptions`]: what a run's numbers rest on, in words, for the report.
 //!
 //! # Assumptions (cited by ARCHITECTURE.md and the report)
 //! - **One-way mode**: at most one position per symbol. An `open` for a symbol that is already open
