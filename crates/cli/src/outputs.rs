@@ -82,7 +82,7 @@ pub fn write_tables(dir: &Path, runs: &[RunResult]) -> Result<()> {
         })
         .collect();
     write_json(&dir.join("summary.json"), &json)?;
-    let trades = tables::trade_rows(runs);
+    let trades = tables::in_runs(runs, |r| &r.trades);
     tables::write_csv(&dir.join("trades.csv"), &tables::trades(), &trades)?;
     tables::write_parquet(&dir.join("trades.parquet"), &tables::trades(), &trades)?;
     let liquidations = tables::liquidation_rows(runs);
@@ -91,10 +91,10 @@ pub fn write_tables(dir: &Path, runs: &[RunResult]) -> Result<()> {
         &tables::liquidations(),
         &liquidations,
     )?;
-    let equity = tables::equity_rows(runs);
+    let equity = tables::in_runs(runs, |r| &r.equity);
     tables::write_csv(&dir.join("equity.csv"), &tables::equity(), &equity)?;
     tables::write_parquet(&dir.join("equity.parquet"), &tables::equity(), &equity)?;
-    let skipped = tables::skipped_rows(runs);
+    let skipped = tables::in_runs(runs, |r| &r.skipped);
     tables::write_csv(&dir.join("skipped.csv"), &tables::skipped(), &skipped)?;
     Ok(())
 }

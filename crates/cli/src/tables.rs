@@ -143,6 +143,25 @@ impl OfRun for RunResult {
     }
 }
 
+/// One item (trade, equity point, skipped signal) of one run.
+pub struct InRun<'a, T> {
+    run: &'a RunResult,
+    item: &'a T,
+}
+
+impl<T> OfRun for InRun<'_, T> {
+    fn of(&self) -> &RunResult {
+        self.run
+    }
+}
+
+/// The items `of` each run lists, with their run, in run order.
+pub fn in_runs<'a, T>(runs: &'a [RunResult], of: fn(&RunResult) -> &[T]) -> Vec<InRun<'a, T>> {
+    runs.iter()
+        .flat_map(|run| of(run).iter().map(move |item| InRun { run, item }))
+        .collect()
+}
+
 /// `summary.csv`: one line per run.
 pub fn summary() -> Vec<Column<RunResult>> {
     with_run(vec![
@@ -184,56 +203,37 @@ pub fn summary() -> Vec<Column<RunResult>> {
     ])
 }
 
-/// One trade of one run.
-pub struct TradeRow<'a> {
-    run: &'a RunResult,
-    trade: &'a Trade,
-}
-
-impl OfRun for TradeRow<'_> {
-    fn of(&self) -> &RunResult {
-        self.run
-    }
-}
-
-/// Every trade of every run, in run order.
-pub fn trade_rows(runs: &[RunResult]) -> Vec<TradeRow<'_>> {
-    runs.iter()
-        .flat_map(|run| run.trades.iter().map(move |trade| TradeRow { run, trade }))
-        .collect()
-}
-
 /// `trades.csv` / `trades.parquet`.
-pub fn trades<'a>() -> Vec<Column<TradeRow<'a>>> {
+pub fn trades<'a>() -> Vec<Column<InRun<'a, Trade>>> {
     with_run(vec![
-        text("signal_id", |r| r.trade.signal_id.clone()),
-        text("symbol", |r| r.trade.symbol.to_string()),
-        text("side", |r| r.trade.side.to_string()),
-        text("mode", |r| r.trade.mode.to_string()),
-        text("background", |r| r.trade.background.to_string()),
-        text("open_time", |r| iso(r.trade.open_time)),
-        float("entry_price", |r| f(r.trade.entry_price)),
-        float("qty", |r| exact(r.trade.qty)),
-        float("leverage", |r| exact(r.trade.leverage)),
-        float("margin", |r| exact(r.trade.margin)),
-        float("margin_added", |r| exact(r.trade.margin_added)),
-        float("liq_price_at_entry", |r| opt_f(r.trade.liq_price_at_entry)),
-        text("close_time", |r| iso(r.trade.close_time)),
-        float("exit_price", |r| f(r.trade.exit_price)),
-        text("exit_reason", |r| r.trade.exit_reason.to_string()),
+        text("signal_id", |r| r.item.signal_id.clone()),
+        text("symbol", |r| r.item.symbol.to_string()),
+        text("side", |r| r.item.side.to_string()),
+        text("mode", |r| r.item.mode.to_string()),
+        text("background", |r| r.item.background.to_string()),
+        text("open_time", |r| iso(r.item.open_time)),
+        float("entry_price", |r| f(r.item.entry_price)),
+        float("qty", |r| exact(r.item.qty)),
+        float("leverage", |r| exact(r.item.leverage)),
+        float("margin", |r| exact(r.item.margin)),
+        float("margin_added", |r| exact(r.item.margin_added)),
+        float("liq_price_at_entry", |r| opt_f(r.item.liq_price_at_entry)),
+        text("close_time", |r| iso(r.item.close_time)),
+        float("exit_price", |r| f(r.item.exit_price)),
+        text("exit_reason", |r| r.item.exit_reason.to_string()),
         text("exits", |r| {
-            r.trade
+            r.item
                 .exits
                 .iter()
                 .map(|e| format!("{}@{}x{}", e.reason, f(e.price), e.qty.normalize()))
                 .collect::<Vec<_>>()
                 .join(";")
         }),
-        float("pnl", |r| exact(r.trade.pnl)),
-        float("fees", |r| exact(r.trade.fees)),
-        float("clearance_fee", |r| exact(r.trade.clearance_fee)),
-        float("funding", |r| exact(r.trade.funding)),
-        float("net", |r| exact(r.trade.net())),
+        float("pnl", |r| exact(r.item.pnl)),
+        float("fees", |r| exact(r.item.fees)),
+        float("clearance_fee", |r| exact(r.item.clearance_fee)),
+        float("funding", |r| exact(r.item.funding)),
+        float("net", |r| exact(r.item.net())),
     ])
 }
 
@@ -316,77 +316,35 @@ pub fn liquidations<'a>() -> Vec<Column<LiquidationRow<'a>>> {
     ])
 }
 
-/// One point of one run's equity curve.
-pub struct EquityRow<'a> {
-    run: &'a RunResult,
-    point: &'a EquityPoint,
-}
-
-impl OfRun for EquityRow<'_> {
-    fn of(&self) -> &RunResult {
-        self.run
-    }
-}
-
-/// Every equity point of every run, in run order.
-pub fn equity_rows(runs: &[RunResult]) -> Vec<EquityRow<'_>> {
-    runs.iter()
-        .flat_map(|run| run.equity.iter().map(move |point| EquityRow { run, point }))
-        .collect()
-}
-
 /// `equity.csv` / `equity.parquet`.
-pub fn equity<'a>() -> Vec<Column<EquityRow<'a>>> {
+pub fn equity<'a>() -> Vec<Column<InRun<'a, EquityPoint>>> {
     with_run(vec![
-        text("time", |r| iso(r.point.time)),
-        int("time_ms", |r| r.point.time.to_string()),
-        float("equity", |r| format!("{:.4}", r.point.equity)),
-        float("drawdown", |r| format!("{:.6}", r.point.drawdown)),
-        float("margin_ratio", |r| format!("{:.6}", r.point.margin_ratio)),
-        int("open_positions", |r| r.point.open_positions.to_string()),
-        float("book_correlation", |r| rho(r.point.book_correlation)),
+        text("time", |r| iso(r.item.time)),
+        int("time_ms", |r| r.item.time.to_string()),
+        float("equity", |r| format!("{:.4}", r.item.equity)),
+        float("drawdown", |r| format!("{:.6}", r.item.drawdown)),
+        float("margin_ratio", |r| format!("{:.6}", r.item.margin_ratio)),
+        int("open_positions", |r| r.item.open_positions.to_string()),
+        float("book_correlation", |r| rho(r.item.book_correlation)),
         float("correlated_exposure", |r| {
-            format!("{:.2}", r.point.correlated_exposure)
+            format!("{:.2}", r.item.correlated_exposure)
         }),
     ])
 }
 
-/// One skipped signal of one run.
-pub struct SkippedRow<'a> {
-    run: &'a RunResult,
-    skipped: &'a SkippedSignal,
-}
-
-impl OfRun for SkippedRow<'_> {
-    fn of(&self) -> &RunResult {
-        self.run
-    }
-}
-
-/// Every skipped signal of every run, in run order.
-pub fn skipped_rows(runs: &[RunResult]) -> Vec<SkippedRow<'_>> {
-    runs.iter()
-        .flat_map(|run| {
-            run.skipped
-                .iter()
-                .map(move |skipped| SkippedRow { run, skipped })
-        })
-        .collect()
-}
-
 /// `skipped.csv`.
-pub fn skipped<'a>() -> Vec<Column<SkippedRow<'a>>> {
+pub fn skipped<'a>() -> Vec<Column<InRun<'a, SkippedSignal>>> {
     with_run(vec![
-        text("signal_id", |r| r.skipped.signal_id.clone()),
-        text("time", |r| iso(r.skipped.time)),
+        text("signal_id", |r| r.item.signal_id.clone()),
+        text("time", |r| iso(r.item.time)),
         text("symbol", |r| {
-            r.skipped
+            r.item
                 .symbol
                 .as_ref()
                 .map(|s| s.to_string())
                 .unwrap_or_default()
         }),
-        text("reason", |r| r.skipped.reason.clone()),
+        text("reason", |r| r.item.reason.clone()),
     ])
 }
 
@@ -477,7 +435,7 @@ mod tests {
 
     #[test]
     fn parquet_types_follow_the_column_list() {
-        let kinds = |cols: &[Column<EquityRow<'_>>], kind: Kind| -> Vec<&'static str> {
+        let kinds = |cols: &[Column<InRun<'_, EquityPoint>>], kind: Kind| -> Vec<&'static str> {
             cols.iter()
                 .filter(|c| c.kind == kind)
                 .map(|c| c.name)
