@@ -114,6 +114,7 @@ fn demo_scenario(c: &mut Criterion) {
                         &d.jobs,
                         &d.cfg,
                         Some(threads),
+                        |_| {},
                     )
                     .expect("runs"),
                 )

@@ -348,6 +348,7 @@ fn sweep(plan: &Plan) -> Result<(), String> {
                 &d.jobs,
                 &d.cfg,
                 Some(threads),
+                |_| {},
             )
         })
     };
@@ -396,8 +397,16 @@ fn dump(path: &Path) -> Result<(), String> {
         }
     }
     let d = demo::load_demo(&demo::workspace_root()).map_err(|e| format!("demo: {e}"))?;
-    let all = ringfence_sim::run_all(&d.market, &d.brackets, &d.signals, &d.jobs, &d.cfg, None)
-        .map_err(|e| format!("demo: {e}"))?;
+    let all = ringfence_sim::run_all(
+        &d.market,
+        &d.brackets,
+        &d.signals,
+        &d.jobs,
+        &d.cfg,
+        None,
+        |_| {},
+    )
+    .map_err(|e| format!("demo: {e}"))?;
     for r in &all {
         writeln!(out, "demo\n{r:?}").map_err(|e| e.to_string())?;
     }

@@ -12,8 +12,11 @@ mod cmd_synth;
 mod cmd_validate;
 mod exit;
 mod outputs;
+mod pipeline;
 mod prepare;
+mod report_input;
 mod scenario;
+mod tables;
 
 use clap::{Parser, Subcommand};
 

@@ -2,11 +2,10 @@
 //! timeframe), brackets, and the coverage checks. Shared by `run`, `validate` and `checklist`.
 
 use crate::exit::bad_input;
-use crate::scenario::{FormatSetting, GapsSetting, Scenario};
+use crate::scenario::Scenario;
 use anyhow::{Context, Result};
 use ringfence_data::load::{
-    FileFormat, FileSpec, GapPolicy, LoadOptions, SymbolSources, attach_lower, discover,
-    load_market,
+    FileSpec, LoadOptions, SymbolSources, attach_lower, discover, load_market,
 };
 use ringfence_model::time::{iso, parse_timeframe, timeframe_label};
 use ringfence_model::{Action, BracketBook, DataWarning, Market, SignalEvent, Symbol, WarningKind};
@@ -50,19 +49,6 @@ fn fingerprint(role: String, path: &Path) -> InputFile {
         path: path.display().to_string(),
         bytes: std::fs::metadata(path).map(|m| m.len()).unwrap_or(0),
         range: None,
-    }
-}
-
-fn format_of(f: FormatSetting, cols: &ringfence_data::load::Columns, funding: bool) -> FileFormat {
-    match f {
-        FormatSetting::Auto => FileFormat::Auto,
-        FormatSetting::Feather => FileFormat::FreqtradeFeather,
-        FormatSetting::FreqtradeJson => FileFormat::FreqtradeJson,
-        FormatSetting::BinanceKlines if funding => FileFormat::BinanceFundingCsv,
-        FormatSetting::BinanceKlines => FileFormat::BinanceKlineCsv,
-        FormatSetting::BinanceFunding => FileFormat::BinanceFundingCsv,
-        FormatSetting::Csv => FileFormat::GenericCsv(cols.clone()),
-        FormatSetting::Parquet => FileFormat::Parquet(cols.clone()),
     }
 }
 
@@ -150,10 +136,7 @@ pub fn prepare(sc: &Scenario) -> Result<Prepared> {
     let tf_ms = parse_timeframe(tf).unwrap_or(3_600_000);
     let where_ = sc.path.display().to_string();
     let opts = LoadOptions {
-        gaps: match sc.data.gaps {
-            GapsSetting::Error => GapPolicy::Error,
-            GapsSetting::Fill => GapPolicy::Fill,
-        },
+        gaps: sc.data.gaps,
         start: match &sc.data.start {
             Some(s) => Some(crate::scenario::parse_time(
                 &format!("{where_}: data.start"),
@@ -184,15 +167,15 @@ pub fn prepare(sc: &Scenario) -> Result<Prepared> {
                 symbol: s.clone(),
                 candles: FileSpec {
                     path: f.candles.clone(),
-                    format: format_of(f.format, &columns, false),
+                    format: f.format.with_columns(&columns),
                 },
                 mark: f.mark.as_ref().map(|p| FileSpec {
                     path: p.clone(),
-                    format: format_of(f.format, &columns, false),
+                    format: f.format.with_columns(&columns),
                 }),
                 funding: f.funding.as_ref().map(|p| FileSpec {
                     path: p.clone(),
-                    format: format_of(f.format, &columns, true),
+                    format: f.format.with_columns(&columns).for_funding(),
                 }),
             }),
             None => from_dir.push(s.clone()),
@@ -229,21 +212,24 @@ pub fn prepare(sc: &Scenario) -> Result<Prepared> {
 
     if let (Some(lower), Some(dir)) = (&sc.data.lower_timeframe, &sc.data.dir) {
         let l_ms = parse_timeframe(lower).unwrap_or(300_000);
-        let found = discover(dir, lower, None).ok();
-        let lower_sources: Vec<SymbolSources> = found
-            .map(|d| {
+        // A directory without usable lower-timeframe files is a warning (bars are not refined),
+        // with the reason when discovery failed.
+        let (lower_sources, why): (Vec<SymbolSources>, String) = match discover(dir, lower, None) {
+            Ok(d) => (
                 d.sources
                     .into_iter()
                     .filter(|s| symbols.contains(&s.symbol))
-                    .collect()
-            })
-            .unwrap_or_default();
+                    .collect(),
+                String::new(),
+            ),
+            Err(e) => (Vec::new(), format!(" ({e})")),
+        };
         if lower_sources.is_empty() {
             market.warnings.push(DataWarning {
                 symbol: None,
                 kind: WarningKind::Other,
                 message: format!(
-                    "no {lower} candles found in {}: bars are not refined",
+                    "no {lower} candles found in {}: bars are not refined{why}",
                     dir.display()
                 ),
             });

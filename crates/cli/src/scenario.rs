@@ -7,11 +7,12 @@
 
 use crate::exit::bad_input;
 use anyhow::{Context, Result};
+use ringfence_data::load::{FileFormat, GapPolicy};
 use ringfence_model::time::parse_timeframe;
 use ringfence_model::{MarginMode, Side, Symbol, TimestampMs};
 use ringfence_sim::{
-    Account, BackgroundPosition, EngineConfig, ExchangePreset, Execution, Intrabar, LeverageRule,
-    LiquidationProcess, MaintenanceBasis, ModeRule, Policy, Sizing, StopDiscipline,
+    Account, BackgroundPosition, EngineConfig, Execution, Intrabar, LeverageRule,
+    LiquidationProcess, MaintenanceBasis, ModeRule, Policy, PresetName, Sizing, StopDiscipline,
 };
 use rust_decimal::Decimal;
 use rust_decimal::prelude::FromPrimitive;
@@ -71,7 +72,7 @@ pub struct DataSection {
     pub symbols: Option<Vec<String>>,
     /// Missing bars: `error` (default) or `fill`.
     #[serde(default)]
-    pub gaps: GapsSetting,
+    pub gaps: GapPolicy,
     /// Keep only bars at or after this time.
     pub start: Option<String>,
     /// Keep only bars before this time.
@@ -81,17 +82,6 @@ pub struct DataSection {
     pub files: BTreeMap<String, SymbolFiles>,
     /// Column names of generic CSV / Parquet files.
     pub columns: Option<ColumnsSection>,
-}
-
-/// `gaps = "error" | "fill"`.
-#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum GapsSetting {
-    /// A gap is an error.
-    #[default]
-    Error,
-    /// Gaps are filled with flat bars and listed in the report.
-    Fill,
 }
 
 /// `[data.files.<SYMBOL>]`.
@@ -104,30 +94,11 @@ pub struct SymbolFiles {
     pub mark: Option<PathBuf>,
     /// Funding settlements.
     pub funding: Option<PathBuf>,
-    /// Format of every file of this symbol (default `auto`).
+    /// Format of every file of this symbol (default `auto`): `auto`, `feather`, `freqtrade_json`,
+    /// `binance_klines`, `binance_funding`, `csv` or `parquet` (the last two read with
+    /// `[data.columns]`).
     #[serde(default)]
-    pub format: FormatSetting,
-}
-
-/// File formats a scenario can name.
-#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum FormatSetting {
-    /// Detect from extension and columns.
-    #[default]
-    Auto,
-    /// freqtrade Feather.
-    Feather,
-    /// freqtrade JSON candles.
-    FreqtradeJson,
-    /// Binance public-data kline CSV (plain or zipped).
-    BinanceKlines,
-    /// Binance funding-rate CSV.
-    BinanceFunding,
-    /// CSV with `[data.columns]` names.
-    Csv,
-    /// Parquet with `[data.columns]` names.
-    Parquet,
+    pub format: FileFormat,
 }
 
 /// `[data.columns]`.
@@ -165,7 +136,8 @@ pub struct BracketSection {
 #[serde(deny_unknown_fields)]
 pub struct ExchangeSection {
     /// Preset (`binance_usdm`, the default).
-    pub preset: Option<String>,
+    #[serde(default)]
+    pub preset: PresetName,
     /// Taker fee rate.
     pub taker_fee: Option<Decimal>,
     /// Maker fee rate.
@@ -229,13 +201,14 @@ pub struct BackgroundSection {
     /// Symbol.
     pub symbol: String,
     /// `long` / `short`.
-    pub side: String,
+    pub side: Side,
     /// Quantity in the base asset.
     pub qty: Decimal,
     /// Leverage.
     pub leverage: Decimal,
     /// `cross` (default) or `isolated`.
-    pub mode: Option<String>,
+    #[serde(default = "cross")]
+    pub mode: MarginMode,
     /// Opening time (default: the first bar).
     pub open: Option<String>,
 }
@@ -247,7 +220,7 @@ pub struct PolicySection {
     /// Name.
     pub name: String,
     /// `isolated`, `cross`, or `hybrid`.
-    pub mode: String,
+    pub mode: PolicyMode,
     /// Hybrid: symbols traded in cross.
     pub cross_symbols: Option<Vec<String>>,
     /// Hybrid: highest return correlation with the open cross book still allowed into cross.
@@ -267,7 +240,8 @@ pub struct PolicySection {
     /// Leverage when the call gives none and neither `leverage` nor `max_leverage` is set (default 10).
     pub default_leverage: Option<f64>,
     /// `honor` (default), `ignore`, or `widen`.
-    pub stops: Option<String>,
+    #[serde(default)]
+    pub stops: StopsSetting,
     /// With `stops = "widen"`: the factor (default 2).
     pub widen_factor: Option<f64>,
     /// Isolated auto-add margin: the most that may be added per position (USDT).
@@ -278,6 +252,36 @@ pub struct PolicySection {
     pub max_open: Option<usize>,
     /// Share closed at each target.
     pub target_weights: Option<Vec<f64>>,
+}
+
+fn cross() -> MarginMode {
+    MarginMode::Cross
+}
+
+/// `mode` of a `[[policy]]`: which margin mode new positions get.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PolicyMode {
+    /// Every position isolated.
+    Isolated,
+    /// Every position cross.
+    Cross,
+    /// Cross for `cross_symbols`, or while the correlation with the cross book is at most
+    /// `max_correlation`; isolated otherwise.
+    Hybrid,
+}
+
+/// `stops` of a `[[policy]]`: what the follower does with the channel's stop.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StopsSetting {
+    /// Stops fill as called.
+    #[default]
+    Honor,
+    /// Stops are not placed.
+    Ignore,
+    /// Stops are moved out once to `widen_factor` × their distance.
+    Widen,
 }
 
 /// Keys a `[sweep]` table may vary, with the short label used in run names.
@@ -298,6 +302,8 @@ pub const SWEEP_KEYS: [(&str, &str); 9] = [
 pub struct Scenario {
     /// Where it was read from.
     pub path: PathBuf,
+    /// The file's text as read (recorded in `run.json`).
+    pub text: String,
     /// Name.
     pub name: String,
     /// Description.
@@ -342,7 +348,7 @@ pub fn load(path: &Path) -> Result<Scenario> {
         .map_err(|e| bad_input(format!("{e:#}")))?;
     let file: ScenarioFile =
         toml::from_str(&text).map_err(|e| bad_input(describe_toml_error(path, &text, &e)))?;
-    resolve(path, file)
+    resolve(path, &text, file)
 }
 
 /// Renders a TOML error with the file, line, key, and the nearest valid key for unknown keys.
@@ -407,29 +413,13 @@ fn nearest_key_hint(msg: &str) -> Option<String> {
     nearest(given, &expected)
 }
 
-/// The candidate with the smallest edit distance to `given`, when it is reasonably close.
+/// The candidate nearest to `given` (see [`ringfence_model::text::nearest`]), when it is within half
+/// the longer name's length (at least two edits).
 pub fn nearest(given: &str, candidates: &[&str]) -> Option<String> {
-    candidates
-        .iter()
-        .map(|c| (edit_distance(given, c), *c))
-        .min()
-        .filter(|(d, c)| *d <= (c.len().max(given.len()) / 2).max(2))
-        .map(|(_, c)| c.to_string())
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            cur[j + 1] = (prev[j] + usize::from(ca != *cb))
-                .min(prev[j + 1] + 1)
-                .min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    prev[b.len()]
+    ringfence_model::text::nearest(given, candidates.iter().copied(), |c| {
+        (c.len().max(given.len()) / 2).max(2)
+    })
+    .map(str::to_string)
 }
 
 /// Parses a duration such as `90s`, `5m`, `1h`, `2d`, or `0`.
@@ -449,7 +439,7 @@ pub fn parse_time(key: &str, s: &str) -> Result<TimestampMs> {
     ringfence_data::signals::parse_time(s).map_err(|e| bad_input(format!("{key}: {e}")))
 }
 
-fn resolve(path: &Path, file: ScenarioFile) -> Result<Scenario> {
+fn resolve(path: &Path, text: &str, file: ScenarioFile) -> Result<Scenario> {
     let where_ = path.display().to_string();
     let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let rel = |p: &Path| -> PathBuf {
@@ -574,6 +564,7 @@ fn resolve(path: &Path, file: ScenarioFile) -> Result<Scenario> {
     }
     let scenario = Scenario {
         path: path.to_path_buf(),
+        text: text.to_string(),
         name: name.clone(),
         description: file.description.clone(),
         signals: file.signals.iter().map(|p| rel(p)).collect(),
@@ -635,17 +626,7 @@ fn unique_names<'a>(where_: &str, what: &str, names: impl Iterator<Item = &'a st
 
 fn engine_config(where_: &str, file: &ScenarioFile) -> Result<EngineConfig> {
     let ex = &file.exchange;
-    let mut exchange = match ex.preset.as_deref() {
-        None | Some("binance_usdm") => ExchangePreset::binance_usdm(),
-        Some(other) => {
-            let hint = nearest(other, &["binance_usdm"])
-                .map(|h| format!(" (did you mean `{h}`?)"))
-                .unwrap_or_default();
-            return Err(bad_input(format!(
-                "{where_}: exchange.preset: unknown preset {other:?}{hint}; known: binance_usdm"
-            )));
-        }
-    };
+    let mut exchange = ex.preset.preset();
     let rate = |key: &str, v: Option<Decimal>, into: &mut Decimal| -> Result<()> {
         if let Some(v) = v {
             if v < Decimal::ZERO || v >= Decimal::ONE {
@@ -734,13 +715,6 @@ fn account(where_: &str, a: &AccountSection) -> Result<Account> {
             let k = format!("{key}: background[{i}]");
             let symbol =
                 Symbol::parse(&b.symbol).map_err(|e| bad_input(format!("{k}.symbol: {e}")))?;
-            let side = Side::parse(&b.side)
-                .ok_or_else(|| bad_input(format!("{k}.side: {:?} is not long/short", b.side)))?;
-            let mode = match &b.mode {
-                None => MarginMode::Cross,
-                Some(m) => MarginMode::parse(m)
-                    .ok_or_else(|| bad_input(format!("{k}.mode: {m:?} is not cross/isolated")))?,
-            };
             if b.qty <= Decimal::ZERO || b.leverage < Decimal::ONE {
                 return Err(bad_input(format!(
                     "{k}: qty {} must be positive and leverage {} at least 1",
@@ -753,10 +727,10 @@ fn account(where_: &str, a: &AccountSection) -> Result<Account> {
             };
             Ok(BackgroundPosition {
                 symbol,
-                side,
+                side: b.side,
                 qty: b.qty,
                 leverage: b.leverage,
-                mode,
+                mode: b.mode,
                 open_time,
             })
         })
@@ -776,10 +750,10 @@ fn dec(key: &str, v: f64) -> Result<Decimal> {
 /// Turns a policy section into an engine policy, checking every value.
 pub fn policy(where_: &str, p: &PolicySection) -> Result<Policy> {
     let key = format!("{where_}: policy {}", p.name);
-    let mode = match p.mode.as_str() {
-        "isolated" => ModeRule::Isolated,
-        "cross" => ModeRule::Cross,
-        "hybrid" => match (&p.cross_symbols, p.max_correlation) {
+    let mode = match p.mode {
+        PolicyMode::Isolated => ModeRule::Isolated,
+        PolicyMode::Cross => ModeRule::Cross,
+        PolicyMode::Hybrid => match (&p.cross_symbols, p.max_correlation) {
             (Some(list), None) => ModeRule::Hybrid {
                 cross_symbols: list
                     .iter()
@@ -805,16 +779,8 @@ pub fn policy(where_: &str, p: &PolicySection) -> Result<Policy> {
                 )));
             }
         },
-        other => {
-            let hint = nearest(other, &["isolated", "cross", "hybrid"])
-                .map(|h| format!(" (did you mean `{h}`?)"))
-                .unwrap_or_default();
-            return Err(bad_input(format!(
-                "{key}.mode: unknown mode {other:?}{hint}; expected isolated, cross or hybrid"
-            )));
-        }
     };
-    if p.mode != "hybrid" && (p.cross_symbols.is_some() || p.max_correlation.is_some()) {
+    if p.mode != PolicyMode::Hybrid && (p.cross_symbols.is_some() || p.max_correlation.is_some()) {
         return Err(bad_input(format!(
             "{key}: cross_symbols / max_correlation only apply to mode = \"hybrid\""
         )));
@@ -873,10 +839,10 @@ pub fn policy(where_: &str, p: &PolicySection) -> Result<Policy> {
             default: check_lev("default_leverage", p.default_leverage.unwrap_or(10.0))?,
         },
     };
-    let stops = match p.stops.as_deref() {
-        None | Some("honor") => StopDiscipline::Honor,
-        Some("ignore") => StopDiscipline::Ignore,
-        Some("widen") => {
+    let stops = match p.stops {
+        StopsSetting::Honor => StopDiscipline::Honor,
+        StopsSetting::Ignore => StopDiscipline::Ignore,
+        StopsSetting::Widen => {
             let f = p.widen_factor.unwrap_or(2.0);
             if f <= 1.0 {
                 return Err(bad_input(format!(
@@ -884,14 +850,6 @@ pub fn policy(where_: &str, p: &PolicySection) -> Result<Policy> {
                 )));
             }
             StopDiscipline::Widen(f)
-        }
-        Some(other) => {
-            let hint = nearest(other, &["honor", "ignore", "widen"])
-                .map(|h| format!(" (did you mean `{h}`?)"))
-                .unwrap_or_default();
-            return Err(bad_input(format!(
-                "{key}.stops: unknown discipline {other:?}{hint}; expected honor, ignore or widen"
-            )));
         }
     };
     if let Some(w) = &p.target_weights
@@ -962,7 +920,7 @@ fn apply_sweep(where_: &str, p: &mut PolicySection, key: &str, v: &toml::Value) 
             p.max_open = Some(x as usize);
         }
         "max_correlation" => {
-            if p.mode != "hybrid" {
+            if p.mode != PolicyMode::Hybrid {
                 // Only hybrid policies read it; others are unaffected.
                 return Ok(format!("{x}"));
             }

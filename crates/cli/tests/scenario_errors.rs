@@ -184,6 +184,68 @@ fn bad_intrabar_value() {
     check(&s, &["intrabar", "advers", "did you mean `adverse`?"]);
 }
 
+/// Every value the scenario spells as a name is a typed enum: a misspelt one names the file, the
+/// line, the dotted key and the nearest valid name.
+#[test]
+fn misspelt_names_of_every_enum() {
+    let cases: [(&str, &str, &[&str]); 6] = [
+        (
+            "mode = \"isolated\"",
+            "mode = \"isolatd\"",
+            &[
+                "line 25",
+                "key `policy.mode`",
+                "isolatd",
+                "did you mean `isolated`?",
+            ],
+        ),
+        (
+            "fixed_margin = 50",
+            "fixed_margin = 50\nstops = \"widn\"",
+            &[
+                "line 27",
+                "key `policy.stops`",
+                "widn",
+                "did you mean `widen`?",
+            ],
+        ),
+        (
+            "timeframe = \"1h\"",
+            "timeframe = \"1h\"\ngaps = \"fil\"",
+            &["line 7", "key `data.gaps`", "did you mean `fill`?"],
+        ),
+        (
+            "[execution]",
+            "[exchange]\npreset = \"binance_usd\"\n\n[execution]",
+            &[
+                "line 13",
+                "key `exchange.preset`",
+                "did you mean `binance_usdm`?",
+            ],
+        ),
+        (
+            "collateral = { USDT = 1000 }",
+            "collateral = { USDT = 1000 }\n\n[[account.background]]\nsymbol = \"BTCUSDT\"\nside = \"lng\"\nqty = 0.001\nleverage = 5",
+            &[
+                "key `account.background.side`",
+                "lng",
+                "did you mean `long`?",
+            ],
+        ),
+        (
+            "timeframe = \"1h\"",
+            "timeframe = \"1h\"\n\n[data.files.BTCUSDT]\ncandles = \"x.csv\"\nformat = \"binance_kline\"",
+            &[
+                "key `data.files.BTCUSDT.format`",
+                "did you mean `binance_klines`?",
+            ],
+        ),
+    ];
+    for (from, to, expect) in cases {
+        check(&replace(&base(), from, to), expect);
+    }
+}
+
 #[test]
 fn bad_duration() {
     let s = replace(

@@ -160,26 +160,7 @@ fn unknown_key_message(keys: &[String]) -> String {
 /// The valid column closest to `key` by edit distance, when close enough to be a typo.
 fn nearest_column(key: &str) -> Option<&'static str> {
     let key = key.to_ascii_lowercase();
-    COLUMNS
-        .iter()
-        .map(|c| (edit_distance(&key, c), *c))
-        .filter(|(d, c)| *d <= 2.max(c.len() / 3))
-        .min()
-        .map(|(_, c)| c)
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let sub = prev[j] + usize::from(ca != *cb);
-            cur[j + 1] = sub.min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    prev[b.len()]
+    ringfence_model::text::nearest(&key, COLUMNS, |c| 2.max(c.len() / 3))
 }
 
 fn csv_rows(name: &str, text: &str) -> Result<Vec<RawRow>, DataError> {

@@ -6,7 +6,8 @@
 //! - [`market`]: the aligned, read-only columnar market handed to the engine;
 //! - [`bracket`]: dated maintenance-margin bracket tables and their validation;
 //! - [`signal`]: one event of a signal channel (open / close / cancel / move_stop);
-//! - [`results`]: the plain records one simulation run produces (trades, liquidations, equity, summary).
+//! - [`results`]: the plain records one simulation run produces (trades, liquidations, equity, summary);
+//! - [`text`]: edit distance and nearest-name hints for error messages.
 //!
 //! Numbers: prices and statistics are `f64` (per-bar comparisons); money in the ledger and in
 //! results (PnL, fees, funding, margin, quantities) is [`rust_decimal::Decimal`].
@@ -17,6 +18,7 @@ pub mod money;
 pub mod results;
 pub mod signal;
 pub mod symbol;
+pub mod text;
 pub mod time;
 
 pub use bracket::{Bracket, BracketBook, BracketIssue, BracketSnapshot};

@@ -4,10 +4,11 @@
 //! [`sample`] is realistic: 2 accounts (`small`: 1,000 USDT; `btc-stack`: 5,000 USDT + 0.1 BTC
 //! with a background BTC long), 3 policies (`isolated`, `cross`, `hybrid`), a two-axis sweep
 //! (`lev` 10/20 × `margin` 0.05/0.10), four weeks of hourly equity with a market-wide crash,
-//! cross cascades with culprits and victims, skipped signals, data warnings, assumptions and an
-//! extra section. The numbers are made up to look plausible; they are not simulated.
+//! cross cascades with culprits and victims, skipped signals, data warnings, assumptions and a
+//! pre-signal checklist. The numbers are made up to look plausible; they are not simulated.
 
-use crate::{HtmlSection, PriceSeries, ReportInput};
+use crate::checklist::{ChannelSummary, CheckedCall, ChecklistSection, Verdict};
+use crate::{PriceSeries, ReportInput};
 use ringfence_model::{
     DataWarning, EquityPoint, LiquidatedPosition, LiquidationEvent, MarginMode, RunResult,
     RunSummary, Side, SkippedSignal, Symbol, WarningKind,
@@ -478,25 +479,84 @@ pub fn sample_with(levs: &[u32], margins: &[f64]) -> ReportInput {
             DataWarning {
                 symbol: Some(sym("ETHUSDT")),
                 kind: WarningKind::GapFilled,
-                message: "3 missing 1h bars filled from 2024-03-09T02:00:00Z to 2024-03-09T04:00:00Z".into(),
+                message:
+                    "3 missing 1h bars filled from 2024-03-09T02:00:00Z to 2024-03-09T04:00:00Z"
+                        .into(),
             },
         ],
         assumptions: vec![
-            ("intrabar model".into(), "adverse (band: adverse and close)".into()),
-            ("liquidation price".into(), "mark price for BTCUSDT, ETHUSDT; last price for SOLUSDT (no mark data)".into()),
-            ("bracket snapshot".into(), "binance_leverage_tiers.json, 2024-11-20".into()),
-            ("fees".into(), "taker 0.05%, maker 0.02%, clearance 1.25%".into()),
-            ("funding source".into(), "Binance funding-rate CSVs, 8h settlements".into()),
+            (
+                "intrabar model".into(),
+                "adverse (band: adverse and close)".into(),
+            ),
+            (
+                "liquidation price".into(),
+                "mark price for BTCUSDT, ETHUSDT; last price for SOLUSDT (no mark data)".into(),
+            ),
+            (
+                "bracket snapshot".into(),
+                "binance_leverage_tiers.json, 2024-11-20".into(),
+            ),
+            (
+                "fees".into(),
+                "taker 0.05%, maker 0.02%, clearance 1.25%".into(),
+            ),
+            (
+                "funding source".into(),
+                "Binance funding-rate CSVs, 8h settlements".into(),
+            ),
             ("slippage".into(), "5 bps against the trader".into()),
             ("entry delay".into(), "1 bar after the message".into()),
         ],
-        extra_sections: vec![HtmlSection {
-            title: "Pre-signal checklist".into(),
-            html: "<table><thead><tr><th>Signal</th><th>Verdict</th></tr></thead><tbody>\
-                   <tr><td>c-41 SOLUSDT long 20x</td><td>skip: stop beyond liquidation price</td></tr>\
-                   </tbody></table>"
-                .into(),
+        checklist: Some(checklist()),
+    }
+}
+
+/// Two checked calls of the sample's channel: one to skip (stop beyond the liquidation price), one
+/// cross-ok.
+fn checklist() -> ChecklistSection {
+    let call = |id: &str, symbol: &str, hour: usize, verdict: Verdict| CheckedCall {
+        signal_id: id.into(),
+        time: START_MS + hour as i64 * HOUR,
+        time_iso: ringfence_model::time::iso(START_MS + hour as i64 * HOUR),
+        symbol: sym(symbol),
+        side: Side::Long,
+        reference_price: Some(145.2),
+        stop: Some(120.0),
+        leverage: 20.0,
+        liq_price: Some(139.1),
+        stop_distance_pct: Some(17.36),
+        liq_distance_pct: Some(4.2),
+        max_safe_leverage: Some(5.4),
+        max_book_correlation: Some(0.81),
+        margin_share: Some(0.05),
+        funding_headwind_pct: Some(0.012),
+        tier: Some(1),
+        verdict,
+        reasons: match verdict {
+            Verdict::Skip => vec!["stop beyond liquidation price <20x>".into()],
+            _ => vec![],
+        },
+        notes: vec!["funding & fees included".into()],
+    };
+    ChecklistSection {
+        run: "small/isolated/lev=10/margin=0.05".into(),
+        channels: vec![ChannelSummary {
+            channel: "calls.csv".into(),
+            calls: 2,
+            calls_with_stop: 2,
+            stop_beyond_liq_share: Some(0.5),
+            cross_runs: 4,
+            cascade_victim_share: Some(0.25),
+            median_safe_leverage: Some(5.4),
+            cross_ok: 1,
+            isolated: 0,
+            skip: 1,
         }],
+        calls: vec![
+            call("c-40", "BTCUSDT", 100, Verdict::CrossOk),
+            call("c-41", "SOLUSDT", 200, Verdict::Skip),
+        ],
     }
 }
 

@@ -187,13 +187,9 @@ pub(crate) fn render(input: &ReportInput) -> Result<String, ReportError> {
     for (id, label) in &toc {
         let _ = write!(h, "<li><a href=\"#{id}\">{}</a></li>", e(label));
     }
-    for (i, s) in input.extra_sections.iter().enumerate() {
-        let _ = write!(
-            h,
-            "<li><a href=\"#extra-{}\">{}</a></li>",
-            i + 1,
-            e(&s.title)
-        );
+    let extra = crate::checklist::sections(input);
+    for (i, (title, _)) in extra.iter().enumerate() {
+        let _ = write!(h, "<li><a href=\"#extra-{}\">{}</a></li>", i + 1, e(title));
     }
     h.push_str("</ul></nav>\n<main>\n");
 
@@ -207,13 +203,13 @@ pub(crate) fn render(input: &ReportInput) -> Result<String, ReportError> {
     skipped(&mut h, input);
     warnings(&mut h, input);
     assumptions(&mut h, input);
-    for (i, s) in input.extra_sections.iter().enumerate() {
+    for (i, (title, body)) in extra.iter().enumerate() {
         let _ = writeln!(
             h,
             "<section id=\"extra-{}\"><h2>{}</h2>\n{}\n</section>",
             i + 1,
-            e(&s.title),
-            s.html
+            e(title),
+            body
         );
     }
     let _ = writeln!(

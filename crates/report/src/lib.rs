@@ -7,6 +7,8 @@
 //! - [`render_html`] returns the HTML page as a string (charts inlined as SVG);
 //! - [`charts`] holds the backend-generic drawing functions, one per chart, used for both
 //!   PNG ([`plotters::prelude::BitMapBackend`]) and SVG ([`plotters::prelude::SVGBackend`]).
+//! - [`checklist`] renders the pre-signal checklist from the plain rows of [`ReportInput::checklist`]:
+//!   the report's section, the channel lines and the terminal table of the `checklist` command.
 //!
 //! Text in charts is drawn with the DejaVu Sans font embedded in the binary (crate `dejavu`,
 //! Bitstream Vera licence + public domain), registered with plotters' `ab_glyph` feature: no system
@@ -18,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 pub mod charts;
+pub mod checklist;
 mod font;
 mod html;
 mod png_out;
@@ -29,6 +32,7 @@ pub mod fixtures;
 mod tests;
 
 pub use charts::{ChartKind, policy_colour_hex, render_png, render_svg};
+pub use checklist::ChecklistSection;
 pub use html::escape_html;
 
 /// Everything a report needs; plain data.
@@ -50,8 +54,10 @@ pub struct ReportInput {
     /// What the numbers rest on, as `(name, value)`: intrabar model and band, mark vs last,
     /// bracket snapshot date, fees, funding source, slippage, entry delay, ...
     pub assumptions: Vec<(String, String)>,
-    /// Pre-rendered sections other features add (e.g. the pre-signal checklist).
-    pub extra_sections: Vec<HtmlSection>,
+    /// The pre-signal checklist of the run's calls, when there is one (rendered by
+    /// [`checklist`]).
+    #[serde(default)]
+    pub checklist: Option<ChecklistSection>,
 }
 
 /// Close prices of one symbol over time.
@@ -63,16 +69,6 @@ pub struct PriceSeries {
     pub times: Vec<TimestampMs>,
     /// Close prices (USDT).
     pub close: Vec<f64>,
-}
-
-/// A section rendered by another feature and inserted as is.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct HtmlSection {
-    /// Section title (plain text: it is escaped by the report).
-    pub title: String,
-    /// Section body: HTML whose data strings the producer has already escaped
-    /// (see [`escape_html`]). It must not reference network resources.
-    pub html: String,
 }
 
 /// The files [`write_report`] wrote.

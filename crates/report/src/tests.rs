@@ -313,7 +313,7 @@ fn empty_cases_render() {
         prices: vec![],
         warnings: vec![],
         assumptions: vec![],
-        extra_sections: vec![],
+        checklist: None,
     };
     for kind in ChartKind::ALL {
         svg(kind, &nothing);

@@ -1,7 +1,9 @@
 //! Engine settings: exchange preset, execution, intrabar model, accounts and policies.
 //!
-//! Every type here is plain data, `serde::Deserialize` with `deny_unknown_fields`, so a scenario file
-//! can spell it in TOML. Defaults are the Binance USDⓈ-M figures of DESIGN.md §11.
+//! Every type here is plain data. The scenario file (the one configuration schema, read by the
+//! cli) names the unit enums directly — [`PresetName`], [`Intrabar`], [`LiquidationProcess`],
+//! [`MaintenanceBasis`] deserialize from their snake_case names — and is translated into the rest.
+//! Defaults are the Binance USDⓈ-M figures of DESIGN.md §11.
 
 use ringfence_model::{
     Bracket, BracketBook, BracketSnapshot, MarginMode, Side, Symbol, TimestampMs,
@@ -32,9 +34,26 @@ pub enum MaintenanceBasis {
     Entry,
 }
 
+/// The exchange presets a scenario can name (`preset = "binance_usdm"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PresetName {
+    /// [`ExchangePreset::binance_usdm`].
+    #[default]
+    BinanceUsdm,
+}
+
+impl PresetName {
+    /// The preset's fees, liquidation process and haircuts.
+    pub fn preset(self) -> ExchangePreset {
+        match self {
+            PresetName::BinanceUsdm => ExchangePreset::binance_usdm(),
+        }
+    }
+}
+
 /// Fees, liquidation process and collateral haircuts of one exchange.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ExchangePreset {
     /// Preset name for reports.
     pub name: String,
@@ -151,8 +170,7 @@ pub fn binance_default_brackets() -> BracketBook {
 }
 
 /// How entries and exits are executed.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Execution {
     /// Delay between a message and the follower acting on it (applies to every action), ms.
     pub entry_delay_ms: TimestampMs,
@@ -187,8 +205,7 @@ pub enum Intrabar {
 }
 
 /// Engine settings shared by every run of a scenario.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct EngineConfig {
     /// The exchange.
     pub exchange: ExchangePreset,
@@ -219,8 +236,7 @@ impl Default for EngineConfig {
 }
 
 /// A position an account holds independently of the channel.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct BackgroundPosition {
     /// Symbol.
     pub symbol: Symbol,
@@ -237,8 +253,7 @@ pub struct BackgroundPosition {
 }
 
 /// One trading account.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Account {
     /// Name for reports.
     pub name: String,
@@ -246,15 +261,9 @@ pub struct Account {
     /// `<ASSET>USDT` in the market data (USDC at 1).
     pub collateral: Vec<(String, Decimal)>,
     /// Positions held regardless of the channel.
-    #[serde(default)]
     pub background: Vec<BackgroundPosition>,
     /// Multiplier on the preset's fees (fee tier): `1` = base tier.
-    #[serde(default = "one")]
     pub fee_multiplier: Decimal,
-}
-
-fn one() -> Decimal {
-    Decimal::ONE
 }
 
 impl Account {
@@ -270,8 +279,7 @@ impl Account {
 }
 
 /// Which margin mode a new position gets.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(rename_all = "snake_case", deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum ModeRule {
     /// Every position isolated.
     Isolated,
@@ -293,8 +301,7 @@ pub enum ModeRule {
 }
 
 /// How big a position is.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Sizing {
     /// A fixed initial margin per trade (USDT).
     FixedMargin(Decimal),
@@ -307,8 +314,7 @@ pub enum Sizing {
 }
 
 /// Which leverage a new position gets (never above the bracket maximum for its notional).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(rename_all = "snake_case", deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum LeverageRule {
     /// The called leverage, or `default` when the call gives none.
     AsCalled {
@@ -322,8 +328,7 @@ pub enum LeverageRule {
 }
 
 /// What the follower does with the channel's stop.
-#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum StopDiscipline {
     /// Stops fill as called.
     Honor,
@@ -335,8 +340,7 @@ pub enum StopDiscipline {
 }
 
 /// One margin policy.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Policy {
     /// Name for reports.
     pub name: String,
@@ -347,25 +351,16 @@ pub struct Policy {
     /// Leverage.
     pub leverage: LeverageRule,
     /// Stop discipline.
-    #[serde(default = "honor")]
     pub stops: StopDiscipline,
     /// Isolated auto-add margin: total margin that may be added per position (USDT), in steps of the
     /// position's initial margin, each time its mark price reaches the liquidation price.
-    #[serde(default)]
     pub auto_add_margin_cap: Option<Decimal>,
     /// Move the stop to the entry price after the first target fills.
-    #[serde(default)]
     pub breakeven_after_first_target: bool,
     /// Most channel positions open (or waiting to fill) at once.
-    #[serde(default)]
     pub max_open: Option<usize>,
     /// Share of the position closed at each target (empty: equal split; the last target takes the rest).
-    #[serde(default)]
     pub target_weights: Vec<f64>,
-}
-
-fn honor() -> StopDiscipline {
-    StopDiscipline::Honor
 }
 
 impl Policy {

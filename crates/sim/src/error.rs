@@ -64,4 +64,12 @@ pub enum SimError {
         /// The pool builder's message.
         message: String,
     },
+    /// One job of [`crate::run_all`] failed.
+    #[error("job {index}: {error}")]
+    Job {
+        /// The job's index in the list given.
+        index: usize,
+        /// Why it failed.
+        error: Box<SimError>,
+    },
 }

@@ -3,9 +3,10 @@
 //!
 //! # Entry points
 //! - [`run`]: one account × one policy → one [`RunResult`].
-//! - [`run_all`]: many (account, policy) jobs in parallel on a local rayon pool; results in input
-//!   order and byte-identical for any thread count.
+//! - [`run_all`]: many (account, policy) jobs in parallel on a local rayon pool, with a progress
+//!   callback; results in input order and byte-identical for any thread count.
 //! - [`margin`]: the exact liquidation-price and maintenance formulas (also used by `ringfence liq-price`).
+//! - [`EngineConfig::assumptions`]: what a run's numbers rest on, in words, for the report.
 //!
 //! # Assumptions (cited by ARCHITECTURE.md and the report)
 //! - **One-way mode**: at most one position per symbol. An `open` for a symbol that is already open
@@ -56,6 +57,7 @@
 //!   Σ insurance shortfall = final USDT wallet, exactly.
 //! - **Idle stretches** (no position, no waiting entry) are skipped by jumping to the next event.
 
+mod assumptions;
 pub mod checklist;
 mod config;
 mod engine;
@@ -73,8 +75,8 @@ pub use checklist::{
 
 pub use config::{
     Account, BINANCE_LATE_2024_FROM, BackgroundPosition, EngineConfig, ExchangePreset, Execution,
-    Intrabar, LeverageRule, LiquidationProcess, MaintenanceBasis, ModeRule, Policy, Sizing,
-    StopDiscipline, binance_default_brackets,
+    Intrabar, LeverageRule, LiquidationProcess, MaintenanceBasis, ModeRule, Policy, PresetName,
+    Sizing, StopDiscipline, binance_default_brackets,
 };
 pub use error::SimError;
 
@@ -151,10 +153,12 @@ pub fn simulate(
 
 /// Runs every (account, policy) job, in parallel on a local pool of `threads` threads (`None`: rayon's
 /// default, which honours `RAYON_NUM_THREADS`). Results come back in input order and are identical
-/// for any thread count; the first error in input order is returned.
+/// for any thread count. `progress` is called with a job's index as soon as that job is done (from
+/// the worker thread, in completion order), e.g. to advance a progress bar.
 ///
 /// # Errors
-/// The first [`SimError`] of any job, or [`SimError::ThreadPool`] when the pool cannot be built.
+/// [`SimError::Job`] with the index and error of the first failed job in input order, or
+/// [`SimError::ThreadPool`] when the pool cannot be built.
 pub fn run_all(
     market: &Market,
     brackets: &BracketBook,
@@ -162,6 +166,7 @@ pub fn run_all(
     jobs: &[(Account, Policy)],
     cfg: &EngineConfig,
     threads: Option<usize>,
+    progress: impl Fn(usize) + Sync,
 ) -> Result<Vec<RunResult>, SimError> {
     use rayon::prelude::*;
     let mut builder = rayon::ThreadPoolBuilder::new();
@@ -174,7 +179,17 @@ pub fn run_all(
     })?;
     let results: Vec<Result<RunResult, SimError>> = pool.install(|| {
         jobs.par_iter()
-            .map(|(account, policy)| run(market, brackets, signals, account, policy, cfg))
+            .enumerate()
+            .map(|(i, (account, policy))| {
+                let r = run(market, brackets, signals, account, policy, cfg).map_err(|e| {
+                    SimError::Job {
+                        index: i,
+                        error: Box::new(e),
+                    }
+                });
+                progress(i);
+                r
+            })
             .collect()
     });
     results.into_iter().collect()

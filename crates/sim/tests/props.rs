@@ -254,9 +254,9 @@ proptest! {
         let b = brackets(&m);
         let mut c = cfg(0, false);
         c.band = true;
-        let one = ringfence_sim::run_all(&m, &b, &sigs, &jobs, &c, Some(1)).unwrap();
+        let one = ringfence_sim::run_all(&m, &b, &sigs, &jobs, &c, Some(1), |_| {}).unwrap();
         for threads in [2, 3] {
-            let many = ringfence_sim::run_all(&m, &b, &sigs, &jobs, &c, Some(threads)).unwrap();
+            let many = ringfence_sim::run_all(&m, &b, &sigs, &jobs, &c, Some(threads), |_| {}).unwrap();
             prop_assert_eq!(format!("{one:?}"), format!("{many:?}"));
         }
         for r in &one {

@@ -31,8 +31,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use validate::{Gap, describe_gap, grid_anchor, scan_candles, scan_funding};
 
-/// What to do with missing bars inside a series.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// What to do with missing bars inside a series (`gaps = "error" | "fill"` in a scenario).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum GapPolicy {
     /// A gap is an error naming the file, the row after the gap and the missing times.
     #[default]
@@ -107,6 +108,55 @@ pub enum FileFormat {
     GenericCsv(Columns),
     /// Parquet with the given column names.
     Parquet(Columns),
+}
+
+impl FileFormat {
+    /// The same format reading the given column names (generic CSV and Parquet); other formats
+    /// are returned unchanged.
+    pub fn with_columns(&self, columns: &Columns) -> FileFormat {
+        match self {
+            FileFormat::GenericCsv(_) => FileFormat::GenericCsv(columns.clone()),
+            FileFormat::Parquet(_) => FileFormat::Parquet(columns.clone()),
+            other => other.clone(),
+        }
+    }
+
+    /// The format of a symbol's funding file when its files are said to be in this format: Binance
+    /// kline CSVs come with Binance funding CSVs; every other format reads funding as itself.
+    pub fn for_funding(self) -> FileFormat {
+        match self {
+            FileFormat::BinanceKlineCsv => FileFormat::BinanceFundingCsv,
+            other => other,
+        }
+    }
+}
+
+/// Reads the names a scenario gives a format: `auto`, `feather`, `freqtrade_json`,
+/// `binance_klines`, `binance_funding`, `csv`, `parquet` (the last two with the default
+/// [`Columns`]; see [`FileFormat::with_columns`]).
+impl<'de> serde::Deserialize<'de> for FileFormat {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(serde::Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        enum Name {
+            Auto,
+            Feather,
+            FreqtradeJson,
+            BinanceKlines,
+            BinanceFunding,
+            Csv,
+            Parquet,
+        }
+        Ok(match Name::deserialize(d)? {
+            Name::Auto => FileFormat::Auto,
+            Name::Feather => FileFormat::FreqtradeFeather,
+            Name::FreqtradeJson => FileFormat::FreqtradeJson,
+            Name::BinanceKlines => FileFormat::BinanceKlineCsv,
+            Name::BinanceFunding => FileFormat::BinanceFundingCsv,
+            Name::Csv => FileFormat::GenericCsv(Columns::default()),
+            Name::Parquet => FileFormat::Parquet(Columns::default()),
+        })
+    }
 }
 
 /// One input file and its format.

@@ -1,0 +1,116 @@
+//! The engine states its own assumptions: the modelling choices a run's numbers rest on, in words,
+//! for the report (intrabar model and refinement, mark vs last, brackets, fees, liquidation process,
+//! funding, execution, data range, margin mode).
+
+use crate::config::EngineConfig;
+use ringfence_model::time::{iso, timeframe_label};
+use ringfence_model::{BracketBook, Market, WarningKind};
+use rust_decimal::Decimal;
+
+impl EngineConfig {
+    /// What the numbers of a run with these settings over `market` and `brackets` rest on, as
+    /// `(name, text)` pairs in a fixed order. Symbols without mark prices or funding history (the
+    /// market's [`WarningKind::MissingMark`] / [`WarningKind::MissingFunding`] warnings) are named.
+    pub fn assumptions(&self, market: &Market, brackets: &BracketBook) -> Vec<(String, String)> {
+        let ex = &self.exchange;
+        let exec = &self.execution;
+        let missing = |kind: WarningKind| -> Vec<String> {
+            market
+                .warnings
+                .iter()
+                .filter(|w| w.kind == kind)
+                .filter_map(|w| w.symbol.as_ref().map(|s| s.to_string()))
+                .collect()
+        };
+        let missing_mark = missing(WarningKind::MissingMark);
+        let missing_funding = missing(WarningKind::MissingFunding);
+        let pct = |rate: Decimal| rate * Decimal::ONE_HUNDRED;
+        let intrabar = format!(
+            "{}{}{}",
+            format!("{:?}", self.intrabar).to_lowercase(),
+            if self.band {
+                "; band computed under adverse and close"
+            } else {
+                ""
+            },
+            match (&market.lower, self.refine) {
+                (Some(l), true) => format!(
+                    "; bars touching a trigger replayed on {} sub-bars",
+                    timeframe_label(l.timeframe_ms)
+                ),
+                _ => "; no lower-timeframe refinement".to_string(),
+            }
+        );
+        let mark = if missing_mark.is_empty() {
+            "liquidations checked on mark prices; stops, targets and entries on last prices"
+                .to_string()
+        } else {
+            format!(
+                "liquidations checked on mark prices, except {} (no mark data: last prices); stops and targets on last prices",
+                missing_mark.join(", ")
+            )
+        };
+        let snapshots = brackets
+            .snapshots()
+            .iter()
+            .map(|s| format!("{} (from {})", s.source, s.effective_label()))
+            .collect::<Vec<_>>()
+            .join("; ");
+        let fees = format!(
+            "taker {}%, maker {}% of notional (times each account's fee multiplier); clearance fee {}% of liquidated notional, capped at the margin left",
+            pct(ex.taker_fee),
+            pct(ex.maker_fee),
+            pct(ex.clearance_fee_rate)
+        );
+        let funding = if missing_funding.is_empty() {
+            "settlements from the funding history, valued at mark".to_string()
+        } else {
+            format!(
+                "settlements from the funding history; assumed zero for {}",
+                missing_funding.join(", ")
+            )
+        };
+        let execution = format!(
+            "entry delay {}, slippage {} bps on market entries, closes and stops; zone entries expire after {}",
+            if exec.entry_delay_ms == 0 {
+                "none".to_string()
+            } else {
+                timeframe_label(exec.entry_delay_ms)
+            },
+            exec.slippage_bps,
+            exec.zone_expiry_ms
+                .map(timeframe_label)
+                .unwrap_or_else(|| "never".into())
+        );
+        let data = match (market.times.first(), market.times.last()) {
+            (Some(&first), Some(&last)) => format!(
+                "{} bars of {} from {} to {}",
+                market.len(),
+                timeframe_label(market.timeframe_ms),
+                iso(first),
+                iso(last)
+            ),
+            _ => "no bars".to_string(),
+        };
+        [
+            ("Intrabar model", intrabar),
+            ("Mark vs last", mark),
+            ("Brackets", snapshots),
+            ("Fees", fees),
+            (
+                "Liquidation process",
+                format!("{:?}", ex.liquidation).to_lowercase(),
+            ),
+            ("Funding", funding),
+            ("Execution", execution),
+            ("Data", data),
+            (
+                "Margin mode",
+                "USDT-margined linear perpetuals, one-way mode (one position per symbol)".into(),
+            ),
+        ]
+        .into_iter()
+        .map(|(name, text)| (name.to_string(), text))
+        .collect()
+    }
+}
