@@ -300,6 +300,8 @@ pub fn run_reference(
                     clearance_fee: Decimal::ZERO,
                     funding: Decimal::ZERO,
                     exits: Vec::new(),
+                    entry_levels: 1,
+                    levels_filled: 1,
                 },
             };
             p.update_lp();

@@ -75,7 +75,7 @@ fn needed_symbols(sc: &Scenario, signals: &[SignalEvent]) -> Result<Vec<Symbol>>
             set.insert(b.symbol.clone());
         }
         for (asset, _) in &a.collateral {
-            if asset != "USDT" && asset != "USDC" {
+            if !ringfence_sim::policy::is_stable(asset) {
                 let s = Symbol::parse(&format!("{asset}USDT")).map_err(|e| {
                     bad_input(format!("account {}: collateral {asset}: {e}", a.name))
                 })?;

@@ -252,6 +252,8 @@ pub struct PolicySection {
     pub max_open: Option<usize>,
     /// Share closed at each target.
     pub target_weights: Option<Vec<f64>>,
+    /// Which end of a called leverage range (`5-10x`) to use: `low` (default), `high` or `mid`.
+    pub leverage_from_range: Option<ringfence_sim::LeverageFromRange>,
 }
 
 fn cross() -> MarginMode {
@@ -695,18 +697,11 @@ fn engine_config(where_: &str, file: &ScenarioFile) -> Result<EngineConfig> {
 
 fn account(where_: &str, a: &AccountSection) -> Result<Account> {
     let key = format!("{where_}: account {}", a.name);
-    if a.collateral.is_empty() {
-        return Err(bad_input(format!("{key}: collateral is empty")));
-    }
-    let mut collateral = Vec::new();
-    for (asset, amount) in &a.collateral {
-        if *amount < Decimal::ZERO {
-            return Err(bad_input(format!(
-                "{key}: collateral.{asset}: {amount} is negative"
-            )));
-        }
-        collateral.push((asset.to_ascii_uppercase(), *amount));
-    }
+    let collateral = a
+        .collateral
+        .iter()
+        .map(|(asset, amount)| (asset.to_ascii_uppercase(), *amount))
+        .collect();
     let background = a
         .background
         .iter()
@@ -715,12 +710,6 @@ fn account(where_: &str, a: &AccountSection) -> Result<Account> {
             let k = format!("{key}: background[{i}]");
             let symbol =
                 Symbol::parse(&b.symbol).map_err(|e| bad_input(format!("{k}.symbol: {e}")))?;
-            if b.qty <= Decimal::ZERO || b.leverage < Decimal::ONE {
-                return Err(bad_input(format!(
-                    "{k}: qty {} must be positive and leverage {} at least 1",
-                    b.qty, b.leverage
-                )));
-            }
             let open_time = match &b.open {
                 Some(s) => parse_time(&format!("{k}.open"), s)?,
                 None => i64::MIN,
@@ -735,12 +724,16 @@ fn account(where_: &str, a: &AccountSection) -> Result<Account> {
             })
         })
         .collect::<Result<Vec<_>>>()?;
-    Ok(Account {
+    let account = Account {
         name: a.name.clone(),
         collateral,
         background,
         fee_multiplier: a.fee_multiplier.unwrap_or(Decimal::ONE),
-    })
+    };
+    // the value checks are the engine's own (ringfence_sim::policy)
+    ringfence_sim::policy::validate_account(&account)
+        .map_err(|e| bad_input(format!("{where_}: {e}")))?;
+    Ok(account)
 }
 
 fn dec(key: &str, v: f64) -> Result<Decimal> {
@@ -762,17 +755,10 @@ pub fn policy(where_: &str, p: &PolicySection) -> Result<Policy> {
                     })
                     .collect::<Result<Vec<_>>>()?,
             },
-            (None, Some(rho)) => {
-                if !(-1.0..=1.0).contains(&rho) {
-                    return Err(bad_input(format!(
-                        "{key}.max_correlation: {rho} is outside [-1, 1]"
-                    )));
-                }
-                ModeRule::HybridCorrelation {
-                    max_correlation: rho,
-                    window_bars: 72,
-                }
-            }
+            (None, Some(rho)) => ModeRule::HybridCorrelation {
+                max_correlation: rho,
+                window_bars: 72,
+            },
             _ => {
                 return Err(bad_input(format!(
                     "{key}: a hybrid policy needs exactly one of cross_symbols or max_correlation"
@@ -805,66 +791,24 @@ pub fn policy(where_: &str, p: &PolicySection) -> Result<Policy> {
             )));
         }
     };
-    match &sizing {
-        Sizing::MarginFraction(f) | Sizing::RiskFraction(f)
-            if !(0.0..=1.0).contains(f) || *f == 0.0 =>
-        {
-            return Err(bad_input(format!(
-                "{key}: sizing fraction {f} is outside (0, 1]"
-            )));
-        }
-        Sizing::FixedMargin(d) | Sizing::FixedNotional(d) if *d <= Decimal::ZERO => {
-            return Err(bad_input(format!(
-                "{key}: sizing amount {d} must be positive"
-            )));
-        }
-        _ => {}
-    }
-    let check_lev = |k: &str, v: f64| -> Result<f64> {
-        if (1.0..=125.0).contains(&v) {
-            Ok(v)
-        } else {
-            Err(bad_input(format!("{key}.{k}: {v} is outside [1, 125]")))
-        }
-    };
     let leverage = match (p.leverage, p.max_leverage) {
         (Some(_), Some(_)) => {
             return Err(bad_input(format!(
                 "{key}: give leverage (fixed) or max_leverage (cap), not both"
             )));
         }
-        (Some(l), None) => LeverageRule::Fixed(check_lev("leverage", l)?),
-        (None, Some(m)) => LeverageRule::Capped(check_lev("max_leverage", m)?),
+        (Some(l), None) => LeverageRule::Fixed(l),
+        (None, Some(m)) => LeverageRule::Capped(m),
         (None, None) => LeverageRule::AsCalled {
-            default: check_lev("default_leverage", p.default_leverage.unwrap_or(10.0))?,
+            default: p.default_leverage.unwrap_or(10.0),
         },
     };
     let stops = match p.stops {
         StopsSetting::Honor => StopDiscipline::Honor,
         StopsSetting::Ignore => StopDiscipline::Ignore,
-        StopsSetting::Widen => {
-            let f = p.widen_factor.unwrap_or(2.0);
-            if f <= 1.0 {
-                return Err(bad_input(format!(
-                    "{key}.widen_factor: {f} must be above 1"
-                )));
-            }
-            StopDiscipline::Widen(f)
-        }
+        StopsSetting::Widen => StopDiscipline::Widen(p.widen_factor.unwrap_or(2.0)),
     };
-    if let Some(w) = &p.target_weights
-        && (w.iter().any(|x| x.is_nan() || *x <= 0.0) || w.iter().sum::<f64>() > 1.0 + 1e-9)
-    {
-        return Err(bad_input(format!(
-            "{key}.target_weights: {w:?} must be positive and sum to at most 1"
-        )));
-    }
-    if p.max_open == Some(0) {
-        return Err(bad_input(format!(
-            "{key}.max_open: 0 would skip every signal"
-        )));
-    }
-    Ok(Policy {
+    let policy = Policy {
         name: p.name.clone(),
         mode,
         sizing,
@@ -874,7 +818,11 @@ pub fn policy(where_: &str, p: &PolicySection) -> Result<Policy> {
         breakeven_after_first_target: p.breakeven_after_first_target.unwrap_or(false),
         max_open: p.max_open,
         target_weights: p.target_weights.clone().unwrap_or_default(),
-    })
+        leverage_from_range: p.leverage_from_range.unwrap_or_default(),
+    };
+    // every value range is the engine's own rule (one home: ringfence_sim::policy)
+    ringfence_sim::policy::validate(&policy).map_err(|e| bad_input(format!("{where_}: {e}")))?;
+    Ok(policy)
 }
 
 /// Applies one sweep value to a policy section.

@@ -101,6 +101,19 @@ pub struct Trade {
     pub funding: Decimal,
     /// The exit legs in order.
     pub exits: Vec<Exit>,
+    /// Entry levels the call gave (1 for a single, zone or market entry; the ladder's length for
+    /// an entry ladder).
+    #[serde(default = "one")]
+    pub entry_levels: u32,
+    /// Entry levels that filled (each added to the position: `qty`, `margin` and `entry_price`, the
+    /// quantity-weighted mean, are the totals). Levels left when the first target fills, the
+    /// position closes or the entry expires are cancelled.
+    #[serde(default = "one")]
+    pub levels_filled: u32,
+}
+
+fn one() -> u32 {
+    1
 }
 
 impl Trade {

@@ -327,6 +327,20 @@ pub enum LeverageRule {
     Capped(f64),
 }
 
+/// Which end of a called leverage range (`5-10x`) a position gets, before the policy's
+/// [`LeverageRule`] applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LeverageFromRange {
+    /// The lower end (the careful reading; the default).
+    #[default]
+    Low,
+    /// The upper end.
+    High,
+    /// The midpoint.
+    Mid,
+}
+
 /// What the follower does with the channel's stop.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum StopDiscipline {
@@ -361,6 +375,8 @@ pub struct Policy {
     pub max_open: Option<usize>,
     /// Share of the position closed at each target (empty: equal split; the last target takes the rest).
     pub target_weights: Vec<f64>,
+    /// Which end of a called leverage range a position gets.
+    pub leverage_from_range: LeverageFromRange,
 }
 
 impl Policy {
@@ -377,6 +393,7 @@ impl Policy {
             breakeven_after_first_target: false,
             max_open: None,
             target_weights: Vec::new(),
+            leverage_from_range: LeverageFromRange::Low,
         }
     }
 }

@@ -108,6 +108,8 @@ mod tests {
             clearance_fee: Decimal::ZERO,
             funding: Decimal::ZERO,
             exits: Vec::new(),
+            entry_levels: 1,
+            levels_filled: 1,
         }
     }
 

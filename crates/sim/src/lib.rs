@@ -75,8 +75,8 @@ pub use checklist::{
 
 pub use config::{
     Account, BINANCE_LATE_2024_FROM, BackgroundPosition, EngineConfig, ExchangePreset, Execution,
-    Intrabar, LeverageRule, LiquidationProcess, MaintenanceBasis, ModeRule, Policy, PresetName,
-    Sizing, StopDiscipline, binance_default_brackets,
+    Intrabar, LeverageFromRange, LeverageRule, LiquidationProcess, MaintenanceBasis, ModeRule,
+    Policy, PresetName, Sizing, StopDiscipline, binance_default_brackets,
 };
 pub use error::SimError;
 

@@ -8,10 +8,14 @@
 //! | policy settings in range | [`validate`] |
 //! | account settings in range | [`validate_account`] |
 //! | leverage of a call | [`leverage`] (as called / fixed / capped, at least 1) |
+//! | leverage the channel called, from a range | [`called_leverage`] |
 //! | size of a position | [`notional`], then [`cap_leverage`] by the bracket of that notional |
+//! | share of each level of an entry ladder | [`ladder_shares`] |
 //! | stablecoin collateral (valued at 1, no market needed) | [`is_stable`] |
 
-use crate::config::{Account, LeverageRule, ModeRule, Policy, Sizing, StopDiscipline};
+use crate::config::{
+    Account, LeverageFromRange, LeverageRule, ModeRule, Policy, Sizing, StopDiscipline,
+};
 use crate::error::SimError;
 use crate::num::{dec, flt};
 use ringfence_model::Bracket;
@@ -116,16 +120,14 @@ pub fn validate_account(a: &Account) -> Result<(), SimError> {
     }
     for (asset, amount) in &a.collateral {
         if *amount < Decimal::ZERO {
-            return Err(bad(format!("collateral {asset} is negative ({amount})")));
+            return Err(bad(format!("collateral.{asset}: {amount} is negative")));
         }
     }
     for (k, bg) in a.background.iter().enumerate() {
         if bg.qty <= Decimal::ZERO || bg.leverage < Decimal::ONE {
             return Err(bad(format!(
-                "background position {} needs qty > 0 and leverage >= 1 (qty {}, leverage {})",
-                k + 1,
-                bg.qty,
-                bg.leverage
+                "background[{k}]: qty {} must be positive and leverage {} at least 1",
+                bg.qty, bg.leverage
             )));
         }
     }
@@ -145,6 +147,46 @@ pub fn leverage(rule: &LeverageRule, called: Option<f64>) -> f64 {
     } else {
         1.0
     }
+}
+
+/// The leverage the channel called: `low` alone, or for a range `low..high` the end `choice`
+/// picks. `None` when the call names none.
+pub fn called_leverage(
+    choice: LeverageFromRange,
+    low: Option<f64>,
+    high: Option<f64>,
+) -> Option<f64> {
+    match (low, high) {
+        (Some(lo), Some(hi)) => Some(match choice {
+            LeverageFromRange::Low => lo,
+            LeverageFromRange::High => hi,
+            LeverageFromRange::Mid => (lo + hi) / 2.0,
+        }),
+        (low, _) => low,
+    }
+}
+
+/// The share of the call's size each level of an entry ladder gets, summing to 1: the given
+/// relative weights normalised; a level without a weight gets the mean of the given ones (all
+/// equal when none is given).
+pub fn ladder_shares(weights: &[Option<f64>]) -> Vec<f64> {
+    let given: Vec<f64> = weights
+        .iter()
+        .flatten()
+        .copied()
+        .filter(|w| w.is_finite() && *w > 0.0)
+        .collect();
+    let fill = if given.is_empty() {
+        1.0
+    } else {
+        given.iter().sum::<f64>() / given.len() as f64
+    };
+    let raw: Vec<f64> = weights
+        .iter()
+        .map(|w| w.filter(|w| w.is_finite() && *w > 0.0).unwrap_or(fill))
+        .collect();
+    let total: f64 = raw.iter().sum();
+    raw.iter().map(|w| w / total).collect()
 }
 
 /// The notional (USDT) a position gets at leverage `lev`: `equity` is the account's equity for
@@ -289,7 +331,7 @@ mod tests {
         a.collateral.push(("BTC".into(), d!(-1)));
         assert_eq!(
             validate_account(&a).unwrap_err().to_string(),
-            "account a: collateral BTC is negative (-1)"
+            "account a: collateral.BTC: -1 is negative"
         );
         a.collateral.pop();
         a.background.push(BackgroundPosition {
@@ -304,7 +346,7 @@ mod tests {
             validate_account(&a)
                 .unwrap_err()
                 .to_string()
-                .contains("background position 1 needs qty > 0 and leverage >= 1")
+                .contains("background[0]: qty 1 must be positive and leverage 0.5 at least 1")
         );
         a.collateral.clear();
         a.background.clear();
@@ -331,6 +373,23 @@ mod tests {
         assert_eq!(
             leverage(&LeverageRule::AsCalled { default: 10.0 }, Some(0.2)),
             1.0
+        );
+    }
+
+    #[test]
+    fn leverage_ranges_and_ladder_shares() {
+        use LeverageFromRange::*;
+        assert_eq!(called_leverage(Low, Some(5.0), Some(10.0)), Some(5.0));
+        assert_eq!(called_leverage(High, Some(5.0), Some(10.0)), Some(10.0));
+        assert_eq!(called_leverage(Mid, Some(5.0), Some(10.0)), Some(7.5));
+        assert_eq!(called_leverage(High, Some(20.0), None), Some(20.0));
+        assert_eq!(called_leverage(Mid, None, None), None);
+        assert_eq!(ladder_shares(&[None, None, None, None]), vec![0.25; 4]);
+        assert_eq!(ladder_shares(&[Some(1.0), Some(3.0)]), vec![0.25, 0.75]);
+        // the unweighted level gets the mean of the given weights (2)
+        assert_eq!(
+            ladder_shares(&[Some(1.0), None, Some(3.0)]),
+            vec![1.0 / 6.0, 2.0 / 6.0, 0.5]
         );
     }
 

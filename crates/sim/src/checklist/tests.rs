@@ -189,6 +189,8 @@ fn trade(id: &str, symbol: &str, side: Side, qty: f64, open_h: i64, close_h: i64
         clearance_fee: Decimal::ZERO,
         funding: Decimal::ZERO,
         exits: vec![],
+        entry_levels: 1,
+        levels_filled: 1,
     }
 }
 

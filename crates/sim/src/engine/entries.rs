@@ -15,7 +15,22 @@ use rust_decimal::Decimal;
 use super::ledger::Opening;
 use crate::policy;
 
-/// A limit or zone entry waiting to fill.
+/// One level of an entry ladder waiting to fill: its share of the call's size.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Level {
+    pub(super) share: f64,
+}
+
+/// How an entry fills: at `px`, maker (limit, zone, ladder level) or taker (market), and for a
+/// ladder level which one.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct EntryFill {
+    pub(super) px: f64,
+    pub(super) maker: bool,
+    pub(super) level: Option<Level>,
+}
+
+/// A limit or zone entry (or one level of an entry ladder) waiting to fill.
 #[derive(Debug, Clone)]
 pub(super) struct Pending {
     pub(super) sig: usize,
@@ -25,6 +40,8 @@ pub(super) struct Pending {
     pub(super) hi: f64,
     pub(super) stop: Option<f64>,
     pub(super) expiry: TimestampMs,
+    /// The ladder level this entry is (`None`: a single limit or zone entry).
+    pub(super) level: Option<Level>,
 }
 
 impl Sim<'_> {
@@ -43,7 +60,9 @@ impl Sim<'_> {
         while k < self.pending.len() {
             if now >= self.pending[k].expiry {
                 let p = self.pending.remove(k);
-                self.skip(p.sig, "entry zone not reached before expiry".into(), now);
+                if self.call_unfilled(&p) {
+                    self.skip(p.sig, "entry zone not reached before expiry".into(), now);
+                }
             } else {
                 k += 1;
             }
@@ -137,7 +156,7 @@ impl Sim<'_> {
             .iter()
             .filter(|p| !p.trade.background)
             .count()
-            + self.pending.len();
+            + self.waiting_calls();
         if let Some(max) = self.policy.max_open
             && open_count >= max
         {
@@ -162,16 +181,32 @@ impl Sim<'_> {
                     );
                     return Ok(());
                 }
-                self.open_signal(k, sym, side, px, false, at)?;
+                let fill = EntryFill {
+                    px,
+                    maker: false,
+                    level: None,
+                };
+                self.open_signal(k, sym, side, fill, at)?;
+            }
+            _ if s.ladder.len() >= 2 => {
+                let weights: Vec<Option<f64>> = s.ladder.iter().map(|l| l.weight).collect();
+                let levels: Vec<(f64, f64)> = s
+                    .ladder
+                    .iter()
+                    .zip(policy::ladder_shares(&weights))
+                    .map(|(l, share)| (l.price, share))
+                    .collect();
+                for (price, share) in levels {
+                    let level = Some(Level { share });
+                    self.add_pending(k, sym, limit_range(side, price), stop, at.time, level);
+                }
             }
             EntrySpec::Limit { price } => {
-                let (lo, hi) = match side {
-                    Side::Long => (f64::NEG_INFINITY, price),
-                    Side::Short => (price, f64::INFINITY),
-                };
-                self.add_pending(k, sym, (lo, hi), stop, at.time);
+                self.add_pending(k, sym, limit_range(side, price), stop, at.time, None);
             }
-            EntrySpec::Zone { low, high } => self.add_pending(k, sym, (low, high), stop, at.time),
+            EntrySpec::Zone { low, high } => {
+                self.add_pending(k, sym, (low, high), stop, at.time, None)
+            }
         }
         Ok(())
     }
@@ -185,6 +220,7 @@ impl Sim<'_> {
         (lo, hi): (f64, f64),
         stop: Option<f64>,
         now: TimestampMs,
+        level: Option<Level>,
     ) {
         let s = &self.signals[sig];
         let expiry = self
@@ -200,7 +236,45 @@ impl Sim<'_> {
             hi,
             stop,
             expiry,
+            level,
         });
+    }
+
+    /// The open position of call `sig`, if any.
+    pub(super) fn position_of(&self, sig: usize) -> Option<usize> {
+        let id = &self.signals[sig].id;
+        self.positions
+            .iter()
+            .position(|p| !p.trade.background && &p.trade.signal_id == id)
+    }
+
+    /// Calls waiting for their first fill (a ladder counts once, and not at all once a level filled).
+    fn waiting_calls(&self) -> usize {
+        let mut sigs: Vec<usize> = self
+            .pending
+            .iter()
+            .filter(|p| p.level.is_none() || self.position_of(p.sig).is_none())
+            .map(|p| p.sig)
+            .collect();
+        sigs.sort_unstable();
+        sigs.dedup();
+        sigs.len()
+    }
+
+    /// True when withdrawing waiting entry `p` (already taken out of the list) leaves its call
+    /// with nothing filled and nothing waiting: the call is then recorded as skipped. Levels of a
+    /// ladder that already filled are not (the trade records its `levels_filled`).
+    pub(super) fn call_unfilled(&self, p: &Pending) -> bool {
+        p.level.is_none()
+            || (self.position_of(p.sig).is_none() && !self.pending.iter().any(|q| q.sig == p.sig))
+    }
+
+    /// Cancels the ladder levels still waiting for call `id` (its first target filled or its
+    /// position closed); the trade records how many filled.
+    pub(super) fn cancel_levels(&mut self, id: &str) {
+        let signals = self.signals;
+        self.pending
+            .retain(|p| p.level.is_none() || signals[p.sig].id != id);
     }
 
     /// Equity for sizing: at the last known closes.
@@ -245,10 +319,10 @@ impl Sim<'_> {
         k: usize,
         sym: usize,
         side: Side,
-        px: f64,
-        maker: bool,
+        fill: EntryFill,
         at: At,
     ) -> Result<(), SimError> {
+        let EntryFill { px, maker, level } = fill;
         let s = &self.signals[k];
         let mode = self.choose_mode(sym, at.bar);
         let stop = match self.policy.stops {
@@ -259,7 +333,9 @@ impl Sim<'_> {
                 .find(|p| p.sig == k)
                 .map_or(s.stop, |p| p.stop),
         };
-        let lev = policy::leverage(&self.policy.leverage, s.leverage);
+        let called =
+            policy::called_leverage(self.policy.leverage_from_range, s.leverage, s.leverage_high);
+        let lev = policy::leverage(&self.policy.leverage, called);
         let equity = self.sizing_equity();
         if equity <= 0.0 {
             self.skip(
@@ -283,7 +359,9 @@ impl Sim<'_> {
             );
             return Ok(());
         };
-        let qty = (dec(notional) / dec(px))
+        // a ladder level takes its share of the call's size
+        let share = level.map_or(1.0, |l| l.share);
+        let qty = (dec(notional * share) / dec(px))
             .round_dp_with_strategy(QTY_DP, rust_decimal::RoundingStrategy::ToZero);
         if qty <= Decimal::ZERO {
             self.skip(k, format!("size rounds to zero at price {px}"), at.time);
@@ -306,6 +384,7 @@ impl Sim<'_> {
                 targets,
                 maker,
                 background: false,
+                ladder: (s.ladder.len() >= 2).then_some((notional, s.ladder.len() as u32)),
             },
             at,
         )
@@ -353,20 +432,33 @@ impl Sim<'_> {
                 targets: Vec::new(),
                 maker: false,
                 background: true,
+                ladder: None,
             },
             at,
         )
     }
 
-    /// Withdraws the waiting entry of call `id`, if any, recording why it was skipped.
+    /// Withdraws the waiting entries of call `id` (one, or the levels of a ladder), recording
+    /// why the call was skipped when nothing of it filled.
     pub(super) fn withdraw_pending(&mut self, id: &str, reason: &str, time: TimestampMs) {
-        if let Some(pk) = self
+        while let Some(pk) = self
             .pending
             .iter()
             .position(|p| self.signals[p.sig].id == id)
         {
             let p = self.pending.remove(pk);
-            self.skip(p.sig, reason.into(), time);
+            if self.call_unfilled(&p) {
+                self.skip(p.sig, reason.into(), time);
+            }
         }
+    }
+}
+
+/// The price range in which a limit entry at `price` fills: at or below it for a long, at or
+/// above it for a short.
+fn limit_range(side: Side, price: f64) -> (f64, f64) {
+    match side {
+        Side::Long => (f64::NEG_INFINITY, price),
+        Side::Short => (price, f64::INFINITY),
     }
 }

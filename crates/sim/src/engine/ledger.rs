@@ -47,6 +47,9 @@ pub(super) struct Pos {
     pub(super) table: usize,
     pub(super) trade: Trade,
     pub(super) funding_next: usize,
+    /// The call's whole notional when it came with an entry ladder (`NaN` otherwise): each
+    /// later level adds its share of it.
+    pub(super) call_notional: f64,
 }
 
 impl Pos {
@@ -103,6 +106,9 @@ pub(super) struct Opening {
     pub(super) maker: bool,
     /// A background position: opened regardless of margin, never counted as a channel trade.
     pub(super) background: bool,
+    /// For the first fill of an entry ladder: the call's whole notional (later levels take their
+    /// share of it) and the number of levels.
+    pub(super) ladder: Option<(f64, u32)>,
 }
 
 impl Sim<'_> {
@@ -260,6 +266,7 @@ impl Sim<'_> {
             targets,
             maker,
             background,
+            ladder,
         } = o;
         let entry = dec(px);
         let notional = qty * entry;
@@ -270,34 +277,10 @@ impl Sim<'_> {
             self.cfg.exchange.taker_fee
         };
         let fee = money(notional * rate * self.fee_mult);
-        // available for new margin: cross margin balance − cross initial margins (at last closes)
         let (mb, _, _) = self.cross_state(|k| self.last_close[k]);
-        let cross_im: f64 = self
-            .positions
-            .iter()
-            .filter(|p| p.mode == MarginMode::Cross)
-            .map(|p| flt(p.im))
-            .sum();
-        let available = mb - cross_im;
-        let need = flt(im + fee);
-        let short_wallet = mode == MarginMode::Isolated && self.wallet < im + fee;
-        if !background && (available < need || short_wallet) {
+        if !background && let Some(reason) = self.margin_shortfall(mode, im, fee) {
             if let Some(k) = sig {
-                let what = if short_wallet {
-                    "USDT wallet"
-                } else {
-                    "available margin"
-                };
-                let have = if short_wallet {
-                    flt(self.wallet)
-                } else {
-                    available
-                };
-                self.skip(
-                    k,
-                    format!("insufficient margin: needs {need:.2} USDT, {what} {have:.2}"),
-                    at.time,
-                );
+                self.skip(k, reason, at.time);
             }
             return Ok(());
         }
@@ -308,27 +291,7 @@ impl Sim<'_> {
         } else {
             Decimal::ZERO
         };
-        // target quantities: weights, last takes the rest
-        let mut tq = Vec::with_capacity(targets.len());
-        let mut left = qty;
-        let n = targets.len();
-        for (j, &tp) in targets.iter().enumerate() {
-            let q = if j + 1 == n {
-                left
-            } else {
-                let w = self
-                    .policy
-                    .target_weights
-                    .get(j)
-                    .copied()
-                    .unwrap_or(1.0 / n as f64);
-                (qty * dec(w))
-                    .round_dp_with_strategy(QTY_DP, rust_decimal::RoundingStrategy::ToZero)
-                    .min(left)
-            };
-            left -= q;
-            tq.push((tp, q));
-        }
+        let tq = self.split_targets(qty, targets.iter().copied());
         let i = at.bar;
         let fund = &self.market.series[sym].funding;
         let open_t = self.market.times[i];
@@ -355,6 +318,7 @@ impl Sim<'_> {
             next_target: 0,
             table,
             funding_next,
+            call_notional: ladder.map_or(f64::NAN, |(n, _)| n),
             trade: Trade {
                 signal_id: id,
                 symbol: self.market.series[sym].symbol.clone(),
@@ -376,6 +340,8 @@ impl Sim<'_> {
                 clearance_fee: Decimal::ZERO,
                 funding: Decimal::ZERO,
                 exits: Vec::new(),
+                entry_levels: ladder.map_or(1, |(_, n)| n),
+                levels_filled: 1,
             },
         };
         self.recompute_lp(&mut p);
@@ -495,7 +461,114 @@ impl Sim<'_> {
         } else {
             flt(num / den)
         };
+        if t.entry_levels > 1 {
+            // a closed position's ladder levels still waiting are cancelled
+            let id = t.signal_id.clone();
+            self.cancel_levels(&id);
+        }
         self.trades.push(p.trade);
+    }
+
+    /// Why the account cannot put up initial margin `im` plus fee `fee` for a new position (or
+    /// ladder level) in `mode`: available = cross margin balance − cross initial margins at the
+    /// last closes; isolated margin comes out of the USDT wallet. `None` when it can.
+    fn margin_shortfall(&self, mode: MarginMode, im: Decimal, fee: Decimal) -> Option<String> {
+        let (mb, _, _) = self.cross_state(|k| self.last_close[k]);
+        let cross_im: f64 = self
+            .positions
+            .iter()
+            .filter(|p| p.mode == MarginMode::Cross)
+            .map(|p| flt(p.im))
+            .sum();
+        let available = mb - cross_im;
+        let need = flt(im + fee);
+        let short_wallet = mode == MarginMode::Isolated && self.wallet < im + fee;
+        if available >= need && !short_wallet {
+            return None;
+        }
+        let (what, have) = if short_wallet {
+            ("USDT wallet", flt(self.wallet))
+        } else {
+            ("available margin", available)
+        };
+        Some(format!(
+            "insufficient margin: needs {need:.2} USDT, {what} {have:.2}"
+        ))
+    }
+
+    /// Target quantities for a position of `qty`: the policy's weights per target, the last takes
+    /// the rest.
+    fn split_targets(
+        &self,
+        qty: Decimal,
+        targets: impl ExactSizeIterator<Item = f64>,
+    ) -> Vec<(f64, Decimal)> {
+        let n = targets.len();
+        let mut tq = Vec::with_capacity(n);
+        let mut left = qty;
+        for (j, tp) in targets.enumerate() {
+            let q = if j + 1 == n {
+                left
+            } else {
+                let w = self
+                    .policy
+                    .target_weights
+                    .get(j)
+                    .copied()
+                    .unwrap_or(1.0 / n as f64);
+                (qty * dec(w))
+                    .round_dp_with_strategy(QTY_DP, rust_decimal::RoundingStrategy::ToZero)
+                    .min(left)
+            };
+            left -= q;
+            tq.push((tp, q));
+        }
+        tq
+    }
+
+    /// Fills a later level of position `k`'s entry ladder at `px` (maker): `share` of the call's
+    /// notional is added to the position, its entry becomes the quantity-weighted mean, its
+    /// initial (and isolated) margin grows, its targets are split again over the larger size and
+    /// its liquidation price is recomputed. Levels fill only before the first target, so no
+    /// target has been taken yet. A level the account cannot pay for is left unfilled.
+    pub(super) fn add_level(&mut self, k: usize, px: f64, share: f64) {
+        let p = &self.positions[k];
+        let notional = p.call_notional * share;
+        let qty = (dec(notional) / dec(px))
+            .round_dp_with_strategy(QTY_DP, rust_decimal::RoundingStrategy::ToZero);
+        if qty <= Decimal::ZERO {
+            return;
+        }
+        let fill = dec(px);
+        let added = qty * fill;
+        let im = money(added / p.trade.leverage);
+        let fee = money(added * self.cfg.exchange.maker_fee * self.fee_mult);
+        if self.margin_shortfall(p.mode, im, fee).is_some() {
+            return;
+        }
+        self.wallet -= fee;
+        let p = &mut self.positions[k];
+        if p.mode == MarginMode::Isolated {
+            self.wallet -= im;
+            p.iso_margin += im;
+        }
+        let total = p.qty + qty;
+        p.entry = (p.entry * p.qty + fill * qty) / total;
+        p.entry_f = flt(p.entry);
+        p.qty = total;
+        p.qty_f = flt(total);
+        p.im += im;
+        p.trade.qty = total;
+        p.trade.entry_price = p.entry_f;
+        p.trade.margin += im;
+        p.trade.fees += fee;
+        p.trade.levels_filled += 1;
+        let prices: Vec<f64> = p.targets.iter().map(|t| t.0).collect();
+        let tq = self.split_targets(total, prices.into_iter());
+        let p = &mut self.positions[k];
+        p.targets = tq;
+        let basis = self.cfg.exchange.maintenance_basis;
+        Self::refresh_thresholds(&self.tables, basis, &mut self.positions[k]);
     }
 }
 

@@ -1,6 +1,7 @@
 //! The intrabar path of one (sub-)bar: vertex prices per symbol and the triggers crossed along it,
 //! fired in path order.
 
+use super::entries::EntryFill;
 use super::{At, MAX_EVENTS_PER_PATH, Sim};
 use crate::config::{Intrabar, StopDiscipline};
 use crate::error::SimError;
@@ -317,7 +318,21 @@ impl Sim<'_> {
         match ev {
             Ev::Fill(k, px) => {
                 let p = self.pending[k].clone();
-                let r = self.open_signal(p.sig, p.sym, p.side, px, true, at);
+                let r = match (p.level, self.position_of(p.sig)) {
+                    // a later level of a ladder adds to the position its first fill opened
+                    (Some(level), Some(pk)) => {
+                        self.add_level(pk, px, level.share);
+                        Ok(())
+                    }
+                    (level, _) => {
+                        let fill = EntryFill {
+                            px,
+                            maker: true,
+                            level,
+                        };
+                        self.open_signal(p.sig, p.sym, p.side, fill, at)
+                    }
+                };
                 self.pending.remove(k);
                 r?;
             }
@@ -329,6 +344,12 @@ impl Sim<'_> {
                 if n == 1 && self.policy.breakeven_after_first_target {
                     p.stop = Some(p.entry_f);
                 }
+                if n == 1 && p.trade.entry_levels > 1 {
+                    // the first target cancels the ladder levels still waiting
+                    let id = p.trade.signal_id.clone();
+                    self.cancel_levels(&id);
+                }
+                let p = &mut self.positions[k];
                 let q = q.min(p.qty);
                 let fee = self.cfg.exchange.maker_fee * self.fee_mult;
                 if q > Decimal::ZERO {

@@ -43,13 +43,15 @@ impl Sim<'_> {
     /// Ends the run at `now` (the last bar processed): waiting entries are withdrawn, open
     /// positions closed at their symbol's last close.
     pub(super) fn finish(&mut self, now: TimestampMs) {
-        let pend = std::mem::take(&mut self.pending);
-        for p in pend {
-            self.skip(
-                p.sig,
-                "entry not filled before the market data ended".into(),
-                now,
-            );
+        while !self.pending.is_empty() {
+            let p = self.pending.remove(0);
+            if self.call_unfilled(&p) {
+                self.skip(
+                    p.sig,
+                    "entry not filled before the market data ended".into(),
+                    now,
+                );
+            }
         }
         let positions = std::mem::take(&mut self.positions);
         self.scan.clear();

@@ -2,12 +2,12 @@
 #![allow(dead_code)]
 
 use ringfence_model::{
-    Action, Bracket, BracketBook, BracketSnapshot, EntrySpec, ExitReason, Funding, MarkColumns,
-    Market, RunResult, Side, SignalEvent, Symbol, SymbolSeries,
+    Action, Bracket, BracketBook, BracketSnapshot, EntryLevel, EntrySpec, ExitReason, Funding,
+    MarkColumns, Market, RunResult, Side, SignalEvent, Symbol, SymbolSeries,
 };
 use ringfence_sim::{
-    Account, EngineConfig, Intrabar, LeverageRule, LiquidationProcess, ModeRule, Policy, Sizing,
-    StopDiscipline, binance_default_brackets,
+    Account, EngineConfig, Intrabar, LeverageFromRange, LeverageRule, LiquidationProcess, ModeRule,
+    Policy, Sizing, StopDiscipline, binance_default_brackets,
 };
 use rust_decimal::Decimal;
 use std::collections::BTreeMap;
@@ -144,7 +144,34 @@ pub fn signals(text: &str) -> Vec<SignalEvent> {
                     }
                     "stop" => ev.stop = Some(v.parse().unwrap()),
                     "tp" => ev.targets = v.split(',').map(|x| x.parse().unwrap()).collect(),
-                    "lev" => ev.leverage = Some(v.parse().unwrap()),
+                    "lev" => match v.split_once('-') {
+                        Some((lo, hi)) => {
+                            ev.leverage = Some(lo.parse().unwrap());
+                            ev.leverage_high = Some(hi.parse().unwrap());
+                        }
+                        None => ev.leverage = Some(v.parse().unwrap()),
+                    },
+                    // an entry ladder `a,b,c` or with weights `a@w,b@w`
+                    "entries" => {
+                        ev.ladder = v
+                            .split(',')
+                            .map(|l| {
+                                let (p, w) = match l.split_once('@') {
+                                    Some((p, w)) => (p, Some(w.parse().unwrap())),
+                                    None => (l, None),
+                                };
+                                EntryLevel {
+                                    price: p.parse().unwrap(),
+                                    weight: w,
+                                }
+                            })
+                            .collect();
+                        let prices = ev.ladder.iter().map(|l| l.price);
+                        ev.entry = EntrySpec::Zone {
+                            low: prices.clone().fold(f64::INFINITY, f64::min),
+                            high: prices.fold(f64::NEG_INFINITY, f64::max),
+                        };
+                    }
                     _ => panic!("unknown signal key {k}"),
                 }
             }
@@ -191,6 +218,18 @@ pub fn setup(text: &str) -> (Account, Policy, EngineConfig) {
                 "widen" => policy.stops = StopDiscipline::Widen(v.parse().unwrap()),
                 "autoadd" => policy.auto_add_margin_cap = Some(d(v)),
                 "max" => policy.max_open = Some(v.parse().unwrap()),
+                "range" => {
+                    policy.leverage_from_range = match v {
+                        "low" => LeverageFromRange::Low,
+                        "high" => LeverageFromRange::High,
+                        _ => LeverageFromRange::Mid,
+                    }
+                }
+                "called" => {
+                    policy.leverage = LeverageRule::AsCalled {
+                        default: v.parse().unwrap(),
+                    }
+                }
                 asset => account.collateral.push((asset.to_ascii_uppercase(), d(v))),
             },
         }
