@@ -183,7 +183,13 @@ fn freqtrade_2026_09_table_loads_whole() {
         .filter(|s| s.as_str().ends_with("USDT"))
         .count();
     assert_eq!(usdt_perps, 858);
-    for key in ["哈基米USDT", "币安人生USDT", "我踏马来了USDT", "牛来USDT", "龙虾USDT"] {
+    for key in [
+        "哈基米USDT",
+        "币安人生USDT",
+        "我踏马来了USDT",
+        "牛来USDT",
+        "龙虾USDT",
+    ] {
         let table = &snap.tables[&sym(key)];
         assert!(!table.is_empty(), "{key}");
         assert_eq!(table[0].floor, dec!(0), "{key}");

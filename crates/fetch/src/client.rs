@@ -189,10 +189,7 @@ pub(crate) fn parse_checksum(text: &str, origin: &str) -> Result<String, FetchEr
         url: origin.to_string(),
         reason: reason.to_string(),
     };
-    let first = text
-        .split_whitespace()
-        .next()
-        .ok_or_else(|| bad("empty"))?;
+    let first = text.split_whitespace().next().ok_or_else(|| bad("empty"))?;
     if first.len() != 64 || !first.chars().all(|c| c.is_ascii_hexdigit()) {
         return Err(bad("expected 64 hex digits, then the file name"));
     }

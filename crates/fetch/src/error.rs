@@ -9,7 +9,9 @@ pub enum FetchError {
     #[error("{0}")]
     Request(String),
     /// A transfer failed on every attempt (time-outs, server errors, broken connections).
-    #[error("{url}: {reason} (gave up after {attempts} attempt(s); check the connection or --base-url and run again: verified files are kept)")]
+    #[error(
+        "{url}: {reason} (gave up after {attempts} attempt(s); check the connection or --base-url and run again: verified files are kept)"
+    )]
     Transfer {
         /// What was requested.
         url: String,
@@ -27,7 +29,9 @@ pub enum FetchError {
         status: u16,
     },
     /// The downloaded bytes do not match the published SHA-256.
-    #[error("{file}: checksum mismatch: the archive publishes sha256 {expected}, the download (from {url}) has {actual}; the file was not kept")]
+    #[error(
+        "{file}: checksum mismatch: the archive publishes sha256 {expected}, the download (from {url}) has {actual}; the file was not kept"
+    )]
     Checksum {
         /// The file name.
         file: String,
@@ -47,7 +51,9 @@ pub enum FetchError {
         reason: String,
     },
     /// No candle file at all for a symbol in the requested range.
-    #[error("unknown symbol {symbol}: the archive has no USDⓈ-M futures candles for it from {from} to {to} (check the spelling, e.g. BTCUSDT, or whether it was listed later)")]
+    #[error(
+        "unknown symbol {symbol}: the archive has no USDⓈ-M futures candles for it from {from} to {to} (check the spelling, e.g. BTCUSDT, or whether it was listed later)"
+    )]
     UnknownSymbol {
         /// The symbol as requested.
         symbol: String,

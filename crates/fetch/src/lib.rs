@@ -26,6 +26,8 @@ mod client;
 mod error;
 mod plan;
 mod run;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use error::FetchError;
 pub use plan::{Dataset, Item, Period, Plan, Request, plan};

@@ -293,10 +293,20 @@ mod tests {
     #[test]
     fn bad_requests_are_refused() {
         let mut r = request("2026-10-01", "2026-09-01");
-        assert!(plan(&r, day("2026-12-01")).unwrap_err().to_string().contains("after --to"));
+        assert!(
+            plan(&r, day("2026-12-01"))
+                .unwrap_err()
+                .to_string()
+                .contains("after --to")
+        );
         r = request("2026-10-01", "2026-10-02");
         r.intervals = vec!["7m".into()];
-        assert!(plan(&r, day("2026-12-01")).unwrap_err().to_string().contains("\"7m\""));
+        assert!(
+            plan(&r, day("2026-12-01"))
+                .unwrap_err()
+                .to_string()
+                .contains("\"7m\"")
+        );
     }
 
     #[test]

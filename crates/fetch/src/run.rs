@@ -260,10 +260,9 @@ fn explain_missing(
         match found.iter().position(|&f| f) {
             None if items[0].dataset == Dataset::Klines => {
                 let symbol = items[0].symbol.to_string();
-                if !unknown
-                    .iter()
-                    .any(|e| matches!(e, FetchError::UnknownSymbol { symbol: s, .. } if *s == symbol))
-                {
+                if !unknown.iter().any(
+                    |e| matches!(e, FetchError::UnknownSymbol { symbol: s, .. } if *s == symbol),
+                ) {
                     unknown.push(FetchError::UnknownSymbol {
                         symbol,
                         from: req.from.to_string(),

@@ -121,7 +121,15 @@ mod tests {
 
     #[test]
     fn bad_spellings_are_refused() {
-        for s in ["", "#", "BTC/USDT/X/Y", "BTC USDT", "BTC_USDT_BUSD", "BTC.USDT", "币安 人生USDT"] {
+        for s in [
+            "",
+            "#",
+            "BTC/USDT/X/Y",
+            "BTC USDT",
+            "BTC_USDT_BUSD",
+            "BTC.USDT",
+            "币安 人生USDT",
+        ] {
             assert!(Symbol::parse(s).is_err(), "{s}");
         }
     }
