@@ -3,6 +3,7 @@
 //! Exit codes: 0 success, 2 bad input (a file, row or key at fault), 1 internal error.
 
 mod cmd_checklist;
+mod cmd_fetch;
 mod cmd_inspect;
 mod cmd_liq;
 mod cmd_report;
@@ -49,6 +50,8 @@ enum DataCommand {
     Inspect(cmd_inspect::InspectArgs),
     /// Generate the deterministic demo market and signal channel.
     Synth(cmd_synth::SynthArgs),
+    /// Download Binance USDⓈ-M public data (candles, mark, funding) into a data directory.
+    Fetch(cmd_fetch::FetchArgs),
 }
 
 fn main() {
@@ -57,6 +60,7 @@ fn main() {
         Command::Data { command } => match command {
             DataCommand::Inspect(args) => cmd_inspect::run(args),
             DataCommand::Synth(args) => cmd_synth::run(args),
+            DataCommand::Fetch(args) => cmd_fetch::run(args),
         },
         Command::LiqPrice(args) => cmd_liq::run(args),
         Command::Run(args) => cmd_run::run(args),

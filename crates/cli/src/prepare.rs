@@ -68,7 +68,7 @@ fn format_of(f: FormatSetting, cols: &ringfence_data::load::Columns, funding: bo
 
 /// The symbols a scenario needs: those its signals open, its background books hold, and the
 /// `<ASSET>USDT` pairs that value non-stable collateral; or `data.symbols` when given.
-fn needed_symbols(sc: &Scenario, signals: &[SignalEvent]) -> Result<Vec<Symbol>> {
+pub(crate) fn needed_symbols(sc: &Scenario, signals: &[SignalEvent]) -> Result<Vec<Symbol>> {
     if let Some(list) = &sc.data.symbols {
         return list
             .iter()
@@ -100,7 +100,9 @@ fn needed_symbols(sc: &Scenario, signals: &[SignalEvent]) -> Result<Vec<Symbol>>
     Ok(set.into_iter().collect())
 }
 
-fn load_signals(sc: &Scenario) -> Result<(Vec<SignalEvent>, Vec<String>, Vec<InputFile>)> {
+pub(crate) fn load_signals(
+    sc: &Scenario,
+) -> Result<(Vec<SignalEvent>, Vec<String>, Vec<InputFile>)> {
     let many = sc.signals.len() > 1;
     let mut events = Vec::new();
     let mut warnings = Vec::new();

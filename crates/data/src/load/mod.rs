@@ -679,10 +679,7 @@ pub fn discover(
             .iter()
             .filter(|s| !sources.iter().any(|src| &src.symbol == *s))
             .map(|s| {
-                let pair = s
-                    .ccxt()
-                    .map(|c| c.replace(['/', ':'], "_"))
-                    .unwrap_or_else(|| s.to_string());
+                let pair = crate::archive::freqtrade_stem(s);
                 format!("{s} (expected {pair}-{timeframe}-futures.feather/.json/.csv)")
             })
             .collect();
