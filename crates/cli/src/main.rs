@@ -2,6 +2,8 @@
 //!
 //! Exit codes: 0 success, 2 bad input (a file, row or key at fault), 1 internal error.
 
+mod bracket_setup;
+mod cmd_brackets;
 mod cmd_checklist;
 mod cmd_fetch;
 mod cmd_inspect;
@@ -42,6 +44,11 @@ enum Command {
     LiqPrice(cmd_liq::LiqPriceArgs),
     /// Pre-signal checklist of every call against one account and policy, with a verdict.
     Checklist(cmd_checklist::ChecklistArgs),
+    /// Maintenance brackets: show the built-in table in force, rebuild the built-in library.
+    Brackets {
+        #[command(subcommand)]
+        command: cmd_brackets::BracketsCommand,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -67,6 +74,7 @@ fn main() {
         Command::Validate(args) => cmd_validate::run(args),
         Command::Report(args) => cmd_report::run(args),
         Command::Checklist(args) => cmd_checklist::run(args),
+        Command::Brackets { command } => cmd_brackets::run(command),
     };
     if let Err(err) = result {
         std::process::exit(exit::report(&err));

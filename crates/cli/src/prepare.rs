@@ -282,10 +282,10 @@ pub fn prepare(sc: &Scenario) -> Result<Prepared> {
 
     // Brackets.
     let (brackets, bracket_warnings) = if sc.brackets.is_empty() {
-        (ringfence_sim::binance_default_brackets(), Vec::new())
+        crate::bracket_setup::builtin(sc, &symbols, &signals, &market)
     } else {
         let mut snaps = Vec::new();
-        let mut warnings = Vec::new();
+        let mut warnings = crate::bracket_setup::undated_warnings(sc, &signals);
         let mut errors = Vec::new();
         for (path, eff) in &sc.brackets {
             let loaded = ringfence_data::brackets::load_bracket_file(path, *eff)?;
@@ -367,7 +367,7 @@ fn check_coverage(
         }
         if brackets.table(sym, e.time).is_none() {
             problems.push(format!(
-                "{}, line {}: signal {}: no maintenance bracket table for {sym} at {} (add a [[brackets]] file)",
+                "{}, line {}: signal {}: no maintenance bracket table for {sym} at {} (add a [[brackets]] file, or set exchange.bracket_fallback = \"OTHERUSDT\" or \"generic\")",
                 e.source,
                 e.line,
                 e.id,

@@ -179,6 +179,8 @@ pub struct ExchangeSection {
     /// Haircuts by asset, merged over the preset's.
     #[serde(default)]
     pub haircuts: BTreeMap<String, f64>,
+    /// Brackets for a symbol no built-in snapshot has: another symbol (`POLUSDT`) or `generic`.
+    pub bracket_fallback: Option<String>,
 }
 
 /// `[execution]`.
@@ -314,6 +316,8 @@ pub struct Scenario {
     pub engine: EngineConfig,
     /// Rolling correlation window in bars.
     pub correlation_window: usize,
+    /// What a symbol in no built-in bracket snapshot gets (`exchange.bracket_fallback`).
+    pub bracket_fallback: ringfence_data::bracket_library::Fallback,
     /// Accounts.
     pub accounts: Vec<Account>,
     /// Policies (before sweeps).
@@ -586,6 +590,11 @@ fn resolve(path: &Path, file: ScenarioFile) -> Result<Scenario> {
         brackets,
         engine,
         correlation_window,
+        bracket_fallback: match &file.exchange.bracket_fallback {
+            Some(f) => ringfence_data::bracket_library::Fallback::parse(f)
+                .map_err(|e| bad_input(format!("{where_}: exchange.bracket_fallback: {e}")))?,
+            None => Default::default(),
+        },
         accounts,
         policies: file.policies.clone(),
         sweep,

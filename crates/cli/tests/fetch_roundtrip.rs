@@ -251,8 +251,13 @@ fn fetched_directory_runs_byte_identical_to_the_same_bars_from_csv() {
     assert!(compared >= 3, "{:?}", a.keys());
     // and the runs traded and liquidated on those bars (the comparison is not of empty tables)
     let trades = String::from_utf8_lossy(&a["trades.csv"]).lines().count();
-    let liqs = String::from_utf8_lossy(&a["liquidations.csv"]).lines().count();
-    assert!(trades > 50 && liqs > 5, "trades {trades} liquidations {liqs}");
+    let liqs = String::from_utf8_lossy(&a["liquidations.csv"])
+        .lines()
+        .count();
+    assert!(
+        trades > 50 && liqs > 5,
+        "trades {trades} liquidations {liqs}"
+    );
 }
 
 #[test]

@@ -4,6 +4,7 @@
 //! Everything it returns is a `ringfence-model` type.
 
 pub mod archive;
+pub mod bracket_library;
 pub mod brackets;
 pub mod error;
 pub mod inspect;
