@@ -156,3 +156,23 @@ fn build(args: &BuildArgs) -> Result<()> {
     );
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The built-in BTC/ETH tables the engine's DESIGN.md §11 worked examples use are exactly the
+    /// library's 2024-10-01 tables, so the examples hold with the library too.
+    #[test]
+    fn library_2024_tables_are_the_engines_btc_eth_tables() {
+        let lib = BracketLibrary::builtin();
+        let engine = ringfence_sim::binance_default_brackets();
+        let t = scenario::parse_time("t", "2025-06-01").unwrap();
+        for s in ["BTCUSDT", "ETHUSDT"] {
+            let sym = Symbol::parse(s).unwrap();
+            let f = lib.in_force(&sym, t).unwrap();
+            assert_eq!(f.from.date, "2024-10-01");
+            assert_eq!(f.table, engine.table(&sym, t).unwrap(), "{s}");
+        }
+    }
+}
