@@ -2,7 +2,6 @@
 //!
 //! Exit codes: 0 success, 2 bad input (a file, row or key at fault), 1 internal error.
 
-mod bracket_setup;
 mod cmd_brackets;
 mod cmd_checklist;
 mod cmd_fetch;
@@ -16,6 +15,7 @@ mod exit;
 mod outputs;
 mod prepare;
 mod scenario;
+mod setup;
 
 use clap::{Parser, Subcommand};
 

@@ -5,7 +5,7 @@ use crate::exit::bad_input;
 use crate::scenario::{FormatSetting, GapsSetting, Scenario};
 use anyhow::{Context, Result};
 use ringfence_data::load::{
-    FileFormat, FileSpec, GapPolicy, LoadOptions, SymbolSources, attach_lower, discover,
+    FileFormat, FileSpec, GapPolicy, LoadOptions, SymbolSources, attach_lower, discover_with,
     load_market,
 };
 use ringfence_model::time::{iso, parse_timeframe, timeframe_label};
@@ -53,7 +53,11 @@ fn fingerprint(role: String, path: &Path) -> InputFile {
     }
 }
 
-fn format_of(f: FormatSetting, cols: &ringfence_data::load::Columns, funding: bool) -> FileFormat {
+pub(crate) fn format_of(
+    f: FormatSetting,
+    cols: &ringfence_data::load::Columns,
+    funding: bool,
+) -> FileFormat {
     match f {
         FormatSetting::Auto => FileFormat::Auto,
         FormatSetting::Feather => FileFormat::FreqtradeFeather,
@@ -208,7 +212,7 @@ pub fn prepare(sc: &Scenario) -> Result<Prepared> {
                 from_dir[0]
             )));
         };
-        let found = discover(dir, tf, Some(&from_dir))
+        let found = discover_with(dir, tf, Some(&from_dir), sc.data.spot_proxy)
             .with_context(|| format!("{where_}: data.dir {}", dir.display()))?;
         notes.extend(found.notes);
         sources.extend(found.sources);
@@ -229,24 +233,30 @@ pub fn prepare(sc: &Scenario) -> Result<Prepared> {
     let mut market = load_market(&sources, tf_ms, &opts)?;
     market.warnings.extend(notes);
 
-    if let (Some(lower), Some(dir)) = (&sc.data.lower_timeframe, &sc.data.dir) {
+    if let Some(lower) = &sc.data.lower_timeframe {
         let l_ms = parse_timeframe(lower).unwrap_or(300_000);
-        let found = discover(dir, lower, None).ok();
-        let lower_sources: Vec<SymbolSources> = found
-            .map(|d| {
-                d.sources
+        // `lower` files of [data.files] first, then the directory for the other symbols.
+        let mut lower_sources = crate::setup::lower_files(sc, &symbols, &columns);
+        if let Some(dir) = &sc.data.dir {
+            let found = discover_with(dir, lower, None, sc.data.spot_proxy).ok();
+            let listed: Vec<Symbol> = lower_sources.iter().map(|s| s.symbol.clone()).collect();
+            lower_sources.extend(
+                found
                     .into_iter()
-                    .filter(|s| symbols.contains(&s.symbol))
-                    .collect()
-            })
-            .unwrap_or_default();
+                    .flat_map(|d| d.sources)
+                    .filter(|s| symbols.contains(&s.symbol) && !listed.contains(&s.symbol)),
+            );
+        }
         if lower_sources.is_empty() {
             market.warnings.push(DataWarning {
                 symbol: None,
                 kind: WarningKind::Other,
                 message: format!(
-                    "no {lower} candles found in {}: bars are not refined",
-                    dir.display()
+                    "no {lower} candles found ({}): bars are not refined",
+                    sc.data.dir.as_ref().map_or_else(
+                        || "give `lower` files in [data.files]".to_string(),
+                        |d| format!("in {}, nor as `lower` in [data.files]", d.display())
+                    )
                 ),
             });
         } else {
@@ -282,10 +292,10 @@ pub fn prepare(sc: &Scenario) -> Result<Prepared> {
 
     // Brackets.
     let (brackets, bracket_warnings) = if sc.brackets.is_empty() {
-        crate::bracket_setup::builtin(sc, &symbols, &signals, &market)
+        crate::setup::builtin(sc, &symbols, &signals, &market)
     } else {
         let mut snaps = Vec::new();
-        let mut warnings = crate::bracket_setup::undated_warnings(sc, &signals);
+        let mut warnings = crate::setup::undated_warnings(sc, &signals);
         let mut errors = Vec::new();
         for (path, eff) in &sc.brackets {
             let loaded = ringfence_data::brackets::load_bracket_file(path, *eff)?;

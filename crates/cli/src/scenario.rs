@@ -66,6 +66,10 @@ pub struct DataSection {
     pub timeframe: String,
     /// Lower timeframe for intrabar refinement (`5m`), read from the same directory.
     pub lower_timeframe: Option<String>,
+    /// Use freqtrade spot candles (`BTC_USDT-1h.json`) where a symbol has no perpetual candles:
+    /// a stated proxy (no mark, no funding; the report says so).
+    #[serde(default)]
+    pub spot_proxy: bool,
     /// Restrict to these symbols (default: every symbol the signals, background books and
     /// collateral need).
     pub symbols: Option<Vec<String>>,
@@ -104,6 +108,8 @@ pub struct SymbolFiles {
     pub mark: Option<PathBuf>,
     /// Funding settlements.
     pub funding: Option<PathBuf>,
+    /// Last-price candles at `data.lower_timeframe`, for intrabar refinement.
+    pub lower: Option<PathBuf>,
     /// Format of every file of this symbol (default `auto`).
     #[serde(default)]
     pub format: FormatSetting,
@@ -436,9 +442,14 @@ fn edit_distance(a: &str, b: &str) -> usize {
     prev[b.len()]
 }
 
-/// Parses a duration such as `90s`, `5m`, `1h`, `2d`, or `0`.
+/// Parses a duration such as `90s`, `5m`, `1h`, `2d`, or zero (`0`, `0s`, `0m`, ...).
 fn parse_duration(key: &str, s: &str) -> Result<TimestampMs> {
-    if s.trim() == "0" {
+    let t = s.trim();
+    let digits = t.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+    if !digits.is_empty()
+        && digits.bytes().all(|b| b == b'0')
+        && matches!(&t[digits.len()..], "" | "s" | "m" | "h" | "d" | "w")
+    {
         return Ok(0);
     }
     parse_timeframe(s).ok_or_else(|| {
@@ -1061,6 +1072,16 @@ impl Scenario {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn zero_durations_parse() {
+        for z in ["0", "0s", "0m", " 00h "] {
+            assert_eq!(parse_duration("k", z).unwrap(), 0, "{z}");
+        }
+        assert_eq!(parse_duration("k", "2m").unwrap(), 120_000);
+        assert!(parse_duration("k", "0x").is_err());
+        assert!(parse_duration("k", "s").is_err());
+    }
 
     #[test]
     fn paths_are_normalised_lexically() {

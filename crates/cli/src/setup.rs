@@ -1,8 +1,11 @@
-//! The bracket tables of a scenario that names no file (the built-in dated library, per symbol
-//! the snapshot in force), and the warnings for `[[brackets]]` files without an `effective` date.
+//! Scenario set-up kept out of `prepare.rs`: the bracket tables of a scenario that names no file
+//! (the built-in dated library, per symbol the snapshot in force), the warnings for
+//! `[[brackets]]` files without an `effective` date, and the lower-timeframe files of
+//! `[data.files]`.
 
 use crate::scenario::Scenario;
 use ringfence_data::bracket_library::BracketLibrary;
+use ringfence_data::load::{Columns, FileSpec, SymbolSources};
 use ringfence_model::time::{TimestampMs, iso};
 use ringfence_model::{BracketBook, Market, SignalEvent, Symbol};
 use std::path::Path;
@@ -58,6 +61,28 @@ pub fn undated_warnings(sc: &Scenario, signals: &[SignalEvent]) -> Vec<String> {
         }
     }
     out
+}
+
+/// The `lower` candle files of `[data.files]` for the symbols needed (same format as the
+/// symbol's other files; mark and funding are not needed for refinement).
+pub fn lower_files(sc: &Scenario, symbols: &[Symbol], columns: &Columns) -> Vec<SymbolSources> {
+    sc.data
+        .files
+        .iter()
+        .filter_map(|(key, f)| {
+            let symbol = Symbol::parse(key).ok().filter(|s| symbols.contains(s))?;
+            let path = f.lower.clone()?;
+            Some(SymbolSources {
+                symbol,
+                candles: FileSpec {
+                    path,
+                    format: crate::prepare::format_of(f.format, columns, false),
+                },
+                mark: None,
+                funding: None,
+            })
+        })
+        .collect()
 }
 
 /// A `YYYY-MM-DD` or `YYYY-MM` in a file name (the first day of the month for the latter).
