@@ -192,3 +192,89 @@ fn write_atomic(path: &Path, text: &str) -> Result<(), DataError> {
     std::fs::write(&tmp, text).map_err(|e| DataError::io(&tmp, e))?;
     std::fs::rename(&tmp, path).map_err(|e| DataError::io(path, e))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::load::{LoadOptions, load_dir};
+    use std::io::Write as _;
+
+    fn zip_csv(path: &Path, name: &str, text: &str) {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let file = std::fs::File::create(path).unwrap();
+        let mut zip = zip::ZipWriter::new(file);
+        zip.start_file(name, zip::write::SimpleFileOptions::default())
+            .unwrap();
+        zip.write_all(text.as_bytes()).unwrap();
+        zip.finish().unwrap();
+    }
+
+    fn klines(times: &[i64], price: f64) -> String {
+        let mut s = String::from("open_time,open,high,low,close,volume,close_time,quote_volume,count,taker_buy_volume,taker_buy_quote_volume,ignore\n");
+        for &t in times {
+            let _ = writeln!(s, "{t},{price},{},{},{price},1.5,{},0,0,0,0,0", price + 1.0, price - 1.0, t + 3_599_999);
+        }
+        s
+    }
+
+    /// A symbol written in Chinese characters, a monthly file and an overlapping daily file: one
+    /// CSV per series, each bar once, read back by the loader under the symbol's own name.
+    #[test]
+    fn archive_becomes_a_loadable_directory_for_any_symbol() {
+        let out = tempfile::tempdir().unwrap();
+        let um = out.path().join("archive/futures/um");
+        let h = 3_600_000;
+        let t0 = 1_759_276_800_000; // 2025-10-01
+        let sym = "币安人生USDT";
+        zip_csv(
+            &um.join(format!("monthly/klines/{sym}/1h/{sym}-1h-2025-10.zip")),
+            "a.csv",
+            &klines(&[t0, t0 + h], 10.0),
+        );
+        zip_csv(
+            &um.join(format!("daily/klines/{sym}/1h/{sym}-1h-2025-10-01.zip")),
+            "b.csv",
+            &klines(&[t0 + h, t0 + 2 * h], 10.0),
+        );
+        zip_csv(
+            &um.join(format!("monthly/markPriceKlines/{sym}/1h/{sym}-1h-2025-10.zip")),
+            "c.csv",
+            &klines(&[t0, t0 + h, t0 + 2 * h], 10.0),
+        );
+        zip_csv(
+            &um.join(format!("monthly/fundingRate/{sym}/{sym}-fundingRate-2025-10.zip")),
+            "d.csv",
+            &format!("calc_time,funding_interval_hours,last_funding_rate\n{t0},8,-0.0003\n"),
+        );
+        // a download in progress is not read
+        std::fs::write(
+            um.join(format!("monthly/klines/{sym}/1h/{sym}-1h-2025-11.zip.part")),
+            b"half",
+        )
+        .unwrap();
+        let written = build_from_archive(out.path()).unwrap();
+        let names: Vec<String> = written
+            .iter()
+            .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "币安人生_USDT_USDT-1h-futures.csv",
+                "币安人生_USDT_USDT-1h-mark.csv",
+                "币安人生_USDT_USDT-8h-funding_rate.csv"
+            ]
+        );
+        let candles = std::fs::read_to_string(&written[0]).unwrap();
+        assert_eq!(
+            candles.lines().nth(2).unwrap(),
+            "2025-10-01T01:00:00.000Z,1759280400000,10,11,9,10,1.5"
+        );
+        assert_eq!(candles.lines().count(), 4, "{candles}");
+        let m = load_dir(out.path(), "1h", None, &LoadOptions::default()).unwrap();
+        assert_eq!(m.series[0].symbol.as_str(), sym);
+        assert_eq!(m.times.len(), 3);
+        assert!(m.series[0].mark.is_some());
+        assert_eq!(m.series[0].funding.rates, [-0.0003]);
+    }
+}
