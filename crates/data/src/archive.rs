@@ -210,9 +210,17 @@ mod tests {
     }
 
     fn klines(times: &[i64], price: f64) -> String {
-        let mut s = String::from("open_time,open,high,low,close,volume,close_time,quote_volume,count,taker_buy_volume,taker_buy_quote_volume,ignore\n");
+        let mut s = String::from(
+            "open_time,open,high,low,close,volume,close_time,quote_volume,count,taker_buy_volume,taker_buy_quote_volume,ignore\n",
+        );
         for &t in times {
-            let _ = writeln!(s, "{t},{price},{},{},{price},1.5,{},0,0,0,0,0", price + 1.0, price - 1.0, t + 3_599_999);
+            let _ = writeln!(
+                s,
+                "{t},{price},{},{},{price},1.5,{},0,0,0,0,0",
+                price + 1.0,
+                price - 1.0,
+                t + 3_599_999
+            );
         }
         s
     }
@@ -237,12 +245,16 @@ mod tests {
             &klines(&[t0 + h, t0 + 2 * h], 10.0),
         );
         zip_csv(
-            &um.join(format!("monthly/markPriceKlines/{sym}/1h/{sym}-1h-2025-10.zip")),
+            &um.join(format!(
+                "monthly/markPriceKlines/{sym}/1h/{sym}-1h-2025-10.zip"
+            )),
             "c.csv",
             &klines(&[t0, t0 + h, t0 + 2 * h], 10.0),
         );
         zip_csv(
-            &um.join(format!("monthly/fundingRate/{sym}/{sym}-fundingRate-2025-10.zip")),
+            &um.join(format!(
+                "monthly/fundingRate/{sym}/{sym}-fundingRate-2025-10.zip"
+            )),
             "d.csv",
             &format!("calc_time,funding_interval_hours,last_funding_rate\n{t0},8,-0.0003\n"),
         );
