@@ -70,9 +70,37 @@ pub enum FetchError {
         /// The cause.
         source: std::io::Error,
     },
-    /// Several failures, all reported.
-    #[error("{} problem(s):\n  {}", .0.len(), .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n  "))]
+    /// Several failures (the first ten shown).
+    #[error("{} problem(s):\n  {}", .0.len(), list(.0))]
     Many(Vec<FetchError>),
+    /// The run stopped starting new downloads after too many failures.
+    #[error(
+        "{failures}\nstopped after {} failed files: {not_attempted} file(s) not attempted; run again to resume (verified files are kept)",
+        count(failures)
+    )]
+    Stopped {
+        /// The failures so far.
+        failures: Box<FetchError>,
+        /// Files of the plan not attempted.
+        not_attempted: usize,
+    },
+}
+
+/// The first ten messages, one per line, and how many more.
+fn list(errors: &[FetchError]) -> String {
+    const SHOWN: usize = 10;
+    let mut lines: Vec<String> = errors.iter().take(SHOWN).map(|e| e.to_string()).collect();
+    if errors.len() > SHOWN {
+        lines.push(format!("and {} more", errors.len() - SHOWN));
+    }
+    lines.join("\n  ")
+}
+
+fn count(e: &FetchError) -> usize {
+    match e {
+        FetchError::Many(list) => list.len(),
+        _ => 1,
+    }
 }
 
 impl FetchError {
@@ -81,5 +109,22 @@ impl FetchError {
             path: path.into(),
             source,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_error_lists_are_cut() {
+        let many = FetchError::Many(
+            (0..14)
+                .map(|i| FetchError::Request(format!("problem {i}")))
+                .collect(),
+        );
+        let text = many.to_string();
+        assert!(text.starts_with("14 problem(s):\n  problem 0\n"), "{text}");
+        assert!(text.ends_with("problem 9\n  and 4 more"), "{text}");
     }
 }

@@ -12,6 +12,10 @@ use std::time::Duration;
 /// The manifest's file name inside the output directory.
 pub const MANIFEST_NAME: &str = "fetch-manifest.json";
 
+/// After this many files failed for good, no new download is started (a dead server or a wrong
+/// `--base-url` should not cost minutes of retries per file).
+const MAX_FAILED_FILES: usize = 8;
+
 /// Where the archive files land: `OUT/archive/futures/um/...`.
 pub fn archive_dir(out: &Path) -> PathBuf {
     out.join("archive")
@@ -137,15 +141,22 @@ pub fn fetch(
     let total = plan.items.len();
     let next = AtomicUsize::new(0);
     let done = AtomicUsize::new(0);
+    let failed = AtomicUsize::new(0);
     let results: Mutex<Vec<Option<Result<FileRecord, FetchError>>>> =
         Mutex::new((0..total).map(|_| None).collect());
     std::thread::scope(|scope| {
         for _ in 0..opts.jobs.clamp(1, total.max(1)) {
             scope.spawn(|| {
                 loop {
+                    if failed.load(Ordering::Relaxed) >= MAX_FAILED_FILES {
+                        break;
+                    }
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(item) = plan.items.get(i) else { break };
                     let result = fetch_one(&client, out, item);
+                    if result.is_err() {
+                        failed.fetch_add(1, Ordering::Relaxed);
+                    }
                     if let Ok(rec) = &result {
                         progress(Progress {
                             done: done.fetch_add(1, Ordering::Relaxed) + 1,
@@ -162,6 +173,7 @@ pub fn fetch(
         }
     });
     let results = results.into_inner().unwrap_or_default();
+    let not_attempted = results.iter().filter(|r| r.is_none()).count();
     let mut files = Vec::with_capacity(total);
     let mut errors = Vec::new();
     for r in results.into_iter().flatten() {
@@ -188,11 +200,19 @@ pub fn fetch(
         notes,
     };
     write_manifest(out, &report)?;
-    match errors.len() {
-        0 => Ok(report),
-        1 => Err(errors.remove(0)),
-        _ => Err(FetchError::Many(errors)),
-    }
+    let error = match errors.len() {
+        0 => return Ok(report),
+        1 => errors.remove(0),
+        _ => FetchError::Many(errors),
+    };
+    Err(if not_attempted > 0 {
+        FetchError::Stopped {
+            failures: Box::new(error),
+            not_attempted,
+        }
+    } else {
+        error
+    })
 }
 
 /// One file: keep it if present and verified, else fetch its checksum and then the file.

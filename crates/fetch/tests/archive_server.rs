@@ -349,6 +349,39 @@ fn an_interrupted_run_resumes_where_it_stopped() {
 }
 
 #[test]
+fn a_dead_server_stops_the_run_early() {
+    // 29 daily files per series: far more than the failures tolerated
+    let req = Request {
+        symbols: vec![Symbol::parse("BTCUSDT").unwrap()],
+        from: day("2024-04-01"),
+        to: day("2024-04-29"),
+        intervals: vec!["1h".into()],
+        mark: true,
+        funding: false,
+    };
+    let p = plan(&req, day("2024-04-30")).unwrap();
+    assert_eq!(p.items.len(), 58);
+    let server = ArchiveServer::start(BTreeMap::new(), Box::new(|_, _| Some(Reply::Status(503))));
+    let out = tempfile::tempdir().unwrap();
+    let err = run(&server, &req, &p, out.path()).unwrap_err();
+    let msg = err.to_string();
+    let FetchError::Stopped { not_attempted, .. } = err else {
+        panic!("{msg}")
+    };
+    assert!(not_attempted >= 40, "{msg}");
+    assert!(
+        msg.contains("file(s) not attempted; run again to resume"),
+        "{msg}"
+    );
+    // at most 8 failed files plus those already in flight, three requests each
+    assert!(
+        server.requests().len() <= (8 + 3) * 3,
+        "{}",
+        server.requests().len()
+    );
+}
+
+#[test]
 fn a_tampered_local_file_is_fetched_again() {
     let (req, p) = request(&["BTCUSDT"]);
     let server = ArchiveServer::start(files(&p), normal());
