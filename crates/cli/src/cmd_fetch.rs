@@ -76,6 +76,19 @@ pub fn run(args: FetchArgs) -> Result<()> {
         backoff: Duration::from_millis(500),
         timeout: Duration::from_secs(args.timeout.max(1)),
     };
+    eprintln!(
+        "fetching {} file(s) for {} from {} to {} ({}) into {}",
+        plan.items.len(),
+        req.symbols
+            .iter()
+            .map(|s| s.to_string())
+            .collect::<Vec<_>>()
+            .join(", "),
+        req.from,
+        plan.to,
+        req.intervals.join(", "),
+        out.display()
+    );
     let target = if std::io::stderr().is_terminal() {
         ProgressDrawTarget::stderr()
     } else {
