@@ -304,3 +304,80 @@ fn unknown_symbols_and_bad_arguments_exit_2() {
         text(&o)
     );
 }
+
+/// A symbol written in Chinese characters, end to end: fetched (URL percent-encoded), written as
+/// `币安人生_USDT_USDT-1h-futures.csv`, bracket table from the built-in 2026-09 snapshot, run with
+/// the report; the symbol reaches the CSV tables and the HTML page as UTF-8.
+#[test]
+fn a_chinese_character_symbol_goes_from_fetch_to_report() {
+    use ringfence_fetch::testing::hourly_bars;
+    let sym = Symbol::parse("币安人生USDT").unwrap();
+    let req = Request {
+        symbols: vec![sym.clone()],
+        from: day("2026-10-01"),
+        to: day("2026-10-31"),
+        intervals: vec!["1h".into()],
+        mark: true,
+        funding: true,
+    };
+    let items = plan(&req, day("2026-11-10")).unwrap().items;
+    let bars = hourly_bars(day("2026-10-01"), 31 * 24, 10.0);
+    let funding: Vec<(i64, f64)> = bars.iter().step_by(8).map(|b| (b.0, 0.0001)).collect();
+    let server = ArchiveServer::start(
+        archive_files(&items, &|_| bars.clone(), &|_| funding.clone()),
+        Box::new(|_, _| None),
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let o = ringfence(&[
+        "data",
+        "fetch",
+        "--symbols",
+        "币安人生/USDT:USDT",
+        "--from",
+        "2026-10-01",
+        "--to",
+        "2026-10-31",
+        "--out",
+        data.to_str().unwrap(),
+        "--base-url",
+        server.url(),
+        "--today",
+        "2026-11-10",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(data.join("币安人生_USDT_USDT-1h-futures.csv").is_file());
+    assert!(
+        server
+            .requests()
+            .iter()
+            .any(|r| r.contains("/%E5%B8%81%E5%AE%89%E4%BA%BA%E7%94%9FUSDT-1h-2026-10.zip")),
+        "{:?}",
+        server.requests()
+    );
+    std::fs::write(
+        tmp.path().join("signals.csv"),
+        "id,time,action,symbol,side,entry,entry_high,stop,targets,leverage,margin_mode\n\
+         c1,2026-10-05T10:00:00Z,open,币安人生USDT,long,,,9,12.9,5x,\n",
+    )
+    .unwrap();
+    let out = tmp.path().join("run");
+    let sc = tmp.path().join("s.toml");
+    std::fs::write(
+        &sc,
+        format!(
+            "signals = [\"signals.csv\"]\n[data]\ndir = {:?}\ntimeframe = \"1h\"\n\
+             [[account]]\nname = \"a\"\ncollateral = {{ USDT = 1000 }}\n\
+             [[policy]]\nname = \"iso\"\nmode = \"isolated\"\nfixed_margin = 50\n",
+            data.display().to_string()
+        ),
+    )
+    .unwrap();
+    let o = ringfence(&["run", sc.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    let trades = std::fs::read_to_string(out.join("trades.csv")).unwrap();
+    assert!(trades.contains("币安人生USDT"), "{trades}");
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(html.contains("币安人生USDT"));
+    assert!(html.contains("<meta charset=\"utf-8\">"));
+}

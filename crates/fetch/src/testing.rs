@@ -97,7 +97,7 @@ fn answer(
         log.push(path.clone());
         nth
     };
-    let reply = behaviour(&path, nth).unwrap_or_else(|| match files.get(&path) {
+    let reply = behaviour(&path, nth).unwrap_or_else(|| match files.get(&percent_decode(&path)) {
         Some(b) => Reply::Body(b.clone()),
         None => Reply::Status(404),
     });
@@ -127,6 +127,27 @@ fn answer(
     }
     out.flush()?;
     out.shutdown(std::net::Shutdown::Both)
+}
+
+/// Decodes `%XX` escapes, as a web server does before looking a path up.
+fn percent_decode(path: &str) -> String {
+    let b = path.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex =
+            |j: usize| (b.get(j)?.is_ascii_hexdigit()).then(|| (b[j] as char).to_digit(16))?;
+        if b[i] == b'%'
+            && let (Some(h), Some(l)) = (hex(i + 1), hex(i + 2))
+        {
+            out.push((h * 16 + l) as u8);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// One candle: open time (ms), open, high, low, close, volume.
