@@ -14,7 +14,8 @@ pub struct InspectArgs {
     pub json: bool,
 }
 
-/// Inspects the path and prints the report on stdout (gaps and duplicates are reported, not fatal).
+/// Inspects the path and prints the report on stdout; exits 2 (after printing) when it found
+/// problems that would make a run fail (unreadable files, bad rows, gaps, no candles).
 pub fn run(args: InspectArgs) -> anyhow::Result<()> {
     let report = ringfence_data::inspect::inspect_path(&args.path)
         .with_context(|| format!("cannot inspect {}", args.path.display()))?;
@@ -22,6 +23,14 @@ pub fn run(args: InspectArgs) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         print!("{}", report.to_table());
+    }
+    let problems = report.run_problems();
+    if !problems.is_empty() {
+        return Err(crate::exit::bad_input(format!(
+            "{}: {} problem(s) that would make a run fail (listed above)",
+            args.path.display(),
+            problems.len()
+        )));
     }
     Ok(())
 }

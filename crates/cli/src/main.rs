@@ -2,7 +2,9 @@
 //!
 //! Exit codes: 0 success, 2 bad input (a file, row or key at fault), 1 internal error.
 
+mod cmd_brackets;
 mod cmd_checklist;
+mod cmd_fetch;
 mod cmd_inspect;
 mod cmd_liq;
 mod cmd_report;
@@ -16,6 +18,7 @@ mod pipeline;
 mod prepare;
 mod report_input;
 mod scenario;
+mod setup;
 mod tables;
 
 use clap::{Parser, Subcommand};
@@ -50,6 +53,11 @@ enum Command {
         #[command(subcommand)]
         command: cmd_signals::SignalsCommand,
     },
+    /// Maintenance brackets: show the built-in table in force, rebuild the built-in library.
+    Brackets {
+        #[command(subcommand)]
+        command: cmd_brackets::BracketsCommand,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -58,6 +66,8 @@ enum DataCommand {
     Inspect(cmd_inspect::InspectArgs),
     /// Generate the deterministic demo market and signal channel.
     Synth(cmd_synth::SynthArgs),
+    /// Download Binance USDⓈ-M public data (candles, mark, funding) into a data directory.
+    Fetch(cmd_fetch::FetchArgs),
 }
 
 fn main() {
@@ -66,6 +76,7 @@ fn main() {
         Command::Data { command } => match command {
             DataCommand::Inspect(args) => cmd_inspect::run(args),
             DataCommand::Synth(args) => cmd_synth::run(args),
+            DataCommand::Fetch(args) => cmd_fetch::run(args),
         },
         Command::LiqPrice(args) => cmd_liq::run(args),
         Command::Run(args) => cmd_run::run(args),
@@ -73,6 +84,7 @@ fn main() {
         Command::Report(args) => cmd_report::run(args),
         Command::Checklist(args) => cmd_checklist::run(args),
         Command::Signals { command } => cmd_signals::run(command),
+        Command::Brackets { command } => cmd_brackets::run(command),
     };
     if let Err(err) = result {
         std::process::exit(exit::report(&err));

@@ -5,7 +5,7 @@ use crate::exit::bad_input;
 use crate::scenario::Scenario;
 use anyhow::{Context, Result};
 use ringfence_data::load::{
-    FileSpec, LoadOptions, SymbolSources, attach_lower, discover, load_market,
+    FileSpec, LoadOptions, SymbolSources, attach_lower, discover_with, load_market,
 };
 use ringfence_model::time::{iso, parse_timeframe, timeframe_label};
 use ringfence_model::{Action, BracketBook, DataWarning, Market, SignalEvent, Symbol, WarningKind};
@@ -54,7 +54,7 @@ fn fingerprint(role: String, path: &Path) -> InputFile {
 
 /// The symbols a scenario needs: those its signals open, its background books hold, and the
 /// `<ASSET>USDT` pairs that value non-stable collateral; or `data.symbols` when given.
-fn needed_symbols(sc: &Scenario, signals: &[SignalEvent]) -> Result<Vec<Symbol>> {
+pub(crate) fn needed_symbols(sc: &Scenario, signals: &[SignalEvent]) -> Result<Vec<Symbol>> {
     if let Some(list) = &sc.data.symbols {
         return list
             .iter()
@@ -86,7 +86,9 @@ fn needed_symbols(sc: &Scenario, signals: &[SignalEvent]) -> Result<Vec<Symbol>>
     Ok(set.into_iter().collect())
 }
 
-fn load_signals(sc: &Scenario) -> Result<(Vec<SignalEvent>, Vec<String>, Vec<InputFile>)> {
+pub(crate) fn load_signals(
+    sc: &Scenario,
+) -> Result<(Vec<SignalEvent>, Vec<String>, Vec<InputFile>)> {
     let many = sc.signals.len() > 1;
     let mut events = Vec::new();
     let mut warnings = Vec::new();
@@ -189,7 +191,7 @@ pub fn prepare(sc: &Scenario) -> Result<Prepared> {
                 from_dir[0]
             )));
         };
-        let found = discover(dir, tf, Some(&from_dir))
+        let found = discover_with(dir, tf, Some(&from_dir), sc.data.spot_proxy)
             .with_context(|| format!("{where_}: data.dir {}", dir.display()))?;
         notes.extend(found.notes);
         sources.extend(found.sources);
@@ -210,27 +212,34 @@ pub fn prepare(sc: &Scenario) -> Result<Prepared> {
     let mut market = load_market(&sources, tf_ms, &opts)?;
     market.warnings.extend(notes);
 
-    if let (Some(lower), Some(dir)) = (&sc.data.lower_timeframe, &sc.data.dir) {
+    if let Some(lower) = &sc.data.lower_timeframe {
         let l_ms = parse_timeframe(lower).unwrap_or(300_000);
-        // A directory without usable lower-timeframe files is a warning (bars are not refined),
+        // `lower` files of [data.files] first, then the directory for the other symbols; a
+        // directory without usable lower-timeframe files is a warning (bars are not refined),
         // with the reason when discovery failed.
-        let (lower_sources, why): (Vec<SymbolSources>, String) = match discover(dir, lower, None) {
-            Ok(d) => (
-                d.sources
-                    .into_iter()
-                    .filter(|s| symbols.contains(&s.symbol))
-                    .collect(),
-                String::new(),
-            ),
-            Err(e) => (Vec::new(), format!(" ({e})")),
-        };
+        let mut lower_sources = crate::setup::lower_files(sc, &symbols, &columns);
+        let mut why = String::new();
+        if let Some(dir) = &sc.data.dir {
+            let listed: Vec<Symbol> = lower_sources.iter().map(|s| s.symbol.clone()).collect();
+            match discover_with(dir, lower, None, sc.data.spot_proxy) {
+                Ok(d) => lower_sources.extend(
+                    d.sources
+                        .into_iter()
+                        .filter(|s| symbols.contains(&s.symbol) && !listed.contains(&s.symbol)),
+                ),
+                Err(e) => why = format!(" ({e})"),
+            }
+        }
         if lower_sources.is_empty() {
             market.warnings.push(DataWarning {
                 symbol: None,
                 kind: WarningKind::Other,
                 message: format!(
-                    "no {lower} candles found in {}: bars are not refined{why}",
-                    dir.display()
+                    "no {lower} candles found ({}): bars are not refined{why}",
+                    sc.data.dir.as_ref().map_or_else(
+                        || "give `lower` files in [data.files]".to_string(),
+                        |d| format!("in {}, nor as `lower` in [data.files]", d.display())
+                    )
                 ),
             });
         } else {
@@ -266,10 +275,10 @@ pub fn prepare(sc: &Scenario) -> Result<Prepared> {
 
     // Brackets.
     let (brackets, bracket_warnings) = if sc.brackets.is_empty() {
-        (ringfence_sim::binance_default_brackets(), Vec::new())
+        crate::setup::builtin(sc, &symbols, &signals, &market)
     } else {
         let mut snaps = Vec::new();
-        let mut warnings = Vec::new();
+        let mut warnings = crate::setup::undated_warnings(sc, &signals);
         let mut errors = Vec::new();
         for (path, eff) in &sc.brackets {
             let loaded = ringfence_data::brackets::load_bracket_file(path, *eff)?;
@@ -351,7 +360,7 @@ fn check_coverage(
         }
         if brackets.table(sym, e.time).is_none() {
             problems.push(format!(
-                "{}, line {}: signal {}: no maintenance bracket table for {sym} at {} (add a [[brackets]] file)",
+                "{}, line {}: signal {}: no maintenance bracket table for {sym} at {} (add a [[brackets]] file, or set exchange.bracket_fallback = \"OTHERUSDT\" or \"generic\")",
                 e.source,
                 e.line,
                 e.id,

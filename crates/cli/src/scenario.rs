@@ -67,6 +67,10 @@ pub struct DataSection {
     pub timeframe: String,
     /// Lower timeframe for intrabar refinement (`5m`), read from the same directory.
     pub lower_timeframe: Option<String>,
+    /// Use freqtrade spot candles (`BTC_USDT-1h.json`) where a symbol has no perpetual candles:
+    /// a stated proxy (no mark, no funding; the report says so).
+    #[serde(default)]
+    pub spot_proxy: bool,
     /// Restrict to these symbols (default: every symbol the signals, background books and
     /// collateral need).
     pub symbols: Option<Vec<String>>,
@@ -94,6 +98,8 @@ pub struct SymbolFiles {
     pub mark: Option<PathBuf>,
     /// Funding settlements.
     pub funding: Option<PathBuf>,
+    /// Last-price candles at `data.lower_timeframe`, for intrabar refinement.
+    pub lower: Option<PathBuf>,
     /// Format of every file of this symbol (default `auto`): `auto`, `feather`, `freqtrade_json`,
     /// `binance_klines`, `binance_funding`, `csv` or `parquet` (the last two read with
     /// `[data.columns]`).
@@ -151,6 +157,8 @@ pub struct ExchangeSection {
     /// Haircuts by asset, merged over the preset's.
     #[serde(default)]
     pub haircuts: BTreeMap<String, f64>,
+    /// Brackets for a symbol no built-in snapshot has: another symbol (`POLUSDT`) or `generic`.
+    pub bracket_fallback: Option<String>,
 }
 
 /// `[execution]`.
@@ -322,6 +330,8 @@ pub struct Scenario {
     pub engine: EngineConfig,
     /// Rolling correlation window in bars.
     pub correlation_window: usize,
+    /// What a symbol in no built-in bracket snapshot gets (`exchange.bracket_fallback`).
+    pub bracket_fallback: ringfence_data::bracket_library::Fallback,
     /// Accounts.
     pub accounts: Vec<Account>,
     /// Policies (before sweeps).
@@ -424,9 +434,14 @@ pub fn nearest(given: &str, candidates: &[&str]) -> Option<String> {
     .map(str::to_string)
 }
 
-/// Parses a duration such as `90s`, `5m`, `1h`, `2d`, or `0`.
+/// Parses a duration such as `90s`, `5m`, `1h`, `2d`, or zero (`0`, `0s`, `0m`, ...).
 fn parse_duration(key: &str, s: &str) -> Result<TimestampMs> {
-    if s.trim() == "0" {
+    let t = s.trim();
+    let digits = t.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+    if !digits.is_empty()
+        && digits.bytes().all(|b| b == b'0')
+        && matches!(&t[digits.len()..], "" | "s" | "m" | "h" | "d" | "w")
+    {
         return Ok(0);
     }
     parse_timeframe(s).ok_or_else(|| {
@@ -579,6 +594,11 @@ fn resolve(path: &Path, text: &str, file: ScenarioFile) -> Result<Scenario> {
         brackets,
         engine,
         correlation_window,
+        bracket_fallback: match &file.exchange.bracket_fallback {
+            Some(f) => ringfence_data::bracket_library::Fallback::parse(f)
+                .map_err(|e| bad_input(format!("{where_}: exchange.bracket_fallback: {e}")))?,
+            None => Default::default(),
+        },
         accounts,
         policies: file.policies.clone(),
         sweep,
@@ -958,6 +978,16 @@ impl Scenario {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn zero_durations_parse() {
+        for z in ["0", "0s", "0m", " 00h "] {
+            assert_eq!(parse_duration("k", z).unwrap(), 0, "{z}");
+        }
+        assert_eq!(parse_duration("k", "2m").unwrap(), 120_000);
+        assert!(parse_duration("k", "0x").is_err());
+        assert!(parse_duration("k", "s").is_err());
+    }
 
     #[test]
     fn paths_are_normalised_lexically() {

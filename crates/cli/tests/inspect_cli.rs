@@ -37,7 +37,14 @@ fn inspect_harthor_table_and_json() {
     ] {
         assert!(text.contains(&format!("{s}: candles")), "{s}\n{text}");
     }
-    assert_eq!(text.matches("mark yes; funding yes").count(), 9, "{text}");
+    assert_eq!(text.matches("; funding yes").count(), 9, "{text}");
+    // mark candles exist at 1h only: the 5m candles of six symbols have none
+    assert_eq!(
+        text.matches("mark yes at 1h, not at 5m;").count(),
+        6,
+        "{text}"
+    );
+    assert!(text.contains("HYPEUSDT: candles 1h; mark yes;"), "{text}");
 
     let out = ringfence(&["data", "inspect", dir, "--json"]);
     assert!(out.status.success());

@@ -40,6 +40,8 @@ pub struct SymbolReport {
     pub mark: Vec<SeriesReport>,
     /// Funding files.
     pub funding: Vec<FundingReport>,
+    /// Spot candle files (`BTC_USDT-1h.json`): not perpetual data, usable as a stated proxy.
+    pub spot: Vec<SeriesReport>,
 }
 
 impl SymbolReport {
@@ -145,6 +147,7 @@ pub fn inspect_path(path: &Path) -> Result<InspectReport, DataError> {
         candles: Vec::new(),
         mark: Vec::new(),
         funding: Vec::new(),
+        spot: Vec::new(),
     };
     let spec = FileSpec::auto(path);
     match kind {
@@ -152,6 +155,7 @@ pub fn inspect_path(path: &Path) -> Result<InspectReport, DataError> {
         FtKind::Futures => report
             .candles
             .push(series_report(&read_candles(&spec)?, tf)),
+        FtKind::Spot => report.spot.push(series_report(&read_candles(&spec)?, tf)),
         FtKind::Mark => report.mark.push(series_report(&read_mark(&spec)?, tf)),
     }
     Ok(InspectReport {
@@ -171,6 +175,7 @@ fn inspect_dir(dir: &Path) -> Result<InspectReport, DataError> {
             candles: Vec::new(),
             mark: Vec::new(),
             funding: Vec::new(),
+            spot: Vec::new(),
         };
         let mut seen: Vec<(FtKind, i64)> = Vec::new();
         for (name, path) in files {
@@ -210,10 +215,10 @@ fn inspect_dir(dir: &Path) -> Result<InspectReport, DataError> {
                             error: Some(e.to_string()),
                             ..SeriesReport::default()
                         });
-                    if kind == FtKind::Mark {
-                        report.mark.push(r);
-                    } else {
-                        report.candles.push(r);
+                    match kind {
+                        FtKind::Mark => report.mark.push(r),
+                        FtKind::Spot => report.spot.push(r),
+                        _ => report.candles.push(r),
                     }
                 }
             }
@@ -337,7 +342,111 @@ fn funding_report(raw: &crate::load::RawFunding) -> FundingReport {
     }
 }
 
+impl SymbolReport {
+    /// The mark column of the summary line: present at the candle timeframe, only at another
+    /// timeframe (not used), or absent.
+    fn mark_note(&self) -> String {
+        if self.candles.is_empty() {
+            return if self.has_mark() { "yes" } else { "NO" }.into();
+        }
+        let usable = |tf: &str| {
+            self.mark
+                .iter()
+                .any(|m| m.timeframe == tf && m.error.is_none() && m.rows > 0)
+        };
+        let missing: Vec<&str> = self
+            .candles
+            .iter()
+            .map(|c| c.timeframe.as_str())
+            .filter(|tf| !usable(tf))
+            .collect();
+        if missing.is_empty() {
+            return "yes".into();
+        }
+        let elsewhere: Vec<&str> = self
+            .mark
+            .iter()
+            .filter(|m| m.error.is_none() && m.rows > 0)
+            .map(|m| m.timeframe.as_str())
+            .collect();
+        let covered: Vec<&str> = self
+            .candles
+            .iter()
+            .map(|c| c.timeframe.as_str())
+            .filter(|tf| usable(tf))
+            .collect();
+        if !covered.is_empty() {
+            format!(
+                "yes at {}, not at {}",
+                covered.join(", "),
+                missing.join(", ")
+            )
+        } else if elsewhere.is_empty() {
+            "NO (liquidations would use last price)".into()
+        } else {
+            format!(
+                "only at {} (not at {}: a run at {} uses last price for liquidations)",
+                elsewhere.join(", "),
+                missing.join(", "),
+                missing.join(", ")
+            )
+        }
+    }
+}
+
 impl InspectReport {
+    /// Problems that make `run` fail on this data with default settings: unreadable files, rows
+    /// out of order, duplicated, off the grid or with bad prices, gaps (unless `data.gaps =
+    /// "fill"`), funding rows duplicated or out of order, no perpetual candles at all.
+    pub fn run_problems(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for s in &self.symbols {
+            for r in s.candles.iter().chain(&s.mark) {
+                if let Some(e) = &r.error {
+                    out.push(format!("{}: unreadable: {e}", r.file));
+                    continue;
+                }
+                let bad = r.duplicates + r.out_of_order + r.off_grid + r.bad_prices + r.bad_ohlc;
+                if bad > 0 {
+                    out.push(format!(
+                        "{}: {bad} bad row(s) (duplicates, order, grid or prices)",
+                        r.file
+                    ));
+                }
+                if r.gaps > 0 {
+                    out.push(format!(
+                        "{}: {} gap(s), {} missing bar(s) (a run fails unless data.gaps = \"fill\")",
+                        r.file, r.gaps, r.missing_bars
+                    ));
+                }
+            }
+            for f in &s.funding {
+                if let Some(e) = &f.error {
+                    out.push(format!("{}: unreadable: {e}", f.file));
+                } else if f.duplicates + f.out_of_order > 0 {
+                    out.push(format!(
+                        "{}: {} duplicated or out-of-order settlement(s)",
+                        f.file,
+                        f.duplicates + f.out_of_order
+                    ));
+                }
+            }
+        }
+        if self.symbols.iter().all(|s| s.candles.is_empty()) && Path::new(&self.path).is_dir() {
+            let spot = self.symbols.iter().any(|s| !s.spot.is_empty());
+            out.push(format!(
+                "{}: no perpetual candle file (named like BTC_USDT_USDT-1h-futures.feather){}",
+                self.path,
+                if spot {
+                    "; to run on the spot candles set data.spot_proxy = true"
+                } else {
+                    ""
+                }
+            ));
+        }
+        out
+    }
+
     /// An aligned plain-text table: one line per file, grouped by symbol, then a summary line per
     /// symbol of mark and funding presence.
     pub fn to_table(&self) -> String {
@@ -360,7 +469,11 @@ impl InspectReport {
                 .to_string()
         };
         for s in &self.symbols {
-            for (kind, list) in [("candles", &s.candles), ("mark", &s.mark)] {
+            for (kind, list) in [
+                ("candles", &s.candles),
+                ("mark", &s.mark),
+                ("spot", &s.spot),
+            ] {
                 for r in list {
                     rows.push([
                         s.symbol.clone(),
@@ -429,11 +542,7 @@ impl InspectReport {
                 } else {
                     tfs.join(", ")
                 },
-                if s.has_mark() {
-                    "yes"
-                } else {
-                    "NO (liquidations would use last price)"
-                },
+                s.mark_note(),
                 if s.has_funding() {
                     "yes"
                 } else {
@@ -455,6 +564,27 @@ impl InspectReport {
         if !problems.is_empty() {
             let _ = writeln!(out, "\nproblems (first of each file):");
             for p in problems {
+                let _ = writeln!(out, "  - {p}");
+            }
+        }
+        let spot: Vec<&SymbolReport> = self.symbols.iter().filter(|s| !s.spot.is_empty()).collect();
+        if !spot.is_empty() {
+            let _ = writeln!(
+                out,
+                "\nspot candles (freqtrade spot naming BASE_QUOTE-TF): {}\n  not perpetual data: no mark price, no funding. Perpetual files are named BASE_QUOTE_QUOTE-TF-futures (+ -mark, -funding_rate), e.g. BTC_USDT_USDT-1h-futures.feather; a scenario can use spot as a stated proxy with data.spot_proxy = true.",
+                spot.iter()
+                    .map(|s| {
+                        let tfs: Vec<&str> = s.spot.iter().map(|c| c.timeframe.as_str()).collect();
+                        format!("{} {}", s.symbol, tfs.join(", "))
+                    })
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            );
+        }
+        let fatal = self.run_problems();
+        if !fatal.is_empty() {
+            let _ = writeln!(out, "\na run on this data would fail:");
+            for p in &fatal {
                 let _ = writeln!(out, "  - {p}");
             }
         }

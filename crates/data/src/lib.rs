@@ -3,6 +3,8 @@
 //! This is the only crate that depends on polars; no polars type appears in its public API.
 //! Everything it returns is a `ringfence-model` type.
 
+pub mod archive;
+pub mod bracket_library;
 pub mod brackets;
 pub mod error;
 pub mod inspect;

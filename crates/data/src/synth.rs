@@ -896,7 +896,7 @@ fn fmt_price(x: f64, decimals: usize) -> String {
     format!("{x:.decimals$}")
 }
 
-fn iso_ms(t: TimestampMs) -> String {
+pub(crate) fn iso_ms(t: TimestampMs) -> String {
     // `2025-10-10T21:00:00.000Z`, the shape of the freqtrade-derived CSVs.
     let s = iso(t - t.rem_euclid(1000));
     format!("{}.{:03}Z", s.trim_end_matches('Z'), t.rem_euclid(1000))

@@ -163,3 +163,36 @@ fn malformed_files_are_errors_naming_the_key() {
         .to_string();
     assert!(msg.contains("c.json, row 1: invalid json"), "{msg}");
 }
+
+/// The table that ships with freqtrade 2026.9: 858 USDⓈ-M perps, five of them with bases written
+/// in Chinese characters. Every perpetual key loads; only the dated delivery contracts are skipped.
+#[test]
+fn freqtrade_2026_09_table_loads_whole() {
+    let Some(data) = shared_data() else { return };
+    let loaded = load_bracket_file(
+        &data.join("freqtrade/binance_leverage_tiers_2026-09.json"),
+        i64::MIN,
+    )
+    .unwrap();
+    let snap = &loaded.snapshot;
+    assert_eq!(snap.tables.len() + loaded.skipped.len(), 907);
+    assert_eq!(loaded.skipped.len(), 4, "{:?}", loaded.skipped);
+    let usdt_perps = snap
+        .tables
+        .keys()
+        .filter(|s| s.as_str().ends_with("USDT"))
+        .count();
+    assert_eq!(usdt_perps, 858);
+    for key in [
+        "哈基米USDT",
+        "币安人生USDT",
+        "我踏马来了USDT",
+        "牛来USDT",
+        "龙虾USDT",
+    ] {
+        let table = &snap.tables[&sym(key)];
+        assert!(!table.is_empty(), "{key}");
+        assert_eq!(table[0].floor, dec!(0), "{key}");
+    }
+    assert!(loaded.issues.is_empty(), "{:?}", loaded.issues);
+}

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// A normalised perpetual symbol such as `BTCUSDT` or `1000PEPEUSDT` (upper case, no separators).
+/// Letters of any script are kept (`币安人生USDT`): the text is UTF-8, not ASCII.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct Symbol(String);
@@ -42,10 +43,12 @@ impl Symbol {
             [base, quote, settle] if quote.eq_ignore_ascii_case(settle) => format!("{base}{quote}"),
             _ => return Err(err("expected BASEQUOTE, BASE/QUOTE or BASE/QUOTE:SETTLE")),
         };
-        if joined.is_empty() || !joined.chars().all(|c| c.is_ascii_alphanumeric()) {
+        // Any script's letters and digits: venues list bases written in Chinese characters
+        // (`币安人生USDT`), and every symbol a venue lists must be accepted.
+        if joined.is_empty() || !joined.chars().all(char::is_alphanumeric) {
             return Err(err("symbols are letters and digits only"));
         }
-        Ok(Symbol(joined.to_ascii_uppercase()))
+        Ok(Symbol(joined.to_uppercase()))
     }
 
     /// The normalised form.
@@ -107,8 +110,26 @@ mod tests {
     }
 
     #[test]
+    fn non_ascii_bases_are_symbols() {
+        let s = Symbol::parse("币安人生/USDT:USDT").unwrap();
+        assert_eq!(s.as_str(), "币安人生USDT");
+        assert_eq!(s.base(), Some("币安人生"));
+        assert_eq!(s.ccxt().unwrap(), "币安人生/USDT:USDT");
+        assert_eq!(Symbol::parse("币安人生_USDT_USDT").unwrap(), s);
+        assert_eq!(Symbol::parse("币安人生usdt").unwrap(), s);
+    }
+
+    #[test]
     fn bad_spellings_are_refused() {
-        for s in ["", "#", "BTC/USDT/X/Y", "BTC USDT", "BTC_USDT_BUSD"] {
+        for s in [
+            "",
+            "#",
+            "BTC/USDT/X/Y",
+            "BTC USDT",
+            "BTC_USDT_BUSD",
+            "BTC.USDT",
+            "币安 人生USDT",
+        ] {
             assert!(Symbol::parse(s).is_err(), "{s}");
         }
     }

@@ -585,6 +585,9 @@ pub(crate) enum FtKind {
     Mark,
     /// `-funding_rate`: settlements.
     Funding,
+    /// Spot candles `<BASE>_<QUOTE>-<tf>.<ext>` (freqtrade's spot naming): used for candles only
+    /// when a scenario opts in to spot as a proxy for the perpetual.
+    Spot,
 }
 
 /// A parsed freqtrade file name `<PAIR>-<tf>-<kind>.<ext>`.
@@ -609,10 +612,13 @@ pub(crate) fn parse_ft_name(file_name: &str) -> Option<FtName> {
         _ => return None,
     };
     let mut parts = stem.split('-');
-    let (pair, tf, kind) = (parts.next()?, parts.next()?, parts.next()?);
+    let (pair, tf, kind) = (parts.next()?, parts.next()?, parts.next());
     if parts.next().is_some() {
         return None;
     }
+    let Some(kind) = kind else {
+        return parse_spot(pair, tf, rank);
+    };
     let kind = match kind {
         "futures" => FtKind::Futures,
         "mark" => FtKind::Mark,
@@ -626,6 +632,20 @@ pub(crate) fn parse_ft_name(file_name: &str) -> Option<FtName> {
         timeframe: tf.to_string(),
         timeframe_ms,
         kind,
+        rank,
+    })
+}
+
+/// A freqtrade spot file `<BASE>_<QUOTE>-<tf>` (two pair parts, no kind suffix).
+fn parse_spot(pair: &str, tf: &str, rank: u8) -> Option<FtName> {
+    if pair.split('_').count() != 2 {
+        return None;
+    }
+    Some(FtName {
+        symbol: Symbol::parse(pair).ok()?,
+        timeframe: tf.to_string(),
+        timeframe_ms: parse_timeframe(tf)?,
+        kind: FtKind::Spot,
         rank,
     })
 }
@@ -677,6 +697,17 @@ pub fn discover(
     timeframe: &str,
     symbols: Option<&[Symbol]>,
 ) -> Result<Discovery, DataError> {
+    discover_with(dir, timeframe, symbols, false)
+}
+
+/// Like [`discover`]; with `spot_proxy`, a symbol without perpetual candles uses its freqtrade
+/// spot candles (`BTC_USDT-1h.json`) instead, with a note saying so (no mark, no funding).
+pub fn discover_with(
+    dir: &Path,
+    timeframe: &str,
+    symbols: Option<&[Symbol]>,
+    spot_proxy: bool,
+) -> Result<Discovery, DataError> {
     let dir_name = dir.display().to_string();
     let tf_ms = parse_timeframe(timeframe).ok_or_else(|| {
         DataError::file(
@@ -699,9 +730,22 @@ pub fn discover(
                 .find(|(n, _)| n.kind == kind && tf.is_none_or(|t| n.timeframe_ms == t))
                 .map(|(_, p)| FileSpec::auto(p.clone()))
         };
-        let Some(candles) = pick(FtKind::Futures, Some(tf_ms)) else {
+        let spot = spot_proxy
+            .then(|| pick(FtKind::Spot, Some(tf_ms)))
+            .flatten();
+        let Some(candles) = pick(FtKind::Futures, Some(tf_ms)).or(spot.clone()) else {
             continue;
         };
+        if spot.as_ref() == Some(&candles) {
+            notes.push(DataWarning {
+                symbol: Some(symbol.clone()),
+                kind: WarningKind::Other,
+                message: format!(
+                    "{symbol}: spot candles ({}) used as a proxy for the perpetual (data.spot_proxy): no mark price (liquidations on last price), no funding",
+                    candles.path.display()
+                ),
+            });
+        }
         let mark = pick(FtKind::Mark, Some(tf_ms));
         if mark.is_none()
             && let Some((other, path)) = files.iter().find(|(n, _)| n.kind == FtKind::Mark)
@@ -729,11 +773,19 @@ pub fn discover(
             .iter()
             .filter(|s| !sources.iter().any(|src| &src.symbol == *s))
             .map(|s| {
-                let pair = s
-                    .ccxt()
-                    .map(|c| c.replace(['/', ':'], "_"))
-                    .unwrap_or_else(|| s.to_string());
-                format!("{s} (expected {pair}-{timeframe}-futures.feather/.json/.csv)")
+                let pair = crate::archive::freqtrade_stem(s);
+                let spot = found.get(s).and_then(|files| {
+                    files
+                        .iter()
+                        .find(|(n, _)| n.kind == FtKind::Spot && n.timeframe_ms == tf_ms)
+                });
+                match spot {
+                    Some((_, p)) if !spot_proxy => format!(
+                        "{s} (expected {pair}-{timeframe}-futures.feather/.json/.csv; found spot candles {}: set data.spot_proxy = true to use them as a stated proxy)",
+                        p.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()
+                    ),
+                    _ => format!("{s} (expected {pair}-{timeframe}-futures.feather/.json/.csv)"),
+                }
             })
             .collect();
         if !missing.is_empty() {
@@ -816,6 +868,8 @@ mod tests {
             parse_ft_name("BNB_USDT_USDT-5m-futures.window_2025-10-08_2025-10-14.csv").is_none()
         );
         assert!(parse_ft_name("SOURCES.md").is_none());
-        assert!(parse_ft_name("BTC_USDT-1h.feather").is_none());
+        let spot = parse_ft_name("BTC_USDT-1h.json").unwrap();
+        assert_eq!((spot.symbol.as_str(), spot.kind), ("BTCUSDT", FtKind::Spot));
+        assert!(parse_ft_name("BTC-1h.json").is_none());
     }
 }
