@@ -65,6 +65,10 @@ pub fn run(args: RunArgs) -> Result<()> {
     write_run_json(staging.dir(), &sc, &prepared, &jobs)?;
     let input = report_input(&sc, &prepared, &jobs, results);
     write_json(&staging.dir().join("report-input.json"), &input)?;
+    if let Some(c) = &input.claims {
+        let path = staging.dir().join("claims_vs_replay.csv");
+        crate::tables::write_csv(&path, &crate::tables::claims(), &c.rows)?;
+    }
     if !args.no_report {
         ringfence_report::write_report(&input, staging.dir())
             .with_context(|| format!("cannot write the report into {}", out.display()))?;

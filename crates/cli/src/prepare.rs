@@ -8,7 +8,9 @@ use ringfence_data::load::{
     FileSpec, LoadOptions, SymbolSources, attach_lower, discover_with, load_market,
 };
 use ringfence_model::time::{iso, parse_timeframe, timeframe_label};
-use ringfence_model::{Action, BracketBook, DataWarning, Market, SignalEvent, Symbol, WarningKind};
+use ringfence_model::{
+    Action, BracketBook, Claim, DataWarning, Market, SignalEvent, Symbol, WarningKind,
+};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -20,6 +22,8 @@ pub struct Prepared {
     pub signals: Vec<SignalEvent>,
     /// Warnings from the signal files.
     pub signal_warnings: Vec<String>,
+    /// The channels' claims (`claims` of the scenario), call ids prefixed like the signals'.
+    pub claims: Vec<Claim>,
     /// The market (with `lower` when a lower timeframe is given and present).
     pub market: Market,
     /// Bracket snapshots.
@@ -304,14 +308,39 @@ pub fn prepare(sc: &Scenario) -> Result<Prepared> {
     check_coverage(sc, &signals, &market, &brackets)?;
     let first_tf = timeframe_label(market.timeframe_ms);
     debug_assert!(!first_tf.is_empty());
+    let claims = load_claims(sc, &mut inputs)?;
     Ok(Prepared {
         signals,
         signal_warnings,
+        claims,
         market,
         brackets,
         bracket_warnings,
         inputs,
     })
+}
+
+/// The scenario's claims tables; with several signal files, call ids get the stem prefix the
+/// signals get, so that claims and calls still match.
+fn load_claims(sc: &Scenario, inputs: &mut Vec<InputFile>) -> Result<Vec<Claim>> {
+    let many = sc.signals.len() > 1;
+    let mut all = Vec::new();
+    for (path, signals) in sc.claims.iter().zip(&sc.signals) {
+        let claims = ringfence_data::claims::load_claims(path)
+            .with_context(|| format!("{}: claims", sc.path.display()))?;
+        inputs.push(fingerprint("claims".into(), path));
+        let stem = signals
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        all.extend(claims.into_iter().map(|mut c| {
+            if many {
+                c.call_id = c.call_id.map(|id| format!("{stem}:{id}"));
+            }
+            c
+        }));
+    }
+    Ok(all)
 }
 
 /// Every signal's symbol has data covering its life (from the call to its last update, at least one

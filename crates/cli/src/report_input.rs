@@ -60,6 +60,10 @@ pub fn report_input(
             None
         }
     };
+    let claims = (!p.claims.is_empty()).then(|| {
+        let (rows, summaries) = ringfence_sim::claims::claims_vs_replay(&p.claims, &runs);
+        ringfence_report::claims::ClaimsSection { summaries, rows }
+    });
     ReportInput {
         title: sc.name.clone(),
         generated_by: format!("ringfence {}", env!("CARGO_PKG_VERSION")),
@@ -68,5 +72,6 @@ pub fn report_input(
         warnings,
         assumptions,
         checklist,
+        claims,
     }
 }

@@ -30,6 +30,10 @@ pub struct ScenarioFile {
     pub description: Option<String>,
     /// One or more signal files (several = several channels followed on one account).
     pub signals: Vec<PathBuf>,
+    /// Claims tables (`claims.csv` of `ringfence signals import`), one per signal file in the same
+    /// order: the report and `claims_vs_replay.csv` put the channel's claims beside the replay.
+    #[serde(default)]
+    pub claims: Vec<PathBuf>,
     /// Output directory (default `reports/<name>` beside the current directory).
     pub output: Option<PathBuf>,
     /// Market data.
@@ -320,6 +324,8 @@ pub struct Scenario {
     pub description: Option<String>,
     /// Resolved signal files.
     pub signals: Vec<PathBuf>,
+    /// Resolved claims tables (the i-th belongs to the i-th signal file).
+    pub claims: Vec<PathBuf>,
     /// Resolved output directory.
     pub output: PathBuf,
     /// The `[data]` section with resolved paths.
@@ -476,6 +482,14 @@ fn resolve(path: &Path, text: &str, file: ScenarioFile) -> Result<Scenario> {
             "{where_}: signals: at least one signal file is needed"
         )));
     }
+    if file.claims.len() > file.signals.len() {
+        return Err(bad_input(format!(
+            "{where_}: claims: {} claims tables for {} signal files; give at most one per signal \
+             file, in the same order",
+            file.claims.len(),
+            file.signals.len()
+        )));
+    }
     if file.accounts.is_empty() {
         return Err(bad_input(format!(
             "{where_}: at least one [[account]] is needed"
@@ -585,6 +599,7 @@ fn resolve(path: &Path, text: &str, file: ScenarioFile) -> Result<Scenario> {
         name: name.clone(),
         description: file.description.clone(),
         signals: file.signals.iter().map(|p| rel(p)).collect(),
+        claims: file.claims.iter().map(|p| rel(p)).collect(),
         output: file
             .output
             .as_deref()

@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use ringfence_data::tables::TableColumn;
 use ringfence_model::time::iso;
 use ringfence_model::{
-    EquityPoint, LiquidatedPosition, LiquidationEvent, RunResult, SkippedSignal, Trade,
+    ClaimCheck, EquityPoint, LiquidatedPosition, LiquidationEvent, RunResult, SkippedSignal, Trade,
 };
 use ringfence_sim::ChecklistRow;
 use rust_decimal::Decimal;
@@ -234,6 +234,8 @@ pub fn trades<'a>() -> Vec<Column<InRun<'a, Trade>>> {
         float("clearance_fee", |r| exact(r.item.clearance_fee)),
         float("funding", |r| exact(r.item.funding)),
         float("net", |r| exact(r.item.net())),
+        int("entry_levels", |r| r.item.entry_levels.to_string()),
+        int("levels_filled", |r| r.item.levels_filled.to_string()),
     ])
 }
 
@@ -467,4 +469,28 @@ mod tests {
         assert_eq!(rho(Some(0.123456)), "0.1235");
         assert_eq!(exact(Decimal::new(1500, 3)), "1.5");
     }
+}
+
+/// `claims_vs_replay.csv`: the channel's claims beside each run's replay of the call.
+pub fn claims() -> Vec<Column<ClaimCheck>> {
+    vec![
+        text("run", |r| r.run.clone()),
+        text("call_id", |r| r.call_id.clone()),
+        text("symbol", |r| r.symbol.clone()),
+        text("claimed", |r| r.claimed.clone()),
+        int("claimed_targets", |r| {
+            r.claimed_targets.map(|k| k.to_string()).unwrap_or_default()
+        }),
+        float("claimed_pct", |r| opt_f(r.claimed_pct)),
+        text("claimed_win", |r| r.claimed_win.to_string()),
+        text("replayed", |r| r.replayed.clone()),
+        int("replayed_targets", |r| r.replayed_targets.to_string()),
+        float("replayed_net", |r| {
+            r.replayed_net.map(exact).unwrap_or_default()
+        }),
+        float("replayed_pct", |r| opt_f(r.replayed_pct)),
+        text("replayed_win", |r| r.replayed_win.to_string()),
+        text("liquidated", |r| r.liquidated.to_string()),
+        text("claims_mention_loss", |r| r.claims_mention_loss.to_string()),
+    ]
 }

@@ -6,6 +6,7 @@
 pub mod archive;
 pub mod bracket_library;
 pub mod brackets;
+pub mod claims;
 pub mod error;
 pub mod inspect;
 pub mod load;

@@ -13,6 +13,7 @@
 //! results (PnL, fees, funding, margin, quantities) is [`rust_decimal::Decimal`].
 
 pub mod bracket;
+pub mod claims;
 pub mod market;
 pub mod money;
 pub mod results;
@@ -22,12 +23,13 @@ pub mod text;
 pub mod time;
 
 pub use bracket::{Bracket, BracketBook, BracketIssue, BracketSnapshot};
+pub use claims::{ClaimCheck, ClaimSummary};
 pub use market::{DataWarning, Funding, MarkColumns, Market, SymbolSeries, WarningKind};
 pub use money::{Leverage, Price, Qty, Usdt};
 pub use results::{
     EquityPoint, Exit, ExitReason, LiquidatedPosition, LiquidationEvent, RunResult, RunSummary,
     SkippedSignal, Trade,
 };
-pub use signal::{Action, EntryLevel, EntrySpec, MarginMode, Side, SignalEvent};
+pub use signal::{Action, Claim, EntryLevel, EntrySpec, MarginMode, Side, SignalEvent};
 pub use symbol::{Symbol, SymbolError};
 pub use time::TimestampMs;

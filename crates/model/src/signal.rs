@@ -181,3 +181,21 @@ pub struct SignalEvent {
     /// 1-based line in the source file (header = line 1 for CSV).
     pub line: usize,
 }
+
+/// A channel's own claim about a call's result ("Target 2 reached", "47.1% profit (10x)",
+/// "stopped out"), as `ringfence signals import` reads it from the channel's messages.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Claim {
+    /// The claim's own message id.
+    pub msg_id: String,
+    /// When it was posted (ms UTC).
+    pub time: TimestampMs,
+    /// The call it is about (the call's id in the signal file), when it could be linked.
+    pub call_id: Option<String>,
+    /// What it claims: `target`, `all_targets`, `stop` or `profit`.
+    pub kind: String,
+    /// Targets hit as claimed (0 for a stop).
+    pub targets_hit: Option<u32>,
+    /// Claimed result in percent as the channel wrote it (often on margin; negative: a loss).
+    pub claimed_pct: Option<f64>,
+}

@@ -509,6 +509,7 @@ pub fn sample_with(levs: &[u32], margins: &[f64]) -> ReportInput {
             ("entry delay".into(), "1 bar after the message".into()),
         ],
         checklist: Some(checklist()),
+        claims: None,
     }
 }
 

@@ -187,7 +187,8 @@ pub(crate) fn render(input: &ReportInput) -> Result<String, ReportError> {
     for (id, label) in &toc {
         let _ = write!(h, "<li><a href=\"#{id}\">{}</a></li>", e(label));
     }
-    let extra = crate::checklist::sections(input);
+    let mut extra = crate::checklist::sections(input);
+    extra.extend(crate::claims::sections(input));
     for (i, (title, _)) in extra.iter().enumerate() {
         let _ = write!(h, "<li><a href=\"#extra-{}\">{}</a></li>", i + 1, e(title));
     }

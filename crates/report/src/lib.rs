@@ -21,6 +21,7 @@ use std::path::{Path, PathBuf};
 
 pub mod charts;
 pub mod checklist;
+pub mod claims;
 mod font;
 mod html;
 mod png_out;
@@ -58,6 +59,10 @@ pub struct ReportInput {
     /// [`checklist`]).
     #[serde(default)]
     pub checklist: Option<ChecklistSection>,
+    /// The channel's claims beside the runs, when the scenario names claims tables (rendered by
+    /// [`claims`]).
+    #[serde(default)]
+    pub claims: Option<claims::ClaimsSection>,
 }
 
 /// Close prices of one symbol over time.

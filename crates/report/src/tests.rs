@@ -314,6 +314,7 @@ fn empty_cases_render() {
         warnings: vec![],
         assumptions: vec![],
         checklist: None,
+        claims: None,
     };
     for kind in ChartKind::ALL {
         svg(kind, &nothing);

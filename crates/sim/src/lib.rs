@@ -59,6 +59,7 @@
 
 mod assumptions;
 pub mod checklist;
+pub mod claims;
 mod config;
 mod engine;
 mod error;

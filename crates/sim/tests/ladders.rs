@@ -162,3 +162,51 @@ fn a_called_leverage_range_resolves_by_policy() {
     );
     assert_eq!(only_trade(&r).leverage, Decimal::from(7));
 }
+
+#[test]
+fn claims_beside_the_replay() {
+    use ringfence_model::Claim;
+    // the channel claims target 1 on call a; the replay is liquidated before the target
+    let r = run_text(
+        "isolated margin=100 lev=20 wallet=1000 max=1",
+        "BTC: 100 100 100 100; 100 101 90 91; 91 112 91 111
+         ETH: 10 10 10 10; 10 10 10 10; 10 10 10 10",
+        "a 1 open BTC long tp=110
+         b 1 open ETH long tp=11",
+    );
+    let claim = |id: &str, kind: &str, hit: Option<u32>, pct: Option<f64>| Claim {
+        msg_id: format!("m{id}"),
+        time: T0 + 3 * H,
+        call_id: Some(id.into()),
+        kind: kind.into(),
+        targets_hit: hit,
+        claimed_pct: pct,
+    };
+    let claims = [
+        claim("a", "target", Some(1), Some(200.0)),
+        claim("b", "stop", Some(0), Some(-10.0)),
+    ];
+    let (rows, sums) = ringfence_sim::claims::claims_vs_replay(&claims, std::slice::from_ref(&r));
+    assert_eq!(rows.len(), 2);
+    let a = &rows[0];
+    assert!(a.claimed_win && !a.replayed_win && a.liquidated && !a.claims_mention_loss);
+    assert_eq!(a.claimed, "target 1 (+200%)");
+    assert_eq!(a.replayed, "liquidation");
+    assert!(a.replayed_pct.unwrap() < -90.0, "{:?}", a.replayed_pct);
+    // b was skipped (one position at most): not traded, with the reason
+    assert_eq!(
+        rows[1].replayed,
+        "not traded: max open positions reached (1)"
+    );
+    assert!(rows[1].claims_mention_loss && !rows[1].claimed_win);
+    let s = &sums[0];
+    assert_eq!(
+        (
+            s.calls_claimed,
+            s.liquidated_calls,
+            s.liquidations_unmentioned
+        ),
+        (2, 1, 1)
+    );
+    assert_eq!((s.claimed_win_rate, s.replayed_win_rate), (0.5, 0.0));
+}
