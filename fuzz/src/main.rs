@@ -38,26 +38,133 @@ impl Rng {
         z ^ (z >> 31)
     }
     fn below(&mut self, n: usize) -> usize {
-        if n == 0 { 0 } else { (self.next() % n as u64) as usize }
+        if n == 0 {
+            0
+        } else {
+            (self.next() % n as u64) as usize
+        }
     }
 }
 
 const DICT: &[&str] = &[
-    "Entry", "Entry Targets:", "ENTRY:", "Target 1:", "TP1", "Take-Profit Targets:", "Stop", "SL",
-    "Stop-Loss:", "Stop Targets:", "Invalidation:", "Leverage: Cross 20x", "(5-10x)", "Lev 3.0X",
-    "x20", "Mode:", "OTE:", "Short Term:", "Mid Term:", "LONG", "SHORT", "Buy", "Sell", "📈", "📉",
-    "✅", "⛔", "🚀", "1)", "2)", "1.", "1\u{fe0f}\u{20e3}", "$", "#", "/USDT", "USDT", ".P",
-    "27,400", ",", ".", "-", "–", "%", ":", "(", ")", "\n", "\n\n", " ", "0", "0,5", "1e308",
-    "99999999999999999999999", "-1", "NaN", "inf", "k", "market", "CMP", "reached", "move SL to entry",
-    "close half", "cancelled", "all entries filled", "Profit: 47.1%", "breakeven", "to", "TP",
-    "{", "}", "[", "]", "\"", "\\", "\\u0000", "\\ud800", "null", "true", "\"text\":", "\"id\":",
-    "\"date_unixtime\":\"", "\"reply_to_message_id\":", "\"messages\":[", "{\"type\":\"phone\",\"text\":\"",
-    "<div class=\"message default clearfix\" id=\"message", "<div class=\"text\">", "</div>", "<br>",
-    "<div class=\"pull_right date details\" title=\"", "UTC+03:00", "UTC-99:99", "&amp;", "&#",
-    "&#x1F4C8;", "&#99999999;", "<a href=\"#go_to_message", "<!--", "<", ">", "=\"", "\u{feff}",
-    "\r\n", "id,time,action,symbol,side,entry,entry_high,stop,targets,leverage,margin_mode,msg_id,entries\n",
-    "2025-10-10T12:00:00Z", "1760101200000", "move_stop", "5-10x", "a@2;b@0", "@", ";", "[[accounts]]",
-    "[[policies]]", "= ", "\"x\"", "[execution]", "1e400", "-0", "9223372036854775807",
+    "Entry",
+    "Entry Targets:",
+    "ENTRY:",
+    "Target 1:",
+    "TP1",
+    "Take-Profit Targets:",
+    "Stop",
+    "SL",
+    "Stop-Loss:",
+    "Stop Targets:",
+    "Invalidation:",
+    "Leverage: Cross 20x",
+    "(5-10x)",
+    "Lev 3.0X",
+    "x20",
+    "Mode:",
+    "OTE:",
+    "Short Term:",
+    "Mid Term:",
+    "LONG",
+    "SHORT",
+    "Buy",
+    "Sell",
+    "📈",
+    "📉",
+    "✅",
+    "⛔",
+    "🚀",
+    "1)",
+    "2)",
+    "1.",
+    "1\u{fe0f}\u{20e3}",
+    "$",
+    "#",
+    "/USDT",
+    "USDT",
+    ".P",
+    "27,400",
+    ",",
+    ".",
+    "-",
+    "–",
+    "%",
+    ":",
+    "(",
+    ")",
+    "\n",
+    "\n\n",
+    " ",
+    "0",
+    "0,5",
+    "1e308",
+    "99999999999999999999999",
+    "-1",
+    "NaN",
+    "inf",
+    "k",
+    "market",
+    "CMP",
+    "reached",
+    "move SL to entry",
+    "close half",
+    "cancelled",
+    "all entries filled",
+    "Profit: 47.1%",
+    "breakeven",
+    "to",
+    "TP",
+    "{",
+    "}",
+    "[",
+    "]",
+    "\"",
+    "\\",
+    "\\u0000",
+    "\\ud800",
+    "null",
+    "true",
+    "\"text\":",
+    "\"id\":",
+    "\"date_unixtime\":\"",
+    "\"reply_to_message_id\":",
+    "\"messages\":[",
+    "{\"type\":\"phone\",\"text\":\"",
+    "<div class=\"message default clearfix\" id=\"message",
+    "<div class=\"text\">",
+    "</div>",
+    "<br>",
+    "<div class=\"pull_right date details\" title=\"",
+    "UTC+03:00",
+    "UTC-99:99",
+    "&amp;",
+    "&#",
+    "&#x1F4C8;",
+    "&#99999999;",
+    "<a href=\"#go_to_message",
+    "<!--",
+    "<",
+    ">",
+    "=\"",
+    "\u{feff}",
+    "\r\n",
+    "id,time,action,symbol,side,entry,entry_high,stop,targets,leverage,margin_mode,msg_id,entries\n",
+    "2025-10-10T12:00:00Z",
+    "1760101200000",
+    "move_stop",
+    "5-10x",
+    "a@2;b@0",
+    "@",
+    ";",
+    "[[accounts]]",
+    "[[policies]]",
+    "= ",
+    "\"x\"",
+    "[execution]",
+    "1e400",
+    "-0",
+    "9223372036854775807",
 ];
 
 fn mutate(rng: &mut Rng, seeds: &[Vec<u8>], base: &[u8]) -> Vec<u8> {
@@ -105,7 +212,14 @@ fn mutate(rng: &mut Rng, seeds: &[Vec<u8>], base: &[u8]) -> Vec<u8> {
                 // replace a digit run with a dictionary number
                 let i = rng.below(len);
                 if v[i].is_ascii_digit() {
-                    let nums = ["0", "1e308", "99999999999999999999", "0.0000000001", "-5", "4294967296"];
+                    let nums = [
+                        "0",
+                        "1e308",
+                        "99999999999999999999",
+                        "0.0000000001",
+                        "-5",
+                        "4294967296",
+                    ];
                     let tok = nums[rng.below(nums.len())].as_bytes();
                     v.splice(i..i + 1, tok.iter().copied());
                 }
@@ -152,22 +266,34 @@ const MESSAGES: &[&str] = &[
     "#LINKUSDT.P\nDirection: Long\nLeverage: Cross 20x\nEntry: 7.25 - 7.05\nShort Term: 7.35 - 7.45 - 7.60\nMid Term: 7.90 - 8.30\nStop-Loss: 6.80 or opposite signal",
     "📍Coin : #BNB\n🟢 LONG\n👉 Entry: 310 - 302\n🎯 Target 1: 312.5\n❌ StopLoss: 294",
     "#BTC/USDT Take-Profit target 1 ✅\nProfit: 14.6% 📈\nPeriod: 2 Hours",
-    "Move SL to entry", "Close half now", "Cancelled ❌ entry not reached", "47.1% Profit (10x) 🚀",
+    "Move SL to entry",
+    "Close half now",
+    "Cancelled ❌ entry not reached",
+    "47.1% Profit (10x) 🚀",
     "#BTCUSDT ЛОНГ\n💰Вход: 27400\n🎯Цели: 28000 - 28500\n⛔️Стоп: 26000\nПлечо: 10x",
     "BTC/USDT LONG\nEntry 1: 27400 (50%)\nEntry 2: 27100 (50%)\nSL: 26000\nTP: 28000 (5-10x)",
 ];
 
 fn seeds_for(target: &str) -> Vec<Vec<u8>> {
     match target {
-        "json" => read_seeds(&["crates/channel/tests/fixtures/result_new.json", "crates/channel/tests/fixtures/result_old.json"]),
-        "html" => read_seeds(&["crates/channel/tests/fixtures/html_export", "crates/channel/tests/fixtures/messages_old.html"]),
+        "json" => read_seeds(&[
+            "crates/channel/tests/fixtures/result_new.json",
+            "crates/channel/tests/fixtures/result_old.json",
+        ]),
+        "html" => read_seeds(&[
+            "crates/channel/tests/fixtures/html_export",
+            "crates/channel/tests/fixtures/messages_old.html",
+        ]),
         "grammar" => MESSAGES.iter().map(|m| m.as_bytes().to_vec()).collect(),
         "signals" => {
             // the heads of the real files (a few dozen rows): mutations reach every row type fast
-            let mut s: Vec<Vec<u8>> = read_seeds(&["scenarios/demo-signals.csv", "scenarios/harthor-oct-2025-signals.csv"])
-                .into_iter()
-                .map(|b| b[..b.len().min(2048)].to_vec())
-                .collect();
+            let mut s: Vec<Vec<u8>> = read_seeds(&[
+                "scenarios/demo-signals.csv",
+                "scenarios/harthor-oct-2025-signals.csv",
+            ])
+            .into_iter()
+            .map(|b| b[..b.len().min(2048)].to_vec())
+            .collect();
             s.push(b"id,time,action,symbol,side,entry,entry_high,stop,targets,leverage,margin_mode,msg_id,entries\n1,2025-10-10T12:00:00Z,open,BTCUSDT,long,,,26000,28000;29000,5-10x,cross,1,27400;27100@2\n1,2025-10-10T13:00:00Z,move_stop,,,,,27000,,,,2,\n".to_vec());
             s.push(b"{\"id\":\"7\",\"time\":\"2025-10-10T12:00:00Z\",\"symbol\":\"BTCUSDT\",\"side\":\"long\",\"stop\":26000,\"targets\":[28000],\"leverage\":\"5-10x\",\"entries\":[27400,\"27100@2\"]}\n".to_vec());
             s
@@ -183,14 +309,16 @@ fn run_one(target: &str, input: &[u8], scratch: &Path) {
         "json" => {
             let tz = Some(ringfence_channel::Zone::parse("Europe/Berlin").expect("zone"));
             if let Ok(msgs) = ringfence_channel::export::parse_json("f.json", &text, tz) {
-                let imp = ringfence_channel::classify(&msgs, &ringfence_channel::Grammar::builtin(), "f");
+                let imp =
+                    ringfence_channel::classify(&msgs, &ringfence_channel::Grammar::builtin(), "f");
                 let _ = ringfence_channel::write::signals_csv(&imp.events);
             }
         }
         "html" => {
             let tz = Some(ringfence_channel::Zone::parse("+05:30").expect("zone"));
             if let Ok(msgs) = ringfence_channel::export::parse_html("f.html", &text, tz) {
-                let _ = ringfence_channel::classify(&msgs, &ringfence_channel::Grammar::builtin(), "f");
+                let _ =
+                    ringfence_channel::classify(&msgs, &ringfence_channel::Grammar::builtin(), "f");
             }
         }
         "grammar" => {
@@ -224,7 +352,9 @@ fn run_one(target: &str, input: &[u8], scratch: &Path) {
         }
         other => {
             let _ = scratch;
-            eprintln!("unknown target {other:?} (json, html, grammar; with --features full also signals, scenario)");
+            eprintln!(
+                "unknown target {other:?} (json, html, grammar; with --features full also signals, scenario)"
+            );
             std::process::exit(2);
         }
     }
@@ -268,7 +398,11 @@ fn main() {
     let mut panics = 0u64;
     for i in 0..inputs {
         let base = &seeds[rng.below(seeds.len())];
-        let input = if i < seeds.len() as u64 { base.clone() } else { mutate(&mut rng, &seeds, base) };
+        let input = if i < seeds.len() as u64 {
+            base.clone()
+        } else {
+            mutate(&mut rng, &seeds, base)
+        };
         let ok = catch_unwind(AssertUnwindSafe(|| run_one(target, &input, &scratch))).is_ok();
         if !ok {
             panics += 1;
@@ -276,7 +410,11 @@ fn main() {
             let _ = std::fs::write(crashes.join(format!("{target}-{seed}-{i}.txt")), &input);
         }
         if (i + 1) % 1_000_000 == 0 {
-            eprintln!("{target}: {} inputs, {panics} panics, {:.0}/s", i + 1, (i + 1) as f64 / start.elapsed().as_secs_f64());
+            eprintln!(
+                "{target}: {} inputs, {panics} panics, {:.0}/s",
+                i + 1,
+                (i + 1) as f64 / start.elapsed().as_secs_f64()
+            );
         }
     }
     let _ = std::fs::remove_dir_all(&scratch);

@@ -22,7 +22,9 @@ const AFTER: &[&str] = &[
     "Good morning traders! Market looks strong today, stay disciplined and manage your risk 🙏",
     "#{P} All take-profit targets achieved 😎\nProfit: 120.3% 📈",
 ];
-const BASES: &[&str] = &["BTC", "ETH", "SOL", "BNB", "XRP", "ADA", "LINK", "ARB", "OP", "DOGE"];
+const BASES: &[&str] = &[
+    "BTC", "ETH", "SOL", "BNB", "XRP", "ADA", "LINK", "ARB", "OP", "DOGE",
+];
 
 fn fill(t: &str, i: usize) -> String {
     let base = BASES[i % BASES.len()];
@@ -50,7 +52,10 @@ fn messages(bytes: usize) -> Vec<(i64, i64, String, Option<i64>)> {
             call_id = id;
             (fill(CALLS[(i / 6) % CALLS.len()], i / 6), None)
         } else {
-            (fill(AFTER[k - 1], (i / 6).max(1) - 1 + usize::from(k == 0)), Some(call_id))
+            (
+                fill(AFTER[k - 1], (i / 6).max(1) - 1 + usize::from(k == 0)),
+                Some(call_id),
+            )
         };
         size += text.len() + 260;
         out.push((id, 1_678_000_000 + id * 97, text, reply));
@@ -60,9 +65,13 @@ fn messages(bytes: usize) -> Vec<(i64, i64, String, Option<i64>)> {
 }
 
 fn json_export(msgs: &[(i64, i64, String, Option<i64>)]) -> String {
-    let mut s = String::from("{\n \"name\": \"Bench Channel\",\n \"type\": \"public_channel\",\n \"id\": 1,\n \"messages\": [\n");
+    let mut s = String::from(
+        "{\n \"name\": \"Bench Channel\",\n \"type\": \"public_channel\",\n \"id\": 1,\n \"messages\": [\n",
+    );
     for (n, (id, t, text, reply)) in msgs.iter().enumerate() {
-        let reply = reply.map(|r| format!(",\n   \"reply_to_message_id\": {r}")).unwrap_or_default();
+        let reply = reply
+            .map(|r| format!(",\n   \"reply_to_message_id\": {r}"))
+            .unwrap_or_default();
         // text as the array form: a hashtag entity, then the rest
         let (head, rest) = text.split_at(text.find(' ').unwrap_or(0));
         let _ = write!(
@@ -78,11 +87,17 @@ fn json_export(msgs: &[(i64, i64, String, Option<i64>)]) -> String {
 }
 
 fn html_page(msgs: &[(i64, i64, String, Option<i64>)]) -> String {
-    let mut s = String::from("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"/><title>Exported Data</title></head><body><div class=\"page_wrap\"><div class=\"page_body chat_page\"><div class=\"history\">\n");
+    let mut s = String::from(
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"/><title>Exported Data</title></head><body><div class=\"page_wrap\"><div class=\"page_body chat_page\"><div class=\"history\">\n",
+    );
     for (id, t, text, reply) in msgs {
         let dt = chrono::DateTime::from_timestamp(*t, 0).unwrap_or_default();
         let title = dt.format("%d.%m.%Y %H:%M:%S UTC+00:00");
-        let body = text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('\n', "<br>");
+        let body = text
+            .replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('\n', "<br>");
         let reply = reply
             .map(|r| format!("<div class=\"reply_to details\">In reply to <a href=\"#go_to_message{r}\" onclick=\"return GoToMessage({r})\">this message</a></div>\n"))
             .unwrap_or_default();
@@ -95,8 +110,23 @@ fn html_page(msgs: &[(i64, i64, String, Option<i64>)]) -> String {
     s
 }
 
+/// CPU time of this thread in seconds (Linux `/proc/thread-self/stat`, 10 ms ticks), so the
+/// figure means something on a shared machine where wall time includes waiting for a core.
+fn cpu_secs() -> f64 {
+    let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap_or_default();
+    // fields after the command name (which is in parentheses and may hold spaces)
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    // utime and stime are fields 14 and 15 of stat, i.e. 11 and 12 after the command name
+    (ticks(11) + ticks(12)) / 100.0
+}
+
 fn main() {
-    let mb: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(50);
+    let mb: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(50);
     let dir = std::env::temp_dir().join(format!("ringfence-import-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let msgs = messages(mb * 1_000_000);
@@ -106,21 +136,35 @@ fn main() {
     std::fs::create_dir_all(&html_dir).expect("html dir");
     // Telegram pages hold 1000 messages each
     for (p, chunk) in msgs.chunks(1000).enumerate() {
-        let name = if p == 0 { "messages.html".to_string() } else { format!("messages{}.html", p + 1) };
+        let name = if p == 0 {
+            "messages.html".to_string()
+        } else {
+            format!("messages{}.html", p + 1)
+        };
         std::fs::write(html_dir.join(name), html_page(chunk)).expect("write html");
     }
     let size = |p: &std::path::Path| -> f64 {
         if p.is_dir() {
-            std::fs::read_dir(p).expect("dir").filter_map(Result::ok).map(|e| e.metadata().map_or(0, |m| m.len())).sum::<u64>() as f64 / 1e6
+            std::fs::read_dir(p)
+                .expect("dir")
+                .filter_map(Result::ok)
+                .map(|e| e.metadata().map_or(0, |m| m.len()))
+                .sum::<u64>() as f64
+                / 1e6
         } else {
             std::fs::metadata(p).map_or(0, |m| m.len()) as f64 / 1e6
         }
     };
     let grammar = Grammar::builtin();
-    for (label, path, fmt) in [("telegram-json", json_path.as_path(), Format::TelegramJson), ("telegram-html", html_dir.as_path(), Format::TelegramHtml)] {
+    for (label, path, fmt) in [
+        ("telegram-json", json_path.as_path(), Format::TelegramJson),
+        ("telegram-html", html_dir.as_path(), Format::TelegramHtml),
+    ] {
         let mut times = Vec::new();
         let mut summary = String::new();
+        let mut cpu = Vec::new();
         for _ in 0..3 {
+            let c0 = cpu_secs();
             let t0 = Instant::now();
             let m = read_export(path, fmt, None).expect("reads");
             let t1 = Instant::now();
@@ -130,18 +174,27 @@ fn main() {
             let rep = write::report_csv(&imp);
             let claims = write::claims_csv(&imp.claims);
             let t3 = Instant::now();
+            cpu.push(cpu_secs() - c0);
             let c = imp.counts();
             summary = format!(
                 "{} messages: calls {}, updates {}, claims {}, chatter {}, unparsed {} ({} bytes written)",
-                m.len(), c.calls, c.updates, c.claims, c.chatter, c.unparsed, csv.len() + rep.len() + claims.len()
+                m.len(),
+                c.calls,
+                c.updates,
+                c.claims,
+                c.chatter,
+                c.unparsed,
+                csv.len() + rep.len() + claims.len()
             );
             times.push((t1 - t0, t2 - t1, t3 - t2, t3 - t0));
         }
         times.sort_by_key(|t| t.3);
+        cpu.sort_by(f64::total_cmp);
         let (read, cls, out, total) = times[1];
         println!(
-            "{label}: {:.1} MB, median of 3: total {:.3} s (read {:.3} s, classify {:.3} s, render {:.3} s) = {:.0} MB/s; {summary}",
+            "{label}: {:.1} MB, median of 3: cpu {:.2} s, wall {:.3} s (read {:.3} s, classify {:.3} s, render {:.3} s) = {:.0} MB/s wall; {summary}",
             size(path),
+            cpu[1],
             total.as_secs_f64(),
             read.as_secs_f64(),
             cls.as_secs_f64(),

@@ -9,7 +9,9 @@
 use crate::export::Message;
 use crate::grammar::{Entry, Grammar, Lifecycle, Parsed, Said};
 use crate::tokens::{Tok, tokenize};
-use ringfence_model::{Action, EntryLevel, EntrySpec, MarginMode, Side, SignalEvent, Symbol, TimestampMs};
+use ringfence_model::{
+    Action, EntryLevel, EntrySpec, MarginMode, Side, SignalEvent, Symbol, TimestampMs,
+};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -143,7 +145,11 @@ impl Counts {
     pub fn parse_rate(&self) -> f64 {
         let taken = self.calls + self.updates + self.claims;
         let all = taken + self.unparsed;
-        if all == 0 { 1.0 } else { taken as f64 / all as f64 }
+        if all == 0 {
+            1.0
+        } else {
+            taken as f64 / all as f64
+        }
     }
 }
 
@@ -203,12 +209,27 @@ struct State<'a> {
 }
 
 fn one_line(text: &str) -> String {
-    let s: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    s.chars().take(200).collect()
+    let mut s = String::with_capacity(text.len().min(256));
+    for (n, w) in text.split_whitespace().enumerate() {
+        if s.len() >= 200 {
+            break;
+        }
+        if n > 0 {
+            s.push(' ');
+        }
+        s.push_str(w);
+    }
+    match s.char_indices().nth(200) {
+        Some((i, _)) => s[..i].to_string(),
+        None => s,
+    }
 }
 
 fn fmt_list(v: &[f64]) -> String {
-    v.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(";")
+    v.iter()
+        .map(|x| x.to_string())
+        .collect::<Vec<_>>()
+        .join(";")
 }
 
 impl State<'_> {
@@ -246,14 +267,19 @@ impl State<'_> {
         }
         let lines = tokenize(&m.text);
         let parsed = self.grammar.parse(&lines);
-        let said = self.grammar.lifecycle(&lines);
-        let has_prices = !parsed.entries.is_empty() || parsed.stop.is_some() || !parsed.targets.is_empty();
+        let has_prices =
+            !parsed.entries.is_empty() || parsed.stop.is_some() || !parsed.targets.is_empty();
         let full_call = parsed.symbol.is_some()
             && (parsed.entry_label || parsed.market || !parsed.entries.is_empty())
             && (parsed.stop.is_some() || !parsed.targets.is_empty());
-        if !said.forms.is_empty() && !full_call {
+        if full_call {
+            self.call(m, &parsed);
+            return;
+        }
+        let said = self.grammar.lifecycle(&lines);
+        if !said.forms.is_empty() {
             self.lifecycle(m, &parsed, &said, &lines);
-        } else if full_call || (parsed.symbol.is_some() && has_prices && said.pct.is_none()) {
+        } else if parsed.symbol.is_some() && has_prices && said.pct.is_none() {
             self.call(m, &parsed);
         } else if said.pct.is_some() {
             self.lifecycle(m, &parsed, &said, &lines);
@@ -277,7 +303,11 @@ impl State<'_> {
         {
             return Some(*c);
         }
-        if let Some(c) = parsed.symbol.as_ref().and_then(|s| self.last_by_symbol.get(s)) {
+        if let Some(c) = parsed
+            .symbol
+            .as_ref()
+            .and_then(|s| self.last_by_symbol.get(s))
+        {
             return Some(*c);
         }
         lines.iter().flatten().find_map(|t| {
@@ -302,13 +332,27 @@ impl State<'_> {
                 let detail = call.detail();
                 let mut note = String::new();
                 if let Some(o) = p.ote {
-                    note = join_note(&note, &format!("optimal entry (OTE) {o} beside the entry: kept here, the entry is the zone"));
+                    note = join_note(
+                        &note,
+                        &format!(
+                            "optimal entry (OTE) {o} beside the entry: kept here, the entry is the zone"
+                        ),
+                    );
                 }
                 if call.inferred_side {
-                    note = join_note(&note, &format!("direction not written: {} inferred from stop and targets", call.side));
+                    note = join_note(
+                        &note,
+                        &format!(
+                            "direction not written: {} inferred from stop and targets",
+                            call.side
+                        ),
+                    );
                 }
                 if p.pct_prices {
-                    note = join_note(&note, "some targets or the stop were given as %: not converted");
+                    note = join_note(
+                        &note,
+                        "some targets or the stop were given as %: not converted",
+                    );
                 }
                 if matches!(call.entry, Entry::Market) && !p.market && p.entries.is_empty() {
                     note = join_note(&note, "no entry price written: taken at market");
@@ -386,7 +430,10 @@ impl State<'_> {
             _ => 2,
         });
         events.truncate(1);
-        let symbol = call.as_ref().map(|c| c.symbol.clone()).or_else(|| p.symbol.clone());
+        let symbol = call
+            .as_ref()
+            .map(|c| c.symbol.clone())
+            .or_else(|| p.symbol.clone());
         if !events.is_empty() && call.is_none() {
             let r = self.record(
                 m,
@@ -403,9 +450,21 @@ impl State<'_> {
                 return;
             }
             for (kind, hit) in &claims {
-                self.out.claims.push(Claim { msg_id: m.id, time: m.time, call_id: None, symbol: symbol.clone(), kind: *kind, targets_hit: *hit, claimed_pct: said.pct });
+                self.out.claims.push(Claim {
+                    msg_id: m.id,
+                    time: m.time,
+                    call_id: None,
+                    symbol: symbol.clone(),
+                    kind: *kind,
+                    targets_hit: *hit,
+                    claimed_pct: said.pct,
+                });
             }
-            let r = self.record(m, Class::Claim, "a claim not linked to a call (no reply, no pair of an earlier call)");
+            let r = self.record(
+                m,
+                Class::Claim,
+                "a claim not linked to a call (no reply, no pair of an earlier call)",
+            );
             r.symbol = symbol;
             r.detail = claim_detail(&claims, said.pct);
             return;
@@ -413,7 +472,15 @@ impl State<'_> {
         self.link.insert(m.id, call_id);
         let info = call.expect("linked call");
         for (kind, hit) in &claims {
-            self.out.claims.push(Claim { msg_id: m.id, time: m.time, call_id: Some(call_id), symbol: Some(info.symbol.clone()), kind: *kind, targets_hit: *hit, claimed_pct: said.pct });
+            self.out.claims.push(Claim {
+                msg_id: m.id,
+                time: m.time,
+                call_id: Some(call_id),
+                symbol: Some(info.symbol.clone()),
+                kind: *kind,
+                targets_hit: *hit,
+                claimed_pct: said.pct,
+            });
         }
         if !claims.is_empty() {
             details.push(claim_detail(&claims, said.pct));
@@ -485,7 +552,11 @@ fn tidy(x: f64) -> f64 {
 }
 
 fn join_note(a: &str, b: &str) -> String {
-    if a.is_empty() { b.to_string() } else { format!("{a}; {b}") }
+    if a.is_empty() {
+        b.to_string()
+    } else {
+        format!("{a}; {b}")
+    }
 }
 
 /// A call read from a message, checked.
@@ -540,7 +611,9 @@ fn build_call(p: &Parsed) -> Result<Call, String> {
         if let Some(e) = reference
             && !above(e, s)
         {
-            return Err(format!("{side} stop {s} is on the wrong side of the entry {e}"));
+            return Err(format!(
+                "{side} stop {s} is on the wrong side of the entry {e}"
+            ));
         }
     }
     let t_ref = if long { hi } else { lo };
@@ -548,12 +621,16 @@ fn build_call(p: &Parsed) -> Result<Call, String> {
         if let Some(e) = t_ref
             && !above(*t, e)
         {
-            return Err(format!("{side} target {t} is on the wrong side of the entry {e}"));
+            return Err(format!(
+                "{side} target {t} is on the wrong side of the entry {e}"
+            ));
         }
         if let (None, Some(s)) = (t_ref, p.stop)
             && !above(*t, s)
         {
-            return Err(format!("{side} target {t} is on the wrong side of the stop {s}"));
+            return Err(format!(
+                "{side} target {t} is on the wrong side of the stop {s}"
+            ));
         }
     }
     Ok(Call {
@@ -564,7 +641,13 @@ fn build_call(p: &Parsed) -> Result<Call, String> {
         stop: p.stop,
         targets: p.targets.clone(),
         leverage: p.leverage,
-        mode: p.cross.map(|c| if c { MarginMode::Cross } else { MarginMode::Isolated }),
+        mode: p.cross.map(|c| {
+            if c {
+                MarginMode::Cross
+            } else {
+                MarginMode::Isolated
+            }
+        }),
     })
 }
 
@@ -577,7 +660,8 @@ impl Call {
             Entry::Ladder(l) => {
                 let w: Vec<f64> = l.iter().map(|x| x.1.unwrap_or(1.0)).collect();
                 let total: f64 = w.iter().sum();
-                (total > 0.0).then(|| tidy(l.iter().zip(&w).map(|(x, w)| x.0 * w).sum::<f64>() / total))
+                (total > 0.0)
+                    .then(|| tidy(l.iter().zip(&w).map(|(x, w)| x.0 * w).sum::<f64>() / total))
             }
         }
     }
@@ -624,8 +708,18 @@ impl Call {
             Entry::Ladder(l) => {
                 let lo = l.iter().map(|x| x.0).fold(f64::INFINITY, f64::min);
                 let hi = l.iter().map(|x| x.0).fold(f64::NEG_INFINITY, f64::max);
-                let levels = l.iter().map(|(p, w)| EntryLevel { price: *p, weight: *w }).collect();
-                let spec = if lo < hi { EntrySpec::Zone { low: lo, high: hi } } else { EntrySpec::Limit { price: lo } };
+                let levels = l
+                    .iter()
+                    .map(|(p, w)| EntryLevel {
+                        price: *p,
+                        weight: *w,
+                    })
+                    .collect();
+                let spec = if lo < hi {
+                    EntrySpec::Zone { low: lo, high: hi }
+                } else {
+                    EntrySpec::Limit { price: lo }
+                };
                 (spec, levels)
             }
         };

@@ -65,15 +65,24 @@ impl Zone {
     /// DST gap is an error).
     fn to_utc(self, local: NaiveDateTime) -> Option<TimestampMs> {
         match self {
-            Zone::Named(tz) => tz.from_local_datetime(&local).earliest().map(|t| t.timestamp_millis()),
-            Zone::Fixed(off) => off.from_local_datetime(&local).earliest().map(|t| t.timestamp_millis()),
+            Zone::Named(tz) => tz
+                .from_local_datetime(&local)
+                .earliest()
+                .map(|t| t.timestamp_millis()),
+            Zone::Fixed(off) => off
+                .from_local_datetime(&local)
+                .earliest()
+                .map(|t| t.timestamp_millis()),
         }
     }
 }
 
 /// `+03:00`, `-0530`, `UTC+03:00`, `+3`.
 fn parse_offset(s: &str) -> Option<FixedOffset> {
-    let s = s.strip_prefix("UTC").or_else(|| s.strip_prefix("GMT")).unwrap_or(s);
+    let s = s
+        .strip_prefix("UTC")
+        .or_else(|| s.strip_prefix("GMT"))
+        .unwrap_or(s);
     let (sign, rest) = match s.as_bytes().first()? {
         b'+' => (1, &s[1..]),
         b'-' => (-1, &s[1..]),
@@ -93,15 +102,27 @@ fn parse_offset(s: &str) -> Option<FixedOffset> {
 
 /// Reads an export: a `result.json`, one `messages*.html`, or a directory holding either (all its
 /// `messages*.html` pages are read in page order).
-pub fn read_export(path: &Path, format: Format, tz: Option<Zone>) -> Result<Vec<Message>, ImportError> {
+pub fn read_export(
+    path: &Path,
+    format: Format,
+    tz: Option<Zone>,
+) -> Result<Vec<Message>, ImportError> {
     let files = export_files(path, format)?;
     let mut out = Vec::new();
     for (file, fmt) in files {
         let name = file.display().to_string();
-        let bytes = std::fs::read(&file).map_err(|e| ImportError::Io { file: name.clone(), source: e })?;
+        let bytes = std::fs::read(&file).map_err(|e| ImportError::Io {
+            file: name.clone(),
+            source: e,
+        })?;
         let text = String::from_utf8(bytes).map_err(|e| {
             let (line, column) = line_col(e.as_bytes(), e.utf8_error().valid_up_to());
-            ImportError::At { file: name.clone(), line, column, what: "not UTF-8 text (a Telegram export is UTF-8)".into() }
+            ImportError::At {
+                file: name.clone(),
+                line,
+                column,
+                what: "not UTF-8 text (a Telegram export is UTF-8)".into(),
+            }
         })?;
         match fmt {
             Format::TelegramHtml => out.extend(parse_html(&name, &text, tz)?),
@@ -114,7 +135,12 @@ pub fn read_export(path: &Path, format: Format, tz: Option<Zone>) -> Result<Vec<
 fn line_col(bytes: &[u8], at: usize) -> (usize, usize) {
     let before = &bytes[..at.min(bytes.len())];
     let line = before.iter().filter(|b| **b == b'\n').count() + 1;
-    let column = at - before.iter().rposition(|b| *b == b'\n').map_or(0, |p| p + 1) + 1;
+    let column = at
+        - before
+            .iter()
+            .rposition(|b| *b == b'\n')
+            .map_or(0, |p| p + 1)
+        + 1;
     (line, column)
 }
 
@@ -127,7 +153,10 @@ fn export_files(path: &Path, format: Format) -> Result<Vec<(PathBuf, Format)>, I
             return Ok(vec![(json, Format::TelegramJson)]);
         }
         let mut pages: Vec<(u32, PathBuf)> = std::fs::read_dir(path)
-            .map_err(|e| ImportError::Io { file: name.clone(), source: e })?
+            .map_err(|e| ImportError::Io {
+                file: name.clone(),
+                source: e,
+            })?
             .filter_map(Result::ok)
             .filter_map(|e| {
                 let f = e.file_name().to_string_lossy().to_string();
@@ -143,21 +172,37 @@ fn export_files(path: &Path, format: Format) -> Result<Vec<(PathBuf, Format)>, I
                 what: "holds no result.json and no messages.html: point at a Telegram Desktop export (Export chat history)".into(),
             });
         }
-        return Ok(pages.into_iter().map(|(_, p)| (p, Format::TelegramHtml)).collect());
+        return Ok(pages
+            .into_iter()
+            .map(|(_, p)| (p, Format::TelegramHtml))
+            .collect());
     }
     if !path.exists() {
-        return Err(ImportError::File { file: name, what: "no such file or directory".into() });
+        return Err(ImportError::File {
+            file: name,
+            what: "no such file or directory".into(),
+        });
     }
     let fmt = match format {
         Format::Auto => {
-            let ext = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
+            let ext = path
+                .extension()
+                .and_then(|e| e.to_str())
+                .map(str::to_ascii_lowercase);
             match ext.as_deref() {
                 Some("html" | "htm") => Format::TelegramHtml,
                 Some("json") => Format::TelegramJson,
                 _ => {
-                    let head = std::fs::read(path).map_err(|e| ImportError::Io { file: name.clone(), source: e })?;
+                    let head = std::fs::read(path).map_err(|e| ImportError::Io {
+                        file: name.clone(),
+                        source: e,
+                    })?;
                     let first = head.iter().find(|b| !b.is_ascii_whitespace()).copied();
-                    if first == Some(b'<') { Format::TelegramHtml } else { Format::TelegramJson }
+                    if first == Some(b'<') {
+                        Format::TelegramHtml
+                    } else {
+                        Format::TelegramJson
+                    }
                 }
             }
         }
@@ -243,12 +288,19 @@ pub fn parse_json(name: &str, text: &str, tz: Option<Zone>) -> Result<Vec<Messag
     let export: JExport = serde_json::from_str(text).map_err(|e| {
         use serde_json::error::Category;
         let what = match e.classify() {
-            Category::Eof => "the file ends early (truncated export?): the JSON is incomplete".to_string(),
+            Category::Eof => {
+                "the file ends early (truncated export?): the JSON is incomplete".to_string()
+            }
             Category::Syntax => format!("invalid JSON: {}", strip_pos(&e.to_string())),
             Category::Data => format!("not a Telegram chat export: {}", strip_pos(&e.to_string())),
             Category::Io => e.to_string(),
         };
-        ImportError::At { file: name.to_string(), line: e.line(), column: e.column(), what }
+        ImportError::At {
+            file: name.to_string(),
+            line: e.line(),
+            column: e.column(),
+            what,
+        }
     })?;
     let Some(messages) = export.messages else {
         let what = if export.chats.is_some() {
@@ -256,7 +308,10 @@ pub fn parse_json(name: &str, text: &str, tz: Option<Zone>) -> Result<Vec<Messag
         } else {
             "no \"messages\" array: not a Telegram chat export"
         };
-        return Err(ImportError::File { file: name.to_string(), what: what.into() });
+        return Err(ImportError::File {
+            file: name.to_string(),
+            what: what.into(),
+        });
     };
     let mut out = Vec::with_capacity(messages.len());
     for m in messages {
@@ -271,7 +326,8 @@ pub fn parse_json(name: &str, text: &str, tz: Option<Zone>) -> Result<Vec<Messag
         {
             body = join_parts(ents);
         }
-        let service = (m.kind == "service").then(|| m.action.clone().unwrap_or_else(|| "service".into()));
+        let service =
+            (m.kind == "service").then(|| m.action.clone().unwrap_or_else(|| "service".into()));
         out.push(Message {
             id: m.id,
             time,
@@ -294,7 +350,11 @@ fn strip_pos(s: &str) -> String {
 }
 
 fn json_time(name: &str, m: &JMessage, tz: Option<Zone>) -> Result<TimestampMs, ImportError> {
-    let bad = |what: String| ImportError::Message { file: name.to_string(), id: m.id, what };
+    let bad = |what: String| ImportError::Message {
+        file: name.to_string(),
+        id: m.id,
+        what,
+    };
     if let Some(u) = &m.date_unixtime {
         let secs = match u {
             JNum::N(n) => Some(*n),
@@ -315,8 +375,11 @@ fn json_time(name: &str, m: &JMessage, tz: Option<Zone>) -> Result<TimestampMs, 
             "has only a local date ({date}, an older export without date_unixtime): give the zone it was exported in with --tz (e.g. --tz Europe/Berlin or --tz +03:00)"
         )));
     };
-    zone.to_utc(local)
-        .ok_or_else(|| bad(format!("local date {date} does not exist in the time zone (DST gap)")))
+    zone.to_utc(local).ok_or_else(|| {
+        bad(format!(
+            "local date {date} does not exist in the time zone (DST gap)"
+        ))
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -324,9 +387,11 @@ fn json_time(name: &str, m: &JMessage, tz: Option<Zone>) -> Result<TimestampMs, 
 
 /// Parses one Telegram HTML export page. `name` is used in messages.
 pub fn parse_html(name: &str, text: &str, tz: Option<Zone>) -> Result<Vec<Message>, ImportError> {
-    let not_telegram = || ImportError::File {
+    let not_telegram = || {
+        ImportError::File {
         file: name.to_string(),
         what: "not a Telegram Desktop HTML export (no \"history\" block of \"message\" divs): was it saved by another program? Export again from Telegram Desktop, or use the JSON export".into(),
+    }
     };
     if !text.contains("class=\"history\"") && !text.contains("class=\"page_wrap\"") {
         return Err(not_telegram());
@@ -349,7 +414,8 @@ pub fn parse_html(name: &str, text: &str, tz: Option<Zone>) -> Result<Vec<Messag
         if !has_class(tag, "message") {
             continue;
         }
-        let Some(id) = attr(tag, "id").and_then(|v| v.strip_prefix("message").map(str::to_string)) else {
+        let Some(id) = attr(tag, "id").and_then(|v| v.strip_prefix("message").map(str::to_string))
+        else {
             continue;
         };
         let Ok(id) = id.parse::<i64>() else { continue };
@@ -362,7 +428,10 @@ pub fn parse_html(name: &str, text: &str, tz: Option<Zone>) -> Result<Vec<Messag
         let mut service_text = None;
         for h in tag.children().all(parser) {
             let Some(t) = h.as_tag() else { continue };
-            if t.name().as_bytes() != b"div" && t.name().as_bytes() != b"span" && t.name().as_bytes() != b"a" {
+            if t.name().as_bytes() != b"div"
+                && t.name().as_bytes() != b"span"
+                && t.name().as_bytes() != b"a"
+            {
                 continue;
             }
             if date_title.is_none() && has_class(t, "date") && has_class(t, "details") {
@@ -397,9 +466,17 @@ pub fn parse_html(name: &str, text: &str, tz: Option<Zone>) -> Result<Vec<Messag
             continue;
         }
         let Some(title) = date_title else {
-            return Err(ImportError::Message { file: name.to_string(), id, what: "has no date (no \"date details\" title)".into() });
+            return Err(ImportError::Message {
+                file: name.to_string(),
+                id,
+                what: "has no date (no \"date details\" title)".into(),
+            });
         };
-        let time = html_time(&title, tz).map_err(|what| ImportError::Message { file: name.to_string(), id, what })?;
+        let time = html_time(&title, tz).map_err(|what| ImportError::Message {
+            file: name.to_string(),
+            id,
+            what,
+        })?;
         out.push(Message {
             id,
             time,
@@ -437,9 +514,12 @@ fn html_time(title: &str, tz: Option<Zone>) -> Result<TimestampMs, String> {
     let local = NaiveDateTime::parse_from_str(dt.trim(), "%d.%m.%Y %H:%M:%S")
         .map_err(|_| format!("date {title:?} is not DD.MM.YYYY HH:MM:SS"))?;
     if let Some(z) = zone {
-        let off = parse_offset(z).ok_or_else(|| format!("date {title:?} has an unreadable offset"))?;
+        let off =
+            parse_offset(z).ok_or_else(|| format!("date {title:?} has an unreadable offset"))?;
         let t: Option<DateTime<FixedOffset>> = off.from_local_datetime(&local).single();
-        return t.map(|t| t.timestamp_millis()).ok_or_else(|| format!("date {title:?} is out of range"));
+        return t
+            .map(|t| t.timestamp_millis())
+            .ok_or_else(|| format!("date {title:?} is out of range"));
     }
     let Some(zone) = tz else {
         return Err(format!(
@@ -470,7 +550,11 @@ fn forward_name(tag: &tl::HTMLTag<'_>, parser: &tl::Parser<'_>) -> String {
                 .children()
                 .top()
                 .iter()
-                .filter_map(|h| h.get(parser)?.as_raw().map(|b| decode_entities(&b.as_utf8_str())))
+                .filter_map(|h| {
+                    h.get(parser)?
+                        .as_raw()
+                        .map(|b| decode_entities(&b.as_utf8_str()))
+                })
                 .collect();
             return own.split_whitespace().collect::<Vec<_>>().join(" ");
         }
@@ -505,7 +589,12 @@ fn html_text(tag: &tl::HTMLTag<'_>, parser: &tl::Parser<'_>) -> String {
         }
     }
     // The export indents its markup: trim each line.
-    s.lines().map(str::trim).collect::<Vec<_>>().join("\n").trim().to_string()
+    s.lines()
+        .map(str::trim)
+        .collect::<Vec<_>>()
+        .join("\n")
+        .trim()
+        .to_string()
 }
 
 /// Decodes the HTML entities a Telegram export writes (`&lt;`, `&amp;`, `&quot;`, `&#39;`,

@@ -8,7 +8,33 @@
 
 use crate::tokens::{Mark, Tok};
 use serde::Deserialize;
+use std::borrow::Borrow;
 use std::collections::{BTreeMap, HashMap};
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// FNV-1a: the vocabulary lookups hash short words, where SipHash's set-up dominates.
+#[derive(Default)]
+struct Fnv(u64);
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for b in bytes {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
+
+type WordMap = HashMap<String, u32, BuildHasherDefault<Fnv>>;
 
 /// The field a label introduces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,91 +62,302 @@ pub enum Field {
 /// Keyword tables of the built-in grammar (English plus common Russian, Spanish, German, Turkish and
 /// Chinese words).
 const LABELS: &[(Field, &[&str])] = &[
-    (Field::Pair, &["coin", "pair", "symbol", "asset", "монета", "пара", "moneda", "par"]),
+    (
+        Field::Pair,
+        &[
+            "coin",
+            "pair",
+            "symbol",
+            "asset",
+            "монета",
+            "пара",
+            "moneda",
+            "par",
+        ],
+    ),
     (
         Field::Direction,
         &[
-            "direction", "side", "position", "signal type", "trade type", "type", "направление",
-            "dirección", "richtung", "yön", "方向",
+            "direction",
+            "side",
+            "position",
+            "signal type",
+            "trade type",
+            "type",
+            "направление",
+            "dirección",
+            "richtung",
+            "yön",
+            "方向",
         ],
     ),
     (
         Field::Entry,
         &[
-            "entry", "entries", "entry zone", "entry price", "entry prices", "entry targets",
-            "entry point", "entry points", "entry range", "enter", "enter at", "entry at",
-            "buy zone", "buy range", "buying zone", "buy between", "open", "open price", "вход",
-            "точка входа", "зона входа", "entrada", "zona de entrada", "einstieg", "giriş",
-            "入场", "进场",
+            "entry",
+            "entries",
+            "entry zone",
+            "entry price",
+            "entry prices",
+            "entry targets",
+            "entry point",
+            "entry points",
+            "entry range",
+            "enter",
+            "enter at",
+            "entry at",
+            "buy zone",
+            "buy range",
+            "buying zone",
+            "buy between",
+            "open",
+            "open price",
+            "вход",
+            "точка входа",
+            "зона входа",
+            "entrada",
+            "zona de entrada",
+            "einstieg",
+            "giriş",
+            "入场",
+            "进场",
         ],
     ),
-    (Field::Ote, &["ote", "optimal entry", "best entry", "optimal"]),
+    (
+        Field::Ote,
+        &["ote", "optimal entry", "best entry", "optimal"],
+    ),
     (
         Field::Targets,
         &[
-            "target", "targets", "tp", "tps", "take profit", "take profits",
-            "take profit targets", "profit targets", "targets tp", "short term", "mid term",
-            "medium term", "long term", "цели", "цель", "тейк", "тейки", "objetivo", "objetivos",
-            "ziel", "ziele", "hedef", "hedefler", "目标", "止盈",
+            "target",
+            "targets",
+            "tp",
+            "tps",
+            "take profit",
+            "take profits",
+            "take profit targets",
+            "profit targets",
+            "targets tp",
+            "short term",
+            "mid term",
+            "medium term",
+            "long term",
+            "цели",
+            "цель",
+            "тейк",
+            "тейки",
+            "objetivo",
+            "objetivos",
+            "ziel",
+            "ziele",
+            "hedef",
+            "hedefler",
+            "目标",
+            "止盈",
         ],
     ),
     (
         Field::Stop,
         &[
-            "stop", "stop loss", "stoploss", "sl", "stop targets", "stop target", "stop price",
-            "invalidation", "стоп", "стоп лосс", "стоплосс", "stop de pérdida", "zarar durdur",
+            "stop",
+            "stop loss",
+            "stoploss",
+            "sl",
+            "stop targets",
+            "stop target",
+            "stop price",
+            "invalidation",
+            "стоп",
+            "стоп лосс",
+            "стоплосс",
+            "stop de pérdida",
+            "zarar durdur",
             "止损",
         ],
     ),
-    (Field::Leverage, &["leverage", "lev", "плечо", "apalancamiento", "hebel", "kaldıraç", "杠杆"]),
-    (Field::Mode, &["mode", "margin", "margin mode", "margin type", "маржа"]),
+    (
+        Field::Leverage,
+        &[
+            "leverage",
+            "lev",
+            "плечо",
+            "apalancamiento",
+            "hebel",
+            "kaldıraç",
+            "杠杆",
+        ],
+    ),
+    (
+        Field::Mode,
+        &["mode", "margin", "margin mode", "margin type", "маржа"],
+    ),
     (
         Field::Ignore,
         &[
-            "exchange", "exchanges", "period", "profit", "risk", "volume", "timeframe", "tf",
-            "rr", "risk reward", "r r", "amount", "capital", "duration", "time", "date",
-            "potential", "roi", "pnl", "gain", "биржа",
+            "exchange",
+            "exchanges",
+            "period",
+            "profit",
+            "risk",
+            "volume",
+            "timeframe",
+            "tf",
+            "rr",
+            "risk reward",
+            "r r",
+            "amount",
+            "capital",
+            "duration",
+            "time",
+            "date",
+            "potential",
+            "roi",
+            "pnl",
+            "gain",
+            "биржа",
         ],
     ),
 ];
 
 const LONG_WORDS: &[&str] = &[
-    "long", "buy", "bullish", "лонг", "покупка", "compra", "largo", "kaufen", "alış", "多", "做多",
+    "long",
+    "buy",
+    "bullish",
+    "лонг",
+    "покупка",
+    "compra",
+    "largo",
+    "kaufen",
+    "alış",
+    "多",
+    "做多",
 ];
 const SHORT_WORDS: &[&str] = &[
-    "short", "sell", "bearish", "шорт", "продажа", "venta", "corto", "verkaufen", "satış", "空",
+    "short",
+    "sell",
+    "bearish",
+    "шорт",
+    "продажа",
+    "venta",
+    "corto",
+    "verkaufen",
+    "satış",
+    "空",
     "做空",
 ];
-const MARKET_WORDS: &[&str] = &["market", "cmp", "now", "current", "рынок", "рынку", "mercado", "市价"];
+const MARKET_WORDS: &[&str] = &[
+    "market",
+    "cmp",
+    "now",
+    "current",
+    "рынок",
+    "рынку",
+    "mercado",
+    "市价",
+];
 const CROSS_WORDS: &[&str] = &["cross", "crossed", "кросс", "cruzado"];
-const ISOLATED_WORDS: &[&str] = &["isolated", "isolate", "iso", "изолированная", "изолир", "aislado"];
+const ISOLATED_WORDS: &[&str] = &[
+    "isolated",
+    "isolate",
+    "iso",
+    "изолированная",
+    "изолир",
+    "aislado",
+];
 const QUOTES: &[&str] = &["USDT", "USDC", "BUSD", "FDUSD", "USD"];
 
 /// Lifecycle vocabulary.
 const HIT_WORDS: &[&str] = &[
-    "reached", "hit", "achieved", "done", "completed", "smashed", "booked", "touched", "filled",
-    "secured", "достигнута", "достигнут", "взята", "взят", "alcanzado", "erreicht",
+    "reached",
+    "hit",
+    "achieved",
+    "done",
+    "completed",
+    "smashed",
+    "booked",
+    "touched",
+    "filled",
+    "secured",
+    "достигнута",
+    "достигнут",
+    "взята",
+    "взят",
+    "alcanzado",
+    "erreicht",
 ];
 const BREAKEVEN_WORDS: &[&str] = &["breakeven", "be", "bep", "безубыток", "бу"];
 const MOVE_WORDS: &[&str] = &[
-    "move", "moved", "moving", "set", "shift", "trail", "adjust", "raise", "lower", "update",
-    "переносим", "перенести", "двигаем", "mover",
+    "move",
+    "moved",
+    "moving",
+    "set",
+    "shift",
+    "trail",
+    "adjust",
+    "raise",
+    "lower",
+    "update",
+    "переносим",
+    "перенести",
+    "двигаем",
+    "mover",
 ];
 const CLOSE_WORDS: &[&str] = &[
-    "close", "closed", "closing", "exit", "exited", "закрыть", "закрываем", "закрыта", "cerrar",
+    "close",
+    "closed",
+    "closing",
+    "exit",
+    "exited",
+    "закрыть",
+    "закрываем",
+    "закрыта",
+    "cerrar",
     "schließen",
 ];
 const CLOSE_CONTEXT: &[&str] = &[
-    "now", "all", "position", "positions", "trade", "it", "manually", "here", "market", "half",
-    "partial", "partially", "in", "early", "rest", "remaining", "your", "this",
+    "now",
+    "all",
+    "position",
+    "positions",
+    "trade",
+    "it",
+    "manually",
+    "here",
+    "market",
+    "half",
+    "partial",
+    "partially",
+    "in",
+    "early",
+    "rest",
+    "remaining",
+    "your",
+    "this",
 ];
 const PARTIAL_WORDS: &[&str] = &["half", "partial", "partially", "some", "part", "половину"];
 const CANCEL_WORDS: &[&str] = &[
-    "cancel", "cancelled", "canceled", "cancelling", "invalidated", "отмена", "отменяем",
-    "cancelado", "storniert",
+    "cancel",
+    "cancelled",
+    "canceled",
+    "cancelling",
+    "invalidated",
+    "отмена",
+    "отменяем",
+    "cancelado",
+    "storniert",
 ];
 const NOT_REACHED: &[&str] = &["not", "didn't", "didnt", "never", "без", "no"];
-const PROFIT_WORDS: &[&str] = &["profit", "profits", "gain", "gains", "roi", "pnl", "прибыль", "ganancia"];
+const PROFIT_WORDS: &[&str] = &[
+    "profit",
+    "profits",
+    "gain",
+    "gains",
+    "roi",
+    "pnl",
+    "прибыль",
+    "ganancia",
+];
 const STOPPED_WORDS: &[&str] = &["stopped", "liquidated"];
 
 /// A `--grammar` file: keywords and phrases per field, added to (or replacing) the built-in ones.
@@ -223,7 +460,7 @@ pub struct Grammar {
     /// Indices into `labels` by the phrase's first word.
     by_first: BTreeMap<String, Vec<usize>>,
     /// Word -> the classes ([`wc`]) it belongs to: one lookup per word.
-    words: HashMap<String, u32>,
+    words: WordMap,
     quotes: Vec<String>,
 }
 
@@ -275,7 +512,7 @@ impl Grammar {
         let mut g = Grammar {
             labels,
             by_first: BTreeMap::new(),
-            words: HashMap::new(),
+            words: WordMap::default(),
             quotes: QUOTES.iter().map(|q| q.to_string()).collect(),
         };
         for (list, class) in [
@@ -307,7 +544,7 @@ impl Grammar {
             Grammar {
                 labels: Vec::new(),
                 by_first: BTreeMap::new(),
-                words: HashMap::new(),
+                words: WordMap::default(),
                 quotes: Vec::new(),
             }
         } else {
@@ -360,7 +597,7 @@ impl Grammar {
 
     fn sort(&mut self) {
         // longest phrase first, so `stop targets` wins over `stop` and `short term` over `short`
-        self.labels.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+        self.labels.sort_by_key(|l| std::cmp::Reverse(l.0.len()));
         self.by_first.clear();
         for (i, (words, _)) in self.labels.iter().enumerate() {
             if let Some(first) = words.first() {
@@ -387,15 +624,27 @@ impl Grammar {
 
     /// The label starting at `toks[i]`: its field, how many tokens it spans, and an index glued to
     /// its last word (`tp1` gives 1).
-    fn label_at(&self, toks: &[Tok], i: usize) -> Option<(Field, usize, Option<u32>)> {
-        let Some(Tok::Word(first)) = toks.get(i) else {
+    fn label_at<T: Borrow<Tok>>(
+        &self,
+        toks: &[T],
+        i: usize,
+    ) -> Option<(Field, usize, Option<u32>)> {
+        let tok = |j: usize| toks.get(j).map(Borrow::borrow);
+        let Some(Tok::Word(first)) = tok(i) else {
             return None;
         };
         // candidates: phrases starting with this word, or with its stem (`tp1` -> `tp`)
         let stem = first.trim_end_matches(|c: char| c.is_ascii_digit());
-        let a = self.by_first.get(first.as_str()).map(Vec::as_slice).unwrap_or_default();
+        let a = self
+            .by_first
+            .get(first.as_str())
+            .map(Vec::as_slice)
+            .unwrap_or_default();
         let b = if stem.len() < first.len() {
-            self.by_first.get(stem).map(Vec::as_slice).unwrap_or_default()
+            self.by_first
+                .get(stem)
+                .map(Vec::as_slice)
+                .unwrap_or_default()
         } else {
             &[]
         };
@@ -406,11 +655,11 @@ impl Grammar {
             for (k, want) in words.iter().enumerate() {
                 // skip hyphens between words (`Take-Profit`, `Stop-Loss`)
                 if k > 0 {
-                    while matches!(toks.get(j), Some(Tok::Punct('-' | '/'))) {
+                    while matches!(tok(j), Some(Tok::Punct('-' | '/'))) {
                         j += 1;
                     }
                 }
-                let Some(Tok::Word(w)) = toks.get(j) else {
+                let Some(Tok::Word(w)) = tok(j) else {
                     continue 'phrases;
                 };
                 if w != want {
@@ -554,12 +803,14 @@ impl Grammar {
                         let dir = self.has(w, wc::LONG) || self.has(w, wc::SHORT);
                         if dir && matches!(toks.get(i), Some(Tok::Punct(':') | Tok::Num(_))) {
                             let this_long = self.has(w, wc::LONG);
-                            field = Some(if before.is_some_and(|b| b != this_long) && !p.entries.is_empty() {
-                                Field::Targets
-                            } else {
-                                p.entry_label = true;
-                                Field::Entry
-                            });
+                            field = Some(
+                                if before.is_some_and(|b| b != this_long) && !p.entries.is_empty() {
+                                    Field::Targets
+                                } else {
+                                    p.entry_label = true;
+                                    Field::Entry
+                                },
+                            );
                         }
                     }
                     Tok::Tag(t) => {
@@ -661,13 +912,32 @@ impl Grammar {
         let mut bare_tag = None;
         for toks in lines {
             for i in 0..toks.len() {
-                let base = match &toks[i] {
-                    Tok::Word(w) => w.to_uppercase(),
-                    Tok::Tag(t) => t.clone(),
+                let (raw, is_tag) = match &toks[i] {
+                    Tok::Word(w) => (w.as_str(), false),
+                    Tok::Tag(t) => (t.as_str(), true),
                     _ => continue,
                 };
+                // cheap rejections first: most words are not a base asset
+                let slash = matches!(toks.get(i + 1), Some(Tok::Punct('/')));
+                let glued_quote = self.quotes.iter().any(|q| {
+                    raw.len() > q.len()
+                        && raw.is_char_boundary(raw.len() - q.len())
+                        && raw[raw.len() - q.len()..].eq_ignore_ascii_case(q)
+                });
+                let maybe_label = labelled.is_none()
+                    && i > 0
+                    && matches!(toks[i - 1], Tok::Punct(':' | '-') | Tok::Emoji(_) | Tok::Word(_));
+                if !(slash || glued_quote || is_tag || maybe_label)
+                    || raw.len() > 20
+                    || !raw.is_ascii()
+                {
+                    continue;
+                }
+                let base = raw.to_ascii_uppercase();
                 // BASE/QUOTE
-                if let (Some(Tok::Punct('/')), Some(Tok::Word(q))) = (toks.get(i + 1), toks.get(i + 2)) {
+                if let (Some(Tok::Punct('/')), Some(Tok::Word(q))) =
+                    (toks.get(i + 1), toks.get(i + 2))
+                {
                     let q = q.to_uppercase();
                     if self.quotes.contains(&q) && self.plausible_base(&base) {
                         return Some(format!("{base}{q}"));
@@ -680,14 +950,14 @@ impl Grammar {
                         return Some(format!("{b}{}", if q == "USD" { "USDT" } else { q }));
                     }
                 }
-                if labelled.is_none()
-                    && i > 0
-                    && self.plausible_base(&base)
+                if maybe_label
                     && self.pair_label_before(toks, i)
+                    && self.plausible_base(&base)
                 {
                     labelled = Some(format!("{base}USDT"));
                 }
-                if bare_tag.is_none() && matches!(toks[i], Tok::Tag(_)) && self.plausible_base(&base) {
+                if bare_tag.is_none() && is_tag && self.plausible_base(&base)
+                {
                     bare_tag = Some(format!("{base}USDT"));
                 }
             }
@@ -725,8 +995,20 @@ impl Grammar {
                 .is_some_and(|v| v.iter().any(|&k| self.labels[k].0.len() == 1))
             || matches!(
                 lower.as_str(),
-                "signal" | "signals" | "binance" | "bybit" | "futures" | "spot" | "update"
-                    | "vip" | "free" | "crypto" | "result" | "results" | "news" | "alert"
+                "signal"
+                    | "signals"
+                    | "binance"
+                    | "bybit"
+                    | "futures"
+                    | "spot"
+                    | "update"
+                    | "vip"
+                    | "free"
+                    | "crypto"
+                    | "result"
+                    | "results"
+                    | "news"
+                    | "alert"
             ))
     }
 }
@@ -769,8 +1051,7 @@ impl Grammar {
     /// Finds lifecycle forms and claimed results in a message.
     pub fn lifecycle(&self, lines: &[Vec<Tok>]) -> Said {
         let mut said = Said::default();
-        let owned_flat: Vec<Tok> = lines.iter().flatten().cloned().collect();
-        let flat: Vec<&Tok> = owned_flat.iter().collect();
+        let flat: Vec<&Tok> = lines.iter().flatten().collect();
         let word = |k: usize| -> Option<&str> {
             match flat.get(k) {
                 Some(Tok::Word(w)) => Some(w.as_str()),
@@ -781,12 +1062,13 @@ impl Grammar {
             matches!(flat.get(k), Some(Tok::Emoji(Mark::Check)))
                 || word(k).is_some_and(|w| self.has(w, wc::HIT))
         };
-        let near = |k: usize, n: usize, f: &dyn Fn(usize) -> bool| (k..(k + n).min(flat.len())).any(f);
+        let near =
+            |k: usize, n: usize, f: &dyn Fn(usize) -> bool| (k..(k + n).min(flat.len())).any(f);
         let mut k = 0;
         let mut has_profit_word = false;
         let mut minus_before_pct = false;
         while k < flat.len() {
-            if let Some((field, span, glued)) = self.label_at(&owned_flat, k) {
+            if let Some((field, span, glued)) = self.label_at(&flat, k) {
                 let after = k + span;
                 match field {
                     Field::Targets => {
@@ -794,7 +1076,12 @@ impl Grammar {
                         let (idx, rest) = match glued {
                             Some(n) => (Some(n), after),
                             None => match int_value(flat.get(after).copied()) {
-                                Some(n) if !matches!(flat.get(after + 1), Some(Tok::Punct(':')) | Some(Tok::Num(_))) => {
+                                Some(n)
+                                    if !matches!(
+                                        flat.get(after + 1),
+                                        Some(Tok::Punct(':')) | Some(Tok::Num(_))
+                                    ) =>
+                                {
                                     (Some(n), after + 1)
                                 }
                                 _ => (None, after),
@@ -803,7 +1090,8 @@ impl Grammar {
                         let all = k > 0 && word(k - 1) == Some("all")
                             || (k > 1 && word(k - 2) == Some("all"));
                         if near(rest, 3, &is_hit) && (idx.is_some() || all) {
-                            said.forms.push(Lifecycle::TargetHit(if all { None } else { idx }));
+                            said.forms
+                                .push(Lifecycle::TargetHit(if all { None } else { idx }));
                         }
                     }
                     Field::Stop => {
@@ -817,20 +1105,26 @@ impl Grammar {
                         }
                     }
                     Field::Entry => {
-                        let all = (k > 0 && word(k - 1) == Some("all")) || (k > 1 && word(k - 2) == Some("all"));
+                        let all = (k > 0 && word(k - 1) == Some("all"))
+                            || (k > 1 && word(k - 2) == Some("all"));
                         let not = (after..(after + 4).min(flat.len()))
                             .any(|j| word(j).is_some_and(|w| self.has(w, wc::NOT)))
-                            || (k.saturating_sub(3)..k).any(|j| word(j).is_some_and(|w| self.has(w, wc::NOT)));
+                            || (k.saturating_sub(3)..k)
+                                .any(|j| word(j).is_some_and(|w| self.has(w, wc::NOT)));
                         if not {
                             said.forms.push(Lifecycle::Cancel);
-                        } else if near(after, 4, &is_hit) && (all || int_value(flat.get(after).copied()).is_some()) {
+                        } else if near(after, 4, &is_hit)
+                            && (all || int_value(flat.get(after).copied()).is_some())
+                        {
                             said.forms.push(Lifecycle::EntriesFilled);
                         }
                     }
-                    Field::Ignore => {
-                        if owned_flat[k..after].iter().any(|t| matches!(t, Tok::Word(w) if self.has(w, wc::PROFIT))) {
-                            has_profit_word = true;
-                        }
+                    Field::Ignore
+                        if flat[k..after]
+                            .iter()
+                            .any(|t| matches!(t, Tok::Word(w) if self.has(w, wc::PROFIT))) =>
+                    {
+                        has_profit_word = true;
                     }
                     _ => {}
                 }
@@ -852,16 +1146,26 @@ impl Grammar {
                             word(j).is_some_and(|x| self.has(x, wc::PARTIAL))
                                 || matches!(flat.get(j), Some(Tok::Pct(p)) if *p < 100.0)
                         });
-                        said.forms.push(if partial { Lifecycle::ClosePartial } else { Lifecycle::Close });
+                        said.forms.push(if partial {
+                            Lifecycle::ClosePartial
+                        } else {
+                            Lifecycle::Close
+                        });
                     }
                 }
-                Tok::Punct('-') if matches!(flat.get(k + 1), Some(Tok::Pct(_))) => minus_before_pct = true,
+                Tok::Punct('-') if matches!(flat.get(k + 1), Some(Tok::Pct(_))) => {
+                    minus_before_pct = true
+                }
                 Tok::Pct(v) if said.pct.is_none() => {
-                    let profit_near = (k.saturating_sub(4)..(k + 4).min(flat.len())).any(|j| {
-                        word(j).is_some_and(|w| self.has(w, wc::PROFIT))
-                    });
+                    let profit_near = (k.saturating_sub(4)..(k + 4).min(flat.len()))
+                        .any(|j| word(j).is_some_and(|w| self.has(w, wc::PROFIT)));
                     let lead = k > 0 && matches!(flat[k - 1], Tok::Punct('-'));
-                    if profit_near || said.forms.iter().any(|f| matches!(f, Lifecycle::TargetHit(_) | Lifecycle::StopHit)) {
+                    if profit_near
+                        || said
+                            .forms
+                            .iter()
+                            .any(|f| matches!(f, Lifecycle::TargetHit(_) | Lifecycle::StopHit))
+                    {
                         said.pct = Some(if lead || minus_before_pct { -v } else { *v });
                     }
                 }
@@ -881,7 +1185,8 @@ impl Grammar {
         }
         said.celebrates |= has_profit_word;
         if said.forms.contains(&Lifecycle::StopHit) {
-            said.forms.retain(|f| !matches!(f, Lifecycle::Close | Lifecycle::ClosePartial));
+            said.forms
+                .retain(|f| !matches!(f, Lifecycle::Close | Lifecycle::ClosePartial));
         }
         said
     }
@@ -897,21 +1202,31 @@ impl Grammar {
         let moved = (k.saturating_sub(3)..(after + 2).min(flat.len()))
             .any(|j| word(j).is_some_and(|w| self.has(w, wc::MOVE)));
         let window = after..(after + 5).min(flat.len());
-        let to_at = window.clone().find(|&j| matches!(word(j), Some("to" | "at" | "на" | "a")));
+        let to_at = window
+            .clone()
+            .find(|&j| matches!(word(j), Some("to" | "at" | "на" | "a")));
         if !moved && to_at.is_none() {
             return None;
         }
         let from = to_at.map_or(after, |j| j + 1);
         for j in from..(from + 3).min(flat.len()) {
             match flat[j] {
-                Tok::Word(w) if self.has(w, wc::BREAKEVEN) || w == "entry" || w == "вход" || w == "входа" => {
+                Tok::Word(w)
+                    if self.has(w, wc::BREAKEVEN)
+                        || w == "entry"
+                        || w == "вход"
+                        || w == "входа" =>
+                {
                     return Some(Lifecycle::StopToEntry);
                 }
                 Tok::Word(w) if w == "break" && word(j + 1) == Some("even") => {
                     return Some(Lifecycle::StopToEntry);
                 }
                 Tok::Word(w) if w.starts_with("tp") || w.starts_with("target") => {
-                    let n = w.trim_start_matches(|c: char| c.is_alphabetic()).parse().ok()
+                    let n = w
+                        .trim_start_matches(|c: char| c.is_alphabetic())
+                        .parse()
+                        .ok()
                         .or_else(|| int_value(flat.get(j + 1).copied()));
                     return n.map(Lifecycle::StopToTarget);
                 }

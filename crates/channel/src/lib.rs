@@ -15,7 +15,7 @@ pub mod grammar;
 pub mod tokens;
 pub mod write;
 
-pub use classify::{Class, Claim, ClaimKind, Import, Record, classify};
+pub use classify::{Claim, ClaimKind, Class, Import, Record, classify};
 pub use export::{Format, Message, Zone, read_export};
 pub use grammar::{Grammar, GrammarFile};
 

@@ -48,7 +48,9 @@ fn mark_of(c: char) -> Option<Mark> {
         '📉' | '🔴' | '⬇' | '🔽' | '🐻' => Mark::Down,
         '✅' | '✔' | '☑' => Mark::Check,
         '⛔' | '🛑' | '❌' | '🚫' => Mark::Cross,
-        '🚀' | '🔥' | '💰' | '🤑' | '💸' | '🎉' | '🥳' | '💎' | '🏆' => Mark::Party,
+        '🚀' | '🔥' | '💰' | '🤑' | '💸' | '🎉' | '🥳' | '💎' | '🏆' => {
+            Mark::Party
+        }
         _ => return None,
     })
 }
@@ -72,7 +74,11 @@ pub fn tokenize_line(line: &str) -> Vec<Tok> {
         if c.is_ascii_digit() || (c == '.' && chars.get(i + 1).is_some_and(char::is_ascii_digit)) {
             i = lex_number(&chars, i, &mut out);
         } else if c == '$' || c == '#' {
-            if chars.get(i + 1).is_some_and(|d| d.is_ascii_digit() || *d == '.') && c == '$' {
+            if chars
+                .get(i + 1)
+                .is_some_and(|d| d.is_ascii_digit() || *d == '.')
+                && c == '$'
+            {
                 i += 1; // `$27,400`: a dollar sign before a number
                 continue;
             }
@@ -88,8 +94,14 @@ pub fn tokenize_line(line: &str) -> Vec<Tok> {
             }
         } else if c.is_alphabetic() {
             let end = word_end(&chars, i);
-            let word: String = chars[i..end].iter().collect();
-            let lower = word.to_lowercase();
+            let mut lower = String::with_capacity(end - i);
+            for c in &chars[i..end] {
+                if c.is_ascii() {
+                    lower.push(c.to_ascii_lowercase());
+                } else {
+                    lower.extend(c.to_lowercase());
+                }
+            }
             // `x20`: leverage written before the number
             if let Some(n) = lower.strip_prefix(['x', 'х'])
                 && !n.is_empty()
@@ -106,7 +118,10 @@ pub fn tokenize_line(line: &str) -> Vec<Tok> {
         } else if is_dash(c) {
             out.push(Tok::Punct('-'));
             i += 1;
-        } else if matches!(c, ':' | '/' | '(' | ')' | '@' | ',' | '|' | '~' | '：' | '[' | ']') {
+        } else if matches!(
+            c,
+            ':' | '/' | '(' | ')' | '@' | ',' | '|' | '~' | '：' | '[' | ']'
+        ) {
             let p = match c {
                 '：' => ':',
                 '[' => '(',
@@ -252,7 +267,9 @@ fn finish_number(chars: &[char], mut j: usize, digits: &str, out: &mut Vec<Tok>)
             out.push(Tok::Pct(v));
             return k + 1;
         }
-        Some('k' | 'K' | 'к' | 'К') if peek(k + 1).is_none_or(|c| !c.is_alphanumeric()) && k == j => {
+        Some('k' | 'K' | 'к' | 'К')
+            if peek(k + 1).is_none_or(|c| !c.is_alphanumeric()) && k == j =>
+        {
             v *= 1000.0;
             j = k + 1;
         }
@@ -301,18 +318,24 @@ mod tests {
             toks("0.1, 0.2"),
             vec![Tok::Num(0.1), Tok::Punct(','), Tok::Num(0.2)]
         );
-        assert_eq!(toks("💰Вход: 1.2"), vec![
-            Tok::Emoji(Mark::Party),
-            Tok::Word("вход".into()),
-            Tok::Punct(':'),
-            Tok::Num(1.2)
-        ]);
+        assert_eq!(
+            toks("💰Вход: 1.2"),
+            vec![
+                Tok::Emoji(Mark::Party),
+                Tok::Word("вход".into()),
+                Tok::Punct(':'),
+                Tok::Num(1.2)
+            ]
+        );
     }
 
     #[test]
     fn leverage_percent_index() {
         assert_eq!(toks("10x"), vec![Tok::Lev(10.0)]);
-        assert_eq!(toks("Lev 3.0X"), vec![Tok::Word("lev".into()), Tok::Lev(3.0)]);
+        assert_eq!(
+            toks("Lev 3.0X"),
+            vec![Tok::Word("lev".into()), Tok::Lev(3.0)]
+        );
         assert_eq!(toks("x20"), vec![Tok::Lev(20.0)]);
         assert_eq!(
             toks("(5-10x)"),
@@ -327,14 +350,21 @@ mod tests {
         assert_eq!(toks("47.1%"), vec![Tok::Pct(47.1)]);
         assert_eq!(toks("1) 27400"), vec![Tok::Index(1), Tok::Num(27400.0)]);
         assert_eq!(toks("2. 27400"), vec![Tok::Index(2), Tok::Num(27400.0)]);
-        assert_eq!(toks("1\u{fe0f}\u{20e3} 5"), vec![Tok::Index(1), Tok::Num(5.0)]);
+        assert_eq!(
+            toks("1\u{fe0f}\u{20e3} 5"),
+            vec![Tok::Index(1), Tok::Num(5.0)]
+        );
     }
 
     #[test]
     fn pairs_and_tags() {
         assert_eq!(
             toks("$BTC/USDT"),
-            vec![Tok::Tag("BTC".into()), Tok::Punct('/'), Tok::Word("usdt".into())]
+            vec![
+                Tok::Tag("BTC".into()),
+                Tok::Punct('/'),
+                Tok::Word("usdt".into())
+            ]
         );
         assert_eq!(toks("#BTCUSDT.P"), vec![Tok::Tag("BTCUSDT".into())]);
         assert_eq!(toks("BTCUSDT.P"), vec![Tok::Word("btcusdt".into())]);

@@ -7,8 +7,19 @@ use ringfence_model::{Action, EntrySpec, SignalEvent, time::iso};
 
 /// Columns of the signal file written by the importer.
 pub const SIGNAL_COLUMNS: [&str; 13] = [
-    "id", "time", "action", "symbol", "side", "entry", "entry_high", "stop", "targets", "leverage",
-    "margin_mode", "msg_id", "entries",
+    "id",
+    "time",
+    "action",
+    "symbol",
+    "side",
+    "entry",
+    "entry_high",
+    "stop",
+    "targets",
+    "leverage",
+    "margin_mode",
+    "msg_id",
+    "entries",
 ];
 
 fn opt(v: Option<f64>) -> String {
@@ -48,12 +59,19 @@ fn cells(e: &SignalEvent) -> [String; 13] {
         e.id.clone(),
         iso(e.time),
         action_name(e.action).to_string(),
-        e.symbol.as_ref().map(|s| s.as_str().to_string()).unwrap_or_default(),
+        e.symbol
+            .as_ref()
+            .map(|s| s.as_str().to_string())
+            .unwrap_or_default(),
         e.side.map(|s| s.to_string()).unwrap_or_default(),
         entry,
         entry_high,
         opt(e.stop),
-        e.targets.iter().map(f64::to_string).collect::<Vec<_>>().join(";"),
+        e.targets
+            .iter()
+            .map(f64::to_string)
+            .collect::<Vec<_>>()
+            .join(";"),
         leverage,
         e.margin_mode.map(|m| m.to_string()).unwrap_or_default(),
         e.msg_id.clone().unwrap_or_default(),
@@ -93,7 +111,16 @@ pub fn signals_jsonl(events: &[SignalEvent]) -> String {
 }
 
 const REPORT_COLUMNS: [&str; 10] = [
-    "msg_id", "time", "class", "reason", "call_id", "symbol", "edited", "forwarded_from", "detail", "text",
+    "msg_id",
+    "time",
+    "class",
+    "reason",
+    "call_id",
+    "symbol",
+    "edited",
+    "forwarded_from",
+    "detail",
+    "text",
 ];
 
 fn record_cells(r: &Record) -> Vec<String> {
@@ -131,7 +158,15 @@ pub fn report_json(import: &Import) -> String {
     serde_json::to_string_pretty(&value).unwrap_or_default() + "\n"
 }
 
-const CLAIM_COLUMNS: [&str; 7] = ["msg_id", "time", "call_msg_id", "symbol", "kind", "targets_hit", "claimed_pct"];
+const CLAIM_COLUMNS: [&str; 7] = [
+    "msg_id",
+    "time",
+    "call_msg_id",
+    "symbol",
+    "kind",
+    "targets_hit",
+    "claimed_pct",
+];
 
 fn claim_cells(c: &Claim) -> Vec<String> {
     vec![

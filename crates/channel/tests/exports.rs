@@ -6,7 +6,9 @@ use ringfence_channel::{Class, Format, Grammar, ImportError, Zone, classify, rea
 use std::path::{Path, PathBuf};
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
 }
 
 fn rows(path: &Path, format: Format, tz: Option<Zone>) -> Vec<String> {
@@ -53,19 +55,40 @@ fn newer_json_export() {
 fn older_json_export_needs_tz_and_then_matches() {
     let err = read_export(&fixture("result_old.json"), Format::Auto, None).expect_err("no --tz");
     let msg = err.to_string();
-    assert!(msg.contains("result_old.json, message 1") && msg.contains("--tz"), "{msg}");
+    assert!(
+        msg.contains("result_old.json, message 1") && msg.contains("--tz"),
+        "{msg}"
+    );
     // the fixture's local dates are UTC wall clock: --tz UTC gives the newer export's times
-    let got = rows(&fixture("result_old.json"), Format::TelegramJson, Some(Zone::parse("UTC").unwrap()));
+    let got = rows(
+        &fixture("result_old.json"),
+        Format::TelegramJson,
+        Some(Zone::parse("UTC").unwrap()),
+    );
     assert_eq!(got, NEW_JSON);
     // Moscow is UTC+3 all year since 2014: every time moves three hours earlier
-    let msk = read_export(&fixture("result_old.json"), Format::Auto, Some(Zone::parse("Europe/Moscow").unwrap())).unwrap();
+    let msk = read_export(
+        &fixture("result_old.json"),
+        Format::Auto,
+        Some(Zone::parse("Europe/Moscow").unwrap()),
+    )
+    .unwrap();
     let utc = read_export(&fixture("result_new.json"), Format::Auto, None).unwrap();
     for (a, b) in msk.iter().zip(&utc) {
         assert_eq!(b.time - a.time, 3 * 3_600_000, "message {}", a.id);
     }
-    let plus3 = read_export(&fixture("result_old.json"), Format::Auto, Some(Zone::parse("+03:00").unwrap())).unwrap();
+    let plus3 = read_export(
+        &fixture("result_old.json"),
+        Format::Auto,
+        Some(Zone::parse("+03:00").unwrap()),
+    )
+    .unwrap();
     assert_eq!(plus3, msk);
-    assert!(Zone::parse("Mars/Olympus").unwrap_err().contains("unknown time zone"));
+    assert!(
+        Zone::parse("Mars/Olympus")
+            .unwrap_err()
+            .contains("unknown time zone")
+    );
 }
 
 #[test]
@@ -82,19 +105,39 @@ fn html_export_pages_in_order() {
     // one page alone reads as HTML by its extension
     let one = read_export(&fixture("html_export/messages2.html"), Format::Auto, None).unwrap();
     assert_eq!(one.iter().map(|m| m.id).collect::<Vec<_>>(), [22, 23]);
-    assert!(one[0].text.contains("<sad>"), "entities decoded: {:?}", one[0].text);
+    assert!(
+        one[0].text.contains("<sad>"),
+        "entities decoded: {:?}",
+        one[0].text
+    );
 }
 
 #[test]
 fn older_html_export_needs_tz() {
-    let err = read_export(&fixture("messages_old.html"), Format::Auto, None).unwrap_err().to_string();
-    assert!(err.contains("messages_old.html, message 20") && err.contains("--tz"), "{err}");
-    let msgs = read_export(&fixture("messages_old.html"), Format::Auto, Some(Zone::parse("+03:00").unwrap())).unwrap();
-    assert_eq!(ringfence_model::time::iso(msgs[1].time), "2023-03-15T11:22:11Z");
+    let err = read_export(&fixture("messages_old.html"), Format::Auto, None)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("messages_old.html, message 20") && err.contains("--tz"),
+        "{err}"
+    );
+    let msgs = read_export(
+        &fixture("messages_old.html"),
+        Format::Auto,
+        Some(Zone::parse("+03:00").unwrap()),
+    )
+    .unwrap();
+    assert_eq!(
+        ringfence_model::time::iso(msgs[1].time),
+        "2023-03-15T11:22:11Z"
+    );
 }
 
 fn err_of(name: &str, text: &str, format: Format) -> ImportError {
-    let dir = std::env::temp_dir().join(format!("ringfence-channel-test-{}-{name}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!(
+        "ringfence-channel-test-{}-{name}",
+        std::process::id()
+    ));
     std::fs::create_dir_all(&dir).unwrap();
     let p = dir.join(name);
     std::fs::write(&p, text).unwrap();
@@ -109,22 +152,51 @@ fn bad_inputs_name_file_and_position() {
     // truncated in the middle of message 6
     let cut = &full[..full.find("\"Crypto Insider\"").unwrap()];
     let e = err_of("result.json", cut, Format::Auto).to_string();
-    assert!(e.contains("result.json, line ") && e.contains("ends early"), "{e}");
-    let e = err_of("result.json", "{\"messages\": [ {\"id\": 1,, } ]}", Format::Auto).to_string();
-    assert!(e.contains("line 1, column 25") && e.contains("invalid JSON"), "{e}");
-    let e = err_of("result.json", "{\"messages\": [ {\"id\": \"one\"} ]}", Format::Auto).to_string();
+    assert!(
+        e.contains("result.json, line ") && e.contains("ends early"),
+        "{e}"
+    );
+    let e = err_of(
+        "result.json",
+        "{\"messages\": [ {\"id\": 1,, } ]}",
+        Format::Auto,
+    )
+    .to_string();
+    assert!(
+        e.contains("line 1, column 25") && e.contains("invalid JSON"),
+        "{e}"
+    );
+    let e = err_of(
+        "result.json",
+        "{\"messages\": [ {\"id\": \"one\"} ]}",
+        Format::Auto,
+    )
+    .to_string();
     assert!(e.contains("not a Telegram chat export"), "{e}");
-    let e = err_of("result.json", "{\"personal_information\": {}, \"chats\": {\"list\": []}}", Format::Auto).to_string();
+    let e = err_of(
+        "result.json",
+        "{\"personal_information\": {}, \"chats\": {\"list\": []}}",
+        Format::Auto,
+    )
+    .to_string();
     assert!(e.contains("full-account export"), "{e}");
     let e = err_of("result.json", "[1, 2, 3]", Format::Auto).to_string();
     assert!(e.contains("not a Telegram chat export"), "{e}");
     let other = std::fs::read_to_string(fixture("not_telegram.html")).unwrap();
     let e = err_of("messages.html", &other, Format::Auto).to_string();
-    assert!(e.contains("messages.html") && e.contains("another program"), "{e}");
+    assert!(
+        e.contains("messages.html") && e.contains("another program"),
+        "{e}"
+    );
     let e = err_of("export.bin", "\u{0}\u{1}garbage", Format::Auto).to_string();
     assert!(e.contains("export.bin, line 1, column 1"), "{e}");
-    let e = read_export(Path::new("/nonexistent/result.json"), Format::Auto, None).unwrap_err().to_string();
-    assert!(e.contains("/nonexistent/result.json") && e.contains("no such file"), "{e}");
+    let e = read_export(Path::new("/nonexistent/result.json"), Format::Auto, None)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("/nonexistent/result.json") && e.contains("no such file"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -134,7 +206,15 @@ fn edited_and_reply_links_survive_into_events() {
     let ev: Vec<String> = imp
         .events
         .iter()
-        .map(|e| format!("{} {:?} msg={:?} ladder={}", e.id, e.action, e.msg_id, e.ladder.len()))
+        .map(|e| {
+            format!(
+                "{} {:?} msg={:?} ladder={}",
+                e.id,
+                e.action,
+                e.msg_id,
+                e.ladder.len()
+            )
+        })
         .collect();
     assert_eq!(
         ev,
@@ -145,5 +225,9 @@ fn edited_and_reply_links_survive_into_events() {
             "6 Close msg=Some(\"8\") ladder=0",
         ]
     );
-    assert!(imp.records.iter().all(|r| r.class != Class::Call || !r.detail.is_empty()));
+    assert!(
+        imp.records
+            .iter()
+            .all(|r| r.class != Class::Call || !r.detail.is_empty())
+    );
 }

@@ -39,58 +39,148 @@ fn check(text: &str, expect: &str) {
 
 #[test]
 fn pair_forms() {
-    check("$BTC/USDT LONG\nEntry: 27400\nSL: 26000\nTP: 28000", "call: long BTCUSDT entry 27400 stop 26000 targets 28000");
-    check("#BTCUSDT short\nEntry 27400\nSL 28000\nTP 27000", "call: short BTCUSDT entry 27400 stop 28000 targets 27000");
-    check("BTC/USDT Long\nEntry: 27400\nSL: 26000\nTP: 28000", "call: long BTCUSDT entry 27400 stop 26000 targets 28000");
-    check("BTCUSDT.P Buy\nEntry: 27400\nSL: 26000\nTP: 28000", "call: long BTCUSDT entry 27400 stop 26000 targets 28000");
-    check("1000BONK/USDT LONG\nEntry: 0.0123\nSL: 0.0110\nTP: 0.0140", "call: long 1000BONKUSDT entry 0.0123 stop 0.011 targets 0.014");
-    check("COIN: $ETH/USDT\nDirection: Short\nEntry: 1800\nStop: 1900\nTargets: 1700", "call: short ETHUSDT entry 1800 stop 1900 targets 1700");
-    check("⚡️⚡️ #SOL/USDT ⚡️⚡️\nLong\nEntry: 20\nSL: 18\nTP: 22", "call: long SOLUSDT entry 20 stop 18 targets 22");
-    check("📍Coin : #BNB\n🟢 LONG\n👉 Entry: 310 - 302\n🎯 Target 1: 312.5\n❌ StopLoss: 294", "call: long BNBUSDT zone 302-310 stop 294 targets 312.5");
+    check(
+        "$BTC/USDT LONG\nEntry: 27400\nSL: 26000\nTP: 28000",
+        "call: long BTCUSDT entry 27400 stop 26000 targets 28000",
+    );
+    check(
+        "#BTCUSDT short\nEntry 27400\nSL 28000\nTP 27000",
+        "call: short BTCUSDT entry 27400 stop 28000 targets 27000",
+    );
+    check(
+        "BTC/USDT Long\nEntry: 27400\nSL: 26000\nTP: 28000",
+        "call: long BTCUSDT entry 27400 stop 26000 targets 28000",
+    );
+    check(
+        "BTCUSDT.P Buy\nEntry: 27400\nSL: 26000\nTP: 28000",
+        "call: long BTCUSDT entry 27400 stop 26000 targets 28000",
+    );
+    check(
+        "1000BONK/USDT LONG\nEntry: 0.0123\nSL: 0.0110\nTP: 0.0140",
+        "call: long 1000BONKUSDT entry 0.0123 stop 0.011 targets 0.014",
+    );
+    check(
+        "COIN: $ETH/USDT\nDirection: Short\nEntry: 1800\nStop: 1900\nTargets: 1700",
+        "call: short ETHUSDT entry 1800 stop 1900 targets 1700",
+    );
+    check(
+        "⚡️⚡️ #SOL/USDT ⚡️⚡️\nLong\nEntry: 20\nSL: 18\nTP: 22",
+        "call: long SOLUSDT entry 20 stop 18 targets 22",
+    );
+    check(
+        "📍Coin : #BNB\n🟢 LONG\n👉 Entry: 310 - 302\n🎯 Target 1: 312.5\n❌ StopLoss: 294",
+        "call: long BNBUSDT zone 302-310 stop 294 targets 312.5",
+    );
 }
 
 #[test]
 fn direction_forms() {
-    check("ETH/USDT\nSell\nEntry: 1800\nSL: 1900\nTP: 1700", "call: short ETHUSDT entry 1800 stop 1900 targets 1700");
-    check("ETH/USDT\nDirection: Long\nEntry: 1800\nSL: 1700\nTP: 1900", "call: long ETHUSDT entry 1800 stop 1700 targets 1900");
-    check("ETH/USDT 📉\nEntry: 1800\nSL: 1900\nTP: 1700", "call: short ETHUSDT entry 1800 stop 1900 targets 1700");
-    check("ETH/USDT 📈\nEntry: 1800\nSL: 1700\nTP: 1900", "call: long ETHUSDT entry 1800 stop 1700 targets 1900");
+    check(
+        "ETH/USDT\nSell\nEntry: 1800\nSL: 1900\nTP: 1700",
+        "call: short ETHUSDT entry 1800 stop 1900 targets 1700",
+    );
+    check(
+        "ETH/USDT\nDirection: Long\nEntry: 1800\nSL: 1700\nTP: 1900",
+        "call: long ETHUSDT entry 1800 stop 1700 targets 1900",
+    );
+    check(
+        "ETH/USDT 📉\nEntry: 1800\nSL: 1900\nTP: 1700",
+        "call: short ETHUSDT entry 1800 stop 1900 targets 1700",
+    );
+    check(
+        "ETH/USDT 📈\nEntry: 1800\nSL: 1700\nTP: 1900",
+        "call: long ETHUSDT entry 1800 stop 1700 targets 1900",
+    );
     // inferred from targets vs stop
     let got = read("ETH/USDT\nEntry: 1800\nSL: 1900\nTP: 1700 - 1650");
-    assert!(got.starts_with("call: short ETHUSDT entry 1800 stop 1900 targets 1700;1650"), "{got}");
+    assert!(
+        got.starts_with("call: short ETHUSDT entry 1800 stop 1900 targets 1700;1650"),
+        "{got}"
+    );
 }
 
 #[test]
 fn entry_forms() {
-    check("BTC/USDT LONG\nEntry: 27,400\nSL: 26,000\nTP: 28,000", "call: long BTCUSDT entry 27400 stop 26000 targets 28000");
-    check("BTC/USDT LONG\nEntry Zone: 27100 - 27400\nSL: 26000\nTP: 28000", "call: long BTCUSDT zone 27100-27400 stop 26000 targets 28000");
+    check(
+        "BTC/USDT LONG\nEntry: 27,400\nSL: 26,000\nTP: 28,000",
+        "call: long BTCUSDT entry 27400 stop 26000 targets 28000",
+    );
+    check(
+        "BTC/USDT LONG\nEntry Zone: 27100 - 27400\nSL: 26000\nTP: 28000",
+        "call: long BTCUSDT zone 27100-27400 stop 26000 targets 28000",
+    );
     // Cornix ladder
     check(
         "⚡️⚡️ #BTC/USDT ⚡️⚡️\nExchanges: Binance Futures\nSignal Type: Regular (Long)\nLeverage: Cross (20.0X)\n\nEntry Targets:\n1) 27400\n2) 27100\n\nTake-Profit Targets:\n1) 27600\n2) 27900\n3) 28500\n\nStop Targets:\n1) 26500",
         "call: long BTCUSDT ladder 27400;27100 stop 26500 targets 27600;27900;28500 20x cross",
     );
-    check("BTC/USDT LONG\nEntry Targets: 1) 27400 2) 27100\nSL: 26000\nTP: 28000", "call: long BTCUSDT ladder 27400;27100 stop 26000 targets 28000");
-    check("BTC/USDT LONG\nENTRY: 27400 - 27100 - 26800\nSL: 26000\nTP: 28000", "call: long BTCUSDT ladder 27400;27100;26800 stop 26000 targets 28000");
-    check("BTC/USDT LONG\nEntry 1: 27400 (50%)\nEntry 2: 27100 (50%)\nSL: 26000\nTP: 28000", "call: long BTCUSDT ladder 27400@50;27100@50 stop 26000 targets 28000");
-    check("BTC/USDT LONG\nEntry: market\nSL: 26000\nTP: 28000", "call: long BTCUSDT market stop 26000 targets 28000");
-    check("BTC/USDT LONG\nEntry: CMP\nSL: 26000\nTP: 28000", "call: long BTCUSDT market stop 26000 targets 28000");
-    check("$ETH/USDT SHORT\nEntry: 1,850 - 1,870\nOTE: 1,862\nTargets: 1,820 - 1,790 - 1,740\nStop: Above 1,900\nLev 3.0X", "call: short ETHUSDT zone 1850-1870 stop 1900 targets 1820;1790;1740 3x");
-    let imp = classify(&[msg(1, "$ETH/USDT SHORT\nEntry: 1850 - 1870\nOTE: 1862\nTargets: 1820\nStop: 1900", None)], &Grammar::builtin(), "t");
-    assert!(imp.records[0].reason.contains("OTE) 1862"), "{:?}", imp.records[0]);
+    check(
+        "BTC/USDT LONG\nEntry Targets: 1) 27400 2) 27100\nSL: 26000\nTP: 28000",
+        "call: long BTCUSDT ladder 27400;27100 stop 26000 targets 28000",
+    );
+    check(
+        "BTC/USDT LONG\nENTRY: 27400 - 27100 - 26800\nSL: 26000\nTP: 28000",
+        "call: long BTCUSDT ladder 27400;27100;26800 stop 26000 targets 28000",
+    );
+    check(
+        "BTC/USDT LONG\nEntry 1: 27400 (50%)\nEntry 2: 27100 (50%)\nSL: 26000\nTP: 28000",
+        "call: long BTCUSDT ladder 27400@50;27100@50 stop 26000 targets 28000",
+    );
+    check(
+        "BTC/USDT LONG\nEntry: market\nSL: 26000\nTP: 28000",
+        "call: long BTCUSDT market stop 26000 targets 28000",
+    );
+    check(
+        "BTC/USDT LONG\nEntry: CMP\nSL: 26000\nTP: 28000",
+        "call: long BTCUSDT market stop 26000 targets 28000",
+    );
+    check(
+        "$ETH/USDT SHORT\nEntry: 1,850 - 1,870\nOTE: 1,862\nTargets: 1,820 - 1,790 - 1,740\nStop: Above 1,900\nLev 3.0X",
+        "call: short ETHUSDT zone 1850-1870 stop 1900 targets 1820;1790;1740 3x",
+    );
+    let imp = classify(
+        &[msg(
+            1,
+            "$ETH/USDT SHORT\nEntry: 1850 - 1870\nOTE: 1862\nTargets: 1820\nStop: 1900",
+            None,
+        )],
+        &Grammar::builtin(),
+        "t",
+    );
+    assert!(
+        imp.records[0].reason.contains("OTE) 1862"),
+        "{:?}",
+        imp.records[0]
+    );
 }
 
 #[test]
 fn target_forms() {
-    check("BTC/USDT LONG\nEntry: 100\nSL: 90\nTargets: 110 - 120 - 130", "call: long BTCUSDT entry 100 stop 90 targets 110;120;130");
-    check("BTC/USDT LONG\nEntry: 100\nSL: 90\nTarget 1: 110\nTarget 2: 120\nTarget 3: 130", "call: long BTCUSDT entry 100 stop 90 targets 110;120;130");
-    check("BTC/USDT LONG\nEntry: 100\nSL: 90\nTP1 110\nTP2 120\nTP3: 130", "call: long BTCUSDT entry 100 stop 90 targets 110;120;130");
+    check(
+        "BTC/USDT LONG\nEntry: 100\nSL: 90\nTargets: 110 - 120 - 130",
+        "call: long BTCUSDT entry 100 stop 90 targets 110;120;130",
+    );
+    check(
+        "BTC/USDT LONG\nEntry: 100\nSL: 90\nTarget 1: 110\nTarget 2: 120\nTarget 3: 130",
+        "call: long BTCUSDT entry 100 stop 90 targets 110;120;130",
+    );
+    check(
+        "BTC/USDT LONG\nEntry: 100\nSL: 90\nTP1 110\nTP2 120\nTP3: 130",
+        "call: long BTCUSDT entry 100 stop 90 targets 110;120;130",
+    );
     check(
         "#LINKUSDT.P\nDirection: Long\nLeverage: Cross 20x\nEntry: 7.25 - 7.05\nShort Term: 7.35 - 7.45 - 7.60\nMid Term: 7.90 - 8.30\nStop-Loss: 6.80 or opposite signal",
         "call: long LINKUSDT zone 7.05-7.25 stop 6.8 targets 7.35;7.45;7.6;7.9;8.3 20x cross",
     );
-    check("BTC/USDT LONG\nEntry: 100\nTake-Profit Targets:\n1) 110\n2) 120\nStop: 90", "call: long BTCUSDT entry 100 stop 90 targets 110;120");
+    check(
+        "BTC/USDT LONG\nEntry: 100\nTake-Profit Targets:\n1) 110\n2) 120\nStop: 90",
+        "call: long BTCUSDT entry 100 stop 90 targets 110;120",
+    );
     // a price Telegram split into a phone entity, rejoined by the reader: here already joined
-    check("ARB/USDT LONG\nEntry: 1.85\nTarget 1: 1.9366995\nSL: 1.70", "call: long ARBUSDT entry 1.85 stop 1.7 targets 1.9366995");
+    check(
+        "ARB/USDT LONG\nEntry: 1.85\nTarget 1: 1.9366995\nSL: 1.70",
+        "call: long ARBUSDT entry 1.85 stop 1.7 targets 1.9366995",
+    );
 }
 
 #[test]
@@ -133,27 +223,66 @@ fn leverage_forms() {
 
 #[test]
 fn numbers_in_other_languages_and_dressings() {
-    check("BTC/USDT LONG\nEntry: $27,400\nSL: $26,000.5\nTP: $28,000", "call: long BTCUSDT entry 27400 stop 26000.5 targets 28000");
-    check("#BTCUSDT ЛОНГ\n💰Вход: 27400\n🎯Цели: 28000 - 28500\n⛔️Стоп: 26000\nПлечо: 10x", "call: long BTCUSDT entry 27400 stop 26000 targets 28000;28500 10x");
-    check("ETH/USDT VENTA\nEntrada: 1800\nObjetivos: 1700 - 1650\nStop: 1900", "call: short ETHUSDT entry 1800 stop 1900 targets 1700;1650");
-    check("BTC/USDT 做多\n入场: 27400\n目标: 28000\n止损: 26000", "call: long BTCUSDT entry 27400 stop 26000 targets 28000");
-    check("SOL/USDT LONG\nEntry: 0,5\nSL: 0,45\nTP: 0,55", "call: long SOLUSDT entry 0.5 stop 0.45 targets 0.55");
+    check(
+        "BTC/USDT LONG\nEntry: $27,400\nSL: $26,000.5\nTP: $28,000",
+        "call: long BTCUSDT entry 27400 stop 26000.5 targets 28000",
+    );
+    check(
+        "#BTCUSDT ЛОНГ\n💰Вход: 27400\n🎯Цели: 28000 - 28500\n⛔️Стоп: 26000\nПлечо: 10x",
+        "call: long BTCUSDT entry 27400 stop 26000 targets 28000;28500 10x",
+    );
+    check(
+        "ETH/USDT VENTA\nEntrada: 1800\nObjetivos: 1700 - 1650\nStop: 1900",
+        "call: short ETHUSDT entry 1800 stop 1900 targets 1700;1650",
+    );
+    check(
+        "BTC/USDT 做多\n入场: 27400\n目标: 28000\n止损: 26000",
+        "call: long BTCUSDT entry 27400 stop 26000 targets 28000",
+    );
+    check(
+        "SOL/USDT LONG\nEntry: 0,5\nSL: 0,45\nTP: 0,55",
+        "call: long SOLUSDT entry 0.5 stop 0.45 targets 0.55",
+    );
 }
 
 #[test]
 fn refused_messages_carry_their_reason() {
-    check("Good morning traders! Market looks bullish today 🚀", "chatter: no call, update or result in it");
-    check("Entry: 100\nSL: 90\nTP: 110", "unparsed: prices without a pair: no call can be made of it");
-    check("BTC/USDT\nEntry: 100", "unparsed: no stop and no targets: not a complete call");
-    check("BTC/USDT LONG\nEntry: 100\nSL: 105\nTP: 110", "unparsed: long stop 105 is on the wrong side of the entry 100");
-    check("BTC/USDT SHORT\nEntry: 100\nSL: 110\nTP: 120", "unparsed: short target 120 is on the wrong side of the entry 100");
-    check("BTC/USDT LONG\nEntry: 100\nSL: 5%\nTP: 10%", "unparsed: targets and stop given only as percentages: no prices to replay");
+    check(
+        "Good morning traders! Market looks bullish today 🚀",
+        "chatter: no call, update or result in it",
+    );
+    check(
+        "Entry: 100\nSL: 90\nTP: 110",
+        "unparsed: prices without a pair: no call can be made of it",
+    );
+    check(
+        "BTC/USDT\nEntry: 100",
+        "unparsed: no stop and no targets: not a complete call",
+    );
+    check(
+        "BTC/USDT LONG\nEntry: 100\nSL: 105\nTP: 110",
+        "unparsed: long stop 105 is on the wrong side of the entry 100",
+    );
+    check(
+        "BTC/USDT SHORT\nEntry: 100\nSL: 110\nTP: 120",
+        "unparsed: short target 120 is on the wrong side of the entry 100",
+    );
+    check(
+        "BTC/USDT LONG\nEntry: 100\nSL: 5%\nTP: 10%",
+        "unparsed: targets and stop given only as percentages: no prices to replay",
+    );
 }
 
 #[test]
 fn results_are_claims_never_calls() {
-    check("#BTC/USDT Take-Profit target 1 ✅\nProfit: 14.6% 📈\nPeriod: 2 Hours", "claim: a claim not linked to a call (no reply, no pair of an earlier call)");
-    check("47.1% Profit (10x) 🚀🚀", "claim: a claim not linked to a call (no reply, no pair of an earlier call)");
+    check(
+        "#BTC/USDT Take-Profit target 1 ✅\nProfit: 14.6% 📈\nPeriod: 2 Hours",
+        "claim: a claim not linked to a call (no reply, no pair of an earlier call)",
+    );
+    check(
+        "47.1% Profit (10x) 🚀🚀",
+        "claim: a claim not linked to a call (no reply, no pair of an earlier call)",
+    );
 }
 
 /// A channel's history: a call, then updates and claims replying to it or naming its pair.
@@ -167,7 +296,16 @@ const CALL: &str = "#BTC/USDT LONG\nEntry: 27100 - 27400\nSL: 26000\nTargets: 27
 fn rows(imp: &ringfence_channel::Import) -> Vec<String> {
     imp.records
         .iter()
-        .map(|r| format!("{} {} call={:?} {} | {}", r.msg_id, r.class.as_str(), r.call_id, r.detail, r.reason))
+        .map(|r| {
+            format!(
+                "{} {} call={:?} {} | {}",
+                r.msg_id,
+                r.class.as_str(),
+                r.call_id,
+                r.detail,
+                r.reason
+            )
+        })
         .collect()
 }
 
@@ -185,7 +323,11 @@ fn lifecycle_forms() {
         (18, "All entry targets achieved", Some(10)),
         (19, "Cancelled ❌ entry not reached", Some(10)),
         (20, "Closed at stop 😔", Some(10)),
-        (21, "#BTC/USDT All take-profit targets achieved 😎\nProfit: 120.3% 📈", None),
+        (
+            21,
+            "#BTC/USDT All take-profit targets achieved 😎\nProfit: 120.3% 📈",
+            None,
+        ),
         (22, "Stop Target Hit ⛔\nLoss: -50%", Some(10)),
         (23, "Done ✅ 47.1% Profit (10x)", Some(17)),
     ]);
@@ -208,11 +350,23 @@ fn lifecycle_forms() {
     ];
     assert_eq!(got, want, "\n{}", got.join("\n"));
     let c = imp.counts();
-    assert_eq!((c.calls, c.updates, c.claims, c.chatter, c.unparsed), (1, 8, 5, 0, 0));
+    assert_eq!(
+        (c.calls, c.updates, c.claims, c.chatter, c.unparsed),
+        (1, 8, 5, 0, 0)
+    );
     let claims: Vec<String> = imp
         .claims
         .iter()
-        .map(|c| format!("{} {:?} {} {:?} {:?}", c.msg_id, c.call_id, c.kind.as_str(), c.targets_hit, c.claimed_pct))
+        .map(|c| {
+            format!(
+                "{} {:?} {} {:?} {:?}",
+                c.msg_id,
+                c.call_id,
+                c.kind.as_str(),
+                c.targets_hit,
+                c.claimed_pct
+            )
+        })
         .collect();
     assert_eq!(
         claims,
@@ -248,13 +402,21 @@ fn an_update_without_a_call_is_unparsed_with_reason() {
 #[test]
 fn grammar_file_adds_keywords() {
     let text = "ADA/USDT hoch\nKaufzone: 0.30 - 0.31\nKursziele: 0.33 - 0.35\nAbsicherung: 0.28";
-    assert!(read(text).starts_with("unparsed") || read(text).starts_with("chatter"), "{}", read(text));
+    assert!(
+        read(text).starts_with("unparsed") || read(text).starts_with("chatter"),
+        "{}",
+        read(text)
+    );
     let file: GrammarFile = ringfence_channel::grammar::parse_grammar_file(
         "[labels]\nentry = [\"Kaufzone\"]\ntargets = [\"Kursziele\"]\nstop = [\"Absicherung\"]\n[words]\nlong = [\"hoch\"]\n",
     )
     .expect("grammar parses");
     let g = Grammar::with_file(&file);
-    assert_eq!(read_with(&g, text), "call: long ADAUSDT zone 0.3-0.31 stop 0.28 targets 0.33;0.35");
-    let err = ringfence_channel::grammar::parse_grammar_file("[labels]\nentyr = [\"x\"]\n").unwrap_err();
+    assert_eq!(
+        read_with(&g, text),
+        "call: long ADAUSDT zone 0.3-0.31 stop 0.28 targets 0.33;0.35"
+    );
+    let err =
+        ringfence_channel::grammar::parse_grammar_file("[labels]\nentyr = [\"x\"]\n").unwrap_err();
     assert!(err.contains("entyr"), "{err}");
 }

@@ -67,14 +67,24 @@ fn import(args: ImportArgs) -> anyhow::Result<()> {
     let grammar = match &args.grammar {
         None => Grammar::builtin(),
         Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| bad_input(format!("{}: cannot read the grammar file: {e}", path.display())))?;
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                bad_input(format!(
+                    "{}: cannot read the grammar file: {e}",
+                    path.display()
+                ))
+            })?;
             let file = ringfence_channel::grammar::parse_grammar_file(&text)
                 .map_err(|e| bad_input(format!("{}: {}", path.display(), e.trim_end())))?;
             Grammar::with_file(&file)
         }
     };
-    let jsonl = match args.out.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
+    let jsonl = match args
+        .out
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
         Some("csv") => false,
         Some("jsonl" | "ndjson") => true,
         _ => {
@@ -90,10 +100,10 @@ fn import(args: ImportArgs) -> anyhow::Result<()> {
         FormatArg::TelegramHtml => Format::TelegramHtml,
     };
     let messages = read_export(&args.export, format, tz).map_err(|e| bad_input(e.to_string()))?;
-    let source = args
-        .export
-        .file_name()
-        .map_or_else(|| args.export.display().to_string(), |n| n.to_string_lossy().into_owned());
+    let source = args.export.file_name().map_or_else(
+        || args.export.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
     let imported = classify(&messages, &grammar, &source);
 
     let signals = if jsonl {
@@ -106,16 +116,32 @@ fn import(args: ImportArgs) -> anyhow::Result<()> {
         .context("internal error: the imported signal file does not load")?;
 
     let report_dir = args.report.clone().unwrap_or_else(|| {
-        let stem = args.out.file_stem().map_or_else(|| "signals".into(), |s| s.to_string_lossy().into_owned());
+        let stem = args
+            .out
+            .file_stem()
+            .map_or_else(|| "signals".into(), |s| s.to_string_lossy().into_owned());
         args.out.with_file_name(format!("{stem}-import"))
     });
-    std::fs::create_dir_all(&report_dir)
-        .with_context(|| format!("cannot create the report directory {}", report_dir.display()))?;
+    std::fs::create_dir_all(&report_dir).with_context(|| {
+        format!(
+            "cannot create the report directory {}",
+            report_dir.display()
+        )
+    })?;
     write_all(&[
         (args.out.clone(), signals),
-        (report_dir.join("import-report.csv"), write::report_csv(&imported)),
-        (report_dir.join("import-report.json"), write::report_json(&imported)),
-        (report_dir.join("claims.csv"), write::claims_csv(&imported.claims)),
+        (
+            report_dir.join("import-report.csv"),
+            write::report_csv(&imported),
+        ),
+        (
+            report_dir.join("import-report.json"),
+            write::report_json(&imported),
+        ),
+        (
+            report_dir.join("claims.csv"),
+            write::claims_csv(&imported.claims),
+        ),
     ])?;
 
     let c = imported.counts();
@@ -139,7 +165,9 @@ fn import(args: ImportArgs) -> anyhow::Result<()> {
 /// temporaries are removed and no target is touched.
 fn write_all(files: &[(PathBuf, String)]) -> anyhow::Result<()> {
     let tmp_of = |p: &Path| {
-        let name = p.file_name().map_or_else(|| "out".into(), |n| n.to_string_lossy().into_owned());
+        let name = p
+            .file_name()
+            .map_or_else(|| "out".into(), |n| n.to_string_lossy().into_owned());
         p.with_file_name(format!(".{name}.tmp-{}", std::process::id()))
     };
     let mut written = Vec::new();

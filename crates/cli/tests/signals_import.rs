@@ -51,12 +51,19 @@ fn json_export_to_signal_file_report_and_claims() {
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(
-        stdout.contains("10 messages; calls 2, updates 2, claims 1, chatter 4, unparsed 1; parse rate 83.3%"),
+        stdout.contains(
+            "10 messages; calls 2, updates 2, claims 1, chatter 4, unparsed 1; parse rate 83.3%"
+        ),
         "{stdout}"
     );
     assert_eq!(
         files_in(tmp.path()),
-        ["ch-import/claims.csv", "ch-import/import-report.csv", "ch-import/import-report.json", "ch.csv"]
+        [
+            "ch-import/claims.csv",
+            "ch-import/import-report.csv",
+            "ch-import/import-report.json",
+            "ch.csv"
+        ]
     );
     let csv = std::fs::read_to_string(&out).unwrap();
     let lines: Vec<&str> = csv.lines().collect();
@@ -81,11 +88,21 @@ fn json_export_to_signal_file_report_and_claims() {
     );
     let report = std::fs::read_to_string(tmp.path().join("ch-import/import-report.csv")).unwrap();
     assert_eq!(report.lines().count(), 11);
-    assert!(report.contains("3,2023-03-16T09:00:00Z,call,edited after posting: final text taken,3,ARBUSDT,true,"), "{report}");
-    let json: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(tmp.path().join("ch-import/import-report.json")).unwrap()).unwrap();
+    assert!(
+        report.contains(
+            "3,2023-03-16T09:00:00Z,call,edited after posting: final text taken,3,ARBUSDT,true,"
+        ),
+        "{report}"
+    );
+    let json: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(tmp.path().join("ch-import/import-report.json")).unwrap(),
+    )
+    .unwrap();
     assert_eq!(json["unparsed"], 1);
-    assert_eq!(json["messages"][8]["reason"], "prices without a pair: no call can be made of it");
+    assert_eq!(
+        json["messages"][8]["reason"],
+        "prices without a pair: no call can be made of it"
+    );
 }
 
 #[test]
@@ -95,7 +112,13 @@ fn html_export_dir_to_jsonl_with_report_dir() {
     let rep = tmp.path().join("rep");
     let o = ringfence(
         &["signals", "import", "--format", "telegram-html"],
-        &[&fixture("html_export"), Path::new("--out"), &out, Path::new("--report"), &rep],
+        &[
+            &fixture("html_export"),
+            Path::new("--out"),
+            &out,
+            Path::new("--report"),
+            &rep,
+        ],
     );
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let set = ringfence_data::signals::load_signals(&out, None).expect("loads");
@@ -113,7 +136,11 @@ fn refused(args: &[&str], extra: &[&Path], expect: &[&str], dir: &Path) {
         assert!(err.contains(e), "{e:?} not in {err}");
     }
     assert!(!err.contains("panicked"), "{err}");
-    assert_eq!(files_in(dir), Vec::<String>::new(), "nothing may be written");
+    assert_eq!(
+        files_in(dir),
+        Vec::<String>::new(),
+        "nothing may be written"
+    );
 }
 
 #[test]
@@ -126,10 +153,20 @@ fn bad_exports_exit_2_naming_file_and_position_and_write_nothing() {
     let full = std::fs::read_to_string(fixture("result_new.json")).unwrap();
     let truncated = inputs.path().join("result.json");
     std::fs::write(&truncated, &full[..full.len() / 2]).unwrap();
-    refused(&["signals", "import"], &[&truncated, Path::new("--out"), &out], &["result.json, line ", "ends early"], &out_dir);
+    refused(
+        &["signals", "import"],
+        &[&truncated, Path::new("--out"), &out],
+        &["result.json, line ", "ends early"],
+        &out_dir,
+    );
     let invalid = inputs.path().join("bad.json");
     std::fs::write(&invalid, "{\"messages\": [ {\"id\": 1,, } ]}").unwrap();
-    refused(&["signals", "import"], &[&invalid, Path::new("--out"), &out], &["bad.json, line 1, column 25", "invalid JSON"], &out_dir);
+    refused(
+        &["signals", "import"],
+        &[&invalid, Path::new("--out"), &out],
+        &["bad.json, line 1, column 25", "invalid JSON"],
+        &out_dir,
+    );
     refused(
         &["signals", "import"],
         &[&fixture("not_telegram.html"), Path::new("--out"), &out],
@@ -152,13 +189,23 @@ fn bad_exports_exit_2_naming_file_and_position_and_write_nothing() {
     std::fs::write(&grammar, "[labels]\nentyr = [\"x\"]\n").unwrap();
     refused(
         &["signals", "import"],
-        &[&fixture("result_new.json"), Path::new("--grammar"), &grammar, Path::new("--out"), &out],
+        &[
+            &fixture("result_new.json"),
+            Path::new("--grammar"),
+            &grammar,
+            Path::new("--out"),
+            &out,
+        ],
         &["g.toml", "entyr"],
         &out_dir,
     );
     refused(
         &["signals", "import"],
-        &[&fixture("result_new.json"), Path::new("--out"), &out_dir.join("s.txt")],
+        &[
+            &fixture("result_new.json"),
+            Path::new("--out"),
+            &out_dir.join("s.txt"),
+        ],
         &[".csv or .jsonl"],
         &out_dir,
     );

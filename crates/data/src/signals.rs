@@ -613,7 +613,10 @@ fn parse_ladder(s: &str) -> Result<Vec<EntryLevel>, String> {
 /// The entry an engine without ladder fills sees: one level is a limit, several the zone spanning them.
 fn ladder_entry(levels: &[EntryLevel]) -> EntrySpec {
     let lo = levels.iter().map(|l| l.price).fold(f64::INFINITY, f64::min);
-    let hi = levels.iter().map(|l| l.price).fold(f64::NEG_INFINITY, f64::max);
+    let hi = levels
+        .iter()
+        .map(|l| l.price)
+        .fold(f64::NEG_INFINITY, f64::max);
     if lo == hi {
         EntrySpec::Limit { price: lo }
     } else {

@@ -515,10 +515,9 @@ fn ladder_leverage_range_and_msg_id_parse() {
 
 #[test]
 fn ladder_is_checked_against_stop_and_targets_and_refuses_bad_values() {
-    let e = import_csv(&[
-        "1,2025-10-10T12:00:00Z,open,BTCUSDT,long,,,27200,28000,10,,1,27400;27100",
-    ])
-    .expect_err("stop inside the ladder");
+    let e =
+        import_csv(&["1,2025-10-10T12:00:00Z,open,BTCUSDT,long,,,27200,28000,10,,1,27400;27100"])
+            .expect_err("stop inside the ladder");
     assert!(e.contains("imp.csv") && e.contains("row 2"), "{e}");
     assert!(e.contains("stop 27200"), "{e}");
     for (cell, frag) in [
@@ -535,7 +534,11 @@ fn ladder_is_checked_against_stop_and_targets_and_refuses_bad_values() {
     ])
     .expect_err("both entry and entries");
     assert!(e.contains("either entries"), "{e}");
-    for (lev, frag) in [("10-5x", "reversed"), ("0-5", "at least 1"), ("a-b", "not a number")] {
+    for (lev, frag) in [
+        ("10-5x", "reversed"),
+        ("0-5", "at least 1"),
+        ("a-b", "not a number"),
+    ] {
         let row = format!("1,2025-10-10T12:00:00Z,open,BTCUSDT,long,27000,,26000,28000,{lev},,1,");
         let e = import_csv(&[&row]).expect_err(lev);
         assert!(e.contains(frag), "{lev}: {e}");
@@ -546,14 +549,21 @@ fn ladder_is_checked_against_stop_and_targets_and_refuses_bad_values() {
 fn ladder_in_json_lines_matches_csv() {
     let jsonl = r#"{"id":"7","time":"2025-10-10T12:00:00Z","symbol":"BTCUSDT","side":"long","stop":26000,"targets":[28000],"leverage":"5-10x","msg_id":"7","entries":[27400,"27100@2"]}"#;
     let j = parse_signals("imp.jsonl", jsonl, None).expect("jsonl parses");
-    let c = import_csv(&[
-        "7,2025-10-10T12:00:00Z,,BTCUSDT,long,,,26000,28000,5-10x,,7,27400;27100@2",
-    ])
-    .expect("csv parses");
+    let c =
+        import_csv(&["7,2025-10-10T12:00:00Z,,BTCUSDT,long,,,26000,28000,5-10x,,7,27400;27100@2"])
+            .expect("csv parses");
     let strip = |s: &SignalSet| {
         s.events
             .iter()
-            .map(|e| (e.ladder.clone(), e.leverage, e.leverage_high, e.msg_id.clone(), e.entry))
+            .map(|e| {
+                (
+                    e.ladder.clone(),
+                    e.leverage,
+                    e.leverage_high,
+                    e.msg_id.clone(),
+                    e.entry,
+                )
+            })
             .collect::<Vec<_>>()
     };
     assert_eq!(strip(&j), strip(&c));
