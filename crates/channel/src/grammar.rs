@@ -926,7 +926,10 @@ impl Grammar {
                 });
                 let maybe_label = labelled.is_none()
                     && i > 0
-                    && matches!(toks[i - 1], Tok::Punct(':' | '-') | Tok::Emoji(_) | Tok::Word(_));
+                    && matches!(
+                        toks[i - 1],
+                        Tok::Punct(':' | '-') | Tok::Emoji(_) | Tok::Word(_)
+                    );
                 if !(slash || glued_quote || is_tag || maybe_label)
                     || raw.len() > 20
                     || !raw.is_ascii()
@@ -950,14 +953,10 @@ impl Grammar {
                         return Some(format!("{b}{}", if q == "USD" { "USDT" } else { q }));
                     }
                 }
-                if maybe_label
-                    && self.pair_label_before(toks, i)
-                    && self.plausible_base(&base)
-                {
+                if maybe_label && self.pair_label_before(toks, i) && self.plausible_base(&base) {
                     labelled = Some(format!("{base}USDT"));
                 }
-                if bare_tag.is_none() && is_tag && self.plausible_base(&base)
-                {
+                if bare_tag.is_none() && is_tag && self.plausible_base(&base) {
                     bare_tag = Some(format!("{base}USDT"));
                 }
             }

@@ -129,6 +129,24 @@ pub enum EntrySpec {
     },
 }
 
+/// The columns (CSV) or keys (JSON Lines) of a signal file, in the order writers use
+/// (DESIGN.md §4, plus `msg_id` and the `entries` ladder of imported channels).
+pub const SIGNAL_COLUMNS: [&str; 13] = [
+    "id",
+    "time",
+    "action",
+    "symbol",
+    "side",
+    "entry",
+    "entry_high",
+    "stop",
+    "targets",
+    "leverage",
+    "margin_mode",
+    "msg_id",
+    "entries",
+];
+
 /// One level of an entry ladder: a limit price and its share of the position.
 ///
 /// `weight` is relative (the engine normalises the weights of a ladder); `None` means an equal
