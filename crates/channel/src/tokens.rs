@@ -57,7 +57,14 @@ fn mark_of(c: char) -> Option<Mark> {
 
 /// Splits `text` into lines of tokens (empty lines kept as empty vectors: they end blocks).
 pub fn tokenize(text: &str) -> Vec<Vec<Tok>> {
-    text.split('\n').map(tokenize_line).collect()
+    let mut chars = Vec::new();
+    text.split('\n')
+        .map(|line| {
+            chars.clear();
+            chars.extend(line.chars());
+            tokenize_chars(&chars)
+        })
+        .collect()
 }
 
 fn is_dash(c: char) -> bool {
@@ -67,6 +74,11 @@ fn is_dash(c: char) -> bool {
 /// Tokens of one line.
 pub fn tokenize_line(line: &str) -> Vec<Tok> {
     let chars: Vec<char> = line.chars().collect();
+    tokenize_chars(&chars)
+}
+
+/// Tokens of one line given as characters.
+fn tokenize_chars(chars: &[char]) -> Vec<Tok> {
     let mut out = Vec::new();
     let mut i = 0;
     while i < chars.len() {
