@@ -84,7 +84,7 @@ fn tokenize_chars(chars: &[char]) -> Vec<Tok> {
     while i < chars.len() {
         let c = chars[i];
         if c.is_ascii_digit() || (c == '.' && chars.get(i + 1).is_some_and(char::is_ascii_digit)) {
-            i = lex_number(&chars, i, &mut out);
+            i = lex_number(chars, i, &mut out);
         } else if c == '$' || c == '#' {
             if chars
                 .get(i + 1)
@@ -95,17 +95,17 @@ fn tokenize_chars(chars: &[char]) -> Vec<Tok> {
                 continue;
             }
             let start = i + 1;
-            let end = word_end(&chars, start);
+            let end = word_end(chars, start);
             if end > start {
                 let word: String = chars[start..end].iter().collect();
-                let (word, next) = perp_suffix(&chars, end, word);
+                let (word, next) = perp_suffix(chars, end, word);
                 out.push(Tok::Tag(word.to_uppercase()));
                 i = next;
             } else {
                 i += 1;
             }
         } else if c.is_alphabetic() {
-            let end = word_end(&chars, i);
+            let end = word_end(chars, i);
             let mut lower = String::with_capacity(end - i);
             for c in &chars[i..end] {
                 if c.is_ascii() {
@@ -124,7 +124,7 @@ fn tokenize_chars(chars: &[char]) -> Vec<Tok> {
                 i = end;
                 continue;
             }
-            let (word, next) = perp_suffix(&chars, end, lower);
+            let (word, next) = perp_suffix(chars, end, lower);
             out.push(Tok::Word(word));
             i = next;
         } else if is_dash(c) {
