@@ -276,7 +276,7 @@ const MESSAGES: &[&str] = &[
 
 fn seeds_for(target: &str) -> Vec<Vec<u8>> {
     match target {
-        "json" => read_seeds(&[
+        "json" | "import" => read_seeds(&[
             "crates/channel/tests/fixtures/result_new.json",
             "crates/channel/tests/fixtures/result_old.json",
         ]),
@@ -337,6 +337,19 @@ fn run_one(target: &str, input: &[u8], scratch: &Path) {
                 let imp = ringfence_channel::classify(&[msg, reply], g, "f");
                 let _ = ringfence_channel::write::report_csv(&imp);
             });
+        }
+        #[cfg(feature = "full")]
+        "import" => {
+            // what the importer writes must always load with the project's signal parser
+            let tz = Some(ringfence_channel::Zone::parse("UTC").expect("zone"));
+            if let Ok(msgs) = ringfence_channel::export::parse_json("f.json", &text, tz) {
+                let imp =
+                    ringfence_channel::classify(&msgs, &ringfence_channel::Grammar::builtin(), "f");
+                let csv = ringfence_channel::write::signals_csv(&imp.events);
+                if let Err(e) = ringfence_data::signals::parse_signals("f.csv", &csv, None) {
+                    panic!("imported signal file does not load: {e}");
+                }
+            }
         }
         #[cfg(feature = "full")]
         "signals" => {

@@ -173,6 +173,7 @@ impl Import {
 /// What later messages need to know about a call.
 #[derive(Debug, Clone)]
 struct CallInfo {
+    time: TimestampMs,
     symbol: String,
     side: Side,
     /// Reference entry for "stop to breakeven" (None for market).
@@ -257,6 +258,14 @@ impl State<'_> {
     }
 
     fn message(&mut self, m: &Message) {
+        if self.out.records.last().is_some_and(|r| r.msg_id == m.id) {
+            self.record(
+                m,
+                Class::Unparsed,
+                "a second message with the same id: only the first is read",
+            );
+            return;
+        }
         if let Some(action) = &m.service {
             self.record(m, Class::Chatter, format!("service message ({action})"));
             return;
@@ -361,6 +370,7 @@ impl State<'_> {
                 self.calls.insert(
                     m.id,
                     CallInfo {
+                        time: m.time,
                         symbol: symbol.clone(),
                         side: call.side,
                         entry_ref: call.entry_ref(),
@@ -381,6 +391,18 @@ impl State<'_> {
     fn lifecycle(&mut self, m: &Message, p: &Parsed, said: &Said, lines: &[Vec<Tok>]) {
         let call_id = self.linked_call(m, p, lines);
         let call = call_id.and_then(|c| self.calls.get(&c)).cloned();
+        if let Some(c) = &call
+            && m.time < c.time
+        {
+            let r = self.record(
+                m,
+                Class::Unparsed,
+                "posted before the call it refers to (the export's times are out of order)",
+            );
+            r.call_id = call_id;
+            r.symbol = Some(c.symbol.clone());
+            return;
+        }
         let mut events = Vec::new();
         let mut claims = Vec::new();
         let mut notes = Vec::new();
