@@ -521,21 +521,11 @@ impl State<'_> {
                 Class::Update
             } else {
                 self.out.events.push(SignalEvent {
-                    id: call_id.to_string(),
-                    time: m.time,
-                    action,
                     symbol: Symbol::parse(&info.symbol).ok(),
                     side: Some(info.side),
-                    entry: EntrySpec::Market,
-                    stop,
-                    targets: Vec::new(),
-                    leverage: None,
-                    margin_mode: None,
-                    ladder: Vec::new(),
-                    leverage_high: None,
                     msg_id: Some(m.id.to_string()),
                     source: self.source.to_string(),
-                    line: 0,
+                    ..SignalEvent::update(&call_id.to_string(), m.time, action, stop)
                 });
                 Class::Update
             }

@@ -199,3 +199,28 @@ pub struct SignalEvent {
     /// 1-based line in the source file (header = line 1 for CSV).
     pub line: usize,
 }
+
+impl SignalEvent {
+    /// An update (`close`, `cancel`, `move_stop` to `stop`) of call `id`, with no symbol, side,
+    /// entry or targets of its own (the signal parser fills symbol and side from the call), no
+    /// source and line 0.
+    pub fn update(id: &str, time: TimestampMs, action: Action, stop: Option<f64>) -> SignalEvent {
+        SignalEvent {
+            id: id.to_string(),
+            time,
+            action,
+            symbol: None,
+            side: None,
+            entry: EntrySpec::Market,
+            stop,
+            targets: Vec::new(),
+            leverage: None,
+            margin_mode: None,
+            ladder: Vec::new(),
+            leverage_high: None,
+            msg_id: None,
+            source: String::new(),
+            line: 0,
+        }
+    }
+}
