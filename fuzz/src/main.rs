@@ -3,14 +3,16 @@
 //!
 //! ```text
 //! cargo run --profile fuzz -p ringfence-fuzz -- <target> <inputs> [seed]                 # json, html, grammar
-//! cargo run --profile fuzz -p ringfence-fuzz --features full -- <target> <inputs> [seed]  # + signals, scenario
+//! cargo run --profile fuzz -p ringfence-fuzz --features full -- <target> <inputs> [seed]  # + import, signals, scenario
+//! ringfence-fuzz <target> replay FILE...   # re-run saved inputs with the panic message shown
 //! ```
 //!
 //! Each input is a seed from the target's corpus (the repository's fixtures, demo files and grammar
 //! examples) with 1-8 random mutations: byte flips, inserted dictionary tokens (`Entry`, `1)`,
 //! `,`, `x`, `%`, `{`, `<div class="message"`, `&#`, huge numbers, emoji, keycaps...), deleted,
 //! duplicated or spliced ranges, truncation. Every call runs under `catch_unwind`; a panicking
-//! input is saved to `fuzz/crashes/<target>-<n>.txt` and counted. The summary line gives inputs
+//! input is saved to `fuzz/crashes/<target>-<seed>-<n>.txt` and counted. The `import` target also
+//! checks a property: the signal file the importer writes from any export must load. The summary line gives inputs
 //! run, panics and inputs per second.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
