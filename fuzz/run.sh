@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Round-robin fuzzing of every parser on one core: ROUNDS rounds of CHUNK inputs per target (the
+# Round-robin fuzzing of every parser on one core (`import` = export -> classify -> signal file,
+# which must load with the project's signal parser): ROUNDS rounds of CHUNK inputs per target (the
 # scenario target, ~100x slower, gets CHUNK/100), each round with its own seed. Summaries go to
 # stdout; a panicking input is saved under fuzz/crashes/.
 #   bash fuzz/run.sh [ROUNDS] [CHUNK]
@@ -19,5 +20,6 @@ FULL="${CARGO_TARGET_DIR:-target}/debug/ringfence-fuzz"
 for round in $(seq 1 "$ROUNDS"); do
   for t in grammar json html; do "$CH" "$t" "$CHUNK" "$round"; done
   "$FULL" signals "$CHUNK" "$round"
+  "$FULL" import "$CHUNK" "$round"
   "$FULL" scenario $((CHUNK / 100)) "$round"
 done

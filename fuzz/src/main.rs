@@ -3,14 +3,16 @@
 //!
 //! ```text
 //! cargo run --profile fuzz -p ringfence-fuzz -- <target> <inputs> [seed]                 # json, html, grammar
-//! cargo run --profile fuzz -p ringfence-fuzz --features full -- <target> <inputs> [seed]  # + signals, scenario
+//! cargo run --profile fuzz -p ringfence-fuzz --features full -- <target> <inputs> [seed]  # + import, signals, scenario
+//! ringfence-fuzz <target> replay FILE...   # re-run saved inputs with the panic message shown
 //! ```
 //!
 //! Each input is a seed from the target's corpus (the repository's fixtures, demo files and grammar
 //! examples) with 1-8 random mutations: byte flips, inserted dictionary tokens (`Entry`, `1)`,
 //! `,`, `x`, `%`, `{`, `<div class="message"`, `&#`, huge numbers, emoji, keycaps...), deleted,
 //! duplicated or spliced ranges, truncation. Every call runs under `catch_unwind`; a panicking
-//! input is saved to `fuzz/crashes/<target>-<n>.txt` and counted. The summary line gives inputs
+//! input is saved to `fuzz/crashes/<target>-<seed>-<n>.txt` and counted. The `import` target also
+//! checks a property: the signal file the importer writes from any export must load. The summary line gives inputs
 //! run, panics and inputs per second.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -276,7 +278,7 @@ const MESSAGES: &[&str] = &[
 
 fn seeds_for(target: &str) -> Vec<Vec<u8>> {
     match target {
-        "json" => read_seeds(&[
+        "json" | "import" => read_seeds(&[
             "crates/channel/tests/fixtures/result_new.json",
             "crates/channel/tests/fixtures/result_old.json",
         ]),
@@ -337,6 +339,19 @@ fn run_one(target: &str, input: &[u8], scratch: &Path) {
                 let imp = ringfence_channel::classify(&[msg, reply], g, "f");
                 let _ = ringfence_channel::write::report_csv(&imp);
             });
+        }
+        #[cfg(feature = "full")]
+        "import" => {
+            // what the importer writes must always load with the project's signal parser
+            let tz = Some(ringfence_channel::Zone::parse("UTC").expect("zone"));
+            if let Ok(msgs) = ringfence_channel::export::parse_json("f.json", &text, tz) {
+                let imp =
+                    ringfence_channel::classify(&msgs, &ringfence_channel::Grammar::builtin(), "f");
+                let csv = ringfence_channel::write::signals_csv(&imp.events);
+                if let Err(e) = ringfence_data::signals::parse_signals("f.csv", &csv, None) {
+                    panic!("imported signal file does not load: {e}");
+                }
+            }
         }
         #[cfg(feature = "full")]
         "signals" => {

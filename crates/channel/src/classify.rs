@@ -173,6 +173,7 @@ impl Import {
 /// What later messages need to know about a call.
 #[derive(Debug, Clone)]
 struct CallInfo {
+    time: TimestampMs,
     symbol: String,
     side: Side,
     /// Reference entry for "stop to breakeven" (None for market).
@@ -209,8 +210,20 @@ struct State<'a> {
 }
 
 fn one_line(text: &str) -> String {
-    let s: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    s.chars().take(200).collect()
+    let mut s = String::with_capacity(text.len().min(256));
+    for (n, w) in text.split_whitespace().enumerate() {
+        if s.len() >= 200 {
+            break;
+        }
+        if n > 0 {
+            s.push(' ');
+        }
+        s.push_str(w);
+    }
+    match s.char_indices().nth(200) {
+        Some((i, _)) => s[..i].to_string(),
+        None => s,
+    }
 }
 
 fn fmt_list(v: &[f64]) -> String {
@@ -245,6 +258,14 @@ impl State<'_> {
     }
 
     fn message(&mut self, m: &Message) {
+        if self.out.records.last().is_some_and(|r| r.msg_id == m.id) {
+            self.record(
+                m,
+                Class::Unparsed,
+                "a second message with the same id: only the first is read",
+            );
+            return;
+        }
         if let Some(action) = &m.service {
             self.record(m, Class::Chatter, format!("service message ({action})"));
             return;
@@ -255,15 +276,19 @@ impl State<'_> {
         }
         let lines = tokenize(&m.text);
         let parsed = self.grammar.parse(&lines);
-        let said = self.grammar.lifecycle(&lines);
         let has_prices =
             !parsed.entries.is_empty() || parsed.stop.is_some() || !parsed.targets.is_empty();
         let full_call = parsed.symbol.is_some()
             && (parsed.entry_label || parsed.market || !parsed.entries.is_empty())
             && (parsed.stop.is_some() || !parsed.targets.is_empty());
-        if !said.forms.is_empty() && !full_call {
+        if full_call {
+            self.call(m, &parsed);
+            return;
+        }
+        let said = self.grammar.lifecycle(&lines);
+        if !said.forms.is_empty() {
             self.lifecycle(m, &parsed, &said, &lines);
-        } else if full_call || (parsed.symbol.is_some() && has_prices && said.pct.is_none()) {
+        } else if parsed.symbol.is_some() && has_prices && said.pct.is_none() {
             self.call(m, &parsed);
         } else if said.pct.is_some() {
             self.lifecycle(m, &parsed, &said, &lines);
@@ -345,6 +370,7 @@ impl State<'_> {
                 self.calls.insert(
                     m.id,
                     CallInfo {
+                        time: m.time,
                         symbol: symbol.clone(),
                         side: call.side,
                         entry_ref: call.entry_ref(),
@@ -365,6 +391,18 @@ impl State<'_> {
     fn lifecycle(&mut self, m: &Message, p: &Parsed, said: &Said, lines: &[Vec<Tok>]) {
         let call_id = self.linked_call(m, p, lines);
         let call = call_id.and_then(|c| self.calls.get(&c)).cloned();
+        if let Some(c) = &call
+            && m.time < c.time
+        {
+            let r = self.record(
+                m,
+                Class::Unparsed,
+                "posted before the call it refers to (the export's times are out of order)",
+            );
+            r.call_id = call_id;
+            r.symbol = Some(c.symbol.clone());
+            return;
+        }
         let mut events = Vec::new();
         let mut claims = Vec::new();
         let mut notes = Vec::new();
@@ -483,21 +521,11 @@ impl State<'_> {
                 Class::Update
             } else {
                 self.out.events.push(SignalEvent {
-                    id: call_id.to_string(),
-                    time: m.time,
-                    action,
                     symbol: Symbol::parse(&info.symbol).ok(),
                     side: Some(info.side),
-                    entry: EntrySpec::Market,
-                    stop,
-                    targets: Vec::new(),
-                    leverage: None,
-                    margin_mode: None,
-                    ladder: Vec::new(),
-                    leverage_high: None,
                     msg_id: Some(m.id.to_string()),
                     source: self.source.to_string(),
-                    line: 0,
+                    ..SignalEvent::update(&call_id.to_string(), m.time, action, stop)
                 });
                 Class::Update
             }

@@ -90,7 +90,7 @@ fn parse_offset(s: &str) -> Option<FixedOffset> {
     };
     let (h, m) = match rest.split_once(':') {
         Some((h, m)) => (h, m),
-        None if rest.len() == 4 => rest.split_at(2),
+        None if rest.len() == 4 && rest.is_ascii() => rest.split_at(2),
         None => (rest, "0"),
     };
     let (h, m): (i32, i32) = (h.parse().ok()?, m.parse().ok()?);
@@ -211,6 +211,9 @@ fn export_files(path: &Path, format: Format) -> Result<Vec<(PathBuf, Format)>, I
     Ok(vec![(path.to_path_buf(), fmt)])
 }
 
+/// Times a message can have: 1970-01-01 .. 3000-01-01 (ms UTC).
+const PLAUSIBLE: std::ops::RangeInclusive<TimestampMs> = 0..=32_503_680_000_000;
+
 // ---------------------------------------------------------------------------------------------
 // JSON
 
@@ -316,6 +319,13 @@ pub fn parse_json(name: &str, text: &str, tz: Option<Zone>) -> Result<Vec<Messag
     let mut out = Vec::with_capacity(messages.len());
     for m in messages {
         let time = json_time(name, &m, tz)?;
+        if !PLAUSIBLE.contains(&time) {
+            return Err(ImportError::Message {
+                file: name.to_string(),
+                id: m.id,
+                what: "its date is not between 1970 and 3000".into(),
+            });
+        }
         let mut body = match &m.text {
             Some(JText::Plain(s)) => s.clone(),
             Some(JText::Parts(p)) => join_parts(p),
@@ -361,7 +371,7 @@ fn json_time(name: &str, m: &JMessage, tz: Option<Zone>) -> Result<TimestampMs, 
             JNum::S(s) => s.trim().parse::<i64>().ok(),
         };
         return match secs.and_then(|s| s.checked_mul(1000)) {
-            Some(ms) if (0..=32_503_680_000_000).contains(&ms) => Ok(ms),
+            Some(ms) if PLAUSIBLE.contains(&ms) => Ok(ms),
             _ => Err(bad("date_unixtime is not a time in seconds".into())),
         };
     }
@@ -472,11 +482,19 @@ pub fn parse_html(name: &str, text: &str, tz: Option<Zone>) -> Result<Vec<Messag
                 what: "has no date (no \"date details\" title)".into(),
             });
         };
-        let time = html_time(&title, tz).map_err(|what| ImportError::Message {
-            file: name.to_string(),
-            id,
-            what,
-        })?;
+        let time = html_time(&title, tz)
+            .and_then(|t| {
+                if PLAUSIBLE.contains(&t) {
+                    Ok(t)
+                } else {
+                    Err(format!("date {title:?} is not between 1970 and 3000"))
+                }
+            })
+            .map_err(|what| ImportError::Message {
+                file: name.to_string(),
+                id,
+                what,
+            })?;
         out.push(Message {
             id,
             time,

@@ -8,7 +8,33 @@
 
 use crate::tokens::{Mark, Tok};
 use serde::Deserialize;
-use std::collections::BTreeMap;
+use std::borrow::Borrow;
+use std::collections::{BTreeMap, HashMap};
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// FNV-1a: the vocabulary lookups hash short words, where SipHash's set-up dominates.
+#[derive(Default)]
+struct Fnv(u64);
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for b in bytes {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
+
+type WordMap = HashMap<String, u32, BuildHasherDefault<Fnv>>;
 
 /// The field a label introduces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -433,21 +459,28 @@ pub struct Grammar {
     labels: Vec<(Vec<String>, Field)>,
     /// Indices into `labels` by the phrase's first word.
     by_first: BTreeMap<String, Vec<usize>>,
-    long: Vec<String>,
-    short: Vec<String>,
-    market: Vec<String>,
-    cross: Vec<String>,
-    isolated: Vec<String>,
+    /// Word -> the classes ([`wc`]) it belongs to: one lookup per word.
+    words: WordMap,
     quotes: Vec<String>,
-    hit: Vec<String>,
-    breakeven: Vec<String>,
-    close: Vec<String>,
-    cancel: Vec<String>,
-    profit: Vec<String>,
 }
 
-fn owned(words: &[&str]) -> Vec<String> {
-    words.iter().map(|w| w.to_lowercase()).collect()
+/// Word classes of the grammar's vocabulary (bit flags).
+mod wc {
+    pub const LONG: u32 = 1;
+    pub const SHORT: u32 = 1 << 1;
+    pub const MARKET: u32 = 1 << 2;
+    pub const CROSS: u32 = 1 << 3;
+    pub const ISOLATED: u32 = 1 << 4;
+    pub const HIT: u32 = 1 << 5;
+    pub const BREAKEVEN: u32 = 1 << 6;
+    pub const CLOSE: u32 = 1 << 7;
+    pub const CANCEL: u32 = 1 << 8;
+    pub const PROFIT: u32 = 1 << 9;
+    pub const MOVE: u32 = 1 << 10;
+    pub const CLOSE_CTX: u32 = 1 << 11;
+    pub const PARTIAL: u32 = 1 << 12;
+    pub const NOT: u32 = 1 << 13;
+    pub const STOPPED: u32 = 1 << 14;
 }
 
 /// Splits a phrase into the words the tokenizer would produce.
@@ -479,18 +512,28 @@ impl Grammar {
         let mut g = Grammar {
             labels,
             by_first: BTreeMap::new(),
-            long: owned(LONG_WORDS),
-            short: owned(SHORT_WORDS),
-            market: owned(MARKET_WORDS),
-            cross: owned(CROSS_WORDS),
-            isolated: owned(ISOLATED_WORDS),
+            words: WordMap::default(),
             quotes: QUOTES.iter().map(|q| q.to_string()).collect(),
-            hit: owned(HIT_WORDS),
-            breakeven: owned(BREAKEVEN_WORDS),
-            close: owned(CLOSE_WORDS),
-            cancel: owned(CANCEL_WORDS),
-            profit: owned(PROFIT_WORDS),
         };
+        for (list, class) in [
+            (LONG_WORDS, wc::LONG),
+            (SHORT_WORDS, wc::SHORT),
+            (MARKET_WORDS, wc::MARKET),
+            (CROSS_WORDS, wc::CROSS),
+            (ISOLATED_WORDS, wc::ISOLATED),
+            (HIT_WORDS, wc::HIT),
+            (BREAKEVEN_WORDS, wc::BREAKEVEN),
+            (CLOSE_WORDS, wc::CLOSE),
+            (CANCEL_WORDS, wc::CANCEL),
+            (PROFIT_WORDS, wc::PROFIT),
+            (MOVE_WORDS, wc::MOVE),
+            (CLOSE_CONTEXT, wc::CLOSE_CTX),
+            (PARTIAL_WORDS, wc::PARTIAL),
+            (NOT_REACHED, wc::NOT),
+            (STOPPED_WORDS, wc::STOPPED),
+        ] {
+            g.add_words(list.iter().copied(), class);
+        }
         g.sort();
         g
     }
@@ -501,17 +544,8 @@ impl Grammar {
             Grammar {
                 labels: Vec::new(),
                 by_first: BTreeMap::new(),
-                long: Vec::new(),
-                short: Vec::new(),
-                market: Vec::new(),
-                cross: Vec::new(),
-                isolated: Vec::new(),
+                words: WordMap::default(),
                 quotes: Vec::new(),
-                hit: Vec::new(),
-                breakeven: Vec::new(),
-                close: Vec::new(),
-                cancel: Vec::new(),
-                profit: Vec::new(),
             }
         } else {
             Grammar::builtin()
@@ -535,38 +569,35 @@ impl Grammar {
                 }
             }
         }
-        let add = |dst: &mut Vec<String>, src: &[String]| {
-            dst.extend(
-                src.iter()
-                    .map(|w| w.trim().to_lowercase())
-                    .filter(|w| !w.is_empty()),
-            );
-        };
         let w = &file.words;
-        add(&mut g.long, &w.long);
-        add(&mut g.short, &w.short);
-        add(&mut g.market, &w.market);
-        add(&mut g.cross, &w.cross);
-        add(&mut g.isolated, &w.isolated);
+        let lc = &file.lifecycle;
+        for (list, class) in [
+            (&w.long, wc::LONG),
+            (&w.short, wc::SHORT),
+            (&w.market, wc::MARKET),
+            (&w.cross, wc::CROSS),
+            (&w.isolated, wc::ISOLATED),
+            (&lc.hit, wc::HIT),
+            (&lc.breakeven, wc::BREAKEVEN),
+            (&lc.close, wc::CLOSE),
+            (&lc.cancel, wc::CANCEL),
+            (&lc.profit, wc::PROFIT),
+        ] {
+            g.add_words(list.iter().map(String::as_str), class);
+        }
         g.quotes.extend(
             w.quotes
                 .iter()
                 .map(|q| q.trim().to_uppercase())
                 .filter(|q| !q.is_empty()),
         );
-        let lc = &file.lifecycle;
-        add(&mut g.hit, &lc.hit);
-        add(&mut g.breakeven, &lc.breakeven);
-        add(&mut g.close, &lc.close);
-        add(&mut g.cancel, &lc.cancel);
-        add(&mut g.profit, &lc.profit);
         g.sort();
         g
     }
 
     fn sort(&mut self) {
         // longest phrase first, so `stop targets` wins over `stop` and `short term` over `short`
-        self.labels.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+        self.labels.sort_by_key(|l| std::cmp::Reverse(l.0.len()));
         self.by_first.clear();
         for (i, (words, _)) in self.labels.iter().enumerate() {
             if let Some(first) = words.first() {
@@ -577,14 +608,29 @@ impl Grammar {
         self.quotes.sort_by_key(|q| std::cmp::Reverse(q.len()));
     }
 
-    fn is(list: &[String], w: &str) -> bool {
-        list.iter().any(|x| x == w)
+    fn add_words<'w>(&mut self, words: impl Iterator<Item = &'w str>, class: u32) {
+        for w in words {
+            let w = w.trim().to_lowercase();
+            if !w.is_empty() {
+                *self.words.entry(w).or_default() |= class;
+            }
+        }
+    }
+
+    /// Whether `w` belongs to any of the word classes in `class`.
+    fn has(&self, w: &str, class: u32) -> bool {
+        self.words.get(w).is_some_and(|c| c & class != 0)
     }
 
     /// The label starting at `toks[i]`: its field, how many tokens it spans, and an index glued to
     /// its last word (`tp1` gives 1).
-    fn label_at(&self, toks: &[Tok], i: usize) -> Option<(Field, usize, Option<u32>)> {
-        let Some(Tok::Word(first)) = toks.get(i) else {
+    fn label_at<T: Borrow<Tok>>(
+        &self,
+        toks: &[T],
+        i: usize,
+    ) -> Option<(Field, usize, Option<u32>)> {
+        let tok = |j: usize| toks.get(j).map(Borrow::borrow);
+        let Some(Tok::Word(first)) = tok(i) else {
             return None;
         };
         // candidates: phrases starting with this word, or with its stem (`tp1` -> `tp`)
@@ -609,11 +655,11 @@ impl Grammar {
             for (k, want) in words.iter().enumerate() {
                 // skip hyphens between words (`Take-Profit`, `Stop-Loss`)
                 if k > 0 {
-                    while matches!(toks.get(j), Some(Tok::Punct('-' | '/'))) {
+                    while matches!(tok(j), Some(Tok::Punct('-' | '/'))) {
                         j += 1;
                     }
                 }
-                let Some(Tok::Word(w)) = toks.get(j) else {
+                let Some(Tok::Word(w)) = tok(j) else {
                     continue 'phrases;
                 };
                 if w != want {
@@ -754,9 +800,9 @@ impl Grammar {
                         // entry label; after a long entry `Sell:` gives targets (spot style)
                         let before = p.long;
                         self.word(w, field, &mut p);
-                        let dir = Grammar::is(&self.long, w) || Grammar::is(&self.short, w);
+                        let dir = self.has(w, wc::LONG) || self.has(w, wc::SHORT);
                         if dir && matches!(toks.get(i), Some(Tok::Punct(':') | Tok::Num(_))) {
-                            let this_long = Grammar::is(&self.long, w);
+                            let this_long = self.has(w, wc::LONG);
                             field = Some(
                                 if before.is_some_and(|b| b != this_long) && !p.entries.is_empty() {
                                     Field::Targets
@@ -769,9 +815,9 @@ impl Grammar {
                     }
                     Tok::Tag(t) => {
                         let w = t.to_lowercase();
-                        if Grammar::is(&self.long, &w) {
+                        if self.has(&w, wc::LONG) {
                             p.long.get_or_insert(true);
-                        } else if Grammar::is(&self.short, &w) {
+                        } else if self.has(&w, wc::SHORT) {
                             p.long.get_or_insert(false);
                         }
                     }
@@ -824,15 +870,15 @@ impl Grammar {
     }
 
     fn word(&self, w: &str, field: Option<Field>, p: &mut Parsed) {
-        if Grammar::is(&self.long, w) {
+        if self.has(w, wc::LONG) {
             p.long.get_or_insert(true);
-        } else if Grammar::is(&self.short, w) {
+        } else if self.has(w, wc::SHORT) {
             p.long.get_or_insert(false);
-        } else if field == Some(Field::Entry) && Grammar::is(&self.market, w) {
+        } else if field == Some(Field::Entry) && self.has(w, wc::MARKET) {
             p.market = true;
-        } else if Grammar::is(&self.cross, w) {
+        } else if self.has(w, wc::CROSS) {
             p.cross.get_or_insert(true);
-        } else if Grammar::is(&self.isolated, w) {
+        } else if self.has(w, wc::ISOLATED) {
             p.cross.get_or_insert(false);
         }
     }
@@ -866,11 +912,31 @@ impl Grammar {
         let mut bare_tag = None;
         for toks in lines {
             for i in 0..toks.len() {
-                let base = match &toks[i] {
-                    Tok::Word(w) => w.to_uppercase(),
-                    Tok::Tag(t) => t.clone(),
+                let (raw, is_tag) = match &toks[i] {
+                    Tok::Word(w) => (w.as_str(), false),
+                    Tok::Tag(t) => (t.as_str(), true),
                     _ => continue,
                 };
+                // cheap rejections first: most words are not a base asset
+                let slash = matches!(toks.get(i + 1), Some(Tok::Punct('/')));
+                let glued_quote = self.quotes.iter().any(|q| {
+                    raw.len() > q.len()
+                        && raw.is_char_boundary(raw.len() - q.len())
+                        && raw[raw.len() - q.len()..].eq_ignore_ascii_case(q)
+                });
+                let maybe_label = labelled.is_none()
+                    && i > 0
+                    && matches!(
+                        toks[i - 1],
+                        Tok::Punct(':' | '-') | Tok::Emoji(_) | Tok::Word(_)
+                    );
+                if !(slash || glued_quote || is_tag || maybe_label)
+                    || raw.len() > 20
+                    || !raw.is_ascii()
+                {
+                    continue;
+                }
+                let base = raw.to_ascii_uppercase();
                 // BASE/QUOTE
                 if let (Some(Tok::Punct('/')), Some(Tok::Word(q))) =
                     (toks.get(i + 1), toks.get(i + 2))
@@ -887,17 +953,10 @@ impl Grammar {
                         return Some(format!("{b}{}", if q == "USD" { "USDT" } else { q }));
                     }
                 }
-                if labelled.is_none()
-                    && i > 0
-                    && self.plausible_base(&base)
-                    && self.pair_label_before(toks, i)
-                {
+                if maybe_label && self.pair_label_before(toks, i) && self.plausible_base(&base) {
                     labelled = Some(format!("{base}USDT"));
                 }
-                if bare_tag.is_none()
-                    && matches!(toks[i], Tok::Tag(_))
-                    && self.plausible_base(&base)
-                {
+                if bare_tag.is_none() && is_tag && self.plausible_base(&base) {
                     bare_tag = Some(format!("{base}USDT"));
                 }
             }
@@ -926,13 +985,13 @@ impl Grammar {
             return false;
         }
         let lower = b.to_lowercase();
-        !(Grammar::is(&self.long, &lower)
-            || Grammar::is(&self.short, &lower)
+        !(self.has(&lower, wc::LONG)
+            || self.has(&lower, wc::SHORT)
             || self.quotes.iter().any(|q| q == b)
             || self
-                .labels
-                .iter()
-                .any(|(w, _)| w.len() == 1 && w[0] == lower)
+                .by_first
+                .get(&lower)
+                .is_some_and(|v| v.iter().any(|&k| self.labels[k].0.len() == 1))
             || matches!(
                 lower.as_str(),
                 "signal"
@@ -991,7 +1050,7 @@ impl Grammar {
     /// Finds lifecycle forms and claimed results in a message.
     pub fn lifecycle(&self, lines: &[Vec<Tok>]) -> Said {
         let mut said = Said::default();
-        let flat: Vec<&Tok> = lines.iter().flat_map(|l| l.iter()).collect();
+        let flat: Vec<&Tok> = lines.iter().flatten().collect();
         let word = |k: usize| -> Option<&str> {
             match flat.get(k) {
                 Some(Tok::Word(w)) => Some(w.as_str()),
@@ -1000,16 +1059,15 @@ impl Grammar {
         };
         let is_hit = |k: usize| -> bool {
             matches!(flat.get(k), Some(Tok::Emoji(Mark::Check)))
-                || word(k).is_some_and(|w| Grammar::is(&self.hit, w))
+                || word(k).is_some_and(|w| self.has(w, wc::HIT))
         };
         let near =
             |k: usize, n: usize, f: &dyn Fn(usize) -> bool| (k..(k + n).min(flat.len())).any(f);
-        let owned_flat: Vec<Tok> = flat.iter().map(|t| (*t).clone()).collect();
         let mut k = 0;
         let mut has_profit_word = false;
         let mut minus_before_pct = false;
         while k < flat.len() {
-            if let Some((field, span, glued)) = self.label_at(&owned_flat, k) {
+            if let Some((field, span, glued)) = self.label_at(&flat, k) {
                 let after = k + span;
                 match field {
                     Field::Targets => {
@@ -1037,8 +1095,8 @@ impl Grammar {
                     }
                     Field::Stop => {
                         if near(after, 3, &is_hit)
-                            || (k > 0 && word(k - 1).is_some_and(|w| Grammar::is(&self.close, w)))
-                            || (k > 1 && word(k - 2).is_some_and(|w| Grammar::is(&self.close, w)))
+                            || (k > 0 && word(k - 1).is_some_and(|w| self.has(w, wc::CLOSE)))
+                            || (k > 1 && word(k - 2).is_some_and(|w| self.has(w, wc::CLOSE)))
                         {
                             said.forms.push(Lifecycle::StopHit);
                         } else if let Some(form) = self.stop_move(&flat, k, after) {
@@ -1049,9 +1107,9 @@ impl Grammar {
                         let all = (k > 0 && word(k - 1) == Some("all"))
                             || (k > 1 && word(k - 2) == Some("all"));
                         let not = (after..(after + 4).min(flat.len()))
-                            .any(|j| word(j).is_some_and(|w| NOT_REACHED.contains(&w)))
+                            .any(|j| word(j).is_some_and(|w| self.has(w, wc::NOT)))
                             || (k.saturating_sub(3)..k)
-                                .any(|j| word(j).is_some_and(|w| NOT_REACHED.contains(&w)));
+                                .any(|j| word(j).is_some_and(|w| self.has(w, wc::NOT)));
                         if not {
                             said.forms.push(Lifecycle::Cancel);
                         } else if near(after, 4, &is_hit)
@@ -1060,13 +1118,12 @@ impl Grammar {
                             said.forms.push(Lifecycle::EntriesFilled);
                         }
                     }
-                    Field::Ignore => {
-                        if owned_flat[k..after]
+                    Field::Ignore
+                        if flat[k..after]
                             .iter()
-                            .any(|t| matches!(t, Tok::Word(w) if Grammar::is(&self.profit, w)))
-                        {
-                            has_profit_word = true;
-                        }
+                            .any(|t| matches!(t, Tok::Word(w) if self.has(w, wc::PROFIT))) =>
+                    {
+                        has_profit_word = true;
                     }
                     _ => {}
                 }
@@ -1074,21 +1131,18 @@ impl Grammar {
                 continue;
             }
             match flat[k] {
-                Tok::Word(w) if Grammar::is(&self.cancel, w) => said.forms.push(Lifecycle::Cancel),
-                Tok::Word(w) if STOPPED_WORDS.contains(&w.as_str()) => {
-                    said.forms.push(Lifecycle::StopHit)
-                }
-                Tok::Word(w) if Grammar::is(&self.profit, w) => has_profit_word = true,
-                Tok::Word(w) if Grammar::is(&self.close, w) => {
+                Tok::Word(w) if self.has(w, wc::CANCEL) => said.forms.push(Lifecycle::Cancel),
+                Tok::Word(w) if self.has(w, wc::STOPPED) => said.forms.push(Lifecycle::StopHit),
+                Tok::Word(w) if self.has(w, wc::PROFIT) => has_profit_word = true,
+                Tok::Word(w) if self.has(w, wc::CLOSE) => {
                     let ctx = (k + 1..(k + 3).min(flat.len())).any(|j| {
-                        word(j).is_some_and(|x| {
-                            CLOSE_CONTEXT.contains(&x) || PARTIAL_WORDS.contains(&x)
-                        }) || matches!(flat.get(j), Some(Tok::Pct(_)))
+                        word(j).is_some_and(|x| self.has(x, wc::CLOSE_CTX | wc::PARTIAL))
+                            || matches!(flat.get(j), Some(Tok::Pct(_)))
                     });
                     let short_msg = flat.iter().filter(|t| matches!(t, Tok::Word(_))).count() <= 6;
                     if ctx || short_msg {
                         let partial = (k + 1..(k + 4).min(flat.len())).any(|j| {
-                            word(j).is_some_and(|x| PARTIAL_WORDS.contains(&x))
+                            word(j).is_some_and(|x| self.has(x, wc::PARTIAL))
                                 || matches!(flat.get(j), Some(Tok::Pct(p)) if *p < 100.0)
                         });
                         said.forms.push(if partial {
@@ -1103,7 +1157,7 @@ impl Grammar {
                 }
                 Tok::Pct(v) if said.pct.is_none() => {
                     let profit_near = (k.saturating_sub(4)..(k + 4).min(flat.len()))
-                        .any(|j| word(j).is_some_and(|w| Grammar::is(&self.profit, w)));
+                        .any(|j| word(j).is_some_and(|w| self.has(w, wc::PROFIT)));
                     let lead = k > 0 && matches!(flat[k - 1], Tok::Punct('-'));
                     if profit_near
                         || said
@@ -1145,7 +1199,7 @@ impl Grammar {
             }
         };
         let moved = (k.saturating_sub(3)..(after + 2).min(flat.len()))
-            .any(|j| word(j).is_some_and(|w| MOVE_WORDS.contains(&w)));
+            .any(|j| word(j).is_some_and(|w| self.has(w, wc::MOVE)));
         let window = after..(after + 5).min(flat.len());
         let to_at = window
             .clone()
@@ -1157,7 +1211,7 @@ impl Grammar {
         for j in from..(from + 3).min(flat.len()) {
             match flat[j] {
                 Tok::Word(w)
-                    if Grammar::is(&self.breakeven, w)
+                    if self.has(w, wc::BREAKEVEN)
                         || w == "entry"
                         || w == "вход"
                         || w == "входа" =>

@@ -10,6 +10,7 @@
 //! Depends only on `model`; no polars, no file system except reading the export.
 
 pub mod classify;
+pub mod demo;
 pub mod export;
 pub mod grammar;
 pub mod tokens;

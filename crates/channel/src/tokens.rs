@@ -57,7 +57,14 @@ fn mark_of(c: char) -> Option<Mark> {
 
 /// Splits `text` into lines of tokens (empty lines kept as empty vectors: they end blocks).
 pub fn tokenize(text: &str) -> Vec<Vec<Tok>> {
-    text.split('\n').map(tokenize_line).collect()
+    let mut chars = Vec::new();
+    text.split('\n')
+        .map(|line| {
+            chars.clear();
+            chars.extend(line.chars());
+            tokenize_chars(&chars)
+        })
+        .collect()
 }
 
 fn is_dash(c: char) -> bool {
@@ -67,12 +74,17 @@ fn is_dash(c: char) -> bool {
 /// Tokens of one line.
 pub fn tokenize_line(line: &str) -> Vec<Tok> {
     let chars: Vec<char> = line.chars().collect();
+    tokenize_chars(&chars)
+}
+
+/// Tokens of one line given as characters.
+fn tokenize_chars(chars: &[char]) -> Vec<Tok> {
     let mut out = Vec::new();
     let mut i = 0;
     while i < chars.len() {
         let c = chars[i];
         if c.is_ascii_digit() || (c == '.' && chars.get(i + 1).is_some_and(char::is_ascii_digit)) {
-            i = lex_number(&chars, i, &mut out);
+            i = lex_number(chars, i, &mut out);
         } else if c == '$' || c == '#' {
             if chars
                 .get(i + 1)
@@ -83,19 +95,25 @@ pub fn tokenize_line(line: &str) -> Vec<Tok> {
                 continue;
             }
             let start = i + 1;
-            let end = word_end(&chars, start);
+            let end = word_end(chars, start);
             if end > start {
                 let word: String = chars[start..end].iter().collect();
-                let (word, next) = perp_suffix(&chars, end, word);
+                let (word, next) = perp_suffix(chars, end, word);
                 out.push(Tok::Tag(word.to_uppercase()));
                 i = next;
             } else {
                 i += 1;
             }
         } else if c.is_alphabetic() {
-            let end = word_end(&chars, i);
-            let word: String = chars[i..end].iter().collect();
-            let lower = word.to_lowercase();
+            let end = word_end(chars, i);
+            let mut lower = String::with_capacity(end - i);
+            for c in &chars[i..end] {
+                if c.is_ascii() {
+                    lower.push(c.to_ascii_lowercase());
+                } else {
+                    lower.extend(c.to_lowercase());
+                }
+            }
             // `x20`: leverage written before the number
             if let Some(n) = lower.strip_prefix(['x', 'х'])
                 && !n.is_empty()
@@ -106,7 +124,7 @@ pub fn tokenize_line(line: &str) -> Vec<Tok> {
                 i = end;
                 continue;
             }
-            let (word, next) = perp_suffix(&chars, end, lower);
+            let (word, next) = perp_suffix(chars, end, lower);
             out.push(Tok::Word(word));
             i = next;
         } else if is_dash(c) {

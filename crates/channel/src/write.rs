@@ -3,24 +3,8 @@
 //! Everything is rendered to memory; the caller writes files.
 
 use crate::classify::{Claim, Import, Record};
+use ringfence_model::signal::SIGNAL_COLUMNS;
 use ringfence_model::{Action, EntrySpec, SignalEvent, time::iso};
-
-/// Columns of the signal file written by the importer.
-pub const SIGNAL_COLUMNS: [&str; 13] = [
-    "id",
-    "time",
-    "action",
-    "symbol",
-    "side",
-    "entry",
-    "entry_high",
-    "stop",
-    "targets",
-    "leverage",
-    "margin_mode",
-    "msg_id",
-    "entries",
-];
 
 fn opt(v: Option<f64>) -> String {
     v.map(|x| x.to_string()).unwrap_or_default()
@@ -35,7 +19,7 @@ fn action_name(a: Action) -> &'static str {
     }
 }
 
-/// One event as the 13 cells of [`SIGNAL_COLUMNS`].
+/// One event as the 13 cells of [`SIGNAL_COLUMNS`] (the model's column order).
 fn cells(e: &SignalEvent) -> [String; 13] {
     let (entry, entry_high) = match (e.ladder.is_empty(), e.entry) {
         (false, _) | (true, EntrySpec::Market) => (String::new(), String::new()),

@@ -182,6 +182,22 @@ fn bad_inputs_name_file_and_position() {
     assert!(e.contains("full-account export"), "{e}");
     let e = err_of("result.json", "[1, 2, 3]", Format::Auto).to_string();
     assert!(e.contains("not a Telegram chat export"), "{e}");
+    let far = "{\"messages\": [{\"id\": 7, \"type\": \"message\", \"date\": \"-5023-03-16T09:00:00\", \"text\": \"x\"}]}";
+    let dir = std::env::temp_dir().join(format!("ringfence-channel-far-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("result.json"), far).unwrap();
+    let e = read_export(
+        &dir.join("result.json"),
+        Format::Auto,
+        Some(Zone::parse("UTC").unwrap()),
+    )
+    .unwrap_err()
+    .to_string();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(
+        e.contains("message 7") && e.contains("between 1970 and 3000"),
+        "{e}"
+    );
     let other = std::fs::read_to_string(fixture("not_telegram.html")).unwrap();
     let e = err_of("messages.html", &other, Format::Auto).to_string();
     assert!(

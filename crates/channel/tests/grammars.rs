@@ -420,3 +420,22 @@ fn grammar_file_adds_keywords() {
         ringfence_channel::grammar::parse_grammar_file("[labels]\nentyr = [\"x\"]\n").unwrap_err();
     assert!(err.contains("entyr"), "{err}");
 }
+
+#[test]
+fn out_of_order_times_and_duplicate_ids_are_refused_with_reason() {
+    let mut call = msg(10, CALL, None);
+    call.time = T0 + 100 * 60_000;
+    let early = msg(11, "Close now!", Some(10)); // posted (by its date) before the call
+    let dup = msg(11, "Move SL to entry", Some(10));
+    let imp = classify(&[call, early, dup], &Grammar::builtin(), "h.json");
+    let got = rows(&imp);
+    assert_eq!(
+        got[1],
+        "11 unparsed call=Some(10)  | posted before the call it refers to (the export's times are out of order)"
+    );
+    assert_eq!(
+        got[2],
+        "11 unparsed call=None  | a second message with the same id: only the first is read"
+    );
+    assert_eq!(imp.events.len(), 1, "only the call");
+}

@@ -18,6 +18,10 @@ pub struct SynthArgs {
     /// Where to write the demo signal channel (CSV).
     #[arg(long, default_value = "scenarios/demo-signals.csv")]
     pub signals: PathBuf,
+    /// Where to write the demo channel as a Telegram Desktop JSON export (default: beside the
+    /// signal file, `<signals stem>-telegram.json`); import it with `ringfence signals import`.
+    #[arg(long)]
+    pub telegram: Option<PathBuf>,
     /// Length of the market in days (at least 90).
     #[arg(long, default_value_t = 120, value_parser = clap::value_parser!(u32).range(90..=3650))]
     pub days: u32,
@@ -32,17 +36,35 @@ pub fn run(args: SynthArgs) -> anyhow::Result<()> {
     };
     let files = write_demo(&args.out, &args.signals, &cfg)
         .with_context(|| format!("cannot write the demo dataset to {}", args.out.display()))?;
+    let telegram = args.telegram.clone().unwrap_or_else(|| {
+        let stem = args
+            .signals
+            .file_stem()
+            .map_or_else(|| "signals".into(), |s| s.to_string_lossy().into_owned());
+        args.signals.with_file_name(format!("{stem}-telegram.json"))
+    });
+    let channel = ringfence_data::signals::load_signals(&args.signals, None)
+        .context("cannot read back the demo channel")?;
+    let export =
+        ringfence_channel::demo::telegram_export("Ringfence Demo Channel", &channel.events);
+    std::fs::write(&telegram, export).with_context(|| {
+        format!(
+            "cannot write the demo Telegram export {}",
+            telegram.display()
+        )
+    })?;
     let bytes: u64 = files
         .iter()
         .filter_map(|f| std::fs::metadata(f).ok())
         .map(|m| m.len())
         .sum();
     println!(
-        "wrote {} files ({:.1} MB) to {} and the demo channel to {} (seed {}, {} days)",
+        "wrote {} files ({:.1} MB) to {} and the demo channel to {} (Telegram export: {}) (seed {}, {} days)",
         files.len(),
         bytes as f64 / 1e6,
         args.out.display(),
         args.signals.display(),
+        telegram.display(),
         cfg.seed,
         cfg.days
     );

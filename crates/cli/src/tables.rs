@@ -405,6 +405,30 @@ fn g(x: Option<f64>) -> String {
     x.map(|v| v.to_string()).unwrap_or_default()
 }
 
+/// `claims_vs_replay.csv`: the channel's claims beside each run's replay of the call.
+pub fn claims() -> Vec<Column<ClaimCheck>> {
+    vec![
+        text("run", |r| r.run.clone()),
+        text("call_id", |r| r.call_id.clone()),
+        text("symbol", |r| r.symbol.clone()),
+        text("claimed", |r| r.claimed.clone()),
+        int("claimed_targets", |r| {
+            r.claimed_targets.map(|k| k.to_string()).unwrap_or_default()
+        }),
+        float("claimed_pct", |r| opt_f(r.claimed_pct)),
+        text("claimed_win", |r| r.claimed_win.to_string()),
+        text("replayed", |r| r.replayed.clone()),
+        int("replayed_targets", |r| r.replayed_targets.to_string()),
+        float("replayed_net", |r| {
+            r.replayed_net.map(exact).unwrap_or_default()
+        }),
+        float("replayed_pct", |r| opt_f(r.replayed_pct)),
+        text("replayed_win", |r| r.replayed_win.to_string()),
+        text("liquidated", |r| r.liquidated.to_string()),
+        text("claims_mention_loss", |r| r.claims_mention_loss.to_string()),
+    ]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -469,28 +493,4 @@ mod tests {
         assert_eq!(rho(Some(0.123456)), "0.1235");
         assert_eq!(exact(Decimal::new(1500, 3)), "1.5");
     }
-}
-
-/// `claims_vs_replay.csv`: the channel's claims beside each run's replay of the call.
-pub fn claims() -> Vec<Column<ClaimCheck>> {
-    vec![
-        text("run", |r| r.run.clone()),
-        text("call_id", |r| r.call_id.clone()),
-        text("symbol", |r| r.symbol.clone()),
-        text("claimed", |r| r.claimed.clone()),
-        int("claimed_targets", |r| {
-            r.claimed_targets.map(|k| k.to_string()).unwrap_or_default()
-        }),
-        float("claimed_pct", |r| opt_f(r.claimed_pct)),
-        text("claimed_win", |r| r.claimed_win.to_string()),
-        text("replayed", |r| r.replayed.clone()),
-        int("replayed_targets", |r| r.replayed_targets.to_string()),
-        float("replayed_net", |r| {
-            r.replayed_net.map(exact).unwrap_or_default()
-        }),
-        float("replayed_pct", |r| opt_f(r.replayed_pct)),
-        text("replayed_win", |r| r.replayed_win.to_string()),
-        text("liquidated", |r| r.liquidated.to_string()),
-        text("claims_mention_loss", |r| r.claims_mention_loss.to_string()),
-    ]
 }

@@ -38,21 +38,7 @@ pub struct SignalSet {
 }
 
 /// The keys a signal row may carry.
-pub const COLUMNS: [&str; 13] = [
-    "id",
-    "time",
-    "action",
-    "symbol",
-    "side",
-    "entry",
-    "entry_high",
-    "stop",
-    "targets",
-    "leverage",
-    "margin_mode",
-    "msg_id",
-    "entries",
-];
+pub const COLUMNS: [&str; 13] = ringfence_model::signal::SIGNAL_COLUMNS;
 
 /// Leverage above this is warned about (Binance's highest bracket allows 125x).
 const MAX_USUAL_LEVERAGE: f64 = 125.0;

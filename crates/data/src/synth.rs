@@ -873,23 +873,7 @@ fn demo_channel(
 }
 
 fn update(id: &str, time: TimestampMs, action: Action, stop: Option<f64>) -> SignalEvent {
-    SignalEvent {
-        id: id.to_string(),
-        time,
-        action,
-        symbol: None,
-        side: None,
-        entry: EntrySpec::Market,
-        stop,
-        targets: Vec::new(),
-        leverage: None,
-        margin_mode: None,
-        ladder: Vec::new(),
-        leverage_high: None,
-        msg_id: None,
-        source: String::new(),
-        line: 0,
-    }
+    SignalEvent::update(id, time, action, stop)
 }
 
 fn fmt_price(x: f64, decimals: usize) -> String {

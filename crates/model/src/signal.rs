@@ -129,6 +129,24 @@ pub enum EntrySpec {
     },
 }
 
+/// The columns (CSV) or keys (JSON Lines) of a signal file, in the order writers use
+/// (DESIGN.md §4, plus `msg_id` and the `entries` ladder of imported channels).
+pub const SIGNAL_COLUMNS: [&str; 13] = [
+    "id",
+    "time",
+    "action",
+    "symbol",
+    "side",
+    "entry",
+    "entry_high",
+    "stop",
+    "targets",
+    "leverage",
+    "margin_mode",
+    "msg_id",
+    "entries",
+];
+
 /// One level of an entry ladder: a limit price and its share of the position.
 ///
 /// `weight` is relative (the engine normalises the weights of a ladder); `None` means an equal
@@ -198,4 +216,29 @@ pub struct Claim {
     pub targets_hit: Option<u32>,
     /// Claimed result in percent as the channel wrote it (often on margin; negative: a loss).
     pub claimed_pct: Option<f64>,
+}
+
+impl SignalEvent {
+    /// An update (`close`, `cancel`, `move_stop` to `stop`) of call `id`, with no symbol, side,
+    /// entry or targets of its own (the signal parser fills symbol and side from the call), no
+    /// source and line 0.
+    pub fn update(id: &str, time: TimestampMs, action: Action, stop: Option<f64>) -> SignalEvent {
+        SignalEvent {
+            id: id.to_string(),
+            time,
+            action,
+            symbol: None,
+            side: None,
+            entry: EntrySpec::Market,
+            stop,
+            targets: Vec::new(),
+            leverage: None,
+            margin_mode: None,
+            ladder: Vec::new(),
+            leverage_high: None,
+            msg_id: None,
+            source: String::new(),
+            line: 0,
+        }
+    }
 }
