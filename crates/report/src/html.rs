@@ -222,7 +222,7 @@ pub(crate) fn render(input: &ReportInput) -> Result<String, ReportError> {
     for (i, s) in input.extra_sections.iter().enumerate() {
         let _ = writeln!(
             h,
-            "<section id=\"extra-{}\"><h2>{}</h2>\n{}\n</section>",
+            "<section id=\"extra-{}\"><h2>{}</h2>\n<div class=\"scroll\">{}</div>\n</section>",
             i + 1,
             e(&s.title),
             s.html
@@ -488,8 +488,14 @@ fn summary_table(h: &mut String, input: &ReportInput, accs: &[String]) {
          for the band, the events under each intrabar model computed are named: in a cross book the \
          path decides, so neither model is always the lower one. Amounts in USDT.</p>\n\
          <div class=\"scroll\"><table class=\"sortable\" id=\"summary-table\"><thead><tr><th>Rank</th><th>Account</th>\
-         <th>Policy</th><th>Params</th><th>Final equity</th><th>Return</th>\
-         <th>Max drawdown (USDT)</th><th>Max drawdown</th><th>Wipeouts</th>\
+         <th>Policy</th>",
+    );
+    let with_params = input.runs.iter().any(|r| !r.params.is_empty());
+    if with_params {
+        h.push_str("<th>Params</th>");
+    }
+    h.push_str(
+        "<th>Final equity (return)</th><th>Max drawdown (USDT, %)</th><th>Wipeouts</th>\
          <th>Liquidated: positions / events</th><th>Cascades (victims)</th>\
          <th>Trades (skipped)</th><th>Win rate</th><th>Profit factor</th>",
     );
@@ -503,12 +509,16 @@ fn summary_table(h: &mut String, input: &ReportInput, accs: &[String]) {
             let r = st.run;
             let s = &r.summary;
             let n = LiqCount::of(r);
+            let params = if with_params {
+                format!("<td class=\"nw\">{}</td>", e(&params_text(r)))
+            } else {
+                String::new()
+            };
             let _ = write!(
                 h,
-                "<tr title=\"{}\"><td class=\"n\" data-v=\"{}\">{}</td><td class=\"nw\">{}</td><td class=\"nw\">{}</td><td class=\"nw\">{}</td>\
-                 <td class=\"n\" data-v=\"{}\">{}</td>\
-                 <td class=\"n\" data-v=\"{}\">{}</td><td class=\"n\" data-v=\"{}\">{}</td>\
-                 <td class=\"n\" data-v=\"{}\">{}</td>\
+                "<tr title=\"{}\"><td class=\"n\" data-v=\"{}\">{}</td><td class=\"nw\">{}</td><td class=\"nw\">{}</td>{params}\
+                 <td class=\"n\" data-v=\"{}\">{}<br><span class=\"id\">{}</span></td>\
+                 <td class=\"n\" data-v=\"{}\">{}<br><span class=\"id\">{}</span></td>\
                  <td class=\"n\" data-v=\"{}\">{}</td><td class=\"n\" data-v=\"{}\">{}</td>\
                  <td class=\"n\" data-v=\"{}\">{} ({})</td>\
                  <td class=\"n\" data-v=\"{}\">{} ({})</td>\
@@ -518,14 +528,11 @@ fn summary_table(h: &mut String, input: &ReportInput, accs: &[String]) {
                 i + 1,
                 e(&r.account),
                 swatch(input, &r.policy),
-                e(&params_text(r)),
                 st.final_equity,
                 money(s.final_equity),
-                sort_key(s.return_pct),
                 pct(s.return_pct),
                 sort_key(st.drawdown),
                 money_f(st.drawdown),
-                sort_key(s.max_drawdown_pct),
                 pct(s.max_drawdown_pct),
                 s.wipeouts,
                 if s.wipeouts > 0 {

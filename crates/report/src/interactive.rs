@@ -18,7 +18,7 @@ pub const UPLOT_VERSION: &str = "1.6.32";
 /// uPlot's stylesheet (MIT, see `vendor/uPlot-LICENSE`).
 pub const UPLOT_CSS: &str = include_str!("../vendor/uPlot.min.css");
 /// uPlot's browser build (MIT, see `vendor/uPlot-LICENSE`); its banner keeps the copyright notice.
-const UPLOT_JS: &str = include_str!("../vendor/uPlot.iife.min.js");
+pub(crate) const UPLOT_JS: &str = include_str!("../vendor/uPlot.iife.min.js");
 /// Points per run kept for the interactive charts (extremes and cliffs kept, see [`charts::thin`]).
 const EXPLORE_POINTS: usize = 900;
 
@@ -210,8 +210,8 @@ pub(crate) fn scripts(input: &ReportInput) -> String {
         "runs": runs,
     }))
     .unwrap_or_else(|_| "{\"accounts\":[],\"runs\":[]}".to_string());
-    // Inside a <script> element only "</" can end it early.
-    let json = json.replace("</", "<\\/");
+    // '<' only occurs inside JSON strings: as \u003c no data string can end or open a tag.
+    let json = json.replace('<', "\\u003c");
     format!(
         "<script id=\"rf-data\" type=\"application/json\">{json}</script>\n<script>{UPLOT_JS}</script>\n<script>{EXPLORE_JS}</script>"
     )
