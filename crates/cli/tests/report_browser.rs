@@ -120,12 +120,16 @@ fn open(browser: &Browser, dir: &Path) -> (Arc<Tab>, Arc<Mutex<Vec<String>>>) {
                     .unwrap_or_else(|| e.params.exception_details.text.clone())
             )),
             Event::RuntimeConsoleAPICalled(e)
-                if format!("{:?}", e.params.Type).to_lowercase().contains("error") =>
+                if format!("{:?}", e.params.Type)
+                    .to_lowercase()
+                    .contains("error") =>
             {
                 Some(format!("console.error: {:?}", e.params.args))
             }
             Event::LogEntryAdded(e)
-                if format!("{:?}", e.params.entry.level).to_lowercase().contains("error") =>
+                if format!("{:?}", e.params.entry.level)
+                    .to_lowercase()
+                    .contains("error") =>
             {
                 Some(format!("log: {}", e.params.entry.text))
             }
@@ -142,7 +146,8 @@ fn open(browser: &Browser, dir: &Path) -> (Arc<Tab>, Arc<Mutex<Vec<String>>>) {
     tab.navigate_to(&url)
         .and_then(|t| t.wait_until_navigated())
         .expect("report loads");
-    tab.wait_for_element("#urun canvas").expect("run chart drawn");
+    tab.wait_for_element("#urun canvas")
+        .expect("run chart drawn");
     (tab, errors)
 }
 
@@ -155,7 +160,10 @@ fn check_charts(tab: &Tab, name: &str) {
            s.getBoundingClientRect().width > 300 && s.querySelectorAll('path,polyline,rect,circle,text').length > 10).length",
     );
     assert!(figures >= 6, "{name}: {figures} static charts");
-    assert_eq!(drawn, figures, "{name}: a static chart is empty or collapsed");
+    assert_eq!(
+        drawn, figures,
+        "{name}: a static chart is empty or collapsed"
+    );
     let boxes = js_u64(tab, "document.querySelectorAll('.uplot-box').length");
     let painted = js_u64(
         tab,
@@ -246,11 +254,17 @@ fn check_run_picker(tab: &Tab, dir: &Path) {
     let liqs = runs[pick]["liquidations"].as_array().map_or(0, Vec::len) as u64;
     assert!(trades > 0, "{name} has trades");
     assert_eq!(
-        js_u64(tab, "document.querySelectorAll('#trades-table tbody tr').length"),
+        js_u64(
+            tab,
+            "document.querySelectorAll('#trades-table tbody tr').length"
+        ),
         trades
     );
     assert_eq!(
-        js_u64(tab, "document.querySelectorAll('#liqs-table tbody tr').length"),
+        js_u64(
+            tab,
+            "document.querySelectorAll('#liqs-table tbody tr').length"
+        ),
         liqs
     );
     check_sorting(tab, "trades-table", "Net");
@@ -272,10 +286,10 @@ fn check_run_picker(tab: &Tab, dir: &Path) {
     assert!(shown < trades || trades == 0, "filter hid nothing");
 }
 
-fn set_width(tab: &Tab, width: u32, mobile: bool) {
+fn set_viewport(tab: &Tab, width: u32, height: u32, mobile: bool) {
     tab.call_method(Emulation::SetDeviceMetricsOverride {
         width,
-        height: 900,
+        height,
         device_scale_factor: 1.0,
         mobile,
         scale: None,
@@ -296,10 +310,13 @@ fn set_width(tab: &Tab, width: u32, mobile: bool) {
 
 /// Full-page PNG at `width` CSS pixels.
 fn screenshot(tab: &Tab, width: u32, path: &Path) {
-    set_width(tab, width, width < 600);
+    set_viewport(tab, width, 900, width < 600);
     let height = js(tab, "document.documentElement.scrollHeight")
         .as_f64()
-        .expect("page height");
+        .expect("page height")
+        .min(16_000.0);
+    // The whole page in the viewport, so that every part of it is painted.
+    set_viewport(tab, width, height as u32, width < 600);
     // Phones scroll sideways inside wide tables and charts, never the page itself.
     let page_width = js_u64(tab, "document.documentElement.scrollWidth");
     let wide = js(
@@ -322,13 +339,39 @@ fn screenshot(tab: &Tab, width: u32, path: &Path) {
                 x: 0.0,
                 y: 0.0,
                 width: f64::from(width),
-                height: height.min(16_000.0),
+                height,
                 scale: 1.0,
             }),
             true,
         )
         .expect("screenshot");
     std::fs::write(path, png).expect("write screenshot");
+    // For reading the page piece by piece: `REPORT_SCREEN_PARTS=1` also writes 1,800 px slices.
+    if std::env::var_os("REPORT_SCREEN_PARTS").is_some() {
+        let mut y = 0.0;
+        let mut k = 0;
+        while y < height {
+            let part = tab
+                .capture_screenshot(
+                    Page::CaptureScreenshotFormatOption::Png,
+                    None,
+                    Some(Page::Viewport {
+                        x: 0.0,
+                        y,
+                        width: f64::from(width),
+                        height: 1800.0_f64.min(height - y),
+                        scale: 1.0,
+                    }),
+                    true,
+                )
+                .expect("screenshot part");
+            let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("page");
+            std::fs::write(path.with_file_name(format!("{stem}-part{k}.png")), part)
+                .expect("write part");
+            y += 1800.0;
+            k += 1;
+        }
+    }
 }
 
 #[test]
@@ -368,7 +411,9 @@ fn report_works_in_headless_chromium() {
                 "document.querySelector('.verdict[data-account=\"usdt\"] .fates').textContent",
             );
             assert!(
-                fates.as_str().is_some_and(|f| f.contains("cross: wiped out 2025-10-10")),
+                fates
+                    .as_str()
+                    .is_some_and(|f| f.contains("cross: wiped out 2025-10-10")),
                 "fates: {fates}"
             );
         }

@@ -122,8 +122,7 @@ impl MoneyByCause {
         }
         m.insurance_cover = run.summary.insurance_shortfall;
         let explained = m.trading_total() + m.insurance_cover;
-        m.collateral_revaluation =
-            run.summary.final_equity - run.summary.start_equity - explained;
+        m.collateral_revaluation = run.summary.final_equity - run.summary.start_equity - explained;
         m
     }
 
@@ -254,10 +253,7 @@ pub fn fate_in_words(run: &RunResult, money: impl Fn(f64) -> String) -> String {
                 .map(|p| position_words(run, &p.signal_id, p.symbol.as_str(), p.side))
                 .collect();
             let what = if ev.mode == MarginMode::Cross && ev.positions.len() >= 2 {
-                format!(
-                    " — one cascade closed {} positions",
-                    ev.positions.len()
-                )
+                format!(" — one cascade closed {} positions", ev.positions.len())
             } else {
                 format!(
                     " — a {} liquidation closed {} position{}",

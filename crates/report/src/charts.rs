@@ -509,12 +509,10 @@ pub fn thin(points: &[(TimestampMs, f64)], max: usize) -> Vec<(TimestampMs, f64)
             keep.push(i);
         }
         // The largest step into or inside the bucket (from the previous bucket's last point).
-        let step = (0..chunk.len())
-            .filter(|&i| base + i > 0)
-            .max_by(|&i, &j| {
-                let d = |k: usize| (points[base + k].1 - points[base + k - 1].1).abs();
-                d(i).total_cmp(&d(j))
-            });
+        let step = (0..chunk.len()).filter(|&i| base + i > 0).max_by(|&i, &j| {
+            let d = |k: usize| (points[base + k].1 - points[base + k - 1].1).abs();
+            d(i).total_cmp(&d(j))
+        });
         if let Some(i) = step {
             keep.push(i);
             if i > 0 {
@@ -850,6 +848,18 @@ pub fn draw_liquidation_counts<DB: DrawingBackend>(
         }
         let label = format!("{positions} in {events} ev.");
         let (e, v) = (total, 0.0);
+        let wiped = input.runs.iter().any(|r| {
+            r.summary.wipeouts > 0
+                && accs.get(a) == Some(&r.account)
+                && sorted.get(p) == Some(&r.policy)
+        });
+        if wiped {
+            let style = bold(15)
+                .color(&HEAT)
+                .pos(Pos::new(HPos::Center, VPos::Bottom));
+            cc.draw_series([Text::new("WIPED OUT", (xm, e + v + y1 * 0.1), style)])
+                .map_err(ce(chart))?;
+        }
         let style = font(14).pos(Pos::new(HPos::Center, VPos::Bottom));
         cc.draw_series([Text::new(label, (xm, e + v + y1 * 0.01), style)])
             .map_err(ce(chart))?;
@@ -1007,12 +1017,20 @@ pub fn draw_liquidation_timeline<DB: DrawingBackend>(
         .filter_map(|(i, l)| l.last().map(|p| (cc.backend_coord(&(t1, p.1)).1, i)))
         .collect();
     ends.sort();
+    // Push labels down to 18 px apart, then back up so the last stays inside the plot.
     let mut last_y = i32::MIN;
     for (y, _) in ends.iter_mut() {
         if *y < last_y + 18 {
             *y = last_y + 18;
         }
         last_y = *y;
+    }
+    let mut limit = cc.backend_coord(&(t1, y0)).1 - 6;
+    for (y, _) in ends.iter_mut().rev() {
+        if *y > limit {
+            *y = limit;
+        }
+        limit = *y - 18;
     }
     let right_x = cc.backend_coord(&(t1, y0)).0 + 6;
     for (y, i) in &ends {
@@ -1238,11 +1256,12 @@ pub fn draw_cascade_attribution<DB: DrawingBackend>(
             ])
             .map_err(ce(chart))?;
             let style = font(13).pos(Pos::new(HPos::Left, VPos::Center));
-            cc.draw_series([
-                Text::new(format!(" {culprits}"), (c, cx(y + 0.7)), style.clone()),
-                Text::new(format!(" {victims}"), (v, cx(y + 0.3)), style),
-            ])
-            .map_err(ce(chart))?;
+            // Counts next to the bars; a zero has no bar and no label.
+            let labels = [(*culprits, c, 0.7), (*victims, v, 0.3)]
+                .into_iter()
+                .filter(|(n, _, _)| *n > 0)
+                .map(|(n, x, dy)| Text::new(format!(" {n}"), (x, cx(y + dy)), style.clone()));
+            cc.draw_series(labels).map_err(ce(chart))?;
         }
     }
     Ok(())
@@ -1262,7 +1281,9 @@ pub(crate) fn money_by_group(
             let sum = g
                 .iter()
                 .map(|r| crate::analysis::MoneyByCause::of(r))
-                .fold(crate::analysis::MoneyByCause::default(), |acc, m| acc.add(&m));
+                .fold(crate::analysis::MoneyByCause::default(), |acc, m| {
+                    acc.add(&m)
+                });
             (a, p, n, sum)
         })
         .collect()
@@ -1288,7 +1309,10 @@ pub fn draw_money_by_cause<DB: DrawingBackend>(
     let data = money_by_group(&input.runs);
     let mean = |n: usize, v: rust_decimal::Decimal| dec_f64(v) / n.max(1) as f64;
     let used: Vec<usize> = (0..CAUSES.len())
-        .filter(|&c| data.iter().any(|(_, _, n, m)| mean(*n, m.values()[c]).abs() >= 0.005))
+        .filter(|&c| {
+            data.iter()
+                .any(|(_, _, n, m)| mean(*n, m.values()[c]).abs() >= 0.005)
+        })
         .collect();
     if used.is_empty() {
         return draw_note(&body, chart, "no trades: no money moved");
@@ -1408,7 +1432,11 @@ impl Cell {
         let start = crate::analysis::dec_f64(r.summary.start_equity);
         Cell {
             final_equity,
-            ratio: if start > 0.0 { final_equity / start } else { 1.0 },
+            ratio: if start > 0.0 {
+                final_equity / start
+            } else {
+                1.0
+            },
             liq: crate::analysis::LiqCount::of(r),
             dd_pct: r.summary.max_drawdown_pct,
             wipeouts: r.summary.wipeouts,
@@ -1467,10 +1495,7 @@ pub fn draw_sweep_heatmap<DB: DrawingBackend>(
             })
             .or_insert(this);
     }
-    let max_gain = cells
-        .values()
-        .map(|c| c.ratio - 1.0)
-        .fold(0.0f64, f64::max);
+    let max_gain = cells.values().map(|c| c.ratio - 1.0).fold(0.0f64, f64::max);
     let legend = [
         item("wiped out", Swatch::Square(HEAT)),
         item("final equity = start", Swatch::Outlined(WHITE, NOTE)),

@@ -392,7 +392,20 @@ fn verdict(h: &mut String, input: &ReportInput, accs: &[String]) {
         );
         match (survived.as_slice(), wiped.as_slice()) {
             (_, []) => {
-                let _ = write!(h, "Every policy survived.");
+                let worst = groups.last().and_then(|(p, g)| g.last().map(|s| (p, s)));
+                match worst {
+                    Some((p, s)) if groups.len() > 1 && s.run.summary.return_pct < -50.0 => {
+                        let _ = write!(
+                            h,
+                            "No policy wiped the account out, but <b class=\"bad\">{}</b> lost {}.",
+                            e(p),
+                            pct(-s.run.summary.return_pct)
+                        );
+                    }
+                    _ => {
+                        let _ = write!(h, "No policy wiped the account out.");
+                    }
+                }
             }
             ([], _) => {
                 let _ = write!(h, "<b>Every policy was wiped out.</b>");
@@ -422,7 +435,11 @@ fn verdict(h: &mut String, input: &ReportInput, accs: &[String]) {
         for (policy, g) in &groups {
             let Some(worst) = g.last() else { continue };
             let prefix = if g.len() > 1 {
-                format!("worst of {} runs ({}): ", g.len(), e(&params_text(worst.run)))
+                format!(
+                    "worst of {} runs ({}): ",
+                    g.len(),
+                    e(&params_text(worst.run))
+                )
             } else {
                 String::new()
             };
@@ -614,7 +631,11 @@ fn money_section(h: &mut String, input: &ReportInput) -> Result<(), ReportError>
             let _ = write!(
                 h,
                 "<td class=\"n{}\" data-v=\"{}\">{}</td>",
-                if v.is_sign_negative() && !v.round_dp(2).is_zero() { " neg" } else { "" },
+                if v.is_sign_negative() && !v.round_dp(2).is_zero() {
+                    " neg"
+                } else {
+                    ""
+                },
                 dec_f64(v),
                 money(v)
             );
@@ -756,7 +777,8 @@ fn account_section(
     }
     let _ = writeln!(
         h,
-        "<p>Over all runs of this account: isolated, {}; cross, {}.</p></section>",
+        "<p>By margin mode, over every policy and run of this account (hybrid policies count \
+         in both): isolated, {}; cross, {}.</p></section>",
         iso_n.words(),
         cross_n.words()
     );
@@ -847,7 +869,10 @@ fn worst_liquidations(h: &mut String, input: &ReportInput) {
             let _ = write!(mode, "<br><span class=\"id\">book corr. {c:.2}</span>");
         }
         let shortfall = if ev.wipeout {
-            format!("{} <b class=\"bad\">wipeout</b>", money(ev.insurance_shortfall))
+            format!(
+                "{} <b class=\"bad\">wipeout</b>",
+                money(ev.insurance_shortfall)
+            )
         } else {
             money(ev.insurance_shortfall)
         };
@@ -961,7 +986,10 @@ fn files_section(h: &mut String) {
     for (f, what) in [
         ("summary.csv", "one row per run"),
         ("trades.csv", "every position's life, one row per position"),
-        ("liquidations.csv", "every liquidation event and the positions it closed"),
+        (
+            "liquidations.csv",
+            "every liquidation event and the positions it closed",
+        ),
         ("equity.csv", "the equity curve of every run"),
         ("skipped.csv", "every signal a run skipped, with the reason"),
         ("summary.json", "the summaries as JSON"),

@@ -5,10 +5,10 @@
 //!
 //! Without scripts the page still reads: the static SVG charts and tables carry every number.
 
+use crate::ReportInput;
 use crate::analysis::{dec_f64, event_loss};
 use crate::charts::{self, accounts, policy_colour_hex};
 use crate::html::escape_html;
-use crate::ReportInput;
 use ringfence_model::RunResult;
 use serde::Serialize;
 use std::fmt::Write as _;
@@ -174,7 +174,12 @@ pub(crate) fn explore_section(h: &mut String, input: &ReportInput) {
         .unwrap_or(0);
     for a in accounts(&input.runs) {
         let _ = write!(h, "<optgroup label=\"account {}\">", escape_html(&a));
-        for (i, r) in input.runs.iter().enumerate().filter(|(_, r)| r.account == a) {
+        for (i, r) in input
+            .runs
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.account == a)
+        {
             let _ = write!(
                 h,
                 "<option value=\"{i}\"{}>{}</option>",
@@ -302,7 +307,10 @@ const EXPLORE_JS: &str = r#"
       cells.forEach(function (c) {
         var td = document.createElement('td');
         td.textContent = c[0];
-        if (c[1] !== undefined && c[1] !== null) { td.setAttribute('data-v', c[1]); td.className = 'n'; }
+        if (c[1] !== undefined && c[1] !== null) {
+          td.setAttribute('data-v', c[1]);
+          td.className = typeof c[0] === 'string' && /^[-\d]/.test(c[0]) && c[0].indexOf(':') < 0 ? 'n' : 'nw';
+        }
         tr.appendChild(td);
       });
       body.appendChild(tr);

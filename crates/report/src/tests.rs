@@ -254,7 +254,11 @@ fn html_escapes_every_data_string() {
     assert!(html.contains("demo-channel &lt;2024-03&gt;"));
     assert!(html.contains("stop distance &lt;0.5% &amp; &quot;tight&quot;"));
     // The page's own scripts only: uPlot, the explorer, the table sorter (and the JSON data).
-    assert_eq!(html.matches("<script>").count(), 3, "only the page's own scripts");
+    assert_eq!(
+        html.matches("<script>").count(),
+        3,
+        "only the page's own scripts"
+    );
     assert_eq!(html.matches("<script").count(), 4);
 }
 
@@ -508,7 +512,12 @@ fn liquidated(id: &str, sym: &str, upnl: i64, culprit: bool) -> LiquidatedPositi
     }
 }
 
-fn event(time: i64, mode: MarginMode, positions: Vec<LiquidatedPosition>, wipeout: bool) -> LiquidationEvent {
+fn event(
+    time: i64,
+    mode: MarginMode,
+    positions: Vec<LiquidatedPosition>,
+    wipeout: bool,
+) -> LiquidationEvent {
     LiquidationEvent {
         time,
         mode,
@@ -527,8 +536,18 @@ fn event(time: i64, mode: MarginMode, positions: Vec<LiquidatedPosition>, wipeou
 /// 29 % over 5 separate liquidations.
 fn cross_wipeout_vs_isolated() -> (RunResult, RunResult) {
     let base = sample_with(&[10], &[0.05]);
-    let mut cross = base.runs.iter().find(|r| r.policy == "cross").expect("cross").clone();
-    let mut iso = base.runs.iter().find(|r| r.policy == "isolated").expect("iso").clone();
+    let mut cross = base
+        .runs
+        .iter()
+        .find(|r| r.policy == "cross")
+        .expect("cross")
+        .clone();
+    let mut iso = base
+        .runs
+        .iter()
+        .find(|r| r.policy == "isolated")
+        .expect("iso")
+        .clone();
     let t = 1_760_130_000_000;
     cross.liquidations = vec![event(
         t,
@@ -598,11 +617,21 @@ fn verdict_names_the_wiped_out_policy_and_its_culprits() {
     input.runs[0].account = "usdt".into();
     input.runs[1].account = "usdt".into();
     let html = render_html(&input).expect("html");
-    let v = &html[html.find("id=\"verdict\"").expect("verdict")..html.find("id=\"summary\"").expect("summary")];
-    assert!(v.contains("<b>isolated</b> survived; <b class=\"bad\">cross</b> wiped out the account"), "{v}");
+    let v = &html[html.find("id=\"verdict\"").expect("verdict")
+        ..html.find("id=\"summary\"").expect("summary")];
+    assert!(
+        v.contains("<b>isolated</b> survived; <b class=\"bad\">cross</b> wiped out the account"),
+        "{v}"
+    );
     assert!(v.contains("one cascade closed 5 positions"), "{v}");
-    assert!(v.contains("XRPUSDT long and the DOGEUSDT long") || v.contains("XRPUSDT long"), "{v}");
-    assert!(v.contains("5 positions liquidated in 5 events, each lost only its own margin"), "{v}");
+    assert!(
+        v.contains("XRPUSDT long and the DOGEUSDT long") || v.contains("XRPUSDT long"),
+        "{v}"
+    );
+    assert!(
+        v.contains("5 positions liquidated in 5 events, each lost only its own margin"),
+        "{v}"
+    );
     // The verdict comes before every other section.
     assert!(html.find("id=\"verdict\"") < html.find("id=\"summary\""));
     let words = fate_in_words(&cross, |v| format!("{v:.0}"));
@@ -612,16 +641,36 @@ fn verdict_names_the_wiped_out_policy_and_its_culprits() {
 #[test]
 fn liquidations_are_counted_one_way_in_both_modes() {
     let (cross, iso) = cross_wipeout_vs_isolated();
-    assert_eq!(LiqCount::of(&cross), LiqCount { positions: 5, events: 1 });
-    assert_eq!(LiqCount::of(&iso), LiqCount { positions: 5, events: 5 });
-    assert_eq!(LiqCount::of(&cross).words(), "5 positions liquidated in 1 event");
+    assert_eq!(
+        LiqCount::of(&cross),
+        LiqCount {
+            positions: 5,
+            events: 1
+        }
+    );
+    assert_eq!(
+        LiqCount::of(&iso),
+        LiqCount {
+            positions: 5,
+            events: 5
+        }
+    );
+    assert_eq!(
+        LiqCount::of(&cross).words(),
+        "5 positions liquidated in 1 event"
+    );
     // The summary table and the counts chart show positions / events for both.
     let mut input = sample_with(&[10], &[0.05]);
     input.runs = vec![cross, iso];
     let html = render_html(&input).expect("html");
-    let table = &html[html.find("id=\"summary\"").expect("s")..html.find("id=\"money\"").expect("m")];
+    let table =
+        &html[html.find("id=\"summary\"").expect("s")..html.find("id=\"money\"").expect("m")];
     assert_eq!(table.matches("data-v=\"5\">5 / 1").count(), 1, "cross row");
-    assert_eq!(table.matches("data-v=\"5\">5 / 5").count(), 1, "isolated row");
+    assert_eq!(
+        table.matches("data-v=\"5\">5 / 5").count(),
+        1,
+        "isolated row"
+    );
     let s = svg(ChartKind::LiquidationCounts, &input);
     assert!(s.contains("5 in 1 ev.") && s.contains("5 in 5 ev."));
 }
@@ -641,7 +690,9 @@ fn worst_liquidations_are_ranked_by_money_lost() {
     input.runs = vec![iso, big_iso, cross];
     let html = render_html(&input).expect("html");
     let w = &html[html.find("id=\"worst\"").expect("worst")..];
-    let big = w.find("big-isolated").expect("the large isolated liquidation is listed");
+    let big = w
+        .find("big-isolated")
+        .expect("the large isolated liquidation is listed");
     let cascade = w.find("cross cascade").expect("the cascade is listed");
     // Cascade: 900 + 800 + 200 + 50 − 30 + 1 fee = 1,921; the isolated one: 2,430 + 1 = 2,431.
     assert!(big < cascade, "ranked by money lost");
@@ -684,7 +735,15 @@ fn money_by_cause_splits_exits_fees_and_collateral() {
         exits,
     };
     cross.trades = vec![
-        trade(vec![exit(ExitReason::Target(1), 300, 1), exit(ExitReason::Stop, -100, 1)], 3, 0, -5),
+        trade(
+            vec![
+                exit(ExitReason::Target(1), 300, 1),
+                exit(ExitReason::Stop, -100, 1),
+            ],
+            3,
+            0,
+            -5,
+        ),
         trade(vec![exit(ExitReason::Liquidation, -1500, 0)], 2, 20, 0),
         trade(vec![exit(ExitReason::Cascade, -400, 0)], 2, 10, 0),
     ];
@@ -725,7 +784,9 @@ fn thinning_keeps_the_cliff_and_every_extreme() {
     assert!(out.windows(2).all(|w| w[0].0 < w[1].0));
     assert!(out.contains(&pts[cliff - 1]), "20:00 point dropped");
     assert!(out.contains(&pts[cliff]), "21:00 point dropped");
-    let (lo, hi) = pts.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |a, p| (a.0.min(p.1), a.1.max(p.1)));
+    let (lo, hi) = pts.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |a, p| {
+        (a.0.min(p.1), a.1.max(p.1))
+    });
     assert!(out.iter().any(|p| p.1 == lo) && out.iter().any(|p| p.1 == hi));
     // Drawn, the cliff is one vertical step: consecutive kept points 20:00 then 21:00.
     let i = out.iter().position(|p| *p == pts[cliff]).expect("kept");
@@ -756,7 +817,10 @@ fn policy_colours_are_stable_across_reports_and_follow_the_mode() {
         }
     }
     let c = crate::policy_colour_hex(&renamed, "cross-nostop");
-    assert!(["#b2182b", "#e69f00", "#8e3b0b"].contains(&c.as_str()), "{c}");
+    assert!(
+        ["#b2182b", "#e69f00", "#8e3b0b"].contains(&c.as_str()),
+        "{c}"
+    );
     let mut alone = renamed.clone();
     alone.runs.retain(|r| r.policy == "cross-nostop");
     assert_eq!(crate::policy_colour_hex(&alone, "cross-nostop"), c);
