@@ -66,6 +66,7 @@ pub fn run(args: RunArgs) -> Result<()> {
     write_tables(staging.dir(), &results)?;
     write_run_json(staging.dir(), &sc, &prepared, &jobs)?;
     let input = report_input(&sc, &prepared, results);
+    crate::warnings::print(&input);
     write_json(&staging.dir().join("report-input.json"), &input)?;
     if !args.no_report {
         ringfence_report::write_report(&input, staging.dir())

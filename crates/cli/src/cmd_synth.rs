@@ -1,5 +1,6 @@
 //! `ringfence data synth --out DIR [--seed N] [--signals FILE] [--days N]`: writes the
-//! deterministic demo market (freqtrade-named CSVs) and its demo signal channel.
+//! deterministic demo market (freqtrade-named CSVs) and its demo signal channel (by default into
+//! `DIR`, never into `scenarios/` unless `--signals` says so).
 
 use anyhow::Context as _;
 use clap::Args;
@@ -15,9 +16,10 @@ pub struct SynthArgs {
     /// Seed of the generator: the same seed writes the same bytes.
     #[arg(long, default_value_t = 7)]
     pub seed: u64,
-    /// Where to write the demo signal channel (CSV).
-    #[arg(long, default_value = "scenarios/demo-signals.csv")]
-    pub signals: PathBuf,
+    /// Where to write the demo signal channel (CSV); default `<out>/demo-signals.csv`. To refresh
+    /// the bundled channel, pass `--signals scenarios/demo-signals.csv` explicitly.
+    #[arg(long)]
+    pub signals: Option<PathBuf>,
     /// Length of the market in days (at least 90).
     #[arg(long, default_value_t = 120, value_parser = clap::value_parser!(u32).range(90..=3650))]
     pub days: u32,
@@ -30,7 +32,11 @@ pub fn run(args: SynthArgs) -> anyhow::Result<()> {
         days: args.days,
         ..SynthConfig::default()
     };
-    let files = write_demo(&args.out, &args.signals, &cfg)
+    let signals = args
+        .signals
+        .clone()
+        .unwrap_or_else(|| args.out.join("demo-signals.csv"));
+    let files = write_demo(&args.out, &signals, &cfg)
         .with_context(|| format!("cannot write the demo dataset to {}", args.out.display()))?;
     let bytes: u64 = files
         .iter()
@@ -42,7 +48,7 @@ pub fn run(args: SynthArgs) -> anyhow::Result<()> {
         files.len(),
         bytes as f64 / 1e6,
         args.out.display(),
-        args.signals.display(),
+        signals.display(),
         cfg.seed,
         cfg.days
     );

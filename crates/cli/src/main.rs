@@ -10,9 +10,12 @@ mod cmd_run;
 mod cmd_synth;
 mod cmd_validate;
 mod exit;
+mod interrupt;
 mod outputs;
 mod prepare;
+mod robust;
 mod scenario;
+mod warnings;
 
 use clap::{Parser, Subcommand};
 
