@@ -30,14 +30,6 @@ impl LiqCount {
         }
     }
 
-    /// Adds another count.
-    pub fn add(self, o: LiqCount) -> Self {
-        LiqCount {
-            positions: self.positions + o.positions,
-            events: self.events + o.events,
-        }
-    }
-
     /// `5 positions in 1 event` / `none`.
     pub fn words(self) -> String {
         if self.events == 0 {
@@ -50,6 +42,17 @@ impl LiqCount {
             self.events,
             plural(self.events)
         )
+    }
+}
+
+impl std::ops::Add for LiqCount {
+    type Output = LiqCount;
+
+    fn add(self, o: LiqCount) -> LiqCount {
+        LiqCount {
+            positions: self.positions + o.positions,
+            events: self.events + o.events,
+        }
     }
 }
 
@@ -153,9 +156,12 @@ impl MoneyByCause {
             self.collateral_revaluation,
         ]
     }
+}
 
-    /// Adds another breakdown.
-    pub fn add(&self, o: &MoneyByCause) -> MoneyByCause {
+impl std::ops::Add for MoneyByCause {
+    type Output = MoneyByCause;
+
+    fn add(self, o: MoneyByCause) -> MoneyByCause {
         MoneyByCause {
             stop: self.stop + o.stop,
             target: self.target + o.target,

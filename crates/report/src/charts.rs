@@ -1281,9 +1281,7 @@ pub(crate) fn money_by_group(
             let sum = g
                 .iter()
                 .map(|r| crate::analysis::MoneyByCause::of(r))
-                .fold(crate::analysis::MoneyByCause::default(), |acc, m| {
-                    acc.add(&m)
-                });
+                .fold(crate::analysis::MoneyByCause::default(), |acc, m| acc + m);
             (a, p, n, sum)
         })
         .collect()

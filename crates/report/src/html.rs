@@ -264,7 +264,7 @@ fn aggregate<'a>(runs: impl Iterator<Item = &'a RunResult>) -> Agg {
     for r in runs {
         let s = &r.summary;
         a.runs += 1;
-        a.liq = a.liq.add(LiqCount::of(r));
+        a.liq = a.liq + LiqCount::of(r);
         a.cascades += u64::from(s.cascades);
         a.victims += u64::from(s.cascade_victims);
         a.wiped_runs += u64::from(s.wipeouts > 0);
@@ -770,8 +770,8 @@ fn account_section(
                 events: 1,
             };
             match ev.mode {
-                MarginMode::Isolated => iso_n = iso_n.add(c),
-                MarginMode::Cross => cross_n = cross_n.add(c),
+                MarginMode::Isolated => iso_n = iso_n + c,
+                MarginMode::Cross => cross_n = cross_n + c,
             }
         }
     }
