@@ -317,6 +317,7 @@ fn screenshot(tab: &Tab, width: u32, path: &Path) {
         .min(16_000.0);
     // The whole page in the viewport, so that every part of it is painted.
     set_viewport(tab, width, height as u32, width < 600);
+    js(tab, "window.scrollTo(0, 0) || true");
     // Phones scroll sideways inside wide tables and charts, never the page itself.
     let page_width = js_u64(tab, "document.documentElement.scrollWidth");
     let wide = js(

@@ -300,7 +300,9 @@ pub fn fate_in_words(run: &RunResult, money: impl Fn(f64) -> String) -> String {
         .liquidations
         .iter()
         .all(|e| e.mode == MarginMode::Isolated);
-    if isolated_only {
+    if isolated_only && count.positions == 1 {
+        out.push_str(", which lost only its own margin");
+    } else if isolated_only {
         out.push_str(", each lost only its own margin");
     } else {
         let victims: u64 = u64::from(s.cascade_victims);

@@ -477,12 +477,21 @@ fn params_text(r: &RunResult) -> String {
 fn liq_cell(r: &RunResult) -> String {
     let n = LiqCount::of(r);
     let mut s = format!("{} / {}", n.positions, n.events);
-    if let Some((adverse, close)) = r.liquidation_band {
-        let (lo, hi) = (adverse.min(close), adverse.max(close));
-        let _ = write!(
-            s,
-            "<br><span class=\"id\">events {lo}–{hi}: adverse {adverse}, close {close}</span>"
-        );
+    match r.liquidation_band {
+        Some((0, 0)) | None => {}
+        Some((adverse, close)) if adverse == close => {
+            let _ = write!(
+                s,
+                "<br><span class=\"id\">events: adverse {adverse}, close {close}</span>"
+            );
+        }
+        Some((adverse, close)) => {
+            let (lo, hi) = (adverse.min(close), adverse.max(close));
+            let _ = write!(
+                s,
+                "<br><span class=\"id\">events {lo}–{hi}: adverse {adverse}, close {close}</span>"
+            );
+        }
     }
     s
 }
