@@ -1108,6 +1108,8 @@ tr[hidden] { display: none; }
   .verdicts { grid-template-columns: 1fr; }
   dl { grid-template-columns: 1fr; }
   #run-picker { width: 100%; }
+  .u-legend { font-size: .72rem; }
+  .u-legend .u-series > * { padding: 1px 2px; }
 }
 @media print {
   .print-only { display: block; }
