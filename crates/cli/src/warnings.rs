@@ -59,19 +59,19 @@ pub fn format(input: &ReportInput) -> String {
             let _ = writeln!(out, "  {n} × {message}");
         }
     }
-    // Skipped signals: per reason, over every run.
-    let mut reasons: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
+    // Skipped signals: per reason (its numbers replaced by `…`), over every run.
+    let mut reasons: BTreeMap<String, (usize, usize)> = BTreeMap::new();
     let mut skipped = 0usize;
     for r in &input.runs {
-        let mut seen: Vec<&str> = Vec::new();
+        let mut seen: Vec<String> = Vec::new();
         for s in &r.skipped {
             skipped += 1;
-            let e = reasons.entry(s.reason.as_str()).or_default();
-            e.0 += 1;
-            if !seen.contains(&s.reason.as_str()) {
-                seen.push(s.reason.as_str());
-                e.1 += 1;
+            let key = without_numbers(&s.reason);
+            if !seen.contains(&key) {
+                seen.push(key.clone());
+                reasons.entry(key.clone()).or_default().1 += 1;
             }
+            reasons.entry(key).or_default().0 += 1;
         }
     }
     if skipped > 0 {
@@ -82,10 +82,11 @@ pub fn format(input: &ReportInput) -> String {
             if skipped == 1 { "" } else { "s" },
             input.runs.len()
         );
-        let mut list: Vec<(&str, (usize, usize))> = reasons.into_iter().collect();
-        list.sort_by(|a, b| b.1.0.cmp(&a.1.0).then(a.0.cmp(b.0)));
+        let mut list: Vec<(String, (usize, usize))> = reasons.into_iter().collect();
+        list.sort_by(|a, b| b.1.0.cmp(&a.1.0).then(a.0.cmp(&b.0)));
         for (reason, (n, in_runs)) in list.iter().take(MAX_REASONS) {
-            let _ = writeln!(out, "  {n} × {reason} ({in_runs} runs)");
+            let runs_word = if *in_runs == 1 { "run" } else { "runs" };
+            let _ = writeln!(out, "  {n} × {reason} ({in_runs} {runs_word})");
         }
         if list.len() > MAX_REASONS {
             let rest: usize = list[MAX_REASONS..].iter().map(|x| x.1.0).sum();
@@ -95,6 +96,35 @@ pub fn format(input: &ReportInput) -> String {
                 list.len() - MAX_REASONS
             );
         }
+    }
+    out
+}
+
+/// `needs 52.3 USDT, wallet -4` → `needs … USDT, wallet …`: reasons that differ only in their
+/// amounts are one group.
+fn without_numbers(reason: &str) -> String {
+    let chars: Vec<char> = reason.chars().collect();
+    let mut out = String::with_capacity(reason.len());
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        let after_word = i > 0 && (chars[i - 1].is_alphanumeric() || chars[i - 1] == '_');
+        let digit_at = |k: usize| chars.get(k).is_some_and(char::is_ascii_digit);
+        let starts = !after_word && (c.is_ascii_digit() || (c == '-' && digit_at(i + 1)));
+        if starts {
+            let mut j = i + 1;
+            while j < chars.len() && (chars[j].is_ascii_digit() || chars[j] == '.') {
+                j += 1;
+            }
+            // `1000PEPEUSDT`, `10x`: part of a word, not an amount.
+            if !chars.get(j).is_some_and(|n| n.is_alphabetic()) {
+                out.push('…');
+                i = j;
+                continue;
+            }
+        }
+        out.push(c);
+        i += 1;
     }
     out
 }
@@ -168,6 +198,15 @@ mod tests {
                 2 * runs
             )),
             "{text}"
+        );
+        assert_eq!(
+            without_numbers("insufficient margin: needs 52.30 USDT, USDT wallet -4.5"),
+            "insufficient margin: needs … USDT, USDT wallet …"
+        );
+        assert_eq!(
+            without_numbers("1000PEPEUSDT already open; signal h12 at 10x"),
+            "1000PEPEUSDT already open; signal h12 at 10x",
+            "digits inside words are not amounts"
         );
         input.warnings.clear();
         for r in &mut input.runs {

@@ -200,7 +200,7 @@ pub(crate) fn explore_section(h: &mut String, input: &ReportInput) {
          <p><label for=\"trade-filter\">Filter</label> <input id=\"trade-filter\" type=\"search\" \
          placeholder=\"symbol, side, reason, signal id…\"> <span id=\"trade-count\" class=\"id\"></span></p>\n\
          <div class=\"scroll\"><table class=\"sortable\" id=\"trades-table\"><thead><tr><th>Signal</th>\
-         <th>Symbol</th><th>Side</th><th>Mode</th><th>Opened (UTC)</th><th>Closed (UTC)</th>\
+         <th>Symbol</th><th>Side, mode</th><th>Opened (UTC)</th><th>Closed (UTC)</th>\
          <th>Entry</th><th>Exit</th><th>Leverage</th><th>Margin</th><th>Exit reason</th><th>PnL</th>\
          <th>Trading fees</th><th>Clearance fee</th><th>Funding</th><th>Net</th></tr></thead>\
          <tbody></tbody></table></div>\n</section>\n",
@@ -353,7 +353,7 @@ const EXPLORE_JS: &str = r#"
       return [[fmtTime(l[0]), l[0]], [l[1]], [String(l[2]), l[2]], [fmtMoney(l[3]), l[3]], [l[4] ? 'yes' : 'no'], [l[5]]];
     }));
     fillTable('trades-table', r.trades.map(function (t) {
-      return [[t[0]], [t[1]], [t[2]], [t[3]], [fmtTime(t[4]), t[4]], [fmtTime(t[5]), t[5]],
+      return [[t[0]], [t[1]], [t[2] + ', ' + t[3]], [fmtTime(t[4]), t[4]], [fmtTime(t[5]), t[5]],
               [fmtPrice(t[6]), t[6]], [fmtPrice(t[7]), t[7]], [t[8] + '×', t[8]], [fmtMoney(t[9]), t[9]],
               [t[10]], [fmtMoney(t[11]), t[11]], [fmtMoney(t[12]), t[12]], [fmtMoney(t[13]), t[13]],
               [fmtMoney(t[14]), t[14]], [fmtMoney(t[15]), t[15]]];
