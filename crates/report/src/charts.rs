@@ -1442,6 +1442,17 @@ impl Cell {
     }
 }
 
+/// A final equity in a heatmap cell: `1236`, `10.2k`, `1.2M`.
+fn equity_label(v: f64) -> String {
+    if v.abs() >= 1e6 {
+        format!("{:.1}M", v / 1e6)
+    } else if v.abs() >= 1e4 {
+        format!("{:.1}k", v / 1e3)
+    } else {
+        format!("{v:.0}")
+    }
+}
+
 fn param<'a>(r: &'a RunResult, key: &str) -> Option<&'a str> {
     r.params
         .iter()
@@ -1575,7 +1586,11 @@ pub fn draw_sweep_heatmap<DB: DrawingBackend>(
                         .color(&text_colour)
                         .pos(Pos::new(HPos::Center, VPos::Center));
                     cc.draw_series([
-                        Text::new(fmt_num(cell.final_equity), (cx(x + 0.5), cx(y + 0.7)), top),
+                        Text::new(
+                            equity_label(cell.final_equity),
+                            (cx(x + 0.5), cx(y + 0.7)),
+                            top,
+                        ),
                         Text::new(
                             format!("{} liq / {} ev", cell.liq.positions, cell.liq.events),
                             (cx(x + 0.5), cx(y + 0.5)),
