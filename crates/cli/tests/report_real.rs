@@ -56,4 +56,34 @@ fn the_2100_cliff_survives_thinning_on_real_data() {
         checked += 1;
     }
     assert_eq!(checked, 2, "both cross runs");
+    collateral_revaluation_is_apart_from_trading(&input);
+}
+
+/// The money breakdown explains every USDT of a USDT-only account by its trades (the ledger
+/// conserves money exactly), and shows the BTC account's collateral revaluation apart: the same
+/// amount whatever the policy, since every policy holds the same 0.02 BTC.
+fn collateral_revaluation_is_apart_from_trading(input: &ReportInput) {
+    use ringfence_report::analysis::MoneyByCause;
+    use rust_decimal::Decimal;
+    let cent = Decimal::new(1, 2);
+    let mut btc = Vec::new();
+    for r in &input.runs {
+        let m = MoneyByCause::of(r);
+        if r.account == "usdt" {
+            assert!(
+                m.collateral_revaluation.abs() < cent,
+                "{}: unexplained {}",
+                r.run,
+                m.collateral_revaluation
+            );
+        } else {
+            btc.push(m.collateral_revaluation);
+        }
+    }
+    assert_eq!(btc.len(), 3);
+    assert!(btc[0].abs() >= cent, "BTC collateral revaluation missing");
+    assert!(
+        btc.iter().all(|v| (*v - btc[0]).abs() < cent),
+        "revaluation differs between policies: {btc:?}"
+    );
 }
