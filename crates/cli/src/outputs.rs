@@ -33,9 +33,10 @@ impl Staging {
             std::fs::remove_dir_all(&tmp)
                 .with_context(|| format!("cannot remove {}", tmp.display()))?;
         }
+        // Registered before it exists, so that Ctrl-C never finds it unregistered.
+        crate::interrupt::remove_on_interrupt(&tmp);
         std::fs::create_dir_all(&tmp)
             .with_context(|| format!("cannot create {}", tmp.display()))?;
-        crate::interrupt::remove_on_interrupt(&tmp);
         Ok(Staging {
             tmp,
             dest: dest.to_path_buf(),
@@ -45,11 +46,13 @@ impl Staging {
 
     /// Where files are written before the commit.
     pub fn dir(&self) -> &Path {
+        crate::interrupt::pause_if_interrupted();
         &self.tmp
     }
 
     /// Replaces the destination with the staged directory.
     pub fn commit(mut self) -> Result<PathBuf> {
+        crate::interrupt::pause_if_interrupted();
         crate::robust::keep_checklist(&self.dest, &self.tmp)?;
         if self.dest.exists() {
             std::fs::remove_dir_all(&self.dest)
@@ -65,6 +68,7 @@ impl Staging {
 
 impl Drop for Staging {
     fn drop(&mut self) {
+        crate::interrupt::pause_if_interrupted();
         if !self.done {
             let _ = std::fs::remove_dir_all(&self.tmp);
             crate::interrupt::forget(&self.tmp);
