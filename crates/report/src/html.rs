@@ -806,14 +806,15 @@ fn position_list(ev: &LiquidationEvent, culprits: bool) -> String {
                 e(&p.signal_id),
                 price(p.price)
             );
-            if culprits {
+            // Every position: its PnL at the liquidation; a culprit that took more than its own
+            // margin also says by how much (an isolated one never can).
+            let _ = write!(s, "<span class=\"pos\">uPnL {}</span>", money(p.upnl));
+            if culprits && p.loss_beyond_margin > Decimal::ZERO {
                 let _ = write!(
                     s,
-                    "<span class=\"pos\">loss beyond margin {}</span>",
+                    "<span class=\"pos\">, {} beyond its margin</span>",
                     money(p.loss_beyond_margin)
                 );
-            } else {
-                let _ = write!(s, "<span class=\"pos\">uPnL {}</span>", money(p.upnl));
             }
             s
         })
@@ -855,14 +856,18 @@ fn worst_liquidations(h: &mut String, input: &ReportInput) {
             .then(a.0.run.cmp(&b.0.run))
     });
     let total = events.len();
+    let shown = if total <= WORST_EVENTS {
+        format!("All {total} liquidation events, most money lost first,")
+    } else {
+        format!("The {WORST_EVENTS} liquidation events of {total} that cost the most money,")
+    };
     let _ = writeln!(
         h,
-        "<p class=\"hint\">The {} liquidation events of {total} that cost the most money, isolated \
+        "<p class=\"hint\">{shown} isolated \
          and cross alike. Money lost: the losses of the positions closed (a victim's open gain \
          reduces it) plus the clearance fee. Culprits: positions whose loss exceeded their own \
          margin; victims: healthy positions closed with them. All events are in \
-         <a href=\"liquidations.csv\"><code>liquidations.csv</code></a>.</p>",
-        total.min(WORST_EVENTS)
+         <a href=\"liquidations.csv\"><code>liquidations.csv</code></a>.</p>"
     );
     h.push_str(
         "<div class=\"scroll\"><table class=\"sortable\" id=\"worst-table\"><thead><tr><th>Time (UTC)</th><th>Run</th>\
