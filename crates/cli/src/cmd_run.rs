@@ -64,6 +64,7 @@ pub fn run(args: RunArgs) -> Result<()> {
     write_tables(staging.dir(), &results)?;
     write_run_json(staging.dir(), &sc, &prepared, &jobs)?;
     let input = report_input(&sc, &prepared, &jobs, results);
+    crate::warnings::print(&input);
     write_json(&staging.dir().join("report-input.json"), &input)?;
     if let Some(c) = &input.claims {
         let path = staging.dir().join("claims_vs_replay.csv");

@@ -1,5 +1,6 @@
 //! `ringfence data synth --out DIR [--seed N] [--signals FILE] [--days N]`: writes the
-//! deterministic demo market (freqtrade-named CSVs) and its demo signal channel.
+//! deterministic demo market (freqtrade-named CSVs) and its demo signal channel (by default into
+//! `DIR`, never into `scenarios/` unless `--signals` says so).
 
 use anyhow::Context as _;
 use clap::Args;
@@ -15,9 +16,10 @@ pub struct SynthArgs {
     /// Seed of the generator: the same seed writes the same bytes.
     #[arg(long, default_value_t = 7)]
     pub seed: u64,
-    /// Where to write the demo signal channel (CSV).
-    #[arg(long, default_value = "scenarios/demo-signals.csv")]
-    pub signals: PathBuf,
+    /// Where to write the demo signal channel (CSV); default `<out>/demo-signals.csv`. To refresh
+    /// the bundled channel, pass `--signals scenarios/demo-signals.csv` explicitly.
+    #[arg(long)]
+    pub signals: Option<PathBuf>,
     /// Where to write the demo channel as a Telegram Desktop JSON export (default: beside the
     /// signal file, `<signals stem>-telegram.json`); import it with `ringfence signals import`.
     #[arg(long)]
@@ -34,16 +36,19 @@ pub fn run(args: SynthArgs) -> anyhow::Result<()> {
         days: args.days,
         ..SynthConfig::default()
     };
-    let files = write_demo(&args.out, &args.signals, &cfg)
+    let signals = args
+        .signals
+        .clone()
+        .unwrap_or_else(|| args.out.join("demo-signals.csv"));
+    let files = write_demo(&args.out, &signals, &cfg)
         .with_context(|| format!("cannot write the demo dataset to {}", args.out.display()))?;
     let telegram = args.telegram.clone().unwrap_or_else(|| {
-        let stem = args
-            .signals
+        let stem = signals
             .file_stem()
             .map_or_else(|| "signals".into(), |s| s.to_string_lossy().into_owned());
-        args.signals.with_file_name(format!("{stem}-telegram.json"))
+        signals.with_file_name(format!("{stem}-telegram.json"))
     });
-    let channel = ringfence_data::signals::load_signals(&args.signals, None)
+    let channel = ringfence_data::signals::load_signals(&signals, None)
         .context("cannot read back the demo channel")?;
     let export =
         ringfence_channel::demo::telegram_export("Ringfence Demo Channel", &channel.events);
@@ -63,7 +68,7 @@ pub fn run(args: SynthArgs) -> anyhow::Result<()> {
         files.len(),
         bytes as f64 / 1e6,
         args.out.display(),
-        args.signals.display(),
+        signals.display(),
         telegram.display(),
         cfg.seed,
         cfg.days

@@ -13,13 +13,16 @@ mod cmd_signals;
 mod cmd_synth;
 mod cmd_validate;
 mod exit;
+mod interrupt;
 mod outputs;
 mod pipeline;
 mod prepare;
 mod report_input;
+mod robust;
 mod scenario;
 mod setup;
 mod tables;
+mod warnings;
 
 use clap::{Parser, Subcommand};
 

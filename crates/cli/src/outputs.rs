@@ -18,17 +18,22 @@ pub struct Staging {
 }
 
 impl Staging {
-    /// Creates `<dest>.partial-<pid>` (removing a stale one).
+    /// Creates `<dest>.partial-<pid>` (removing a stale one, and those of runs that died).
+    /// An output path that exists as a file (or under a file) is bad input.
     pub fn new(dest: &Path) -> Result<Self> {
+        crate::robust::check_output_dir(dest)?;
         let name = dest
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "out".into());
+        crate::robust::remove_stale_staging(dest, &name);
         let tmp = dest.with_file_name(format!(".{name}.partial-{}", std::process::id()));
         if tmp.exists() {
             std::fs::remove_dir_all(&tmp)
                 .with_context(|| format!("cannot remove {}", tmp.display()))?;
         }
+        // Registered before it exists, so that Ctrl-C never finds it unregistered.
+        crate::interrupt::remove_on_interrupt(&tmp);
         std::fs::create_dir_all(&tmp)
             .with_context(|| format!("cannot create {}", tmp.display()))?;
         Ok(Staging {
@@ -40,17 +45,21 @@ impl Staging {
 
     /// Where files are written before the commit.
     pub fn dir(&self) -> &Path {
+        crate::interrupt::pause_if_interrupted();
         &self.tmp
     }
 
     /// Replaces the destination with the staged directory.
     pub fn commit(mut self) -> Result<PathBuf> {
+        crate::interrupt::pause_if_interrupted();
+        crate::robust::keep_checklist(&self.dest, &self.tmp)?;
         if self.dest.exists() {
             std::fs::remove_dir_all(&self.dest)
                 .with_context(|| format!("cannot replace {}", self.dest.display()))?;
         }
         std::fs::rename(&self.tmp, &self.dest)
             .with_context(|| format!("cannot move output into {}", self.dest.display()))?;
+        crate::interrupt::forget(&self.tmp);
         self.done = true;
         Ok(self.dest.clone())
     }
@@ -58,8 +67,10 @@ impl Staging {
 
 impl Drop for Staging {
     fn drop(&mut self) {
+        crate::interrupt::pause_if_interrupted();
         if !self.done {
             let _ = std::fs::remove_dir_all(&self.tmp);
+            crate::interrupt::forget(&self.tmp);
         }
     }
 }

@@ -79,7 +79,7 @@ fn default_seed_reproduces_the_committed_demo() {
     let committed = std::fs::read(&committed).expect("datasets/demo is committed");
     assert!(
         fresh == &committed,
-        "datasets/demo is stale: regenerate with `cargo run -p ringfence -- data synth --out datasets/demo`"
+        "datasets/demo is stale: regenerate with `cargo run -p ringfence -- data synth --out datasets/demo --signals scenarios/demo-signals.csv`"
     );
     let signals =
         std::fs::read(root.join("scenarios/demo-signals.csv")).expect("committed signals");
@@ -104,4 +104,29 @@ fn days_below_90_are_refused_with_exit_2() {
         .expect("ringfence runs");
     assert_eq!(out.status.code(), Some(2), "clap usage errors exit 2");
     assert!(String::from_utf8_lossy(&out.stderr).contains("30"));
+}
+
+#[test]
+fn synth_never_writes_into_scenarios_unless_asked() {
+    // Run where a `scenarios/` directory exists (as in a checkout): without --signals the channel
+    // goes next to the market, and scenarios/ stays untouched.
+    let tmp = tempfile::tempdir().expect("tmp");
+    let scenarios = tmp.path().join("scenarios");
+    std::fs::create_dir(&scenarios).expect("mkdir");
+    let out = Command::new(env!("CARGO_BIN_EXE_ringfence"))
+        .current_dir(tmp.path())
+        .args(["data", "synth", "--out", "market", "--days", "90"])
+        .output()
+        .expect("ringfence runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(tmp.path().join("market/demo-signals.csv").is_file());
+    assert_eq!(
+        std::fs::read_dir(&scenarios).expect("scenarios").count(),
+        0,
+        "data synth wrote into scenarios/"
+    );
 }

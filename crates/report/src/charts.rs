@@ -4,8 +4,8 @@
 //! the HTML page (via [`render_svg`], [`SVGBackend::with_string`]).
 //!
 //! Conventions shared by every chart:
-//! - one colour per policy, derived from the **sorted** list of policy names
-//!   ([`policy_colour_hex`]), the same in every chart and in the HTML tables;
+//! - one colour per policy, from its margin-mode family and its name ([`policy_colour_hex`]), the
+//!   same in every chart, table and report;
 //! - accounts appear in the order of their first run in the input;
 //! - times are UTC, ticks aligned to whole hours/days;
 //! - a header strip holds the title and the legend, so legends never cover data;
@@ -24,30 +24,53 @@ use ringfence_model::{LiquidationEvent, MarginMode, RunResult, TimestampMs};
 use std::collections::BTreeMap;
 use std::path::Path;
 
-/// Colour-blind-safe palette (Okabe–Ito, reordered); policy `i` of the sorted list gets entry `i`.
-const PALETTE: [RGBColor; 8] = [
-    RGBColor(0x00, 0x72, 0xB2),
-    RGBColor(0xD5, 0x5E, 0x00),
-    RGBColor(0x00, 0x9E, 0x73),
-    RGBColor(0xCC, 0x79, 0xA7),
-    RGBColor(0xE6, 0x9F, 0x00),
-    RGBColor(0x56, 0xB4, 0xE9),
-    RGBColor(0x8C, 0x56, 0x4B),
-    RGBColor(0x33, 0x33, 0x33),
+/// Policy colours by margin-mode family (colour-blind-aware tones after Okabe–Ito and Tol): blues
+/// for isolated, reds/oranges for cross, greens/purples for hybrid, neutrals when the mode is
+/// unknown. Shade 0 is the family's own name (`isolated`, `cross`, `hybrid`); see [`policy_colour_hex`].
+const FAMILY_SHADES: [[RGBColor; 4]; 4] = [
+    [
+        RGBColor(0x00, 0x72, 0xB2),
+        RGBColor(0x56, 0xB4, 0xE9),
+        RGBColor(0x1B, 0x3F, 0x8B),
+        RGBColor(0x4A, 0x90, 0xA4),
+    ],
+    [
+        RGBColor(0xD5, 0x5E, 0x00),
+        RGBColor(0xB2, 0x18, 0x2B),
+        RGBColor(0xE6, 0x9F, 0x00),
+        RGBColor(0x8E, 0x3B, 0x0B),
+    ],
+    [
+        RGBColor(0x00, 0x9E, 0x73),
+        RGBColor(0xCC, 0x79, 0xA7),
+        RGBColor(0x11, 0x77, 0x33),
+        RGBColor(0x7B, 0x32, 0x94),
+    ],
+    [
+        RGBColor(0x8C, 0x56, 0x4B),
+        RGBColor(0x33, 0x33, 0x33),
+        RGBColor(0x99, 0x99, 0x33),
+        RGBColor(0xAA, 0x44, 0x99),
+    ],
 ];
 /// Culprit positions in the cascade chart (not a policy colour).
 const CULPRIT: RGBColor = RGBColor(0x3A, 0x3A, 0x3A);
 /// Victim positions in the cascade chart (not a policy colour).
 const VICTIM: RGBColor = RGBColor(0xBD, 0xBD, 0xBD);
-/// Price lines of the liquidation timeline (neutral tones, not policy colours).
-const PRICE_TONES: [RGBColor; 4] = [
-    RGBColor(0x20, 0x20, 0x20),
-    RGBColor(0x70, 0x70, 0x70),
-    RGBColor(0x9A, 0x9A, 0x9A),
-    RGBColor(0x50, 0x50, 0x50),
+/// Price lines of the liquidation timeline: six distinct dark tones (alternately solid and dashed),
+/// muted so that the policy colours of the markers stand out.
+const PRICE_TONES: [RGBColor; 6] = [
+    RGBColor(0x22, 0x22, 0x22),
+    RGBColor(0x6A, 0x51, 0x2E),
+    RGBColor(0x2F, 0x5F, 0x5F),
+    RGBColor(0x7A, 0x7A, 0x7A),
+    RGBColor(0x5B, 0x3A, 0x6E),
+    RGBColor(0x4D, 0x6B, 0x2A),
 ];
-/// Hot end of the heatmap scale.
+/// Loss end of the heatmap scale (wiped out).
 const HEAT: RGBColor = RGBColor(0xB2, 0x18, 0x2B);
+/// Gain end of the heatmap scale.
+const GAIN: RGBColor = RGBColor(0x1A, 0x98, 0x50);
 const GRID: RGBColor = RGBColor(0xE4, 0xE4, 0xE4);
 const NOTE: RGBColor = RGBColor(0x55, 0x55, 0x55);
 /// Most points drawn per curve; longer curves keep each bucket's minimum and maximum.
@@ -68,12 +91,15 @@ pub enum ChartKind {
     CascadeAttribution,
     /// Liquidations over a two-axis sweep, one heatmap per account × policy.
     SweepHeatmap,
+    /// Money gained or lost by cause (stop, target, liquidation, ..., fees), per policy and account.
+    MoneyByCause,
 }
 
 impl ChartKind {
     /// Every chart, in report order.
-    pub const ALL: [ChartKind; 6] = [
+    pub const ALL: [ChartKind; 7] = [
         ChartKind::Equity,
+        ChartKind::MoneyByCause,
         ChartKind::Drawdown,
         ChartKind::LiquidationCounts,
         ChartKind::LiquidationTimeline,
@@ -90,6 +116,7 @@ impl ChartKind {
             ChartKind::LiquidationTimeline => "liquidation_timeline",
             ChartKind::CascadeAttribution => "cascade_attribution",
             ChartKind::SweepHeatmap => "sweep_heatmap",
+            ChartKind::MoneyByCause => "money_by_cause",
         }
     }
 
@@ -101,7 +128,8 @@ impl ChartKind {
             ChartKind::LiquidationCounts => "Liquidations per policy and account",
             ChartKind::LiquidationTimeline => "Liquidation timeline over price",
             ChartKind::CascadeAttribution => "Cascade attribution (cross liquidations)",
-            ChartKind::SweepHeatmap => "Sweep heatmap: liquidations",
+            ChartKind::SweepHeatmap => "Sweep heatmap: final equity (worst run per cell)",
+            ChartKind::MoneyByCause => "Money by cause (USDT, mean per run)",
         }
     }
 
@@ -137,6 +165,7 @@ impl ChartKind {
             ChartKind::LiquidationTimeline => draw_liquidation_timeline(area, input),
             ChartKind::CascadeAttribution => draw_cascade_attribution(area, input),
             ChartKind::SweepHeatmap => draw_sweep_heatmap(area, input),
+            ChartKind::MoneyByCause => draw_money_by_cause(area, input),
         }
     }
 }
@@ -167,10 +196,17 @@ pub fn render_png(kind: ChartKind, input: &ReportInput, path: &Path) -> Result<(
     crate::png_out::write_rgb_png(path, w, h, &rgb)
 }
 
-/// The colour of `policy` as `#rrggbb`, derived from the sorted policy names of `input`
-/// (the same colour the charts use).
+/// The colour of `policy` as `#rrggbb` (the same colour every chart and table uses).
+///
+/// Stable across reports: it depends only on the policy's margin-mode family and its name, never
+/// on which other policies a report holds (except to break a clash, below). The family comes from
+/// the name when it contains `isolated`, `cross` or `hybrid`, else from the modes of the policy's
+/// channel positions (all isolated, all cross, or both = hybrid). Within the family, a policy named
+/// exactly like the family gets the first shade, any other name shade `1 + FNV-1a(name) mod 3`. Two
+/// policies of one report that land on the same shade: the later name (sorted) takes the next
+/// free shade of its family, then of the neutral family.
 pub fn policy_colour_hex(input: &ReportInput, policy: &str) -> String {
-    let c = policy_colour(&policies(&input.runs), policy);
+    let c = policy_colour(&input.runs, policy);
     format!("#{:02x}{:02x}{:02x}", c.0, c.1, c.2)
 }
 
@@ -203,12 +239,79 @@ pub(crate) fn accounts(runs: &[RunResult]) -> Vec<String> {
     v
 }
 
-fn policy_colour(sorted_policies: &[String], policy: &str) -> RGBColor {
-    let i = sorted_policies
+/// The margin-mode family of a policy: 0 isolated, 1 cross, 2 hybrid, 3 unknown.
+pub(crate) fn policy_family(runs: &[RunResult], policy: &str) -> usize {
+    let lower = policy.to_ascii_lowercase();
+    for (i, word) in ["isolated", "cross", "hybrid"].iter().enumerate() {
+        if lower.contains(word) {
+            return i;
+        }
+    }
+    let (mut iso, mut cross) = (false, false);
+    for t in runs
         .iter()
-        .position(|p| p == policy)
-        .unwrap_or(0);
-    PALETTE[i % PALETTE.len()]
+        .filter(|r| r.policy == policy)
+        .flat_map(|r| r.trades.iter().filter(|t| !t.background))
+    {
+        match t.mode {
+            MarginMode::Isolated => iso = true,
+            MarginMode::Cross => cross = true,
+        }
+    }
+    match (iso, cross) {
+        (true, false) => 0,
+        (false, true) => 1,
+        (true, true) => 2,
+        (false, false) => 3,
+    }
+}
+
+/// FNV-1a, 64 bit: a hash that never changes between builds or platforms.
+fn fnv1a(s: &str) -> u64 {
+    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// The preferred (family, shade) of a policy, before clashes are resolved.
+fn preferred_shade(runs: &[RunResult], policy: &str) -> (usize, usize) {
+    let family = policy_family(runs, policy);
+    let own = ["isolated", "cross", "hybrid", ""][family];
+    let shade = if policy.eq_ignore_ascii_case(own) {
+        0
+    } else {
+        1 + (fnv1a(policy) % 3) as usize
+    };
+    (family, shade)
+}
+
+/// Colours of every policy of `runs`, clashes resolved in sorted-name order.
+fn policy_colours(runs: &[RunResult]) -> BTreeMap<String, RGBColor> {
+    let mut taken: Vec<(usize, usize)> = Vec::new();
+    let mut out = BTreeMap::new();
+    // Names that are exactly a family name claim their shade first.
+    let mut names = policies(runs);
+    names.sort_by_key(|p| preferred_shade(runs, p).1 != 0);
+    for p in names {
+        let (family, shade) = preferred_shade(runs, &p);
+        let candidates = (0..4)
+            .map(|k| (family, (shade + k) % 4))
+            .chain((0..16).map(|k| (3 - k / 4 % 4, k % 4)));
+        let slot = candidates
+            .into_iter()
+            .find(|c| !taken.contains(c))
+            .unwrap_or((family, shade));
+        taken.push(slot);
+        out.insert(p, FAMILY_SHADES[slot.0][slot.1]);
+    }
+    out
+}
+
+fn policy_colour(runs: &[RunResult], policy: &str) -> RGBColor {
+    policy_colours(runs)
+        .get(policy)
+        .copied()
+        .unwrap_or(FAMILY_SHADES[3][1])
 }
 
 /// Mixes `c` with white: `f = 0` keeps `c`, `f = 1` is white.
@@ -377,31 +480,48 @@ fn fmt_time(ms: TimestampMs, fmt: &str) -> String {
         .unwrap_or_else(|| format!("{ms}ms"))
 }
 
-/// Keeps at most about `max` points: each bucket contributes its minimum and maximum, in time order.
-fn thin(points: &[(TimestampMs, f64)], max: usize) -> Vec<(TimestampMs, f64)> {
-    if points.len() <= max || max < 4 {
+/// Downsamples a curve to about `max` points without losing an extreme or a cliff: each bucket
+/// keeps its first and last point, its minimum and maximum, and both ends of its largest step
+/// (so a fall from 18,889 to 486 in one bar is drawn as the vertical drop it was, whatever
+/// happens later in the bucket). The step between buckets is kept because each bucket keeps its
+/// first and last point. Points stay in time order; short curves are returned as they are.
+pub fn thin(points: &[(TimestampMs, f64)], max: usize) -> Vec<(TimestampMs, f64)> {
+    if points.len() <= max || max < 12 {
         return points.to_vec();
     }
-    let bucket = points.len().div_ceil(max / 2);
-    let mut out = Vec::with_capacity(max + 2);
-    for chunk in points.chunks(bucket) {
-        let lo = chunk
+    let bucket = points.len().div_ceil(max / 6);
+    let mut out = Vec::with_capacity(max + 6);
+    for (ci, chunk) in points.chunks(bucket).enumerate() {
+        let base = ci * bucket;
+        let mut keep: Vec<usize> = vec![0, chunk.len() - 1];
+        if let Some((i, _)) = chunk
             .iter()
             .enumerate()
             .min_by(|a, b| a.1.1.total_cmp(&b.1.1))
-            .map(|(i, _)| i);
-        let hi = chunk
+        {
+            keep.push(i);
+        }
+        if let Some((i, _)) = chunk
             .iter()
             .enumerate()
             .max_by(|a, b| a.1.1.total_cmp(&b.1.1))
-            .map(|(i, _)| i);
-        if let (Some(lo), Some(hi)) = (lo, hi) {
-            let (a, b) = if lo <= hi { (lo, hi) } else { (hi, lo) };
-            out.push(chunk[a]);
-            if b != a {
-                out.push(chunk[b]);
+        {
+            keep.push(i);
+        }
+        // The largest step into or inside the bucket (from the previous bucket's last point).
+        let step = (0..chunk.len()).filter(|&i| base + i > 0).max_by(|&i, &j| {
+            let d = |k: usize| (points[base + k].1 - points[base + k - 1].1).abs();
+            d(i).total_cmp(&d(j))
+        });
+        if let Some(i) = step {
+            keep.push(i);
+            if i > 0 {
+                keep.push(i - 1);
             }
         }
+        keep.sort_unstable();
+        keep.dedup();
+        out.extend(keep.into_iter().map(|i| chunk[i]));
     }
     out
 }
@@ -490,7 +610,7 @@ fn policy_legend(runs: &[RunResult], swatch: fn(RGBColor) -> Swatch) -> Vec<Lege
             } else {
                 p.clone()
             };
-            item(label, swatch(policy_colour(&sorted, p)))
+            item(label, swatch(policy_colour(runs, p)))
         })
         .collect()
 }
@@ -606,13 +726,17 @@ fn draw_curves<DB: DrawingBackend>(
             draw_note(panel, chart, "no equity points for this account")?;
             continue;
         }
-        for policy in &sorted {
+        // Policies drawn first get wider lines, so a curve that coincides with a later one
+        // still shows as a coloured edge around it: no series hides under another.
+        let n_pol = sorted.len() as u32;
+        for (k, policy) in sorted.iter().enumerate() {
             let group: Vec<&&RunResult> = runs.iter().filter(|r| &r.policy == policy).collect();
-            let colour = policy_colour(&sorted, policy);
+            let colour = policy_colour(&input.runs, policy);
+            let extra = (3 * (n_pol - 1 - k as u32)).div_ceil(2).min(6);
             let style = if group.len() > 1 {
-                colour.mix(0.45).stroke_width(1)
+                colour.mix(0.55).stroke_width(1 + extra / 2)
             } else {
-                colour.stroke_width(2)
+                colour.stroke_width(2 + extra)
             };
             for r in group {
                 let pts: Vec<(i64, f64)> = r.equity.iter().map(|p| (p.time, value(p))).collect();
@@ -627,9 +751,10 @@ fn draw_curves<DB: DrawingBackend>(
 // ---------------------------------------------------------------------------------------------
 // Liquidation counts
 
-/// Liquidation events per policy (bars) within each account (groups); cascade victims stacked on
-/// top in a lighter shade of the policy colour. With sweeps, counts are summed over the runs of
-/// each (account, policy) group and the axis says so.
+/// Positions liquidated per policy (bars) within each account (groups), counted the same way in
+/// isolated and cross: every position a liquidation closed. The lighter top of a bar is the cascade
+/// victims among them; the label adds the number of liquidation events. With sweeps, counts are
+/// summed over the runs of each (account, policy) group and the axis says so.
 pub fn draw_liquidation_counts<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     input: &ReportInput,
@@ -643,14 +768,14 @@ pub fn draw_liquidation_counts<DB: DrawingBackend>(
         .iter()
         .map(|p| {
             item(
-                format!("{p}: liquidation events"),
-                Swatch::Square(policy_colour(&sorted, p)),
+                format!("{p}: positions liquidated"),
+                Swatch::Square(policy_colour(&input.runs, p)),
             )
         })
         .collect();
     legend.push(item(
-        "lighter shade on top: cascade victims (healthy positions closed by another's loss)",
-        Swatch::Outlined(lighten(PALETTE[0], 0.6), PALETTE[0]),
+        "lighter top: of which cascade victims (healthy positions closed by another's loss)",
+        Swatch::Outlined(lighten(FAMILY_SHADES[1][0], 0.6), FAMILY_SHADES[1][0]),
     ));
     let body = draw_header(area, chart, kind.title(), &legend)?;
     if input.runs.is_empty() {
@@ -658,17 +783,18 @@ pub fn draw_liquidation_counts<DB: DrawingBackend>(
     }
     let accs = accounts(&input.runs);
     let n_runs = max_group_runs(&input.runs);
-    // (account index, policy index) -> (events, victims, runs)
-    let mut counts: BTreeMap<(usize, usize), (u64, u64, usize)> = BTreeMap::new();
+    // (account index, policy index) -> (positions liquidated, of which victims, events)
+    let mut counts: BTreeMap<(usize, usize), (u64, u64, u64)> = BTreeMap::new();
     for r in &input.runs {
         let a = accs.iter().position(|x| x == &r.account).unwrap_or(0);
         let p = sorted.iter().position(|x| x == &r.policy).unwrap_or(0);
         let e = counts.entry((a, p)).or_default();
-        e.0 += u64::from(r.summary.liquidations);
+        let n = crate::analysis::LiqCount::of(r);
+        e.0 += n.positions;
         e.1 += u64::from(r.summary.cascade_victims);
-        e.2 += 1;
+        e.2 += n.events;
     }
-    let ymax = counts.values().map(|c| c.0 + c.1).max().unwrap_or(0);
+    let ymax = counts.values().map(|c| c.0).max().unwrap_or(0);
     let y1 = (ymax as f64 * 1.18).max(ymax as f64 + 1.0).max(4.0);
     let na = cx(accs.len() as f64);
     let centres = cat_centres(accs.len());
@@ -679,9 +805,9 @@ pub fn draw_liquidation_counts<DB: DrawingBackend>(
     };
     let yfmt = |v: &f64| format!("{v:.0}");
     let y_desc = if n_runs > 1 {
-        format!("count, summed over the sweep runs of each group (up to {n_runs})")
+        format!("positions liquidated, summed over the sweep runs of each group (up to {n_runs})")
     } else {
-        "count".to_string()
+        "positions liquidated".to_string()
     };
     let mut cc = ChartBuilder::on(&body)
         .margin(16)
@@ -703,27 +829,37 @@ pub fn draw_liquidation_counts<DB: DrawingBackend>(
         .map_err(ce(chart))?;
     let np = sorted.len().max(1) as f64;
     let slot = 0.8 / np;
-    for (&(a, p), &(events, victims, _)) in &counts {
-        let colour = policy_colour(&sorted, &sorted[p]);
+    for (&(a, p), &(positions, victims, events)) in &counts {
+        let colour = policy_colour(&input.runs, &sorted[p]);
         let x0f = a as f64 + 0.1 + slot * p as f64 + slot * 0.08;
         let x1f = x0f + slot * 0.84;
         let (x0, x1, xm) = (cx(x0f), cx(x1f), cx((x0f + x1f) / 2.0));
-        let e = events as f64;
-        let v = victims as f64;
+        let v = victims.min(positions) as f64;
+        let e = positions as f64 - v;
+        let total = positions as f64;
         cc.draw_series([Rectangle::new([(x0, 0.0), (x1, e)], colour.filled())])
             .map_err(ce(chart))?;
         if victims > 0 {
             cc.draw_series([
-                Rectangle::new([(x0, e), (x1, e + v)], lighten(colour, 0.6).filled()),
-                Rectangle::new([(x0, e), (x1, e + v)], colour.stroke_width(1)),
+                Rectangle::new([(x0, e), (x1, total)], lighten(colour, 0.6).filled()),
+                Rectangle::new([(x0, e), (x1, total)], colour.stroke_width(1)),
             ])
             .map_err(ce(chart))?;
         }
-        let label = if victims > 0 {
-            format!("{events} + {victims}")
-        } else {
-            format!("{events}")
-        };
+        let label = format!("{positions} in {events} ev.");
+        let (e, v) = (total, 0.0);
+        let wiped = input.runs.iter().any(|r| {
+            r.summary.wipeouts > 0
+                && accs.get(a) == Some(&r.account)
+                && sorted.get(p) == Some(&r.policy)
+        });
+        if wiped {
+            let style = bold(15)
+                .color(&HEAT)
+                .pos(Pos::new(HPos::Center, VPos::Bottom));
+            cc.draw_series([Text::new("WIPED OUT", (xm, e + v + y1 * 0.1), style)])
+                .map_err(ce(chart))?;
+        }
         let style = font(14).pos(Pos::new(HPos::Center, VPos::Bottom));
         cc.draw_series([Text::new(label, (xm, e + v + y1 * 0.01), style)])
             .map_err(ce(chart))?;
@@ -746,9 +882,12 @@ pub fn draw_liquidation_counts<DB: DrawingBackend>(
 // ---------------------------------------------------------------------------------------------
 // Liquidation timeline
 
-/// Close price of the symbols involved (normalised to 100 at the start when there are several)
-/// with one marker per liquidation event: colour = policy, circle = isolated, triangle = cross
-/// (larger when it is a cascade). A marker sits on the price line of the event's culprit symbol.
+/// Two panels over one time axis. Top: close price of the symbols involved (normalised to 100 at
+/// the start when there are several), each line in its own tone and dash and named at its right
+/// end (labels moved apart so they never overlap). Bottom: one lane per policy, in the policy's
+/// colour; a marker per cluster of liquidation events (events closer than 3 % of the time span
+/// are merged): circle = isolated only, triangle = any cross event, its label = positions
+/// liquidated and events. Lanes keep policies apart, so no marker or label hides another.
 pub fn draw_liquidation_timeline<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     input: &ReportInput,
@@ -767,19 +906,11 @@ pub fn draw_liquidation_timeline<DB: DrawingBackend>(
     let mut legend: Vec<LegendItem> = prices
         .iter()
         .enumerate()
-        .map(|(i, p)| {
-            item(
-                p.symbol.to_string(),
-                Swatch::Line(PRICE_TONES[i % PRICE_TONES.len()]),
-            )
-        })
+        .map(|(i, p)| item(p.symbol.to_string(), Swatch::Line(price_tone(i))))
         .collect();
-    for p in &sorted {
-        legend.push(item(p.clone(), Swatch::Square(policy_colour(&sorted, p))));
-    }
-    legend.push(item("isolated liquidation", Swatch::Circle(NOTE)));
+    legend.push(item("isolated liquidations", Swatch::Circle(NOTE)));
     legend.push(item(
-        "cross liquidation (large: cascade)",
+        "cross liquidation (label: positions liquidated / events)",
         Swatch::Triangle(NOTE),
     ));
     let body = draw_header(area, chart, kind.title(), &legend)?;
@@ -834,6 +965,9 @@ pub fn draw_liquidation_timeline<DB: DrawingBackend>(
     } else {
         padded(lo, hi, 0.06)
     };
+    let (_, body_h) = body.dim_in_pixel();
+    let lanes_h = (70 + 46 * sorted.len() as u32).min(body_h / 2);
+    let (top, bottom) = body.split_vertically(body_h - lanes_h);
     let (ticks, tfmt) = time_ticks(t0, t1, 9);
     let xfmt = |t: &i64| fmt_time(*t, tfmt);
     let yfmt = |v: &f64| fmt_num(*v);
@@ -842,17 +976,18 @@ pub fn draw_liquidation_timeline<DB: DrawingBackend>(
         [one] => format!("{} close (USDT)", one.symbol),
         _ => "close, normalised to 100 at start".to_string(),
     };
-    let mut cc = ChartBuilder::on(&body)
+    // Room on the right for the symbol names at the line ends.
+    let right = if prices.is_empty() { 28 } else { 110 };
+    let mut cc = ChartBuilder::on(&top)
         .margin(16)
-        .margin_right(28)
-        .x_label_area_size(44)
+        .margin_right(right)
+        .x_label_area_size(10)
         .y_label_area_size(80)
-        .build_cartesian_2d((t0..t1).with_key_points(ticks), y0..y1)
+        .build_cartesian_2d((t0..t1).with_key_points(ticks.clone()), y0..y1)
         .map_err(ce(chart))?;
     cc.configure_mesh()
-        .x_label_formatter(&xfmt)
+        .x_label_formatter(&|_| String::new())
         .y_label_formatter(&yfmt)
-        .x_desc("time (UTC)")
         .y_desc(y_desc)
         .label_style(font(15))
         .axis_desc_style(font(16))
@@ -861,7 +996,7 @@ pub fn draw_liquidation_timeline<DB: DrawingBackend>(
         .draw()
         .map_err(ce(chart))?;
     for (i, line) in lines.iter().enumerate() {
-        let c = PRICE_TONES[i % PRICE_TONES.len()];
+        let c = price_tone(i);
         if i % 2 == 0 {
             cc.draw_series(LineSeries::new(line.iter().copied(), c.stroke_width(2)))
                 .map_err(ce(chart))?;
@@ -875,65 +1010,133 @@ pub fn draw_liquidation_timeline<DB: DrawingBackend>(
             .map_err(ce(chart))?;
         }
     }
-    // Identical markers (same time, symbol, policy, mode, cascade or not) from several runs of a
-    // sweep are drawn once with a "×n" count; policies at the same spot are dodged sideways.
-    let mut markers: BTreeMap<(i64, usize, String, MarginMode, bool), u32> = BTreeMap::new();
-    for (run, e) in &events {
-        let symbol = e
-            .positions
-            .iter()
-            .find(|p| p.culprit)
-            .or(e.positions.first())
-            .map(|p| p.symbol.to_string())
-            .unwrap_or_default();
-        let p = sorted.iter().position(|x| x == &run.policy).unwrap_or(0);
-        *markers
-            .entry((e.time, p, symbol, e.mode, e.is_cascade()))
-            .or_default() += 1;
+    // Symbol names at the right end of their lines, pushed apart to at least 18 px.
+    let mut ends: Vec<(i32, usize)> = lines
+        .iter()
+        .enumerate()
+        .filter_map(|(i, l)| l.last().map(|p| (cc.backend_coord(&(t1, p.1)).1, i)))
+        .collect();
+    ends.sort();
+    // Push labels down to 18 px apart, then back up so the last stays inside the plot.
+    let mut last_y = i32::MIN;
+    for (y, _) in ends.iter_mut() {
+        if *y < last_y + 18 {
+            *y = last_y + 18;
+        }
+        last_y = *y;
     }
-    let dodge = ((t1 - t0) as f64 * 0.012) as i64;
-    let mid = (sorted.len() as f64 - 1.0) / 2.0;
-    for ((time, p, symbol, mode, cascade), n) in &markers {
-        let colour = policy_colour(&sorted, &sorted[*p]);
-        // On the symbol's price line at the event time; at the bottom edge when unknown.
-        let y = prices
+    let mut limit = cc.backend_coord(&(t1, y0)).1 - 6;
+    for (y, _) in ends.iter_mut().rev() {
+        if *y > limit {
+            *y = limit;
+        }
+        limit = *y - 18;
+    }
+    let right_x = cc.backend_coord(&(t1, y0)).0 + 6;
+    for (y, i) in &ends {
+        let tone = price_tone(*i);
+        let style = bold(13)
+            .color(&tone)
+            .pos(Pos::new(HPos::Left, VPos::Center));
+        top.draw_text(prices[*i].symbol.as_str(), &style, (right_x, *y))
+            .map_err(ce(chart))?;
+    }
+
+    // Lanes: one per policy.
+    let n = sorted.len().max(1);
+    let ny = cx(n as f64);
+    let lane_centres = cat_centres(n);
+    let lane_fmt = |y: &i32| {
+        sorted
+            .get(n.saturating_sub(1 + cat_index(*y)))
+            .cloned()
+            .unwrap_or_default()
+    };
+    let mut lc = ChartBuilder::on(&bottom)
+        .margin(16)
+        .margin_top(0)
+        .margin_right(right)
+        .x_label_area_size(44)
+        .y_label_area_size(80)
+        .build_cartesian_2d(
+            (t0..t1).with_key_points(ticks),
+            (0..ny).with_key_points(lane_centres),
+        )
+        .map_err(ce(chart))?;
+    lc.configure_mesh()
+        .disable_y_mesh()
+        .x_label_formatter(&xfmt)
+        .y_label_formatter(&lane_fmt)
+        .x_desc("time (UTC)")
+        .label_style(font(14))
+        .axis_desc_style(font(16))
+        .light_line_style(TRANSPARENT)
+        .bold_line_style(GRID)
+        .draw()
+        .map_err(ce(chart))?;
+    let window = ((t1 - t0) as f64 * 0.03) as i64;
+    for (k, policy) in sorted.iter().enumerate() {
+        let colour = policy_colour(&input.runs, policy);
+        let yc = n as f64 - 1.0 - k as f64;
+        lc.draw_series([Rectangle::new(
+            [(t0, cx(yc + 0.08)), (t1, cx(yc + 0.92))],
+            lighten(colour, 0.92).filled(),
+        )])
+        .map_err(ce(chart))?;
+        let mut evs: Vec<&LiquidationEvent> = events
             .iter()
-            .find(|s| s.symbol.as_str() == symbol)
-            .and_then(|s| {
-                let j = s.times.partition_point(|t| t <= time);
-                s.close.get(j.saturating_sub(1)).map(|c| c * base(s))
-            })
-            .unwrap_or(y0 + (y1 - y0) * 0.02);
-        let x = time + ((*p as f64 - mid) * dodge as f64) as i64;
-        let style = colour.mix(0.9).filled();
-        let border = WHITE.stroke_width(1);
-        match mode {
-            MarginMode::Isolated => cc
-                .draw_series([
-                    Circle::new((x, y), 6, style),
-                    Circle::new((x, y), 6, border),
-                ])
-                .map(|_| ()),
-            MarginMode::Cross => {
-                let size = if *cascade { 11 } else { 7 };
-                cc.draw_series([TriangleMarker::new((x, y), size, style)])
-                    .map(|_| ())
+            .filter(|(r, _)| &r.policy == policy)
+            .map(|(_, e)| *e)
+            .collect();
+        evs.sort_by_key(|e| e.time);
+        // Clusters of events closer than `window`.
+        let mut clusters: Vec<(i64, i64, u64, u64, bool)> = Vec::new();
+        for e in evs {
+            let cross = e.mode == MarginMode::Cross;
+            match clusters.last_mut() {
+                Some(c) if e.time - c.0 <= window => {
+                    c.1 = e.time;
+                    c.2 += e.positions.len() as u64;
+                    c.3 += 1;
+                    c.4 |= cross;
+                }
+                _ => clusters.push((e.time, e.time, e.positions.len() as u64, 1, cross)),
             }
         }
-        .map_err(ce(chart))?;
-        if *n > 1 {
-            let label = font(11)
+        for (first, last, positions, count, cross) in clusters {
+            let x = first + (last - first) / 2;
+            let y = cx(yc + 0.42);
+            let style = colour.filled();
+            if cross {
+                lc.draw_series([TriangleMarker::new((x, y), 9, style)])
+                    .map_err(ce(chart))?;
+            } else {
+                lc.draw_series([
+                    Circle::new((x, y), 6, style),
+                    Circle::new((x, y), 6, WHITE.stroke_width(1)),
+                ])
+                .map_err(ce(chart))?;
+            }
+            let label = font(12)
                 .color(&colour)
                 .pos(Pos::new(HPos::Center, VPos::Bottom));
-            let ly = y + (y1 - y0) * if *cascade { 0.034 } else { 0.022 };
-            cc.draw_series([Text::new(format!("{n}×"), (x, ly), label)])
-                .map_err(ce(chart))?;
+            lc.draw_series([Text::new(
+                format!("{positions}/{count}"),
+                (x, cx(yc + 0.9)),
+                label,
+            )])
+            .map_err(ce(chart))?;
         }
     }
     if events.is_empty() {
-        draw_note(&body, chart, "no liquidations")?;
+        draw_note(&bottom, chart, "no liquidations")?;
     }
     Ok(())
+}
+
+/// Tone of the `i`-th price line: dark, distinct from each other and from the lanes' colours.
+fn price_tone(i: usize) -> RGBColor {
+    PRICE_TONES[i % PRICE_TONES.len()]
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -961,7 +1164,6 @@ pub fn draw_cascade_attribution<DB: DrawingBackend>(
         ),
     ];
     let body = draw_header(area, chart, kind.title(), &legend)?;
-    let sorted = policies(&input.runs);
     // policy -> symbol -> (culprits, victims); policy -> (cross events, cascades)
     let mut per: BTreeMap<&str, BTreeMap<String, (u64, u64)>> = BTreeMap::new();
     let mut events: BTreeMap<&str, (u64, u64)> = BTreeMap::new();
@@ -1010,7 +1212,7 @@ pub fn draw_cascade_attribution<DB: DrawingBackend>(
         let n = rows.len() as f64;
         let ny = cx(n);
         let (ev, casc) = events.get(policy).copied().unwrap_or_default();
-        let colour = policy_colour(&sorted, policy);
+        let colour = policy_colour(&input.runs, policy);
         let caption = format!("{policy}: {ev} cross liquidations, {casc} cascades");
         let centres = cat_centres(rows.len());
         let yfmt = |y: &i32| {
@@ -1054,11 +1256,125 @@ pub fn draw_cascade_attribution<DB: DrawingBackend>(
             ])
             .map_err(ce(chart))?;
             let style = font(13).pos(Pos::new(HPos::Left, VPos::Center));
-            cc.draw_series([
-                Text::new(format!(" {culprits}"), (c, cx(y + 0.7)), style.clone()),
-                Text::new(format!(" {victims}"), (v, cx(y + 0.3)), style),
-            ])
+            // Counts next to the bars; a zero has no bar and no label.
+            let labels = [(*culprits, c, 0.7), (*victims, v, 0.3)]
+                .into_iter()
+                .filter(|(n, _, _)| *n > 0)
+                .map(|(n, x, dy)| Text::new(format!(" {n}"), (x, cx(y + dy)), style.clone()));
+            cc.draw_series(labels).map_err(ce(chart))?;
+        }
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Money by cause
+
+/// Mean money per run of each (account, policy) group, by cause ([`crate::analysis::CAUSES`]).
+pub(crate) fn money_by_group(
+    runs: &[RunResult],
+) -> Vec<(String, String, usize, crate::analysis::MoneyByCause)> {
+    groups(runs)
+        .into_iter()
+        .map(|(a, p, g)| {
+            let n = g.len();
+            let sum = g
+                .iter()
+                .map(|r| crate::analysis::MoneyByCause::of(r))
+                .fold(crate::analysis::MoneyByCause::default(), |acc, m| acc + m);
+            (a, p, n, sum)
+        })
+        .collect()
+}
+
+/// One panel per account: a row per cause (only causes that moved money somewhere), one bar per
+/// policy, to the left for a loss and to the right for a gain (mean per run of the group).
+pub fn draw_money_by_cause<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    input: &ReportInput,
+) -> Result<(), ReportError> {
+    use crate::analysis::{CAUSES, dec_f64};
+    ensure_fonts()?;
+    let kind = ChartKind::MoneyByCause;
+    let chart = kind.file_stem();
+    area.fill(&WHITE).map_err(ce(chart))?;
+    let sorted = policies(&input.runs);
+    let legend: Vec<LegendItem> = sorted
+        .iter()
+        .map(|p| item(p.clone(), Swatch::Square(policy_colour(&input.runs, p))))
+        .collect();
+    let body = draw_header(area, chart, kind.title(), &legend)?;
+    let data = money_by_group(&input.runs);
+    let mean = |n: usize, v: rust_decimal::Decimal| dec_f64(v) / n.max(1) as f64;
+    let used: Vec<usize> = (0..CAUSES.len())
+        .filter(|&c| {
+            data.iter()
+                .any(|(_, _, n, m)| mean(*n, m.values()[c]).abs() >= 0.005)
+        })
+        .collect();
+    if used.is_empty() {
+        return draw_note(&body, chart, "no trades: no money moved");
+    }
+    let accs = accounts(&input.runs);
+    let panels = body.split_evenly((1, accs.len().max(1)));
+    for (account, panel) in accs.iter().zip(panels.iter()) {
+        let rows: Vec<&(String, String, usize, crate::analysis::MoneyByCause)> =
+            data.iter().filter(|d| &d.0 == account).collect();
+        let (mut lo, mut hi) = (0.0f64, 0.0f64);
+        for (_, _, n, m) in &rows {
+            for &c in &used {
+                let v = mean(*n, m.values()[c]);
+                lo = lo.min(v);
+                hi = hi.max(v);
+            }
+        }
+        let (x0, x1) = padded(lo, hi, 0.12);
+        let nc = used.len();
+        let yfmt = |y: &i32| {
+            used.get(nc.saturating_sub(1 + cat_index(*y)))
+                .map(|&c| CAUSES[c].to_string())
+                .unwrap_or_default()
+        };
+        let xfmt = |v: &f64| fmt_num(*v);
+        let mut cc = ChartBuilder::on(panel)
+            .caption(format!("account {account}"), bold(17))
+            .margin(14)
+            .margin_right(24)
+            .x_label_area_size(44)
+            .y_label_area_size(150)
+            .build_cartesian_2d(x0..x1, (0..cx(nc as f64)).with_key_points(cat_centres(nc)))
             .map_err(ce(chart))?;
+        cc.configure_mesh()
+            .disable_y_mesh()
+            .x_label_formatter(&xfmt)
+            .y_label_formatter(&yfmt)
+            .x_desc("USDT (loss ← → gain)")
+            .label_style(font(14))
+            .axis_desc_style(font(15))
+            .light_line_style(TRANSPARENT)
+            .bold_line_style(GRID)
+            .x_labels(6)
+            .draw()
+            .map_err(ce(chart))?;
+        cc.draw_series([PathElement::new(
+            vec![(0.0, 0), (0.0, cx(nc as f64))],
+            BLACK.stroke_width(1),
+        )])
+        .map_err(ce(chart))?;
+        let np = rows.len().max(1) as f64;
+        for (ci, &c) in used.iter().enumerate() {
+            let y = (nc - 1 - ci) as f64;
+            for (k, (_, policy, n, m)) in rows.iter().enumerate() {
+                let v = mean(*n, m.values()[c]);
+                let slot = 0.8 / np;
+                let ya = y + 0.9 - slot * (k as f64 + 1.0);
+                let colour = policy_colour(&input.runs, policy);
+                cc.draw_series([Rectangle::new(
+                    [(0.0, cx(ya + slot * 0.1)), (v, cx(ya + slot * 0.9))],
+                    colour.filled(),
+                )])
+                .map_err(ce(chart))?;
+            }
         }
     }
     Ok(())
@@ -1098,6 +1414,45 @@ pub fn sweep_axes(runs: &[RunResult]) -> Option<[(String, Vec<String>); 2]> {
     Some([a, b])
 }
 
+/// The numbers one heatmap cell shows (of the worst run in it).
+#[derive(Clone)]
+struct Cell {
+    final_equity: f64,
+    ratio: f64,
+    liq: crate::analysis::LiqCount,
+    dd_pct: f64,
+    wipeouts: u32,
+}
+
+impl Cell {
+    fn of(r: &RunResult) -> Self {
+        let final_equity = crate::analysis::dec_f64(r.summary.final_equity);
+        let start = crate::analysis::dec_f64(r.summary.start_equity);
+        Cell {
+            final_equity,
+            ratio: if start > 0.0 {
+                final_equity / start
+            } else {
+                1.0
+            },
+            liq: crate::analysis::LiqCount::of(r),
+            dd_pct: r.summary.max_drawdown_pct,
+            wipeouts: r.summary.wipeouts,
+        }
+    }
+}
+
+/// A final equity in a heatmap cell: `1236`, `10.2k`, `1.2M`.
+fn equity_label(v: f64) -> String {
+    if v.abs() >= 1e6 {
+        format!("{:.1}M", v / 1e6)
+    } else if v.abs() >= 1e4 {
+        format!("{:.1}k", v / 1e3)
+    } else {
+        format!("{v:.0}")
+    }
+}
+
 fn param<'a>(r: &'a RunResult, key: &str) -> Option<&'a str> {
     r.params
         .iter()
@@ -1106,9 +1461,10 @@ fn param<'a>(r: &'a RunResult, key: &str) -> Option<&'a str> {
 }
 
 /// One heatmap per account (rows) × policy (columns) over the first two varying sweep parameters:
-/// cell colour = liquidation events of the worst run in the cell (white = 0, red = the largest
-/// count anywhere), cell text = that count and the worst max drawdown. Runs that differ only in
-/// other parameters fall in the same cell and the worst case is shown.
+/// cell colour = final equity of the worst run in the cell against the account's start (white =
+/// unchanged, red = wiped out, green = the largest gain anywhere), cell text = that final equity,
+/// the positions liquidated / events, the worst max drawdown and "wiped out". Runs that differ only
+/// in other parameters fall in the same cell and the worst case is shown.
 pub fn draw_sweep_heatmap<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     input: &ReportInput,
@@ -1121,9 +1477,9 @@ pub fn draw_sweep_heatmap<DB: DrawingBackend>(
         let body = draw_header(area, chart, kind.title(), &[])?;
         return draw_note(&body, chart, "the sweep does not vary two parameters");
     };
-    // (account, policy, xi, yi) -> (worst liquidations, worst max drawdown %, wipeouts)
+    // (account, policy, xi, yi) -> the worst run's numbers
     type CellKey = (usize, usize, usize, usize);
-    let mut cells: BTreeMap<CellKey, (u32, f64, u32)> = BTreeMap::new();
+    let mut cells: BTreeMap<CellKey, Cell> = BTreeMap::new();
     let accs = accounts(&input.runs);
     let sorted = policies(&input.runs);
     for r in &input.runs {
@@ -1138,20 +1494,26 @@ pub fn draw_sweep_heatmap<DB: DrawingBackend>(
         };
         let a = accs.iter().position(|v| v == &r.account).unwrap_or(0);
         let p = sorted.iter().position(|v| v == &r.policy).unwrap_or(0);
-        let c = cells.entry((a, p, xi, yi)).or_insert((0, 0.0, 0));
-        c.0 = c.0.max(r.summary.liquidations);
-        c.1 = c.1.max(r.summary.max_drawdown_pct);
-        c.2 = c.2.max(r.summary.wipeouts);
+        let this = Cell::of(r);
+        cells
+            .entry((a, p, xi, yi))
+            .and_modify(|c| {
+                if this.ratio < c.ratio {
+                    *c = this.clone();
+                }
+            })
+            .or_insert(this);
     }
-    let max_liq = cells.values().map(|c| c.0).max().unwrap_or(0);
+    let max_gain = cells.values().map(|c| c.ratio - 1.0).fold(0.0f64, f64::max);
     let legend = [
-        item("0 liquidations", Swatch::Outlined(WHITE, NOTE)),
+        item("wiped out", Swatch::Square(HEAT)),
+        item("final equity = start", Swatch::Outlined(WHITE, NOTE)),
         item(
-            format!("{max_liq} liquidations (worst run in the cell)"),
-            Swatch::Square(HEAT),
+            format!("+{:.0} % (largest gain)", 100.0 * max_gain),
+            Swatch::Square(GAIN),
         ),
         item(
-            "cell text: liquidations, worst max drawdown (DD), wipeout",
+            "cell: worst run's final equity, positions liquidated / events, max drawdown",
             Swatch::Outlined(lighten(HEAT, 0.5), NOTE),
         ),
     ];
@@ -1161,7 +1523,7 @@ pub fn draw_sweep_heatmap<DB: DrawingBackend>(
     for (ai, account) in accs.iter().enumerate() {
         for (pi, policy) in sorted.iter().enumerate() {
             let panel = &panels[ai * sorted.len() + pi];
-            let colour = policy_colour(&sorted, policy);
+            let colour = policy_colour(&input.runs, policy);
             let (xc, yc) = (cat_centres(vx.len()), cat_centres(vy.len()));
             let xfmt = |x: &i32| vx.get(cat_index(*x)).cloned().unwrap_or_default();
             let yfmt = |y: &i32| vy.get(cat_index(*y)).cloned().unwrap_or_default();
@@ -1190,7 +1552,7 @@ pub fn draw_sweep_heatmap<DB: DrawingBackend>(
                 for yi in 0..vy.len() {
                     let (x, y) = (xi as f64, yi as f64);
                     let rect = [(cx(x + 0.02), cx(y + 0.02)), (cx(x + 0.98), cx(y + 0.98))];
-                    let Some(&(liq, dd, wipeouts)) = cells.get(&(ai, pi, xi, yi)) else {
+                    let Some(cell) = cells.get(&(ai, pi, xi, yi)) else {
                         cc.draw_series([Rectangle::new(rect, GRID.filled())])
                             .map_err(ce(chart))?;
                         let style = font(14)
@@ -1200,12 +1562,17 @@ pub fn draw_sweep_heatmap<DB: DrawingBackend>(
                             .map_err(ce(chart))?;
                         continue;
                     };
-                    let f = if max_liq == 0 {
-                        0.0
+                    let (fill, f) = if cell.ratio < 1.0 {
+                        let f = (1.0 - cell.ratio).clamp(0.0, 1.0);
+                        (lighten(HEAT, 1.0 - f), f)
                     } else {
-                        f64::from(liq) / f64::from(max_liq)
+                        let f = if max_gain > 0.0 {
+                            ((cell.ratio - 1.0) / max_gain).clamp(0.0, 1.0)
+                        } else {
+                            0.0
+                        };
+                        (lighten(GAIN, 1.0 - f), f)
                     };
-                    let fill = lighten(HEAT, 1.0 - f);
                     let text_colour = if f > 0.55 { WHITE } else { BLACK };
                     cc.draw_series([
                         Rectangle::new(rect, fill.filled()),
@@ -1219,16 +1586,25 @@ pub fn draw_sweep_heatmap<DB: DrawingBackend>(
                         .color(&text_colour)
                         .pos(Pos::new(HPos::Center, VPos::Center));
                     cc.draw_series([
-                        Text::new(format!("{liq} liq"), (cx(x + 0.5), cx(y + 0.6)), top),
                         Text::new(
-                            format!("DD {dd:.0}%"),
-                            (cx(x + 0.5), cx(y + 0.36)),
+                            equity_label(cell.final_equity),
+                            (cx(x + 0.5), cx(y + 0.7)),
+                            top,
+                        ),
+                        Text::new(
+                            format!("{} liq / {} ev", cell.liq.positions, cell.liq.events),
+                            (cx(x + 0.5), cx(y + 0.5)),
+                            sub.clone(),
+                        ),
+                        Text::new(
+                            format!("DD {:.0}%", cell.dd_pct),
+                            (cx(x + 0.5), cx(y + 0.33)),
                             sub.clone(),
                         ),
                     ])
                     .map_err(ce(chart))?;
-                    if wipeouts > 0 {
-                        cc.draw_series([Text::new("wiped out", (cx(x + 0.5), cx(y + 0.18)), sub)])
+                    if cell.wipeouts > 0 {
+                        cc.draw_series([Text::new("wiped out", (cx(x + 0.5), cx(y + 0.16)), sub)])
                             .map_err(ce(chart))?;
                     }
                 }
@@ -1264,7 +1640,7 @@ mod unit {
     fn thin_keeps_extremes_and_order() {
         let pts: Vec<(i64, f64)> = (0..10_000).map(|i| (i, ((i * 37) % 101) as f64)).collect();
         let out = thin(&pts, 200);
-        assert!(out.len() <= 202, "{}", out.len());
+        assert!(out.len() <= 206, "{}", out.len());
         assert!(out.windows(2).all(|w| w[0].0 < w[1].0));
         assert!(out.iter().any(|p| p.1 == 100.0) && out.iter().any(|p| p.1 == 0.0));
         assert_eq!(thin(&pts[..50], 200).len(), 50);

@@ -1,7 +1,13 @@
-//! The self-contained HTML page: inline CSS, inline SVG charts, a few lines of inline JavaScript
-//! for sortable tables (the page reads the same with scripts off). Nothing is fetched from the
-//! network. Every string that comes from data is escaped with [`escape_html`].
+//! The self-contained HTML page: the verdict first, then the ranking by money, money by cause,
+//! the interactive explorer ([`crate::interactive`]), the static SVG charts, per-account sections
+//! and the long lists. Inline CSS and scripts (sortable tables, uPlot charts); the page reads the
+//! same with scripts off. Nothing is fetched from the network. Every string that comes from data
+//! is escaped with [`escape_html`].
 
+use crate::analysis::{
+    CAUSES, LiqCount, Standing, dec_f64, event_loss, fate_in_words, max_drawdown_money,
+    rank_by_money,
+};
 use crate::charts::{self, ChartKind, accounts, policies};
 use crate::{ReportError, ReportInput};
 use ringfence_model::time::iso;
@@ -101,10 +107,6 @@ fn sort_key(v: f64) -> String {
     }
 }
 
-fn dec_f64(d: Decimal) -> f64 {
-    d.to_string().parse().unwrap_or(0.0)
-}
-
 fn swatch(input: &ReportInput, policy: &str) -> String {
     format!(
         "<span class=\"pol\"><span class=\"sw\" style=\"background:{}\"></span>{}</span>",
@@ -144,7 +146,11 @@ pub(crate) fn render(input: &ReportInput) -> Result<String, ReportError> {
     h.push_str("<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
     h.push_str("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n");
     let _ = writeln!(h, "<title>{}</title>", e(&title));
-    let _ = writeln!(h, "<style>{CSS}</style>\n</head>\n<body>");
+    let _ = writeln!(
+        h,
+        "<style>{CSS}</style>\n<style>{}</style>\n</head>\n<body>",
+        crate::interactive::UPLOT_CSS
+    );
 
     // Header.
     let _ = writeln!(h, "<header><h1>{}</h1>", e(&title));
@@ -169,8 +175,10 @@ pub(crate) fn render(input: &ReportInput) -> Result<String, ReportError> {
     // Table of contents.
     h.push_str("<nav><ul>");
     let mut toc: Vec<(String, String)> = vec![
-        ("glance".into(), "At a glance".into()),
-        ("summary".into(), "Summary table".into()),
+        ("verdict".into(), "Verdict".into()),
+        ("summary".into(), "Ranking by money".into()),
+        ("money".into(), "Money by cause".into()),
+        ("explore".into(), "Explore a run".into()),
         ("charts".into(), "Charts".into()),
     ];
     for (i, a) in accs.iter().enumerate() {
@@ -181,6 +189,7 @@ pub(crate) fn render(input: &ReportInput) -> Result<String, ReportError> {
         ("skipped", "Skipped signals"),
         ("warnings", "Data warnings"),
         ("assumptions", "Assumptions"),
+        ("files", "Files"),
     ] {
         toc.push((id.into(), label.into()));
     }
@@ -194,8 +203,10 @@ pub(crate) fn render(input: &ReportInput) -> Result<String, ReportError> {
     }
     h.push_str("</ul></nav>\n<main>\n");
 
-    glance(&mut h, input, &pols);
-    summary_table(&mut h, input);
+    verdict(&mut h, input, &accs);
+    summary_table(&mut h, input, &accs);
+    money_section(&mut h, input)?;
+    crate::interactive::explore_section(&mut h, input);
     charts_section(&mut h, input)?;
     for (i, a) in accs.iter().enumerate() {
         account_section(&mut h, input, i + 1, a, &pols);
@@ -204,10 +215,11 @@ pub(crate) fn render(input: &ReportInput) -> Result<String, ReportError> {
     skipped(&mut h, input);
     warnings(&mut h, input);
     assumptions(&mut h, input);
+    files_section(&mut h);
     for (i, (title, body)) in extra.iter().enumerate() {
         let _ = writeln!(
             h,
-            "<section id=\"extra-{}\"><h2>{}</h2>\n{}\n</section>",
+            "<section id=\"extra-{}\"><h2>{}</h2>\n<div class=\"scroll\">{}</div>\n</section>",
             i + 1,
             e(title),
             body
@@ -215,8 +227,10 @@ pub(crate) fn render(input: &ReportInput) -> Result<String, ReportError> {
     }
     let _ = writeln!(
         h,
-        "</main>\n<footer>{} · times in UTC · amounts in USDT</footer>\n<script>{JS}</script>\n</body>\n</html>",
-        e(&input.generated_by)
+        "</main>\n<footer>{} · times in UTC · amounts in USDT · interactive charts: uPlot {} (MIT licence, embedded)</footer>\n{}\n<script>{JS}</script>\n</body>\n</html>",
+        e(&input.generated_by),
+        crate::interactive::UPLOT_VERSION,
+        crate::interactive::scripts(input),
     );
     Ok(h)
 }
@@ -224,12 +238,11 @@ pub(crate) fn render(input: &ReportInput) -> Result<String, ReportError> {
 /// Per-policy aggregates over a set of runs.
 struct Agg {
     runs: usize,
-    liquidations: u64,
-    worst_liq: u32,
+    liq: LiqCount,
     cascades: u64,
     victims: u64,
-    wipeouts: u64,
-    returns: Vec<f64>,
+    wiped_runs: u64,
+    finals: Vec<f64>,
     worst_dd: f64,
     skipped: u64,
 }
@@ -237,87 +250,216 @@ struct Agg {
 fn aggregate<'a>(runs: impl Iterator<Item = &'a RunResult>) -> Agg {
     let mut a = Agg {
         runs: 0,
-        liquidations: 0,
-        worst_liq: 0,
+        liq: LiqCount::default(),
         cascades: 0,
         victims: 0,
-        wipeouts: 0,
-        returns: Vec::new(),
+        wiped_runs: 0,
+        finals: Vec::new(),
         worst_dd: 0.0,
         skipped: 0,
     };
     for r in runs {
         let s = &r.summary;
         a.runs += 1;
-        a.liquidations += u64::from(s.liquidations);
-        a.worst_liq = a.worst_liq.max(s.liquidations);
+        a.liq = a.liq + LiqCount::of(r);
         a.cascades += u64::from(s.cascades);
         a.victims += u64::from(s.cascade_victims);
-        a.wipeouts += u64::from(s.wipeouts);
-        a.returns.push(s.return_pct);
-        a.worst_dd = a.worst_dd.max(s.max_drawdown_pct);
+        a.wiped_runs += u64::from(s.wipeouts > 0);
+        a.finals.push(dec_f64(s.final_equity));
+        a.worst_dd = a.worst_dd.max(max_drawdown_money(r));
         a.skipped += u64::from(s.skipped_signals);
     }
-    a.returns.sort_by(f64::total_cmp);
+    a.finals.sort_by(f64::total_cmp);
     a
 }
 
 fn agg_row(h: &mut String, first_cell: &str, a: &Agg) {
-    let r = &a.returns;
+    let r = &a.finals;
     let (worst, med, best) = match r.len() {
         0 => (f64::NAN, f64::NAN, f64::NAN),
         n => (r[0], r[n / 2], r[n - 1]),
     };
-    let ret = if a.runs > 1 {
-        format!("{} / {} / {}", pct(worst), pct(med), pct(best))
+    let fin = if a.runs > 1 {
+        format!("{} / {} / {}", money_f(worst), money_f(med), money_f(best))
     } else {
-        pct(med)
-    };
-    let liq = if a.runs > 1 {
-        format!("{} (worst run {})", a.liquidations, a.worst_liq)
-    } else {
-        a.liquidations.to_string()
+        money_f(med)
     };
     let _ = writeln!(
         h,
-        "<tr><td>{first_cell}</td><td class=\"n\" data-v=\"{}\">{}</td><td class=\"n\" data-v=\"{}\">{liq}</td>\
-         <td class=\"n\" data-v=\"{c}\">{c}</td><td class=\"n\" data-v=\"{v}\">{v}</td><td class=\"n\" data-v=\"{w}\">{w}</td>\
-         <td class=\"n\" data-v=\"{}\">{ret}</td><td class=\"n\" data-v=\"{}\">{}</td><td class=\"n\" data-v=\"{s}\">{s}</td></tr>",
+        "<tr><td>{first_cell}</td><td class=\"n\" data-v=\"{}\">{}</td>\
+         <td class=\"n\" data-v=\"{}\">{fin}</td><td class=\"n\" data-v=\"{}\">{}</td>\
+         <td class=\"n\" data-v=\"{w}\">{w}</td>\
+         <td class=\"n\" data-v=\"{}\">{} / {}</td>\
+         <td class=\"n\" data-v=\"{c}\">{c} ({v})</td><td class=\"n\" data-v=\"{s}\">{s}</td></tr>",
         a.runs,
         a.runs,
-        a.liquidations,
-        sort_key(med),
+        sort_key(worst),
         sort_key(a.worst_dd),
-        pct(a.worst_dd),
+        money_f(a.worst_dd),
+        a.liq.positions,
+        a.liq.positions,
+        a.liq.events,
         c = a.cascades,
         v = a.victims,
-        w = a.wipeouts,
+        w = a.wiped_runs,
         s = a.skipped,
     );
 }
 
-const AGG_HEAD: &str = "<th>Runs</th><th>Liquidations</th><th>Cascades</th>\
-<th>Cascade victims</th><th>Wipeouts</th><th>Return (worst / median / best)</th>\
-<th>Worst max drawdown</th><th>Skipped signals</th>";
+const AGG_HEAD: &str = "<th>Runs</th><th>Final equity (worst / median / best)</th>\
+<th>Worst drawdown (USDT)</th><th>Runs wiped out</th>\
+<th>Liquidated: positions / events</th><th>Cascades (victims)</th><th>Skipped signals</th>";
 
-fn glance(h: &mut String, input: &ReportInput, pols: &[String]) {
-    h.push_str("<section id=\"glance\"><h2>At a glance</h2>\n");
+fn money_f(v: f64) -> String {
+    if v.is_finite() {
+        money(Decimal::from_f64_retain(v).unwrap_or_default())
+    } else {
+        "–".into()
+    }
+}
+
+/// Per (account, policy): the runs of the group, best first by money.
+fn ranked_groups<'a>(input: &'a ReportInput, account: &str) -> Vec<(String, Vec<Standing<'a>>)> {
+    let mut groups: Vec<(String, Vec<Standing<'a>>)> = policies(&input.runs)
+        .into_iter()
+        .filter_map(|p| {
+            let ranked = rank_by_money(
+                input
+                    .runs
+                    .iter()
+                    .filter(|r| r.account == account && r.policy == p),
+            );
+            (!ranked.is_empty()).then_some((p, ranked))
+        })
+        .collect();
+    // Groups ranked by their worst run (the conservative reading of a sweep).
+    groups.sort_by(|a, b| {
+        let (x, y) = (a.1.last(), b.1.last());
+        match (x, y) {
+            (Some(x), Some(y)) => x
+                .wipeouts
+                .cmp(&y.wipeouts)
+                .then(y.final_equity.total_cmp(&x.final_equity))
+                .then(x.drawdown.total_cmp(&y.drawdown))
+                .then(a.0.cmp(&b.0)),
+            _ => a.0.cmp(&b.0),
+        }
+    });
+    groups
+}
+
+/// The page's first section: per account, which policy survived, and what happened to the others.
+fn verdict(h: &mut String, input: &ReportInput, accs: &[String]) {
+    h.push_str("<section id=\"verdict\"><h2>Verdict</h2>\n");
     if input.runs.is_empty() {
         h.push_str("<p class=\"note\">No runs.</p></section>\n");
         return;
     }
     h.push_str(
-        "<p>Per policy, over every account and sweep run. A cascade is a cross liquidation that \
-         closed two or more positions; its victims are healthy positions lost to another position's \
-         loss.</p>\n<div class=\"scroll\"><table class=\"sortable\"><thead><tr><th>Policy</th>",
+        "<p class=\"hint\">Per account, policies ranked by money: wipeouts first, then final \
+         equity, then the largest drawdown in USDT. With a sweep, a policy is judged by its worst \
+         run.</p>\n<div class=\"verdicts\">\n",
     );
-    h.push_str(AGG_HEAD);
-    h.push_str("</tr></thead><tbody>\n");
-    for p in pols {
-        let a = aggregate(input.runs.iter().filter(|r| &r.policy == p));
-        agg_row(h, &swatch(input, p), &a);
+    for account in accs {
+        let groups = ranked_groups(input, account);
+        let Some(start) = input
+            .runs
+            .iter()
+            .find(|r| &r.account == account)
+            .map(|r| r.summary.start_equity)
+        else {
+            continue;
+        };
+        let survived: Vec<&str> = groups
+            .iter()
+            .filter(|(_, g)| g.iter().all(|s| s.wipeouts == 0))
+            .map(|(p, _)| p.as_str())
+            .collect();
+        let wiped: Vec<&str> = groups
+            .iter()
+            .filter(|(_, g)| g.iter().any(|s| s.wipeouts > 0))
+            .map(|(p, _)| p.as_str())
+            .collect();
+        let _ = write!(
+            h,
+            "<div class=\"verdict\" data-account=\"{}\"><h3>Account {} <span class=\"id\">start {} USDT</span></h3>\n<p class=\"headline\">",
+            e(account),
+            e(account),
+            money(start)
+        );
+        match (survived.as_slice(), wiped.as_slice()) {
+            (_, []) => {
+                let worst = groups.last().and_then(|(p, g)| g.last().map(|s| (p, s)));
+                match worst {
+                    Some((p, s)) if groups.len() > 1 && s.run.summary.return_pct < -50.0 => {
+                        let _ = write!(
+                            h,
+                            "No policy wiped the account out, but <b class=\"bad\">{}</b> lost {}.",
+                            e(p),
+                            pct(-s.run.summary.return_pct)
+                        );
+                    }
+                    _ => {
+                        let _ = write!(h, "No policy wiped the account out.");
+                    }
+                }
+            }
+            ([], _) => {
+                let _ = write!(h, "<b>Every policy was wiped out.</b>");
+            }
+            (s, w) => {
+                let _ = write!(
+                    h,
+                    "<b>{}</b> survived; <b class=\"bad\">{}</b> wiped out the account.",
+                    e(&s.join(", ")),
+                    e(&w.join(", "))
+                );
+            }
+        }
+        if let Some((best, g)) = groups.first()
+            && let Some(worst_run) = g.last()
+        {
+            let _ = write!(
+                h,
+                " Best by money: {} — final equity {}, return {}, max drawdown {} USDT.",
+                swatch(input, best),
+                money(worst_run.run.summary.final_equity),
+                pct(worst_run.run.summary.return_pct),
+                money_f(worst_run.drawdown)
+            );
+        }
+        h.push_str("</p>\n<ol class=\"fates\">\n");
+        for (policy, g) in &groups {
+            let Some(worst) = g.last() else { continue };
+            let prefix = if g.len() > 1 {
+                format!(
+                    "worst of {} runs ({}): ",
+                    g.len(),
+                    e(&params_text(worst.run))
+                )
+            } else {
+                String::new()
+            };
+            let m = crate::analysis::MoneyByCause::of(worst.run);
+            let reval = if m.collateral_revaluation.abs() >= Decimal::new(1, 2) {
+                format!(
+                    " Of the equity change, trading made {} and collateral revaluation {}.",
+                    money(m.trading_total() + m.insurance_cover),
+                    money(m.collateral_revaluation)
+                )
+            } else {
+                String::new()
+            };
+            let _ = writeln!(
+                h,
+                "<li>{}: {prefix}{}.{reval}</li>",
+                swatch(input, policy),
+                e(&fate_in_words(worst.run, money_f))
+            );
+        }
+        h.push_str("</ol></div>\n");
     }
-    h.push_str("</tbody></table></div></section>\n");
+    h.push_str("</div></section>\n");
 }
 
 fn params_text(r: &RunResult) -> String {
@@ -328,8 +470,31 @@ fn params_text(r: &RunResult) -> String {
         .join(" ")
 }
 
-fn summary_table(h: &mut String, input: &ReportInput) {
-    h.push_str("<section id=\"summary\"><h2>Summary table</h2>\n");
+/// The liquidation count under the scenario's model, and the band over the models computed.
+fn liq_cell(r: &RunResult) -> String {
+    let n = LiqCount::of(r);
+    let mut s = format!("{} / {}", n.positions, n.events);
+    match r.liquidation_band {
+        Some((0, 0)) | None => {}
+        Some((adverse, close)) if adverse == close => {
+            let _ = write!(
+                s,
+                "<br><span class=\"id\">events: adverse {adverse}, close {close}</span>"
+            );
+        }
+        Some((adverse, close)) => {
+            let (lo, hi) = (adverse.min(close), adverse.max(close));
+            let _ = write!(
+                s,
+                "<br><span class=\"id\">events {lo}–{hi}: adverse {adverse}, close {close}</span>"
+            );
+        }
+    }
+    s
+}
+
+fn summary_table(h: &mut String, input: &ReportInput, accs: &[String]) {
+    h.push_str("<section id=\"summary\"><h2>Ranking by money</h2>\n");
     if input.runs.is_empty() {
         h.push_str("<p class=\"note\">No runs.</p></section>\n");
         return;
@@ -339,108 +504,212 @@ fn summary_table(h: &mut String, input: &ReportInput) {
         .iter()
         .any(|r| !r.summary.insurance_shortfall.is_zero());
     h.push_str(
-        "<p class=\"hint\">One row per run (account × policy × sweep point). Click a column \
-         heading to sort. Liquidations in brackets: the range between the optimistic (bar close) \
-         and conservative (adverse path) intrabar models, when requested. Amounts in USDT.</p>\n\
-         <div class=\"scroll\"><table class=\"sortable\"><thead><tr><th>Account</th>\
-         <th>Policy</th><th>Params</th><th>Final equity</th><th>Return</th>\
-         <th>Max drawdown</th><th>Liquidations</th><th>Cascades (victims)</th>\
-         <th>Wipeouts</th><th>Trades (skipped)</th><th>Win rate</th>\
-         <th>Profit factor</th><th>Fees</th><th>Funding</th>",
+        "<p class=\"hint\">One row per run (account × policy × sweep point), best first within \
+         each account: fewer wipeouts, then higher final equity, then a smaller drawdown in USDT. \
+         Click a column heading to sort. Liquidated: positions closed by a liquidation / \
+         liquidation events, counted the same way in isolated and cross. When the scenario asks \
+         for the band, the events under each intrabar model computed are named: in a cross book the \
+         path decides, so neither model is always the lower one. Amounts in USDT.</p>\n\
+         <div class=\"scroll\"><table class=\"sortable\" id=\"summary-table\"><thead><tr><th>Rank</th><th>Account</th>\
+         <th>Policy</th>",
+    );
+    let with_params = input.runs.iter().any(|r| !r.params.is_empty());
+    if with_params {
+        h.push_str("<th>Params</th>");
+    }
+    h.push_str(
+        "<th>Final equity (return)</th><th>Max drawdown (USDT, %)</th><th>Wipeouts</th>\
+         <th>Liquidated: positions / events</th><th>Cascades (victims)</th>\
+         <th>Trades (skipped)</th><th>Win rate</th><th>Profit factor</th>",
     );
     if shortfall {
         h.push_str("<th>Insurance shortfall</th>");
     }
     h.push_str("</tr></thead><tbody>\n");
-    for r in &input.runs {
-        let s = &r.summary;
-        let liq = match r.liquidation_band {
-            Some((adverse, close)) => {
-                let (lo, hi) = (adverse.min(close), adverse.max(close));
-                format!("{} ({lo}–{hi})", s.liquidations)
-            }
-            None => s.liquidations.to_string(),
-        };
-        let _ = write!(
-            h,
-            "<tr title=\"{}\"><td class=\"nw\">{}</td><td class=\"nw\">{}</td><td class=\"nw\">{}</td>\
-             <td class=\"n\" data-v=\"{}\">{}</td>\
-             <td class=\"n\" data-v=\"{}\">{}</td><td class=\"n\" data-v=\"{}\">{}</td>\
-             <td class=\"n\" data-v=\"{}\">{}</td><td class=\"n\" data-v=\"{}\">{} ({})</td>\
-             <td class=\"n\">{}</td><td class=\"n\" data-v=\"{}\">{} ({})</td>\
-             <td class=\"n\" data-v=\"{}\">{}</td><td class=\"n\" data-v=\"{}\">{}</td>\
-             <td class=\"n\" data-v=\"{}\">{}</td><td class=\"n\" data-v=\"{}\">{}</td>",
-            e(&r.run),
-            e(&r.account),
-            swatch(input, &r.policy),
-            e(&params_text(r)),
-            dec_f64(s.final_equity),
-            money(s.final_equity),
-            sort_key(s.return_pct),
-            pct(s.return_pct),
-            sort_key(s.max_drawdown_pct),
-            pct(s.max_drawdown_pct),
-            s.liquidations,
-            liq,
-            s.cascades,
-            s.cascades,
-            s.cascade_victims,
-            s.wipeouts,
-            s.trades,
-            s.trades,
-            s.skipped_signals,
-            sort_key(s.win_rate * 100.0),
-            pct(s.win_rate * 100.0),
-            sort_key(s.profit_factor),
-            ratio(s.profit_factor),
-            dec_f64(s.fees),
-            money(s.fees),
-            dec_f64(s.funding),
-            money(s.funding),
-        );
-        if shortfall {
+    for account in accs {
+        let ranked = rank_by_money(input.runs.iter().filter(|r| &r.account == account));
+        for (i, st) in ranked.iter().enumerate() {
+            let r = st.run;
+            let s = &r.summary;
+            let n = LiqCount::of(r);
+            let params = if with_params {
+                format!("<td class=\"nw\">{}</td>", e(&params_text(r)))
+            } else {
+                String::new()
+            };
             let _ = write!(
                 h,
-                "<td class=\"n\" data-v=\"{}\">{}</td>",
-                dec_f64(s.insurance_shortfall),
-                money(s.insurance_shortfall)
+                "<tr title=\"{}\"><td class=\"n\" data-v=\"{}\">{}</td><td class=\"nw\">{}</td><td class=\"nw\">{}</td>{params}\
+                 <td class=\"n\" data-v=\"{}\">{}<br><span class=\"id\">{}</span></td>\
+                 <td class=\"n\" data-v=\"{}\">{}<br><span class=\"id\">{}</span></td>\
+                 <td class=\"n\" data-v=\"{}\">{}</td><td class=\"n\" data-v=\"{}\">{}</td>\
+                 <td class=\"n\" data-v=\"{}\">{} ({})</td>\
+                 <td class=\"n\" data-v=\"{}\">{} ({})</td>\
+                 <td class=\"n\" data-v=\"{}\">{}</td><td class=\"n\" data-v=\"{}\">{}</td>",
+                e(&r.run),
+                i + 1,
+                i + 1,
+                e(&r.account),
+                swatch(input, &r.policy),
+                st.final_equity,
+                money(s.final_equity),
+                pct(s.return_pct),
+                sort_key(st.drawdown),
+                money_f(st.drawdown),
+                pct(s.max_drawdown_pct),
+                s.wipeouts,
+                if s.wipeouts > 0 {
+                    format!("<b class=\"bad\">{}</b>", s.wipeouts)
+                } else {
+                    "0".into()
+                },
+                n.positions,
+                liq_cell(r),
+                s.cascades,
+                s.cascades,
+                s.cascade_victims,
+                s.trades,
+                s.trades,
+                s.skipped_signals,
+                sort_key(s.win_rate * 100.0),
+                pct(s.win_rate * 100.0),
+                sort_key(s.profit_factor),
+                ratio(s.profit_factor),
             );
+            if shortfall {
+                let _ = write!(
+                    h,
+                    "<td class=\"n\" data-v=\"{}\">{}</td>",
+                    dec_f64(s.insurance_shortfall),
+                    money(s.insurance_shortfall)
+                );
+            }
+            h.push_str("</tr>\n");
         }
-        h.push_str("</tr>\n");
     }
     h.push_str("</tbody></table></div></section>\n");
 }
 
+/// Money by cause: the chart and the same numbers as a table.
+fn money_section(h: &mut String, input: &ReportInput) -> Result<(), ReportError> {
+    h.push_str("<section id=\"money\"><h2>Money by cause</h2>\n");
+    if input.runs.is_empty() {
+        h.push_str("<p class=\"note\">No runs.</p></section>\n");
+        return Ok(());
+    }
+    h.push_str(
+        "<p class=\"hint\">Where the money went, per account and policy (mean per run when a \
+         policy has several sweep runs), USDT, negative = lost. Exits: realised PnL of the legs \
+         closed at a stop, a target, the position's own liquidation, as a cascade victim (a healthy \
+         cross position closed by another's loss), or otherwise (channel close, end of data, ADL). \
+         Trading fees are the taker/maker fees of entries and exits; clearance fees are the \
+         exchange's liquidation fees. Insurance cover: losses beyond zero equity the trader did \
+         not pay. Collateral revaluation: the change in value of non-USDT collateral (e.g. BTC), \
+         apart from the trading result.</p>\n",
+    );
+    let kind = ChartKind::MoneyByCause;
+    let svg = charts::render_svg(kind, input)?;
+    let _ = writeln!(
+        h,
+        "<figure id=\"chart-{}\" class=\"static\">{}<figcaption><b>{}.</b> (PNG: {}.png)</figcaption></figure>",
+        kind.file_stem(),
+        inline_svg(&svg, kind.title()),
+        e(kind.title()),
+        kind.file_stem()
+    );
+    h.push_str(
+        "<div class=\"scroll\"><table class=\"sortable\" id=\"money-table\"><thead><tr><th>Account</th><th>Policy</th><th>Runs</th>",
+    );
+    for c in CAUSES {
+        let _ = write!(h, "<th>{}</th>", e(&capitalise(c)));
+    }
+    h.push_str("<th>Trading result</th><th>Equity change</th></tr></thead><tbody>\n");
+    for (account, policy, n, m) in charts::money_by_group(&input.runs) {
+        let k = Decimal::from(n.max(1) as u64);
+        let _ = write!(
+            h,
+            "<tr><td class=\"nw\">{}</td><td class=\"nw\">{}</td><td class=\"n\">{n}</td>",
+            e(&account),
+            swatch(input, &policy)
+        );
+        for v in m.values() {
+            let v = v / k;
+            let _ = write!(
+                h,
+                "<td class=\"n{}\" data-v=\"{}\">{}</td>",
+                if v.is_sign_negative() && !v.round_dp(2).is_zero() {
+                    " neg"
+                } else {
+                    ""
+                },
+                dec_f64(v),
+                money(v)
+            );
+        }
+        let trading = (m.trading_total() + m.insurance_cover) / k;
+        let change = (m.trading_total() + m.insurance_cover + m.collateral_revaluation) / k;
+        let _ = writeln!(
+            h,
+            "<td class=\"n\" data-v=\"{}\"><b>{}</b></td><td class=\"n\" data-v=\"{}\">{}</td></tr>",
+            dec_f64(trading),
+            money(trading),
+            dec_f64(change),
+            money(change)
+        );
+    }
+    h.push_str("</tbody></table></div></section>\n");
+    Ok(())
+}
+
+fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
 fn charts_section(h: &mut String, input: &ReportInput) -> Result<(), ReportError> {
     h.push_str("<section id=\"charts\"><h2>Charts</h2>\n");
+    h.push_str(
+        "<p class=\"hint\">Static charts, also written as PNG files next to this page for \
+         sharing. The interactive charts are under <a href=\"#explore\">Explore a run</a>.</p>\n",
+    );
     for kind in ChartKind::ALL {
-        if !kind.applies(input) {
+        if !kind.applies(input) || kind == ChartKind::MoneyByCause {
             continue;
         }
         let svg = charts::render_svg(kind, input)?;
         let caption = match kind {
             ChartKind::Equity => {
                 "Equity of each run, one panel per account; one colour per policy (thin lines: \
-                 one per sweep run)."
+                 one per sweep run). Policies listed first are drawn wider, so a curve that \
+                 coincides with another still shows. Every minimum, maximum and cliff of the \
+                 curve is kept when it is thinned for drawing."
             }
             ChartKind::Drawdown => "Drawdown below the running equity peak, in percent.",
             ChartKind::LiquidationCounts => {
-                "Liquidation events per policy within each account; the lighter block on top \
-                 counts cascade victims."
+                "Positions liquidated per policy within each account, counted the same way in \
+                 isolated and cross (a cross liquidation that closes five positions counts \
+                 five); the label adds the number of liquidation events; the lighter top counts \
+                 cascade victims."
             }
             ChartKind::LiquidationTimeline => {
-                "Each marker is a liquidation event, placed on the price of the symbol that \
-                 caused it; \"n×\" above a marker: n sweep runs had that same event. Markers of \
-                 different policies at the same moment are shifted slightly sideways."
+                "Top: prices of the symbols traded, each named at its line end. Bottom: one lane \
+                 per policy; a marker per cluster of liquidations (circle: isolated only, \
+                 triangle: with a cross liquidation), labelled positions liquidated / events, \
+                 summed over the policy's runs."
             }
             ChartKind::CascadeAttribution => {
                 "Cross liquidations: positions closed because their own loss exceeded their \
                  margin (culprits) against healthy positions closed with them (victims)."
             }
             ChartKind::SweepHeatmap => {
-                "Liquidations over the two sweep parameters; each cell shows the worst run it \
-                 holds."
+                "Final equity over the two sweep parameters, coloured from red (wiped out) \
+                 through white (unchanged) to green (gain); each cell shows the worst run it \
+                 holds, with its positions liquidated / events and max drawdown."
             }
+            ChartKind::MoneyByCause => "Money by cause.",
         };
         let _ = writeln!(
             h,
@@ -479,7 +748,7 @@ fn account_section(
     }
     h.push_str("<div class=\"scroll\"><table class=\"sortable\"><thead><tr><th>Policy</th>");
     h.push_str(AGG_HEAD);
-    h.push_str("<th>Worst run (lowest return)</th></tr></thead><tbody>\n");
+    h.push_str("<th>Worst run (by money)</th></tr></thead><tbody>\n");
     for p in pols {
         let group: Vec<&&RunResult> = runs.iter().filter(|r| &r.policy == p).collect();
         if group.is_empty() {
@@ -488,10 +757,9 @@ fn account_section(
         let a = aggregate(group.iter().map(|r| **r));
         agg_row(h, &swatch(input, p), &a);
         // Append the worst run's name to the row just written.
-        let worst = group
-            .iter()
-            .min_by(|x, y| x.summary.return_pct.total_cmp(&y.summary.return_pct))
-            .map(|r| e(&r.run))
+        let worst = rank_by_money(group.iter().map(|r| **r))
+            .last()
+            .map(|s| e(&s.run.run))
             .unwrap_or_default();
         if h.ends_with("</tr>\n") {
             h.truncate(h.len() - "</tr>\n".len());
@@ -499,19 +767,26 @@ fn account_section(
         }
     }
     h.push_str("</tbody></table></div>\n");
-    // Liquidations of this account, by mode.
-    let (mut iso_n, mut cross_n) = (0u64, 0u64);
+    // Liquidations of this account, by mode, counted one way.
+    let (mut iso_n, mut cross_n) = (LiqCount::default(), LiqCount::default());
     for r in &runs {
         for ev in &r.liquidations {
+            let c = LiqCount {
+                positions: ev.positions.len() as u64,
+                events: 1,
+            };
             match ev.mode {
-                MarginMode::Isolated => iso_n += 1,
-                MarginMode::Cross => cross_n += 1,
+                MarginMode::Isolated => iso_n = iso_n + c,
+                MarginMode::Cross => cross_n = cross_n + c,
             }
         }
     }
     let _ = writeln!(
         h,
-        "<p>Liquidation events over all runs of this account: {iso_n} isolated, {cross_n} cross.</p></section>"
+        "<p>By margin mode, over every policy and run of this account (hybrid policies count \
+         in both): isolated, {}; cross, {}.</p></section>",
+        iso_n.words(),
+        cross_n.words()
     );
 }
 
@@ -528,14 +803,15 @@ fn position_list(ev: &LiquidationEvent, culprits: bool) -> String {
                 e(&p.signal_id),
                 price(p.price)
             );
-            if culprits {
+            // Every position: its PnL at the liquidation; a culprit that took more than its own
+            // margin also says by how much (an isolated one never can).
+            let _ = write!(s, "<span class=\"pos\">uPnL {}</span>", money(p.upnl));
+            if culprits && p.loss_beyond_margin > Decimal::ZERO {
                 let _ = write!(
                     s,
-                    "<span class=\"pos\">loss beyond margin {}</span>",
+                    "<span class=\"pos\">, {} beyond its margin</span>",
                     money(p.loss_beyond_margin)
                 );
-            } else {
-                let _ = write!(s, "<span class=\"pos\">uPnL {}</span>", money(p.upnl));
             }
             s
         })
@@ -568,34 +844,31 @@ fn worst_liquidations(h: &mut String, input: &ReportInput) {
         h.push_str("<p class=\"note\">No liquidations in any run.</p></section>\n");
         return;
     }
-    let loss = |ev: &LiquidationEvent| -> Decimal {
-        ev.positions
-            .iter()
-            .map(|p| p.loss_beyond_margin)
-            .sum::<Decimal>()
-            + ev.insurance_shortfall
-    };
-    // Worst first: wipeouts, then most positions closed, then largest loss; ties by time and run.
+    // Most money lost first; ties by time and run.
     events.sort_by(|a, b| {
-        b.1.wipeout
-            .cmp(&a.1.wipeout)
-            .then(b.1.positions.len().cmp(&a.1.positions.len()))
-            .then(loss(b.1).cmp(&loss(a.1)))
+        event_loss(b.1)
+            .cmp(&event_loss(a.1))
+            .then(b.1.wipeout.cmp(&a.1.wipeout))
             .then(a.1.time.cmp(&b.1.time))
             .then(a.0.run.cmp(&b.0.run))
     });
     let total = events.len();
+    let shown = if total <= WORST_EVENTS {
+        format!("All {total} liquidation events, most money lost first,")
+    } else {
+        format!("The {WORST_EVENTS} liquidation events of {total} that cost the most money,")
+    };
     let _ = writeln!(
         h,
-        "<p class=\"hint\">The {} worst of {total} liquidation events (wipeouts first, then the \
-         most positions closed, then the largest loss). Culprits: positions whose loss exceeded \
-         their own margin; victims: healthy positions closed with them. All events are in \
-         <code>liquidations.csv</code>.</p>",
-        total.min(WORST_EVENTS)
+        "<p class=\"hint\">{shown} isolated \
+         and cross alike. Money lost: the losses of the positions closed (a victim's open gain \
+         reduces it) plus the clearance fee. Culprits: positions whose loss exceeded their own \
+         margin; victims: healthy positions closed with them. All events are in \
+         <a href=\"liquidations.csv\"><code>liquidations.csv</code></a>.</p>"
     );
     h.push_str(
-        "<div class=\"scroll\"><table class=\"sortable\"><thead><tr><th>Time (UTC)</th><th>Run</th>\
-         <th>Mode</th><th>Culprits</th><th>Victims</th><th>Margin ratio</th>\
+        "<div class=\"scroll\"><table class=\"sortable\" id=\"worst-table\"><thead><tr><th>Time (UTC)</th><th>Run</th>\
+         <th>Mode</th><th>Money lost</th><th>Positions</th><th>Culprits</th><th>Victims</th>\
          <th>Clearance fee</th><th>Insurance shortfall</th></tr></thead><tbody>\n",
     );
     for (r, ev) in events.iter().take(WORST_EVENTS) {
@@ -607,23 +880,29 @@ fn worst_liquidations(h: &mut String, input: &ReportInput) {
             let _ = write!(mode, "<br><span class=\"id\">book corr. {c:.2}</span>");
         }
         let shortfall = if ev.wipeout {
-            format!("{} <b>wipeout</b>", money(ev.insurance_shortfall))
+            format!(
+                "{} <b class=\"bad\">wipeout</b>",
+                money(ev.insurance_shortfall)
+            )
         } else {
             money(ev.insurance_shortfall)
         };
+        let loss = event_loss(ev);
         let _ = writeln!(
             h,
-            "<tr><td class=\"nw\" data-v=\"{}\">{}</td><td>{}</td><td data-v=\"{}\">{mode}</td>\
-             <td>{}</td><td>{}</td><td class=\"n\" data-v=\"{}\">{:.2}</td>\
+            "<tr><td class=\"nw\" data-v=\"{}\">{}</td><td>{}</td><td>{mode}</td>\
+             <td class=\"n\" data-v=\"{}\"><b>{}</b></td><td class=\"n\" data-v=\"{}\">{}</td>\
+             <td>{}</td><td>{}</td>\
              <td class=\"n\" data-v=\"{}\">{}</td><td class=\"n\" data-v=\"{}\">{shortfall}</td></tr>",
             ev.time,
             e(&short_time(ev.time)),
             e(&r.run),
+            dec_f64(loss),
+            money(loss),
+            ev.positions.len(),
             ev.positions.len(),
             position_list(ev, true),
             position_list(ev, false),
-            sort_key(ev.margin_ratio),
-            ev.margin_ratio,
             dec_f64(ev.clearance_fee),
             money(ev.clearance_fee),
             dec_f64(ev.insurance_shortfall),
@@ -651,9 +930,19 @@ fn skipped(h: &mut String, input: &ReportInput) {
     let _ = writeln!(
         h,
         "<p class=\"hint\">{} distinct (signal, reason) pairs; identical skips in several runs \
-         share a row.</p>",
+         share a row. Every skip of every run is in <a href=\"skipped.csv\"><code>skipped.csv</code></a>.</p>",
         by.len()
     );
+    // Printed, the list collapses to a count of skips per reason.
+    let mut reasons: BTreeMap<&str, usize> = BTreeMap::new();
+    for (_, _, _, reason) in by.keys() {
+        *reasons.entry(short_reason(reason)).or_default() += 1;
+    }
+    h.push_str("<div class=\"print-only\"><p>Skips by reason (the full list is in <code>skipped.csv</code>):</p><ul>");
+    for (reason, n) in &reasons {
+        let _ = write!(h, "<li>{n} × {}</li>", e(reason));
+    }
+    h.push_str("</ul></div>\n<div class=\"long\">");
     h.push_str(
         "<div class=\"scroll\"><table class=\"sortable\"><thead><tr><th>Time (UTC)</th>\
          <th>Signal</th><th>Symbol</th><th>Reason</th><th>Runs</th></tr></thead><tbody>\n",
@@ -682,11 +971,45 @@ fn skipped(h: &mut String, input: &ReportInput) {
     if by.len() > MAX_SKIPPED_ROWS {
         let _ = writeln!(
             h,
-            "<p class=\"note\">{} more rows not shown; see <code>summary.json</code>.</p>",
+            "<p class=\"note\">{} more rows not shown; see <code>skipped.csv</code>.</p>",
             by.len() - MAX_SKIPPED_ROWS
         );
     }
-    h.push_str("</section>\n");
+    h.push_str("</div></section>\n");
+}
+
+/// A skip reason without its numbers (`max open positions (4) reached` → `max open positions`),
+/// for the printed summary.
+fn short_reason(reason: &str) -> &str {
+    let cut = reason
+        .find(|c: char| c.is_ascii_digit() || c == '(' || c == ':' || c == ';')
+        .unwrap_or(reason.len());
+    let head = reason[..cut].trim_end_matches([' ', ',', '=', '<', '>']);
+    if head.is_empty() { reason } else { head }
+}
+
+/// Links to the tables written next to the page.
+fn files_section(h: &mut String) {
+    h.push_str(
+        "<section id=\"files\"><h2>Files</h2>\n<p class=\"hint\">Written next to this page \
+         (links work when the run directory is kept together).</p>\n<ul class=\"files\">",
+    );
+    for (f, what) in [
+        ("summary.csv", "one row per run"),
+        ("trades.csv", "every position's life, one row per position"),
+        (
+            "liquidations.csv",
+            "every liquidation event and the positions it closed",
+        ),
+        ("equity.csv", "the equity curve of every run"),
+        ("skipped.csv", "every signal a run skipped, with the reason"),
+        ("summary.json", "the summaries as JSON"),
+        ("report-input.json", "everything this page was drawn from"),
+        ("run.json", "scenario, data coverage and brackets used"),
+    ] {
+        let _ = write!(h, "<li><a href=\"{f}\"><code>{f}</code></a> — {what}</li>");
+    }
+    h.push_str("</ul></section>\n");
 }
 
 fn warnings(h: &mut String, input: &ReportInput) {
@@ -762,11 +1085,41 @@ ul.warn li { margin: 4px 0; }
 .id { color: var(--muted); font-size: .85em; }
 code { font-size: .9em; background: var(--head); padding: 1px 4px; border-radius: 3px; }
 footer { margin-top: 48px; border-top: 1px solid var(--line); padding-top: 8px; }
+.verdicts { display: grid; grid-template-columns: repeat(auto-fit, minmax(320px, 1fr)); gap: 16px; }
+.verdict { border: 1px solid var(--line); border-left: 6px solid var(--fg); border-radius: 4px; padding: 4px 16px 8px; }
+.verdict h3 { margin: 8px 0 4px; font-size: 1.1rem; }
+.verdict .headline { font-size: 1.02rem; }
+.fates { padding-left: 1.2em; margin: 6px 0; }
+.fates li { margin: 4px 0; }
+.bad { color: #b2182b; }
+td.neg { color: #b2182b; }
+h3 { font-size: 1.1rem; margin: 24px 0 8px; }
+h4 { font-size: 1rem; margin: 18px 0 6px; }
+.uplot-box { width: 100%; min-height: 200px; }
+.run-info { font-weight: 600; }
+select, input[type=search] { font: inherit; padding: 3px 6px; max-width: 100%; }
+ul.files li { margin: 2px 0; }
+.print-only { display: none; }
+tr[hidden] { display: none; }
+@media (max-width: 700px) {
+  body { padding: 0 10px 32px; font-size: 15px; }
+  h1 { font-size: 1.35rem; }
+  figure { overflow-x: auto; }
+  figure svg { min-width: 720px; }
+  table { font-size: .78rem; }
+  .verdicts { grid-template-columns: 1fr; }
+  dl { grid-template-columns: 1fr; }
+  #run-picker { width: 100%; }
+  .u-legend { font-size: .72rem; }
+  .u-legend .u-series > * { padding: 1px 2px; }
+}
 @media print {
+  .print-only { display: block; }
+  .long, .screen-only, #explore, .u-legend { display: none; }
   body { max-width: none; padding: 0; font-size: 10pt; }
   nav { display: none; }
   section { break-before: page; }
-  #glance { break-before: auto; }
+  #verdict, #summary { break-before: auto; }
   figure { break-inside: avoid; }
   figure svg { max-height: 24cm; border: none; }
   table { font-size: 8pt; }

@@ -19,11 +19,13 @@ use ringfence_model::{DataWarning, RunResult, Symbol, TimestampMs};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
+pub mod analysis;
 pub mod charts;
 pub mod checklist;
 pub mod claims;
 mod font;
 mod html;
+mod interactive;
 mod png_out;
 
 #[cfg(any(test, feature = "fixtures"))]

@@ -62,8 +62,8 @@ fn liquidation_counts_stack_victims_and_say_they_are_summed() {
             "summed over the sweep runs",
         ],
     );
-    // "events + victims" labels exist for the cross bars.
-    assert!(s.contains(" + "), "no stacked victim label");
+    // Bars count positions; labels add the events.
+    assert_contains(&s, "counts", &["positions liquidated", " ev."]);
 }
 
 #[test]
@@ -195,12 +195,16 @@ fn attribute_values<'a>(html: &'a str, attr: &str) -> Vec<&'a str> {
 fn html_is_self_contained_and_complete() {
     let input = sample();
     let html = render_html(&input).expect("html");
+    // The vendored uPlot keeps its licence banner (a project URL); it fetches nothing.
+    let html = html.replace(crate::interactive::UPLOT_JS, "");
     let lower = html.to_ascii_lowercase();
     assert!(!lower.contains("http://"), "http:// in the page");
     assert!(!lower.contains("https://"), "https:// in the page");
     for attr in ["src=", "href="] {
         for v in attribute_values(&lower, attr) {
-            assert!(v.starts_with('#') || v.starts_with("data:"), "{attr}{v}");
+            // In-page anchors, or the run's own files next to the page.
+            let local_file = !v.contains(':') && !v.contains('/') && !v.is_empty();
+            assert!(v.starts_with('#') || local_file, "{attr}{v}");
         }
     }
     assert!(!lower.contains("@import") && !lower.contains("url("));
@@ -211,7 +215,12 @@ fn html_is_self_contained_and_complete() {
         &[
             "Account small",
             "Account btc-stack",
-            "Summary table",
+            "Verdict",
+            "Ranking by money",
+            "Money by cause",
+            "run-picker",
+            "trades-table",
+            "trades.csv",
             "Worst liquidations",
             "Skipped signals",
             "Data warnings",
@@ -227,7 +236,7 @@ fn html_is_self_contained_and_complete() {
         ],
     );
     // Every applicable chart is inlined once.
-    assert_eq!(html.matches("<svg ").count(), ChartKind::ALL.len());
+    assert_eq!(html.matches("<svg viewBox").count(), ChartKind::ALL.len());
 }
 
 #[test]
@@ -244,11 +253,13 @@ fn html_escapes_every_data_string() {
     assert!(html.contains("&quot;quoted&quot; &lt;x&gt;"));
     assert!(html.contains("demo-channel &lt;2024-03&gt;"));
     assert!(html.contains("stop distance &lt;0.5% &amp; &quot;tight&quot;"));
+    // The page's own scripts only: uPlot, the explorer, the table sorter (and the JSON data).
     assert_eq!(
         html.matches("<script>").count(),
-        1,
-        "only the page's own script"
+        3,
+        "only the page's own scripts"
     );
+    assert_eq!(html.matches("<script").count(), 4);
 }
 
 fn decode_png(path: &Path) -> (u32, u32, Vec<u8>, png::ColorType) {
@@ -479,4 +490,341 @@ fn timeline_over_real_october_2025_prices() {
     crate::render_png(ChartKind::LiquidationTimeline, &input, &png).expect("png");
     let (w, h, _, _) = decode_png(&png);
     assert_eq!((w, h), ChartKind::LiquidationTimeline.size(&input));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Money, counts, thinning and colours (issue 11)
+
+use crate::analysis::{LiqCount, MoneyByCause, fate_in_words, rank_by_money};
+use ringfence_model::{
+    Exit, ExitReason, LiquidatedPosition, LiquidationEvent, MarginMode, RunResult, Side, Trade,
+};
+use rust_decimal::Decimal;
+
+fn liquidated(id: &str, sym: &str, upnl: i64, culprit: bool) -> LiquidatedPosition {
+    LiquidatedPosition {
+        signal_id: id.into(),
+        symbol: ringfence_model::Symbol::parse(sym).expect("symbol"),
+        side: Side::Long,
+        price: 1.0,
+        loss_beyond_margin: Decimal::ZERO,
+        upnl: Decimal::from(upnl),
+        culprit,
+    }
+}
+
+fn event(
+    time: i64,
+    mode: MarginMode,
+    positions: Vec<LiquidatedPosition>,
+    wipeout: bool,
+) -> LiquidationEvent {
+    LiquidationEvent {
+        time,
+        mode,
+        positions,
+        margin_ratio: 1.0,
+        margin_balance: Decimal::ZERO,
+        maintenance: Decimal::ZERO,
+        book_correlation: None,
+        clearance_fee: Decimal::ONE,
+        insurance_shortfall: Decimal::ZERO,
+        wipeout,
+    }
+}
+
+/// The harthor shape: cross wiped out the account in one cascade of 5 positions; isolated lost
+/// 29 % over 5 separate liquidations.
+fn cross_wipeout_vs_isolated() -> (RunResult, RunResult) {
+    let base = sample_with(&[10], &[0.05]);
+    let mut cross = base
+        .runs
+        .iter()
+        .find(|r| r.policy == "cross")
+        .expect("cross")
+        .clone();
+    let mut iso = base
+        .runs
+        .iter()
+        .find(|r| r.policy == "isolated")
+        .expect("iso")
+        .clone();
+    let t = 1_760_130_000_000;
+    cross.liquidations = vec![event(
+        t,
+        MarginMode::Cross,
+        vec![
+            liquidated("x1", "XRPUSDT", -900, true),
+            liquidated("d1", "DOGEUSDT", -800, true),
+            liquidated("s1", "SOLUSDT", -200, false),
+            liquidated("e1", "ETHUSDT", -50, false),
+            liquidated("b1", "BNBUSDT", 30, false),
+        ],
+        true,
+    )];
+    cross.summary.start_equity = Decimal::from(2000);
+    cross.summary.final_equity = Decimal::ZERO;
+    cross.summary.return_pct = -100.0;
+    cross.summary.wipeouts = 1;
+    cross.summary.liquidations = 1;
+    iso.liquidations = (0..5)
+        .map(|i| {
+            event(
+                t + i * 60_000,
+                MarginMode::Isolated,
+                vec![liquidated(&format!("i{i}"), "SOLUSDT", -120, true)],
+                false,
+            )
+        })
+        .collect();
+    iso.summary.start_equity = Decimal::from(2000);
+    iso.summary.final_equity = Decimal::from(1420);
+    iso.summary.return_pct = -29.0;
+    iso.summary.wipeouts = 0;
+    iso.summary.liquidations = 5;
+    (cross, iso)
+}
+
+#[test]
+fn ranking_is_by_money_not_by_liquidation_count() {
+    let (cross, iso) = cross_wipeout_vs_isolated();
+    // Fewer liquidation events (1 vs 5), yet ranked last: it lost the whole account.
+    assert!(cross.summary.liquidations < iso.summary.liquidations);
+    let ranked = rank_by_money([&cross, &iso]);
+    assert_eq!(ranked[0].run.policy, "isolated");
+    assert_eq!(ranked[1].run.policy, "cross");
+    // Among survivors, more final equity ranks first; at equal equity, the smaller drawdown.
+    let mut richer = iso.clone();
+    richer.summary.final_equity = Decimal::from(1500);
+    richer.run = "z-richer".into();
+    let ranked = rank_by_money([&iso, &richer, &cross]);
+    let order: Vec<&str> = ranked.iter().map(|s| s.run.run.as_str()).collect();
+    assert_eq!(order, ["z-richer", iso.run.as_str(), cross.run.as_str()]);
+    let mut calmer = iso.clone();
+    calmer.run = "a-calmer".into();
+    for p in &mut calmer.equity {
+        p.equity = 1420.0;
+    }
+    let ranked = rank_by_money([&iso, &calmer]);
+    assert_eq!(ranked[0].run.run, "a-calmer");
+    assert_eq!(ranked[0].drawdown, 0.0);
+}
+
+#[test]
+fn verdict_names_the_wiped_out_policy_and_its_culprits() {
+    let (cross, iso) = cross_wipeout_vs_isolated();
+    let mut input = sample_with(&[10], &[0.05]);
+    input.runs = vec![cross.clone(), iso.clone()];
+    input.runs[0].account = "usdt".into();
+    input.runs[1].account = "usdt".into();
+    let html = render_html(&input).expect("html");
+    let v = &html[html.find("id=\"verdict\"").expect("verdict")
+        ..html.find("id=\"summary\"").expect("summary")];
+    assert!(
+        v.contains("<b>isolated</b> survived; <b class=\"bad\">cross</b> wiped out the account"),
+        "{v}"
+    );
+    assert!(v.contains("one cascade closed 5 positions"), "{v}");
+    assert!(
+        v.contains("XRPUSDT long and the DOGEUSDT long") || v.contains("XRPUSDT long"),
+        "{v}"
+    );
+    assert!(
+        v.contains("5 positions liquidated in 5 events, each lost only its own margin"),
+        "{v}"
+    );
+    // The verdict comes before every other section.
+    assert!(html.find("id=\"verdict\"") < html.find("id=\"summary\""));
+    let words = fate_in_words(&cross, |v| format!("{v:.0}"));
+    assert!(words.starts_with("wiped out 2025-10-10 21:00"), "{words}");
+}
+
+#[test]
+fn liquidations_are_counted_one_way_in_both_modes() {
+    let (cross, iso) = cross_wipeout_vs_isolated();
+    assert_eq!(
+        LiqCount::of(&cross),
+        LiqCount {
+            positions: 5,
+            events: 1
+        }
+    );
+    assert_eq!(
+        LiqCount::of(&iso),
+        LiqCount {
+            positions: 5,
+            events: 5
+        }
+    );
+    assert_eq!(
+        LiqCount::of(&cross).words(),
+        "5 positions liquidated in 1 event"
+    );
+    // The summary table and the counts chart show positions / events for both.
+    let mut input = sample_with(&[10], &[0.05]);
+    input.runs = vec![cross, iso];
+    let html = render_html(&input).expect("html");
+    let table =
+        &html[html.find("id=\"summary\"").expect("s")..html.find("id=\"money\"").expect("m")];
+    assert_eq!(table.matches("data-v=\"5\">5 / 1").count(), 1, "cross row");
+    assert_eq!(
+        table.matches("data-v=\"5\">5 / 5").count(),
+        1,
+        "isolated row"
+    );
+    let s = svg(ChartKind::LiquidationCounts, &input);
+    assert!(s.contains("5 in 1 ev.") && s.contains("5 in 5 ev."));
+}
+
+#[test]
+fn worst_liquidations_are_ranked_by_money_lost() {
+    let (cross, iso) = cross_wipeout_vs_isolated();
+    let mut input = sample_with(&[10], &[0.05]);
+    let mut big_iso = iso.clone();
+    big_iso.run = "big-isolated".into();
+    big_iso.liquidations = vec![event(
+        1,
+        MarginMode::Isolated,
+        vec![liquidated("big", "BTCUSDT", -2430, true)],
+        false,
+    )];
+    input.runs = vec![iso, big_iso, cross];
+    let html = render_html(&input).expect("html");
+    let w = &html[html.find("id=\"worst\"").expect("worst")..];
+    let big = w
+        .find("big-isolated")
+        .expect("the large isolated liquidation is listed");
+    let cascade = w.find("cross cascade").expect("the cascade is listed");
+    // Cascade: 900 + 800 + 200 + 50 − 30 + 1 fee = 1,921; the isolated one: 2,430 + 1 = 2,431.
+    assert!(big < cascade, "ranked by money lost");
+    assert!(w.contains("2,431.00") && w.contains("1,921.00"));
+    assert!(!w.contains("Margin ratio"));
+}
+
+#[test]
+fn money_by_cause_splits_exits_fees_and_collateral() {
+    let (mut cross, _) = cross_wipeout_vs_isolated();
+    let sym = ringfence_model::Symbol::parse("XRPUSDT").expect("symbol");
+    let exit = |reason, pnl: i64, fee: i64| Exit {
+        time: 0,
+        price: 1.0,
+        qty: Decimal::ONE,
+        reason,
+        pnl: Decimal::from(pnl),
+        fee: Decimal::from(fee),
+    };
+    let trade = |exits: Vec<Exit>, fees: i64, clearance: i64, funding: i64| Trade {
+        signal_id: "x".into(),
+        symbol: sym.clone(),
+        side: Side::Long,
+        mode: MarginMode::Cross,
+        background: false,
+        open_time: 0,
+        entry_price: 1.0,
+        qty: Decimal::ONE,
+        leverage: Decimal::TEN,
+        margin: Decimal::ONE,
+        margin_added: Decimal::ZERO,
+        liq_price_at_entry: None,
+        close_time: 0,
+        exit_price: 1.0,
+        exit_reason: ExitReason::Stop,
+        pnl: exits.iter().map(|x| x.pnl).sum(),
+        fees: Decimal::from(fees),
+        clearance_fee: Decimal::from(clearance),
+        funding: Decimal::from(funding),
+        exits,
+        entry_levels: 1,
+        levels_filled: 1,
+    };
+    cross.trades = vec![
+        trade(
+            vec![
+                exit(ExitReason::Target(1), 300, 1),
+                exit(ExitReason::Stop, -100, 1),
+            ],
+            3,
+            0,
+            -5,
+        ),
+        trade(vec![exit(ExitReason::Liquidation, -1500, 0)], 2, 20, 0),
+        trade(vec![exit(ExitReason::Cascade, -400, 0)], 2, 10, 0),
+    ];
+    cross.summary.start_equity = Decimal::from(2000);
+    cross.summary.insurance_shortfall = Decimal::ZERO;
+    // Trades lose 300 − 100 − 1500 − 400 − 5 − 7 − 30 = −2,042; collateral gained 42.
+    cross.summary.final_equity = Decimal::ZERO;
+    let m = MoneyByCause::of(&cross);
+    assert_eq!(m.target, Decimal::from(300));
+    assert_eq!(m.stop, Decimal::from(-100));
+    assert_eq!(m.liquidation, Decimal::from(-1500));
+    assert_eq!(m.cascade_victim, Decimal::from(-400));
+    assert_eq!(m.funding, Decimal::from(-5));
+    assert_eq!(m.trading_fees, Decimal::from(-7));
+    assert_eq!(m.clearance_fees, Decimal::from(-30));
+    assert_eq!(m.trading_total(), Decimal::from(-1742));
+    assert_eq!(m.collateral_revaluation, Decimal::from(-258));
+}
+
+#[test]
+fn thinning_keeps_the_cliff_and_every_extreme() {
+    // Hourly equity for 80 days; the 20:00 → 21:00 cliff of day 40, then a slow bleed to lower
+    // values later in the same bucket (which a plain min/max bucket would keep instead of 21:00).
+    let h = 3_600_000;
+    let cliff = 40 * 24 + 21;
+    let pts: Vec<(i64, f64)> = (0..80 * 24)
+        .map(|i| {
+            let v = if i < cliff {
+                18_000.0 + 900.0 * ((i as f64) / 7.0).sin()
+            } else {
+                486.19 - (i - cliff) as f64 * 0.5
+            };
+            (i as i64 * h, if i == cliff - 1 { 18_889.83 } else { v })
+        })
+        .collect();
+    let out = crate::charts::thin(&pts, 300);
+    assert!(out.len() <= 306, "{}", out.len());
+    assert!(out.windows(2).all(|w| w[0].0 < w[1].0));
+    assert!(out.contains(&pts[cliff - 1]), "20:00 point dropped");
+    assert!(out.contains(&pts[cliff]), "21:00 point dropped");
+    let (lo, hi) = pts.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |a, p| {
+        (a.0.min(p.1), a.1.max(p.1))
+    });
+    assert!(out.iter().any(|p| p.1 == lo) && out.iter().any(|p| p.1 == hi));
+    // Drawn, the cliff is one vertical step: consecutive kept points 20:00 then 21:00.
+    let i = out.iter().position(|p| *p == pts[cliff]).expect("kept");
+    assert_eq!(out[i - 1], pts[cliff - 1]);
+}
+
+#[test]
+fn policy_colours_are_stable_across_reports_and_follow_the_mode() {
+    let full = sample();
+    let mut only_two = sample();
+    only_two.runs.retain(|r| r.policy != "hybrid");
+    for p in ["isolated", "cross"] {
+        assert_eq!(
+            crate::policy_colour_hex(&full, p),
+            crate::policy_colour_hex(&only_two, p),
+            "{p} changed colour when another policy left the report"
+        );
+    }
+    // Documented anchors: isolated blue, cross vermillion, hybrid green.
+    assert_eq!(crate::policy_colour_hex(&full, "isolated"), "#0072b2");
+    assert_eq!(crate::policy_colour_hex(&full, "cross"), "#d55e00");
+    assert_eq!(crate::policy_colour_hex(&full, "hybrid"), "#009e73");
+    // A custom name stays in its family and keeps its colour in another report.
+    let mut renamed = sample();
+    for r in &mut renamed.runs {
+        if r.policy == "cross" {
+            r.policy = "cross-nostop".into();
+        }
+    }
+    let c = crate::policy_colour_hex(&renamed, "cross-nostop");
+    assert!(
+        ["#b2182b", "#e69f00", "#8e3b0b"].contains(&c.as_str()),
+        "{c}"
+    );
+    let mut alone = renamed.clone();
+    alone.runs.retain(|r| r.policy == "cross-nostop");
+    assert_eq!(crate::policy_colour_hex(&alone, "cross-nostop"), c);
 }
