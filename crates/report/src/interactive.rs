@@ -71,7 +71,15 @@ fn run_data<'a>(input: &ReportInput, r: &'a RunResult) -> RunData<'a> {
         .iter()
         .map(|t| {
             (
-                t.signal_id.clone(),
+                if t.entry_levels > 1 {
+                    // an entry ladder: how many of its levels filled (the margin is their total)
+                    format!(
+                        "{} · ladder {}/{} filled",
+                        t.signal_id, t.levels_filled, t.entry_levels
+                    )
+                } else {
+                    t.signal_id.clone()
+                },
                 t.symbol.to_string(),
                 t.side.to_string(),
                 t.mode.to_string(),
