@@ -9,7 +9,7 @@ use ringfence_model::RunResult;
 use ringfence_report::checklist::{self as plain, ChecklistSection};
 use ringfence_sim::{
     ChannelSummary, ChecklistConfig, ChecklistRow, EngineConfig, Intrabar, ModeRule, SimError,
-    Verdict, channel_summaries,
+    channel_summaries,
 };
 use std::io::IsTerminal;
 use std::path::Path;
@@ -160,22 +160,7 @@ impl Checked<'_> {
     pub fn section(&self) -> ChecklistSection {
         ChecklistSection {
             run: self.job.name.clone(),
-            channels: self
-                .channels
-                .iter()
-                .map(|c| plain::ChannelSummary {
-                    channel: c.channel.clone(),
-                    calls: c.calls,
-                    calls_with_stop: c.calls_with_stop,
-                    stop_beyond_liq_share: c.stop_beyond_liq_share,
-                    cross_runs: c.cross_runs,
-                    cascade_victim_share: c.cascade_victim_share,
-                    median_safe_leverage: c.median_safe_leverage,
-                    cross_ok: c.cross_ok,
-                    isolated: c.isolated,
-                    skip: c.skip,
-                })
-                .collect(),
+            channels: self.channels.clone(),
             calls: self
                 .rows
                 .iter()
@@ -196,11 +181,7 @@ impl Checked<'_> {
                     margin_share: r.margin_share,
                     funding_headwind_pct: r.funding_headwind_pct,
                     tier: r.tier,
-                    verdict: match r.verdict {
-                        Verdict::CrossOk => plain::Verdict::CrossOk,
-                        Verdict::Isolated => plain::Verdict::Isolated,
-                        Verdict::Skip => plain::Verdict::Skip,
-                    },
+                    verdict: r.verdict,
                     reasons: r.reasons.clone(),
                     notes: r.notes.clone(),
                 })

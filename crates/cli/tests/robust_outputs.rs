@@ -31,7 +31,7 @@ fn setup() -> tempfile::TempDir {
     std::fs::write(
         tmp.path().join("scenario.toml"),
         "signals = [\"signals.csv\"]\n[data]\ndir = \"data\"\ntimeframe = \"1h\"\n\
-         [[brackets]]\nfile = \"data/brackets.json\"\n[[account]]\nname = \"a\"\n\
+         [[brackets]]\nfile = \"data/brackets.json\"\neffective = \"2024-10-01\"\n[[account]]\nname = \"a\"\n\
          collateral = { USDT = 1000 }\n[[policy]]\nname = \"iso\"\nmode = \"isolated\"\n\
          fixed_margin = 50\n[[policy]]\nname = \"cross\"\nmode = \"cross\"\nfixed_margin = 50\n",
     )

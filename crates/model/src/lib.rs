@@ -13,6 +13,7 @@
 //! results (PnL, fees, funding, margin, quantities) is [`rust_decimal::Decimal`].
 
 pub mod bracket;
+pub mod checklist;
 pub mod claims;
 pub mod market;
 pub mod money;

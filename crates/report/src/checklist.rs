@@ -21,30 +21,7 @@ pub struct ChecklistSection {
     pub calls: Vec<CheckedCall>,
 }
 
-/// What the checklist advises for one call; ordered from least to most flagged.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-pub enum Verdict {
-    /// Following it in cross margin is acceptable.
-    #[serde(rename = "cross-ok")]
-    CrossOk,
-    /// Follow it only in isolated margin.
-    #[serde(rename = "isolated")]
-    Isolated,
-    /// Do not follow it.
-    #[serde(rename = "skip")]
-    Skip,
-}
-
-impl Verdict {
-    /// `cross-ok`, `isolated` or `skip`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Verdict::CrossOk => "cross-ok",
-            Verdict::Isolated => "isolated",
-            Verdict::Skip => "skip",
-        }
-    }
-}
+pub use ringfence_model::checklist::{ChannelSummary, Verdict};
 
 /// One checked call: what the report shows of it. Prices in USDT, `*_pct` in percent.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -87,31 +64,6 @@ pub struct CheckedCall {
     pub reasons: Vec<String>,
     /// Informational findings.
     pub notes: Vec<String>,
-}
-
-/// The aggregate of one channel.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ChannelSummary {
-    /// The channel (signal file).
-    pub channel: String,
-    /// `open` calls checked.
-    pub calls: usize,
-    /// Calls with a stop.
-    pub calls_with_stop: usize,
-    /// Share of calls with a stop whose stop sits beyond the liquidation price.
-    pub stop_beyond_liq_share: Option<f64>,
-    /// Cross runs looked at for cascade victims.
-    pub cross_runs: usize,
-    /// Share of calls that were a cascade victim in at least one cross run.
-    pub cascade_victim_share: Option<f64>,
-    /// Median max safe leverage over calls with a stop.
-    pub median_safe_leverage: Option<f64>,
-    /// Calls advised cross-ok.
-    pub cross_ok: usize,
-    /// Calls advised isolated.
-    pub isolated: usize,
-    /// Calls advised skipped.
-    pub skip: usize,
 }
 
 fn opt(x: Option<f64>, dp: usize) -> String {

@@ -65,7 +65,6 @@ use ringfence_model::{Price, Qty, Usdt};
 use rust_decimal::Decimal;
 use serde::Serialize;
 use std::collections::BTreeMap;
-use std::fmt;
 
 mod known;
 mod row;
