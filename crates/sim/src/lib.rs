@@ -43,6 +43,13 @@
 //!   last-price fill would leave the margin balance below zero (a spike the marks did not follow)
 //!   is taken by the liquidation engine at that price together with the rest of the book. The run
 //!   goes on; an account without equity skips new signals ("account wiped out").
+//! - **Entry ladders** (a call with several entry prices): each level is a maker limit order for
+//!   its share of the call's size (the call is sized once, at its first fill, with the bracket
+//!   cap). A level that fills adds to the position: quantity-weighted mean entry, more initial (and
+//!   isolated) margin from the wallet, targets split again, liquidation price recomputed. A level
+//!   the account cannot pay for stays unfilled. Levels still waiting are cancelled when the first
+//!   target fills, the position closes, the channel closes or cancels the call, or the entry
+//!   expires. A called leverage range resolves by the policy's `leverage_from_range`.
 //! - **Margin for new positions**: available = cross margin balance − cross initial margins (at the last
 //!   closes); isolated margin is drawn from the USDT wallet, which must hold it plus the fee. Non-USDT
 //!   collateral counts in cross at `amount × price × (1 − haircut)` and is never sold; the USDT wallet
