@@ -336,6 +336,7 @@ fn load_claims(sc: &Scenario, inputs: &mut Vec<InputFile>) -> Result<Vec<Claim>>
         all.extend(claims.into_iter().map(|mut c| {
             if many {
                 c.call_id = c.call_id.map(|id| format!("{stem}:{id}"));
+                c.channel = stem.clone();
             }
             c
         }));

@@ -409,6 +409,7 @@ fn g(x: Option<f64>) -> String {
 pub fn claims() -> Vec<Column<ClaimCheck>> {
     vec![
         text("run", |r| r.run.clone()),
+        text("channel", |r| r.channel.clone()),
         text("call_id", |r| r.call_id.clone()),
         text("symbol", |r| r.symbol.clone()),
         text("claimed", |r| r.claimed.clone()),

@@ -50,7 +50,7 @@ fn claims_sit_beside_every_run() {
     assert_eq!(
         csv.lines().next(),
         Some(
-            "run,call_id,symbol,claimed,claimed_targets,claimed_pct,claimed_win,replayed,\
+            "run,channel,call_id,symbol,claimed,claimed_targets,claimed_pct,claimed_win,replayed,\
              replayed_targets,replayed_net,replayed_pct,replayed_win,liquidated,claims_mention_loss"
         )
     );
@@ -62,14 +62,15 @@ fn claims_sit_beside_every_run() {
     // 40 runs × the 2 linked calls (the unlinked claim m3 is left out)
     assert_eq!(rows.len(), 80);
     for r in &rows {
-        match r[1] {
-            "c001" => assert_eq!((r[3], r[6], r[13]), ("target 1 (+80%)", "true", "false")),
-            "c003" => assert_eq!((r[3], r[6], r[13]), ("stop (-20%)", "false", "true")),
+        match r[2] {
+            "c001" => assert_eq!((r[4], r[7], r[14]), ("target 1 (+80%)", "true", "false")),
+            "c003" => assert_eq!((r[4], r[7], r[14]), ("stop (-20%)", "false", "true")),
             other => panic!("unexpected call {other}"),
         }
         // a replay either traded (an exit reason and a net result) or says why not
         assert!(
-            (!r[9].is_empty() && !r[7].starts_with("not traded")) || r[7].starts_with("not traded"),
+            (!r[10].is_empty() && !r[8].starts_with("not traded"))
+                || r[8].starts_with("not traded"),
             "{r:?}"
         );
     }

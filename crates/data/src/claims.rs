@@ -105,6 +105,7 @@ pub fn parse_claims(file: &str, text: &str) -> Result<Vec<Claim>, DataError> {
             }
         };
         claims.push(Claim {
+            channel: String::new(),
             msg_id: cell(c_msg).to_string(),
             time,
             call_id: Some(cell(c_call).to_string()).filter(|s| !s.is_empty()),

@@ -10,6 +10,8 @@ use serde::{Deserialize, Serialize};
 pub struct ClaimCheck {
     /// Run name (`account/policy[/sweep]`).
     pub run: String,
+    /// The channel the call came from (signal file stem; empty with one channel).
+    pub channel: String,
     /// The call's id.
     pub call_id: String,
     /// Symbol of the call, when it traded or was skipped with one.
@@ -38,18 +40,20 @@ pub struct ClaimCheck {
     pub claims_mention_loss: bool,
 }
 
-/// Per run: the channel's claimed record beside the replayed one.
+/// Per run and channel: the channel's claimed record beside the replayed one.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ClaimSummary {
     /// Run name.
     pub run: String,
+    /// The channel (signal file stem; empty with one channel).
+    pub channel: String,
     /// Calls with at least one claim.
     pub calls_claimed: u32,
     /// Share of those the channel presented as wins.
     pub claimed_win_rate: f64,
     /// Share of those the replay won (net > 0); not-traded calls count as not won.
     pub replayed_win_rate: f64,
-    /// Calls the replay liquidated (claimed or not).
+    /// Calls of the channel the replay liquidated (claimed or not).
     pub liquidated_calls: u32,
     /// Liquidated calls the channel's claims never admit as a stop or loss.
     pub liquidations_unmentioned: u32,

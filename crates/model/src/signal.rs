@@ -204,6 +204,9 @@ pub struct SignalEvent {
 /// "stopped out"), as `ringfence signals import` reads it from the channel's messages.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Claim {
+    /// The channel (signal file stem) the claim belongs to; empty when there is one channel.
+    #[serde(default)]
+    pub channel: String,
     /// The claim's own message id.
     pub msg_id: String,
     /// When it was posted (ms UTC).

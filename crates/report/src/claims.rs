@@ -26,16 +26,21 @@ pub fn render_html(c: &ClaimsSection) -> String {
     h.push_str(
         "<p>What the channel said about its calls, beside what a follower would have had in each \
          run (after fees, funding, entry delay and liquidation). Every run × call is in \
-         <code>claims_vs_replay.csv</code>.</p>\n<table class=\"data\"><thead><tr><th>run</th>\
+         <code>claims_vs_replay.csv</code>.</p>\n<table class=\"data\"><thead><tr><th>run</th><th>channel</th>\
          <th>calls claimed</th><th>claimed win rate</th><th>replayed win rate</th>\
          <th>liquidated calls</th><th>liquidations the claims never mention</th></tr></thead><tbody>\n",
     );
     for s in &c.summaries {
         let _ = writeln!(
             h,
-            "<tr><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
-             <td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
+             <td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
             e(&s.run),
+            e(if s.channel.is_empty() {
+                "(the channel)"
+            } else {
+                &s.channel
+            }),
             s.calls_claimed,
             pct(s.claimed_win_rate),
             pct(s.replayed_win_rate),
@@ -95,6 +100,7 @@ mod tests {
     fn flags_liquidations_the_claims_never_mention_and_escapes() {
         let row = ClaimCheck {
             run: "usdt/cross".into(),
+            channel: String::new(),
             call_id: "<7>".into(),
             symbol: "XRPUSDT".into(),
             claimed: "target 1 (+47.1%)".into(),
@@ -112,6 +118,7 @@ mod tests {
         let c = ClaimsSection {
             summaries: vec![ClaimSummary {
                 run: "usdt/cross".into(),
+                channel: String::new(),
                 calls_claimed: 4,
                 claimed_win_rate: 0.75,
                 replayed_win_rate: 0.25,

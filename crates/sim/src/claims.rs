@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 
 /// The claims of one call, folded.
 struct Claimed {
+    channel: String,
     words: Vec<String>,
     targets: Option<u32>,
     pct: Option<f64>,
@@ -18,6 +19,10 @@ struct Claimed {
 
 fn fold(claims: &[&Claim]) -> Claimed {
     let mut c = Claimed {
+        channel: claims
+            .first()
+            .map(|c| c.channel.clone())
+            .unwrap_or_default(),
         words: Vec::new(),
         targets: None,
         pct: None,
@@ -48,7 +53,8 @@ fn fold(claims: &[&Claim]) -> Claimed {
 
 /// Compares `claims` (linked to calls by `call_id`) with every run. Rows come run by run, calls in
 /// order of their first claim; claims not linked to a call are left out (the import report lists
-/// them).
+/// them). Summaries come per run and channel (channels in order of their first claim); a call
+/// belongs to channel `c` when its id is `c:<id>` (several signal files), or to the one channel `""`.
 pub fn claims_vs_replay(
     claims: &[Claim],
     runs: &[RunResult],
@@ -65,10 +71,16 @@ pub fn claims_vs_replay(
         }
     }
     let folded: Vec<(&str, Claimed)> = order.iter().map(|id| (*id, fold(&by_call[id]))).collect();
+    let mut channels: Vec<&str> = Vec::new();
+    for (_, c) in &folded {
+        if !channels.contains(&c.channel.as_str()) {
+            channels.push(&c.channel);
+        }
+    }
     let mut rows = Vec::new();
     let mut summaries = Vec::new();
     for run in runs {
-        let (mut claimed_wins, mut replayed_wins) = (0u32, 0u32);
+        let first_row = rows.len();
         for (id, c) in &folded {
             let trades: Vec<_> = run
                 .trades
@@ -93,10 +105,9 @@ pub fn claims_vs_replay(
                 .or_else(|| skipped.and_then(|s| s.symbol.as_ref().map(|x| x.to_string())))
                 .unwrap_or_default();
             let win = net.is_some_and(|n| n > Decimal::ZERO);
-            claimed_wins += u32::from(c.win);
-            replayed_wins += u32::from(win);
             rows.push(ClaimCheck {
                 run: run.run.clone(),
+                channel: c.channel.clone(),
                 call_id: id.to_string(),
                 symbol,
                 claimed: c.words.join("; "),
@@ -118,35 +129,41 @@ pub fn claims_vs_replay(
                 claims_mention_loss: c.stop,
             });
         }
-        let liquidated_ids: Vec<&str> = run
-            .trades
-            .iter()
-            .filter(|t| {
-                !t.background
-                    && matches!(t.exit_reason, ExitReason::Liquidation | ExitReason::Cascade)
-            })
-            .map(|t| t.signal_id.as_str())
-            .collect();
-        let unmentioned = liquidated_ids
-            .iter()
-            .filter(|id| by_call.get(**id).is_none_or(|cl| !fold(cl).stop))
-            .count();
-        let n = folded.len() as u32;
-        let rate = |k: u32| {
-            if n == 0 {
-                0.0
-            } else {
-                f64::from(k) / f64::from(n)
-            }
-        };
-        summaries.push(ClaimSummary {
-            run: run.run.clone(),
-            calls_claimed: n,
-            claimed_win_rate: rate(claimed_wins),
-            replayed_win_rate: rate(replayed_wins),
-            liquidated_calls: liquidated_ids.len() as u32,
-            liquidations_unmentioned: unmentioned as u32,
-        });
+        let run_rows = &rows[first_row..];
+        for channel in &channels {
+            let of_channel = |id: &str| {
+                channel.is_empty() || id.strip_prefix(channel).is_some_and(|r| r.starts_with(':'))
+            };
+            let liquidated_ids: Vec<&str> = run
+                .trades
+                .iter()
+                .filter(|t| {
+                    !t.background
+                        && of_channel(&t.signal_id)
+                        && matches!(t.exit_reason, ExitReason::Liquidation | ExitReason::Cascade)
+                })
+                .map(|t| t.signal_id.as_str())
+                .collect();
+            let unmentioned = liquidated_ids
+                .iter()
+                .filter(|id| by_call.get(**id).is_none_or(|cl| !fold(cl).stop))
+                .count();
+            let mine: Vec<&ClaimCheck> =
+                run_rows.iter().filter(|r| r.channel == *channel).collect();
+            let n = mine.len() as u32;
+            let rate = |k: usize| {
+                if n == 0 { 0.0 } else { k as f64 / f64::from(n) }
+            };
+            summaries.push(ClaimSummary {
+                run: run.run.clone(),
+                channel: channel.to_string(),
+                calls_claimed: n,
+                claimed_win_rate: rate(mine.iter().filter(|r| r.claimed_win).count()),
+                replayed_win_rate: rate(mine.iter().filter(|r| r.replayed_win).count()),
+                liquidated_calls: liquidated_ids.len() as u32,
+                liquidations_unmentioned: unmentioned as u32,
+            });
+        }
     }
     (rows, summaries)
 }

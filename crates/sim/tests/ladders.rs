@@ -175,6 +175,7 @@ fn claims_beside_the_replay() {
          b 1 open ETH long tp=11",
     );
     let claim = |id: &str, kind: &str, hit: Option<u32>, pct: Option<f64>| Claim {
+        channel: String::new(),
         msg_id: format!("m{id}"),
         time: T0 + 3 * H,
         call_id: Some(id.into()),
@@ -209,4 +210,41 @@ fn claims_beside_the_replay() {
         (2, 1, 1)
     );
     assert_eq!((s.claimed_win_rate, s.replayed_win_rate), (0.5, 0.0));
+}
+
+#[test]
+fn claims_are_summarised_per_channel() {
+    use ringfence_model::Claim;
+    let r = run_text(
+        "isolated margin=100 lev=20 wallet=1000",
+        "BTC: 100 100 100 100; 100 101 90 91; 91 112 91 111
+         ETH: 10 10 10 10; 10 12 10 12; 12 12 12 12",
+        "x:a 1 open BTC long tp=110
+         y:b 1 open ETH long tp=11",
+    );
+    let claim = |channel: &str, id: &str| Claim {
+        channel: channel.into(),
+        msg_id: format!("m-{id}"),
+        time: T0 + 3 * H,
+        call_id: Some(id.into()),
+        kind: "target".into(),
+        targets_hit: Some(1),
+        claimed_pct: None,
+    };
+    let claims = [claim("x", "x:a"), claim("y", "y:b")];
+    let (rows, sums) = ringfence_sim::claims::claims_vs_replay(&claims, std::slice::from_ref(&r));
+    assert_eq!(rows.len(), 2);
+    let got: Vec<(&str, u32, f64, u32)> = sums
+        .iter()
+        .map(|s| {
+            (
+                s.channel.as_str(),
+                s.calls_claimed,
+                s.replayed_win_rate,
+                s.liquidated_calls,
+            )
+        })
+        .collect();
+    // channel x's call was liquidated; channel y's reached its target
+    assert_eq!(got, vec![("x", 1, 0.0, 1), ("y", 1, 1.0, 0)]);
 }
