@@ -49,12 +49,23 @@ pub fn parse_timeframe(label: &str) -> Option<TimestampMs> {
         "w" => 7 * 24 * HOUR_MS,
         _ => return None,
     };
-    (n > 0).then_some(n * unit_ms)
+    // a count so large that the milliseconds overflow is not a timeframe either
+    n.checked_mul(unit_ms).filter(|_| n > 0)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn timeframes_parse_and_overflow_is_refused() {
+        assert_eq!(parse_timeframe("5m"), Some(5 * MINUTE_MS));
+        assert_eq!(parse_timeframe(" 1d "), Some(24 * HOUR_MS));
+        assert_eq!(parse_timeframe("0h"), None);
+        assert_eq!(parse_timeframe("1x"), None);
+        // found by fuzzing the scenario parser: this multiplied past i64::MAX
+        assert_eq!(parse_timeframe("9999999999999999w"), None);
+    }
 
     #[test]
     fn iso_rendering() {
