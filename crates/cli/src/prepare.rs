@@ -101,10 +101,7 @@ pub(crate) fn load_signals(
     for path in &sc.signals {
         let set = ringfence_data::signals::load_signals(path, None)
             .with_context(|| format!("{}: signals", sc.path.display()))?;
-        let stem = path
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_default();
+        let stem = stem_of(path);
         if many && !stems.insert(stem.clone()) {
             return Err(bad_input(format!(
                 "{}: two signal files share the name {stem:?}; their ids would collide",
@@ -320,6 +317,13 @@ pub fn prepare(sc: &Scenario) -> Result<Prepared> {
     })
 }
 
+/// A signal file's stem: the channel name that prefixes its ids when several files are followed.
+fn stem_of(path: &Path) -> String {
+    path.file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
 /// The scenario's claims tables; with several signal files, call ids get the stem prefix the
 /// signals get, so that claims and calls still match.
 fn load_claims(sc: &Scenario, inputs: &mut Vec<InputFile>) -> Result<Vec<Claim>> {
@@ -329,10 +333,7 @@ fn load_claims(sc: &Scenario, inputs: &mut Vec<InputFile>) -> Result<Vec<Claim>>
         let claims = ringfence_data::claims::load_claims(path)
             .with_context(|| format!("{}: claims", sc.path.display()))?;
         inputs.push(fingerprint("claims".into(), path));
-        let stem = signals
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_default();
+        let stem = stem_of(signals);
         all.extend(claims.into_iter().map(|mut c| {
             if many {
                 c.call_id = c.call_id.map(|id| format!("{stem}:{id}"));

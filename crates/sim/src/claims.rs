@@ -146,7 +146,7 @@ pub fn claims_vs_replay(
                 .collect();
             let unmentioned = liquidated_ids
                 .iter()
-                .filter(|id| by_call.get(**id).is_none_or(|cl| !fold(cl).stop))
+                .filter(|id| !folded.iter().any(|(c, cl)| c == *id && cl.stop))
                 .count();
             let mine: Vec<&ClaimCheck> =
                 run_rows.iter().filter(|r| r.channel == *channel).collect();

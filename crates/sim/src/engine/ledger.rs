@@ -278,7 +278,7 @@ impl Sim<'_> {
         };
         let fee = money(notional * rate * self.fee_mult);
         let (mb, _, _) = self.cross_state(|k| self.last_close[k]);
-        if !background && let Some(reason) = self.margin_shortfall(mode, im, fee) {
+        if !background && let Some(reason) = self.margin_shortfall(mode, im, fee, mb) {
             if let Some(k) = sig {
                 self.skip(k, reason, at.time);
             }
@@ -470,10 +470,15 @@ impl Sim<'_> {
     }
 
     /// Why the account cannot put up initial margin `im` plus fee `fee` for a new position (or
-    /// ladder level) in `mode`: available = cross margin balance − cross initial margins at the
-    /// last closes; isolated margin comes out of the USDT wallet. `None` when it can.
-    fn margin_shortfall(&self, mode: MarginMode, im: Decimal, fee: Decimal) -> Option<String> {
-        let (mb, _, _) = self.cross_state(|k| self.last_close[k]);
+    /// ladder level) in `mode`: available = cross margin balance `mb` (at the last closes) − cross
+    /// initial margins; isolated margin comes out of the USDT wallet. `None` when it can.
+    fn margin_shortfall(
+        &self,
+        mode: MarginMode,
+        im: Decimal,
+        fee: Decimal,
+        mb: f64,
+    ) -> Option<String> {
         let cross_im: f64 = self
             .positions
             .iter()
@@ -543,7 +548,8 @@ impl Sim<'_> {
         let added = qty * fill;
         let im = money(added / p.trade.leverage);
         let fee = money(added * self.cfg.exchange.maker_fee * self.fee_mult);
-        if self.margin_shortfall(p.mode, im, fee).is_some() {
+        let (mb, _, _) = self.cross_state(|k| self.last_close[k]);
+        if self.margin_shortfall(p.mode, im, fee, mb).is_some() {
             return;
         }
         self.wallet -= fee;

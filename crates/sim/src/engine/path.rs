@@ -318,8 +318,9 @@ impl Sim<'_> {
         match ev {
             Ev::Fill(k, px) => {
                 let p = self.pending[k].clone();
-                let r = match (p.level, self.position_of(p.sig)) {
-                    // a later level of a ladder adds to the position its first fill opened
+                // a later level of a ladder adds to the position its first fill opened
+                let opened = p.level.and_then(|_| self.position_of(p.sig));
+                let r = match (p.level, opened) {
                     (Some(level), Some(pk)) => {
                         self.add_level(pk, px, level.share);
                         Ok(())
