@@ -23,24 +23,28 @@ fn pct(x: f64) -> String {
 /// The section's HTML.
 pub fn render_html(c: &ClaimsSection) -> String {
     let mut h = String::new();
-    h.push_str(
+    // one channel: no channel column
+    let several = c.summaries.iter().any(|s| !s.channel.is_empty());
+    let _ = write!(
+        h,
         "<p>What the channel said about its calls, beside what a follower would have had in each \
          run (after fees, funding, entry delay and liquidation). Every run × call is in \
-         <code>claims_vs_replay.csv</code>.</p>\n<table class=\"data\"><thead><tr><th>run</th><th>channel</th>\
+         <code>claims_vs_replay.csv</code>.</p>\n<table class=\"data\"><thead><tr><th>run</th>{}\
          <th>calls claimed</th><th>claimed win rate</th><th>replayed win rate</th>\
          <th>liquidated calls</th><th>liquidations the claims never mention</th></tr></thead><tbody>\n",
+        if several { "<th>channel</th>" } else { "" }
     );
     for s in &c.summaries {
+        let channel = if several {
+            format!("<td>{}</td>", e(&s.channel))
+        } else {
+            String::new()
+        };
         let _ = writeln!(
             h,
-            "<tr><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
-             <td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
+            "<tr><td>{}</td>{channel}<td class=\"n\">{}</td><td class=\"n\">{}</td>\
+             <td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
             e(&s.run),
-            e(if s.channel.is_empty() {
-                "(the channel)"
-            } else {
-                &s.channel
-            }),
             s.calls_claimed,
             pct(s.claimed_win_rate),
             pct(s.replayed_win_rate),
@@ -65,8 +69,8 @@ pub fn render_html(c: &ClaimsSection) -> String {
             };
             let _ = writeln!(
                 h,
-                "<tr{flag}><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td>\
-                 <td class=\"num\">{}</td></tr>",
+                "<tr{flag}><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"n\">{}</td>\
+                 <td class=\"n\">{}</td></tr>",
                 e(&r.call_id),
                 e(&r.symbol),
                 e(&r.claimed),
@@ -129,7 +133,7 @@ mod tests {
         };
         let h = render_html(&c);
         assert!(
-            h.contains("<td class=\"num\">75 %</td><td class=\"num\">25 %</td>"),
+            h.contains("<td class=\"n\">75 %</td><td class=\"n\">25 %</td>"),
             "{h}"
         );
         assert!(h.contains("<tr class=\"skip\"><td>&lt;7&gt;</td>"), "{h}");
