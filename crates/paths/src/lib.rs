@@ -36,6 +36,8 @@
 //!   ladder by the ratio of the path's close to the history's close at the last bar closed before
 //!   the call, so stop and target distances in percent are kept.
 
+pub mod distribution;
+
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use ringfence_model::{EntrySpec, Funding, MarkColumns, Market, SignalEvent, SymbolSeries};
