@@ -54,6 +54,51 @@ pub fn write_parquet(path: &Path, columns: Vec<(String, TableColumn)>) -> Result
     Ok(())
 }
 
+/// Reads a table written by [`write_parquet`]: every column, typed as it was written (text,
+/// float, integer). Any other column type, or a null cell, is an error naming the file and column.
+pub fn read_parquet(path: &Path) -> Result<Vec<(String, TableColumn)>, DataError> {
+    let name = path.display().to_string();
+    let file = std::fs::File::open(path).map_err(|e| DataError::io(path, e))?;
+    let df = ParquetReader::new(file)
+        .finish()
+        .map_err(|e| DataError::file(&name, format!("cannot read parquet: {e}")))?;
+    let mut out = Vec::with_capacity(df.width());
+    for col in df.columns() {
+        let s = col.as_materialized_series();
+        let cname = s.name().to_string();
+        let bad = |what: &str| DataError::file(&name, format!("column {cname}: {what}"));
+        if s.null_count() > 0 {
+            return Err(bad("has empty cells"));
+        }
+        let c = match s.dtype() {
+            DataType::String => TableColumn::Str(
+                s.str()
+                    .map_err(|e| bad(&e.to_string()))?
+                    .iter()
+                    .map(|v| v.unwrap_or_default().to_string())
+                    .collect(),
+            ),
+            DataType::Float64 => TableColumn::F64(
+                s.f64()
+                    .map_err(|e| bad(&e.to_string()))?
+                    .iter()
+                    .map(Option::unwrap_or_default)
+                    .collect(),
+            ),
+            DataType::Int64 => TableColumn::I64(
+                s.i64()
+                    .map_err(|e| bad(&e.to_string()))?
+                    .iter()
+                    .map(Option::unwrap_or_default)
+                    .collect(),
+            ),
+            other => return Err(bad(&format!("unexpected type {other}"))),
+        };
+        out.push((cname, c));
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -73,6 +118,15 @@ mod tests {
         .unwrap();
         let bytes = std::fs::read(&p).unwrap();
         assert!(bytes.starts_with(b"PAR1") && bytes.ends_with(b"PAR1"));
+        let back = read_parquet(&p).unwrap();
+        assert_eq!(
+            back,
+            vec![
+                ("run".into(), TableColumn::Str(vec!["a".into(), "b".into()])),
+                ("x".into(), TableColumn::F64(vec![1.0, 2.5])),
+                ("t".into(), TableColumn::I64(vec![1, 2])),
+            ]
+        );
         let err = write_parquet(
             &p,
             vec![
