@@ -9,10 +9,10 @@
 use crate::export::Message;
 use crate::grammar::{Entry, Grammar, Lifecycle, Parsed, Said};
 use crate::tokens::{Tok, tokenize};
+use rayon::prelude::*;
 use ringfence_model::{
     Action, EntryLevel, EntrySpec, MarginMode, Side, SignalEvent, Symbol, TimestampMs,
 };
-use rayon::prelude::*;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -199,10 +199,7 @@ pub fn classify(messages: &[Message], grammar: &Grammar, source: &str) -> Import
     // and the grammar, so it runs in parallel, a chunk at a time (bounded memory); linking updates
     // to calls depends on the order of messages and stays sequential.
     for chunk in order.chunks(ANALYSIS_CHUNK) {
-        let read: Vec<Reading> = chunk
-            .par_iter()
-            .map(|m| Reading::of(m, grammar))
-            .collect();
+        let read: Vec<Reading> = chunk.par_iter().map(|m| Reading::of(m, grammar)).collect();
         for (m, reading) in chunk.iter().zip(read) {
             st.line = reading.line;
             st.message(m, reading.text);

@@ -8,9 +8,9 @@ use crate::prepare::{Prepared, shown};
 use crate::report_input::report_input;
 use crate::scenario::{Job, Scenario};
 use crate::shard::{self, Manifest, Shard};
-use ringfence_data::tables::TableColumn;
 use anyhow::{Context, Result};
 use clap::Args;
+use ringfence_data::tables::TableColumn;
 use ringfence_model::RunResult;
 use ringfence_model::time::{iso, timeframe_label};
 use ringfence_sim::Intrabar;
@@ -69,7 +69,8 @@ pub fn run(args: RunArgs) -> Result<()> {
     let out = args.out.clone().unwrap_or_else(|| sc.output.clone());
     if let Some(s) = shard {
         let range = s.range(jobs.len());
-        let results = pipeline::run_jobs(&prepared, &jobs[range.clone()], &sc.engine, args.threads)?;
+        let results =
+            pipeline::run_jobs(&prepared, &jobs[range.clone()], &sc.engine, args.threads)?;
         let settings = serde_json::json!({ "intrabar": args.intrabar });
         let manifest = Manifest {
             kind: "run".into(),
@@ -82,7 +83,12 @@ pub fn run(args: RunArgs) -> Result<()> {
             scenario: args.scenario.clone(),
             settings,
         };
-        let dest = write_shard(&shard::shard_dir(&out, &s), &manifest, range.start, &results)?;
+        let dest = write_shard(
+            &shard::shard_dir(&out, &s),
+            &manifest,
+            range.start,
+            &results,
+        )?;
         eprintln!(
             "shard {} of {}: {} runs in {:.2} s; outputs in {}",
             s.index,
@@ -141,7 +147,12 @@ pub fn write_outputs(
 
 /// A shard's directory: `shard.json` and `runs.parquet` (one row per run: its index in the job
 /// list and the run serialised as JSON, exact: floats round-trip, money as decimal strings).
-fn write_shard(dir: &Path, manifest: &Manifest, first: usize, runs: &[RunResult]) -> Result<PathBuf> {
+fn write_shard(
+    dir: &Path,
+    manifest: &Manifest,
+    first: usize,
+    runs: &[RunResult],
+) -> Result<PathBuf> {
     let staging = Staging::new(dir)?;
     write_json(&staging.dir().join("shard.json"), manifest)?;
     let json = runs
@@ -155,7 +166,10 @@ fn write_shard(dir: &Path, manifest: &Manifest, first: usize, runs: &[RunResult]
                 "index".into(),
                 TableColumn::I64((first..first + runs.len()).map(|i| i as i64).collect()),
             ),
-            ("run".into(), TableColumn::Str(runs.iter().map(|r| r.run.clone()).collect())),
+            (
+                "run".into(),
+                TableColumn::Str(runs.iter().map(|r| r.run.clone()).collect()),
+            ),
             ("result".into(), TableColumn::Str(json)),
         ],
     )?;
@@ -208,14 +222,24 @@ pub fn merge(shards: &[(PathBuf, Manifest)], out: &Path, no_report: bool) -> Res
         let path = dir.join("runs.parquet");
         let mut cols = ringfence_data::tables::read_parquet(&path)?;
         let Some(k) = cols.iter().position(|(n, _)| n == "result") else {
-            return Err(bad_input(format!("{}: column result missing", path.display())));
+            return Err(bad_input(format!(
+                "{}: column result missing",
+                path.display()
+            )));
         };
         let TableColumn::Str(rows) = cols.swap_remove(k).1 else {
-            return Err(bad_input(format!("{}: column result is not text", path.display())));
+            return Err(bad_input(format!(
+                "{}: column result is not text",
+                path.display()
+            )));
         };
         for (i, row) in rows.iter().enumerate() {
             let r: RunResult = serde_json::from_str(row).map_err(|e| {
-                bad_input(format!("{}: row {}: not a run result ({e})", path.display(), i + 1))
+                bad_input(format!(
+                    "{}: row {}: not a run result ({e})",
+                    path.display(),
+                    i + 1
+                ))
             })?;
             let at = results.len();
             if jobs.get(at).map(|j| &j.name) != Some(&r.run) {

@@ -20,9 +20,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 use ringfence_data::tables::TableColumn;
 use ringfence_model::time::{iso, parse_timeframe};
-use ringfence_paths::distribution::{
-    FanHistogram, PathOutcome, distribution, paired, ratios_at,
-};
+use ringfence_paths::distribution::{FanHistogram, PathOutcome, distribution, paired, ratios_at};
 use ringfence_paths::{block_bootstrap, crash_transplant, rescale_signals, transplant_targets};
 use ringfence_report::stress::{Fan, PairRow, StressRow, StressSection};
 use ringfence_sim::ModeRule;
@@ -252,8 +250,7 @@ fn plan(
                 )));
             }
             let bars = (block_ms / tf) as usize;
-            ringfence_paths::bootstrap_pool(m)
-                .map_err(|e| bad_input(format!("{where_}: {e}")))?;
+            ringfence_paths::bootstrap_pool(m).map_err(|e| bad_input(format!("{where_}: {e}")))?;
             let text = format!(
                 "stationary block bootstrap of the joint moves of {} symbols (last, mark, funding), mean block {} ({bars} bars), seed {}",
                 m.series.len(),
@@ -297,8 +294,7 @@ fn plan(
                     args.every
                 )));
             }
-            let mut targets =
-                transplant_targets(m.len(), wa, wb - wa, (every / tf) as usize);
+            let mut targets = transplant_targets(m.len(), wa, wb - wa, (every / tf) as usize);
             if let Some(n) = args.paths {
                 targets.truncate(n as usize);
             }
@@ -347,7 +343,9 @@ fn plan(
     let pairs = pairs(&args.pairs, jobs, &infos)?;
     let end = m.times[m.len() - 1] + tf;
     let k = FAN_POINTS.min(m.len()).max(2) as i64;
-    let fan_times = (0..k).map(|i| m.times[0] + (end - m.times[0]) * i / (k - 1)).collect();
+    let fan_times = (0..k)
+        .map(|i| m.times[0] + (end - m.times[0]) * i / (k - 1))
+        .collect();
     let mut assumptions = sc.engine.assumptions(m, &p.brackets);
     if let Some(d) = &sc.description {
         assumptions.insert(0, ("Scenario".to_string(), d.clone()));
@@ -411,9 +409,10 @@ fn pairs(wanted: &[String], jobs: &[Job], infos: &[JobInfo]) -> Result<Vec<(usiz
                 // with `isolated-x`) when there is one, else with every isolated policy.
                 let twin = infos[a].policy.replacen("cross", "isolated", 1);
                 let has_twin = infos[a].policy != twin
-                    && jobs.iter().zip(infos).any(|(j, i)| {
-                        i.policy == twin && j.policy.mode == ModeRule::Isolated
-                    });
+                    && jobs
+                        .iter()
+                        .zip(infos)
+                        .any(|(j, i)| i.policy == twin && j.policy.mode == ModeRule::Isolated);
                 ja.policy.mode == ModeRule::Cross
                     && jb.policy.mode == ModeRule::Isolated
                     && (!has_twin || infos[b].policy == twin)
@@ -469,7 +468,7 @@ fn run_paths(
     let mut records = Vec::with_capacity((paths.end - paths.start) as usize * jobs.len());
     let all: Vec<u64> = paths.collect();
     for chunk in all.chunks(CHUNK) {
-        let done: Vec<Result<Vec<(PathOutcome, Vec<f64>)>>> = pool.install(|| {
+        let done: Vec<Result<PathRuns>> = pool.install(|| {
             chunk
                 .par_iter()
                 .map(|&k| one_path(p, jobs, cfg, plan, k))
@@ -489,13 +488,16 @@ fn run_paths(
     Ok((records, fans))
 }
 
+/// Every run of one path: its outcome and its equity ratios at the fan-chart times.
+type PathRuns = Vec<(PathOutcome, Vec<f64>)>;
+
 fn one_path(
     p: &crate::prepare::Prepared,
     jobs: &[Job],
     cfg: &ringfence_sim::EngineConfig,
     plan: &Plan,
     k: u64,
-) -> Result<Vec<(PathOutcome, Vec<f64>)>> {
+) -> Result<PathRuns> {
     let market = match &plan.method {
         Method::BlockBootstrap {
             mean_block_bars,
@@ -510,15 +512,9 @@ fn one_path(
     let signals = rescale_signals(&p.signals, &p.market, &market);
     jobs.iter()
         .map(|j| {
-            let r = ringfence_sim::simulate(
-                &market,
-                &p.brackets,
-                &signals,
-                &j.account,
-                &j.policy,
-                cfg,
-            )
-            .with_context(|| format!("path {k}, run {}", j.name))?;
+            let r =
+                ringfence_sim::simulate(&market, &p.brackets, &signals, &j.account, &j.policy, cfg)
+                    .with_context(|| format!("path {k}, run {}", j.name))?;
             let s = &r.summary;
             let start = f64_of(s.start_equity);
             let curve: Vec<(i64, f64)> = r.equity.iter().map(|e| (e.time, e.equity)).collect();
@@ -607,9 +603,8 @@ pub fn section(plan: &Plan, records: &[Record], fans: &[FanHistogram]) -> Stress
         .zip(&per_job)
         .map(|((j, h), o)| {
             let start = o.first().map_or(f64::NAN, |x| x.start_equity);
-            let q = |q: f64| -> Vec<f64> {
-                (0..h.points).map(|p| h.quantile(p, q) * start).collect()
-            };
+            let q =
+                |q: f64| -> Vec<f64> { (0..h.points).map(|p| h.quantile(p, q) * start).collect() };
             Fan {
                 run: j.name.clone(),
                 account: j.account.clone(),
@@ -643,8 +638,16 @@ pub fn write_outputs(
     no_report: bool,
 ) -> Result<StressSection> {
     let s = section(plan, records, fans);
-    tables::write_csv(&dir.join("stress_summary.csv"), &tables::stress_rows(), &s.rows)?;
-    tables::write_csv(&dir.join("stress_paired.csv"), &tables::stress_pairs(), &s.pairs)?;
+    tables::write_csv(
+        &dir.join("stress_summary.csv"),
+        &tables::stress_rows(),
+        &s.rows,
+    )?;
+    tables::write_csv(
+        &dir.join("stress_paired.csv"),
+        &tables::stress_pairs(),
+        &s.pairs,
+    )?;
     let rows: Vec<PathRow> = records
         .iter()
         .map(|r| PathRow {
@@ -653,7 +656,11 @@ pub fn write_outputs(
             outcome: r.outcome,
         })
         .collect();
-    tables::write_csv(&dir.join("stress_paths.csv"), &tables::stress_paths(), &rows)?;
+    tables::write_csv(
+        &dir.join("stress_paths.csv"),
+        &tables::stress_paths(),
+        &rows,
+    )?;
     tables::write_parquet(
         &dir.join("stress_paths.parquet"),
         &tables::stress_paths(),
@@ -664,7 +671,11 @@ pub fn write_outputs(
         .iter()
         .flat_map(|f| (0..f.times.len()).map(move |i| FanRow { fan: f, i }))
         .collect();
-    tables::write_csv(&dir.join("stress_fan.csv"), &tables::stress_fan(), &fan_rows)?;
+    tables::write_csv(
+        &dir.join("stress_fan.csv"),
+        &tables::stress_fan(),
+        &fan_rows,
+    )?;
     write_json(
         &dir.join("stress.json"),
         &serde_json::json!({"plan": plan, "distribution": s.rows, "paired": s.pairs}),
@@ -684,8 +695,14 @@ fn write_shard(dir: &Path, records: &[Record], fans: &[FanHistogram]) -> Result<
         ("job".to_string(), i(|r| i64::from(r.job))),
         ("start_equity".to_string(), x(|r| r.outcome.start_equity)),
         ("final_equity".to_string(), x(|r| r.outcome.final_equity)),
-        ("max_drawdown_pct".to_string(), x(|r| r.outcome.max_drawdown_pct)),
-        ("liquidations".to_string(), i(|r| i64::from(r.outcome.liquidations))),
+        (
+            "max_drawdown_pct".to_string(),
+            x(|r| r.outcome.max_drawdown_pct),
+        ),
+        (
+            "liquidations".to_string(),
+            i(|r| i64::from(r.outcome.liquidations)),
+        ),
         ("wipeouts".to_string(), i(|r| i64::from(r.outcome.wipeouts))),
         ("cascades".to_string(), i(|r| i64::from(r.outcome.cascades))),
     ];
@@ -717,9 +734,10 @@ fn columns(path: &Path, want: &[&str]) -> Result<Vec<TableColumn>> {
     let mut cols = ringfence_data::tables::read_parquet(path)?;
     want.iter()
         .map(|w| {
-            let k = cols.iter().position(|(n, _)| n == w).ok_or_else(|| {
-                bad_input(format!("{}: column {w} missing", path.display()))
-            })?;
+            let k = cols
+                .iter()
+                .position(|(n, _)| n == w)
+                .ok_or_else(|| bad_input(format!("{}: column {w} missing", path.display())))?;
             Ok(cols.swap_remove(k).1)
         })
         .collect()
@@ -728,14 +746,20 @@ fn columns(path: &Path, want: &[&str]) -> Result<Vec<TableColumn>> {
 fn ints(c: TableColumn, path: &Path) -> Result<Vec<i64>> {
     match c {
         TableColumn::I64(v) => Ok(v),
-        _ => Err(bad_input(format!("{}: an integer column is not integer", path.display()))),
+        _ => Err(bad_input(format!(
+            "{}: an integer column is not integer",
+            path.display()
+        ))),
     }
 }
 
 fn floats(c: TableColumn, path: &Path) -> Result<Vec<f64>> {
     match c {
         TableColumn::F64(v) => Ok(v),
-        _ => Err(bad_input(format!("{}: a float column is not float", path.display()))),
+        _ => Err(bad_input(format!(
+            "{}: a float column is not float",
+            path.display()
+        ))),
     }
 }
 
@@ -791,7 +815,11 @@ pub fn merge(shards: &[(PathBuf, Manifest)], out: &Path, no_report: bool) -> Res
         for k in 0..pth.len() {
             let job_k = job[k] as usize;
             if job_k >= plan.jobs.len() {
-                return Err(bad_input(format!("{}: row {}: no job {job_k}", path.display(), k + 1)));
+                return Err(bad_input(format!(
+                    "{}: row {}: no job {job_k}",
+                    path.display(),
+                    k + 1
+                )));
             }
             records.push(Record {
                 path: pth[k] as u64,
@@ -816,7 +844,11 @@ pub fn merge(shards: &[(PathBuf, Manifest)], out: &Path, no_report: bool) -> Res
         for k in 0..j.len() {
             let (jj, pp, bb) = (j[k] as usize, p[k] as usize, b[k] as usize);
             if jj >= fans.len() || pp >= plan.fan_times.len() || bb >= FanHistogram::BINS {
-                return Err(bad_input(format!("{}: row {} out of range", fpath.display(), k + 1)));
+                return Err(bad_input(format!(
+                    "{}: row {} out of range",
+                    fpath.display(),
+                    k + 1
+                )));
             }
             fans[jj].counts[pp * FanHistogram::BINS + bb] += n[k] as u64;
         }

@@ -38,8 +38,14 @@ impl Shard {
             ))
         };
         let (i, n) = s.trim().split_once('/').ok_or_else(|| bad("is not i/n"))?;
-        let index: usize = i.trim().parse().map_err(|_| bad("has no whole shard index"))?;
-        let count: usize = n.trim().parse().map_err(|_| bad("has no whole shard count"))?;
+        let index: usize = i
+            .trim()
+            .parse()
+            .map_err(|_| bad("has no whole shard index"))?;
+        let count: usize = n
+            .trim()
+            .parse()
+            .map_err(|_| bad("has no whole shard count"))?;
         if count == 0 {
             return Err(bad("has a shard count of 0"));
         }
@@ -182,9 +188,8 @@ pub fn collect(dirs: &[PathBuf]) -> Result<Vec<(PathBuf, Manifest)>> {
         let path = d.join("shard.json");
         let text = std::fs::read_to_string(&path)
             .with_context(|| format!("cannot read {}", path.display()))?;
-        let m: Manifest = serde_json::from_str(&text).map_err(|e| {
-            bad_input(format!("{}: not a shard manifest ({e})", path.display()))
-        })?;
+        let m: Manifest = serde_json::from_str(&text)
+            .map_err(|e| bad_input(format!("{}: not a shard manifest ({e})", path.display())))?;
         shards.push((d, m));
     }
     let Some((first_dir, first)) = shards.first().cloned() else {

@@ -430,72 +430,6 @@ pub fn claims() -> Vec<Column<ClaimCheck>> {
     ]
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn names<R>(cols: &[Column<R>]) -> Vec<&'static str> {
-        cols.iter().map(|c| c.name).collect()
-    }
-
-    #[test]
-    fn every_table_has_unique_column_names_and_starts_with_its_run() {
-        let tables = [
-            names(&summary()),
-            names(&trades()),
-            names(&liquidations()),
-            names(&equity()),
-            names(&skipped()),
-            names(&checklist()),
-        ];
-        for t in &tables {
-            let mut sorted = t.clone();
-            sorted.sort_unstable();
-            sorted.dedup();
-            assert_eq!(sorted.len(), t.len(), "duplicate column in {t:?}");
-        }
-        for t in &tables[..5] {
-            assert_eq!(t[..3], ["run", "account", "policy"]);
-        }
-        assert_eq!(tables[5].len(), 38);
-    }
-
-    #[test]
-    fn parquet_types_follow_the_column_list() {
-        let kinds = |cols: &[Column<InRun<'_, EquityPoint>>], kind: Kind| -> Vec<&'static str> {
-            cols.iter()
-                .filter(|c| c.kind == kind)
-                .map(|c| c.name)
-                .collect()
-        };
-        let eq = equity();
-        assert_eq!(kinds(&eq, Kind::Int), ["time_ms", "open_positions"]);
-        assert_eq!(
-            kinds(&eq, Kind::Float),
-            [
-                "equity",
-                "drawdown",
-                "margin_ratio",
-                "book_correlation",
-                "correlated_exposure"
-            ]
-        );
-    }
-
-    #[test]
-    fn cells_render_money_and_floats_exactly() {
-        assert_eq!(money(Decimal::new(-4, 3), 2), "0");
-        // Half-way cases round to even (rust_decimal's `round_dp`).
-        assert_eq!(money(Decimal::new(12345, 3), 2), "12.34");
-        assert_eq!(money(Decimal::new(12355, 3), 2), "12.36");
-        assert_eq!(f(f64::NAN), "");
-        assert_eq!(f(f64::INFINITY), "inf");
-        assert_eq!(f(0.1), "0.1");
-        assert_eq!(rho(Some(0.123456)), "0.1235");
-        assert_eq!(exact(Decimal::new(1500, 3)), "1.5");
-    }
-}
-
 /// One run on one path of `ringfence stress`.
 pub struct PathRow<'a> {
     /// Path number.
@@ -589,4 +523,70 @@ pub fn stress_fan<'a>() -> Vec<Column<FanRow<'a>>> {
         float("equity_p75", |r| f(r.fan.quantiles[3][r.i])),
         float("equity_p95", |r| f(r.fan.quantiles[4][r.i])),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names<R>(cols: &[Column<R>]) -> Vec<&'static str> {
+        cols.iter().map(|c| c.name).collect()
+    }
+
+    #[test]
+    fn every_table_has_unique_column_names_and_starts_with_its_run() {
+        let tables = [
+            names(&summary()),
+            names(&trades()),
+            names(&liquidations()),
+            names(&equity()),
+            names(&skipped()),
+            names(&checklist()),
+        ];
+        for t in &tables {
+            let mut sorted = t.clone();
+            sorted.sort_unstable();
+            sorted.dedup();
+            assert_eq!(sorted.len(), t.len(), "duplicate column in {t:?}");
+        }
+        for t in &tables[..5] {
+            assert_eq!(t[..3], ["run", "account", "policy"]);
+        }
+        assert_eq!(tables[5].len(), 38);
+    }
+
+    #[test]
+    fn parquet_types_follow_the_column_list() {
+        let kinds = |cols: &[Column<InRun<'_, EquityPoint>>], kind: Kind| -> Vec<&'static str> {
+            cols.iter()
+                .filter(|c| c.kind == kind)
+                .map(|c| c.name)
+                .collect()
+        };
+        let eq = equity();
+        assert_eq!(kinds(&eq, Kind::Int), ["time_ms", "open_positions"]);
+        assert_eq!(
+            kinds(&eq, Kind::Float),
+            [
+                "equity",
+                "drawdown",
+                "margin_ratio",
+                "book_correlation",
+                "correlated_exposure"
+            ]
+        );
+    }
+
+    #[test]
+    fn cells_render_money_and_floats_exactly() {
+        assert_eq!(money(Decimal::new(-4, 3), 2), "0");
+        // Half-way cases round to even (rust_decimal's `round_dp`).
+        assert_eq!(money(Decimal::new(12345, 3), 2), "12.34");
+        assert_eq!(money(Decimal::new(12355, 3), 2), "12.36");
+        assert_eq!(f(f64::NAN), "");
+        assert_eq!(f(f64::INFINITY), "inf");
+        assert_eq!(f(0.1), "0.1");
+        assert_eq!(rho(Some(0.123456)), "0.1235");
+        assert_eq!(exact(Decimal::new(1500, 3)), "1.5");
+    }
 }

@@ -111,7 +111,10 @@ fn shard(cwd: &Path, engine: Engine, i: usize, n: usize, args: &[&str]) {
         }
     };
     let a: Vec<&str> = args.iter().map(String::as_str).collect();
-    ok(&ringfence(cwd, &a, &env), &format!("shard {i}/{n} ({engine:?})"));
+    ok(
+        &ringfence(cwd, &a, &env),
+        &format!("shard {i}/{n} ({engine:?})"),
+    );
 }
 
 /// Every file under `dir`, relative, sorted.
@@ -134,11 +137,26 @@ fn files(dir: &Path) -> Vec<PathBuf> {
 
 fn assert_same_dirs(a: &Path, b: &Path) {
     let (fa, fb) = (files(a), files(b));
-    assert_eq!(fa, fb, "{} and {} hold different files", a.display(), b.display());
+    assert_eq!(
+        fa,
+        fb,
+        "{} and {} hold different files",
+        a.display(),
+        b.display()
+    );
     assert!(!fa.is_empty());
     for f in fa {
-        let (x, y) = (std::fs::read(a.join(&f)).unwrap(), std::fs::read(b.join(&f)).unwrap());
-        assert!(x == y, "{} differs between {} and {}", f.display(), a.display(), b.display());
+        let (x, y) = (
+            std::fs::read(a.join(&f)).unwrap(),
+            std::fs::read(b.join(&f)).unwrap(),
+        );
+        assert!(
+            x == y,
+            "{} differs between {} and {}",
+            f.display(),
+            a.display(),
+            b.display()
+        );
     }
 }
 
@@ -198,7 +216,10 @@ fn stress_does_not_depend_on_the_thread_count() {
     let base = ["stress", sc, "--paths", "6", "--no-report"];
     let mut a = base.to_vec();
     a.extend(["--out", "t1"]);
-    ok(&ringfence(cwd, &a, &[("RAYON_NUM_THREADS", "1".into())]), "1 thread");
+    ok(
+        &ringfence(cwd, &a, &[("RAYON_NUM_THREADS", "1".into())]),
+        "1 thread",
+    );
     let mut b = base.to_vec();
     b.extend(["--out", "t2", "--threads", "2"]);
     ok(&ringfence(cwd, &b, &[]), "2 threads");
@@ -224,7 +245,11 @@ fn bad_shard_values_and_missing_shards_exit_2() {
         assert!(err.contains("--shard") && err.contains("i/n"), "{err}");
         assert!(!cwd.join("o").exists());
     }
-    let o = ringfence(cwd, &["run", sc, "--out", "o"], &[("JOB_COMPLETION_INDEX", "1".into())]);
+    let o = ringfence(
+        cwd,
+        &["run", sc, "--out", "o"],
+        &[("JOB_COMPLETION_INDEX", "1".into())],
+    );
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("RINGFENCE_SHARD_COUNT"));
     let o = ringfence(
@@ -240,7 +265,21 @@ fn bad_shard_values_and_missing_shards_exit_2() {
 
     // shards 0 and 2 of 3: merge names the missing one and writes nothing
     for i in [0, 2] {
-        shard(cwd, Engine::Flag, i, 3, &["stress", sc, "--paths", "3", "--out", "parts", "--no-report"]);
+        shard(
+            cwd,
+            Engine::Flag,
+            i,
+            3,
+            &[
+                "stress",
+                sc,
+                "--paths",
+                "3",
+                "--out",
+                "parts",
+                "--no-report",
+            ],
+        );
     }
     let o = ringfence(cwd, &["merge", "parts", "--out", "merged"], &[]);
     assert_eq!(o.status.code(), Some(2));

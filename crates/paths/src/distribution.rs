@@ -56,8 +56,16 @@ pub fn wilson(k: u64, n: u64) -> (f64, f64) {
     let centre = p + z * z / (2.0 * n);
     let half = z * (p * (1.0 - p) / n + z * z / (4.0 * n * n)).sqrt();
     let d = 1.0 + z * z / n;
-    let lo = if k == 0.0 { 0.0 } else { ((centre - half) / d).max(0.0) };
-    let hi = if k == n { 1.0 } else { ((centre + half) / d).min(1.0) };
+    let lo = if k == 0.0 {
+        0.0
+    } else {
+        ((centre - half) / d).max(0.0)
+    };
+    let hi = if k == n {
+        1.0
+    } else {
+        ((centre + half) / d).min(1.0)
+    };
     (lo, hi)
 }
 
@@ -105,7 +113,11 @@ pub fn distribution(outcomes: &[PathOutcome]) -> Distribution {
         p_wipeout: wiped as f64 / nf,
         p_wipeout_ci: wilson(wiped, n),
         p_liquidated: liquidated as f64 / nf,
-        mean_liquidations: outcomes.iter().map(|o| f64::from(o.liquidations)).sum::<f64>() / nf,
+        mean_liquidations: outcomes
+            .iter()
+            .map(|o| f64::from(o.liquidations))
+            .sum::<f64>()
+            / nf,
         max_drawdown_median: quantile(&dd, 0.5),
         max_drawdown_p95: quantile(&dd, 0.95),
         final_equity: [
@@ -148,7 +160,11 @@ pub fn paired(a: &[PathOutcome], b: &[PathOutcome]) -> Paired {
         .zip(b)
         .map(|(x, y)| f64::from(u8::from(x.wiped())) - f64::from(u8::from(y.wiped())))
         .collect();
-    let fd: Vec<f64> = a.iter().zip(b).map(|(x, y)| x.final_equity - y.final_equity).collect();
+    let fd: Vec<f64> = a
+        .iter()
+        .zip(b)
+        .map(|(x, y)| x.final_equity - y.final_equity)
+        .collect();
     let ci = |v: &[f64]| -> (f64, f64, f64) {
         let m = v.iter().sum::<f64>() / nf;
         if v.len() < 2 {
@@ -166,11 +182,7 @@ pub fn paired(a: &[PathOutcome], b: &[PathOutcome]) -> Paired {
         wipeout_diff_ci: (wl, wh),
         only_a_wiped: wd.iter().filter(|&&d| d > 0.0).count() as u64,
         only_b_wiped: wd.iter().filter(|&&d| d < 0.0).count() as u64,
-        final_diff: [
-            quantile(&fs, 0.05),
-            quantile(&fs, 0.5),
-            quantile(&fs, 0.95),
-        ],
+        final_diff: [quantile(&fs, 0.05), quantile(&fs, 0.5), quantile(&fs, 0.95)],
         final_diff_mean: ci(&fd),
         a_lower_share: fd.iter().filter(|&&d| d < 0.0).count() as f64 / nf,
     }
@@ -312,7 +324,10 @@ mod tests {
     fn wilson_matches_a_worked_value() {
         // 10 of 100: the textbook 95 % Wilson interval is 0.0552 .. 0.1744
         let (lo, hi) = wilson(10, 100);
-        assert!((lo - 0.0552).abs() < 1e-4 && (hi - 0.1744).abs() < 1e-4, "{lo} {hi}");
+        assert!(
+            (lo - 0.0552).abs() < 1e-4 && (hi - 0.1744).abs() < 1e-4,
+            "{lo} {hi}"
+        );
         let (lo, hi) = wilson(0, 50);
         assert_eq!(lo, 0.0);
         assert!((hi - 0.0714).abs() < 1e-4, "{hi}");
