@@ -18,6 +18,8 @@ use crate::font::{FAMILY, ensure_fonts};
 use crate::{ReportError, ReportInput};
 use chrono::{DateTime, Utc};
 use plotters::coord::Shift;
+use plotters::coord::combinators::WithKeyPoints;
+use plotters::coord::types::{RangedCoordf64, RangedCoordi64};
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use ringfence_model::{LiquidationEvent, MarginMode, RunResult, TimestampMs};
@@ -427,6 +429,46 @@ pub(crate) fn draw_header<DB: DrawingBackend>(
     Ok(body)
 }
 
+/// The chart context the time-series charts share: a caption, time (UTC) on x with whole-step
+/// ticks, `y_desc` on y with `yfmt` labels, light grid; the mesh is drawn.
+#[allow(clippy::type_complexity)]
+pub(crate) fn time_chart<'a, DB: DrawingBackend>(
+    panel: &'a DrawingArea<DB, Shift>,
+    chart: &'static str,
+    caption: &str,
+    (t0, t1): (TimestampMs, TimestampMs),
+    (y0, y1): (f64, f64),
+    y_desc: &str,
+    yfmt: &dyn Fn(&f64) -> String,
+) -> Result<
+    ChartContext<'a, DB, Cartesian2d<WithKeyPoints<RangedCoordi64>, RangedCoordf64>>,
+    ReportError,
+> {
+    let (ticks, tfmt) = time_ticks(t0, t1, 9);
+    let xfmt = |t: &i64| fmt_time(*t, tfmt);
+    let mut cc = ChartBuilder::on(panel)
+        .caption(caption, bold(17))
+        .margin(12)
+        .margin_right(28)
+        .x_label_area_size(44)
+        .y_label_area_size(86)
+        .build_cartesian_2d((t0..t1).with_key_points(ticks), y0..y1)
+        .map_err(ce(chart))?;
+    cc.configure_mesh()
+        .x_label_formatter(&xfmt)
+        .y_label_formatter(&yfmt)
+        .x_desc("time (UTC)")
+        .y_desc(y_desc)
+        .label_style(font(15))
+        .axis_desc_style(font(16))
+        .light_line_style(TRANSPARENT)
+        .bold_line_style(GRID)
+        .y_labels(7)
+        .draw()
+        .map_err(ce(chart))?;
+    Ok(cc)
+}
+
 /// Writes a centred grey note (used when a chart has nothing to show).
 pub(crate) fn draw_note<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
@@ -708,32 +750,19 @@ fn draw_curves<DB: DrawingBackend>(
         } else {
             (y0, y1)
         };
-        let (ticks, tfmt) = time_ticks(t0, t1, 9);
-        let xfmt = |t: &i64| fmt_time(*t, tfmt);
         let yfmt = |v: &f64| match curve {
             Curve::Equity => fmt_num(*v),
             Curve::Drawdown => format!("{v:.0}%"),
         };
-        let mut cc = ChartBuilder::on(panel)
-            .caption(format!("account {account}"), bold(17))
-            .margin(12)
-            .margin_right(28)
-            .x_label_area_size(44)
-            .y_label_area_size(86)
-            .build_cartesian_2d((t0..t1).with_key_points(ticks), y0..y1)
-            .map_err(ce(chart))?;
-        cc.configure_mesh()
-            .x_label_formatter(&xfmt)
-            .y_label_formatter(&yfmt)
-            .x_desc("time (UTC)")
-            .y_desc(y_desc)
-            .label_style(font(15))
-            .axis_desc_style(font(16))
-            .light_line_style(TRANSPARENT)
-            .bold_line_style(GRID)
-            .y_labels(7)
-            .draw()
-            .map_err(ce(chart))?;
+        let mut cc = time_chart(
+            panel,
+            chart,
+            &format!("account {account}"),
+            (t0, t1),
+            (y0, y1),
+            y_desc,
+            &yfmt,
+        )?;
         if runs.iter().all(|r| r.equity.is_empty()) {
             draw_note(panel, chart, "no equity points for this account")?;
             continue;

@@ -6,8 +6,8 @@
 //! inlined in the page) and, when scripts run, again with the vendored uPlot (hover, zoom).
 
 use crate::charts::{
-    GRID, LegendItem, Swatch, bold, ce, colours_by_name, draw_header, draw_note, fmt_num, fmt_time,
-    font, item, padded, time_ticks,
+    LegendItem, Swatch, ce, colours_by_name, draw_header, draw_note, fmt_num, item, padded,
+    time_chart,
 };
 use crate::html::{CSS, JS, escape_html as e, group_thousands, inline_svg};
 use crate::interactive::{UPLOT_CSS, UPLOT_JS, UPLOT_VERSION};
@@ -238,29 +238,16 @@ pub fn draw_fan<DB: DrawingBackend>(
         (a.min(v), b.max(v))
     });
     let (y0, y1) = padded(lo, hi, 0.05);
-    let (ticks, tfmt) = time_ticks(t0, t1, 9);
-    let xfmt = |t: &i64| fmt_time(*t, tfmt);
     let yfmt = |v: &f64| fmt_num(*v);
-    let mut cc = ChartBuilder::on(&body)
-        .caption(format!("{} paths", s.paths), bold(17))
-        .margin(12)
-        .margin_right(28)
-        .x_label_area_size(44)
-        .y_label_area_size(86)
-        .build_cartesian_2d((t0..t1).with_key_points(ticks), y0..y1)
-        .map_err(ce(chart))?;
-    cc.configure_mesh()
-        .x_label_formatter(&xfmt)
-        .y_label_formatter(&yfmt)
-        .x_desc("time (UTC)")
-        .y_desc("equity (USDT)")
-        .label_style(font(15))
-        .axis_desc_style(font(16))
-        .light_line_style(TRANSPARENT)
-        .bold_line_style(GRID)
-        .y_labels(7)
-        .draw()
-        .map_err(ce(chart))?;
+    let mut cc = time_chart(
+        &body,
+        chart,
+        &format!("{} paths", s.paths),
+        (t0, t1),
+        (y0, y1),
+        "equity (USDT)",
+        &yfmt,
+    )?;
     for f in &fans {
         let c = colour(&f.policy);
         for (a, b, alpha) in [(0, 4, 0.12), (1, 3, 0.22)] {
