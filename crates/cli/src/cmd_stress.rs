@@ -880,10 +880,13 @@ fn print_summary(s: &StressSection) {
         );
     }
     for p in &s.pairs {
+        let at = if p.params.is_empty() {
+            p.account.clone()
+        } else {
+            format!("{} {}", p.account, p.params)
+        };
         println!(
-            "{} {} {} − {}: ΔP(wipe) {:+.1} pp ({:+.1} – {:+.1}), median Δ final {:.2}",
-            p.account,
-            p.params,
+            "{at} {} − {}: ΔP(wipe) {:+.1} pp ({:+.1} – {:+.1}), median Δ final {:.2}",
             p.cross,
             p.isolated,
             100.0 * p.wipeout_diff,

@@ -289,3 +289,65 @@ fn bad_shard_values_and_missing_shards_exit_2() {
     let o = ringfence(cwd, &["merge", "nowhere", "--out", "merged"], &[]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+#[test]
+fn crash_transplant_places_the_window_every_week_and_bad_options_exit_2() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cwd = tmp.path();
+    let sc = scenario(cwd);
+    let sc = sc.to_str().unwrap();
+    // the demo market: 2025-07-01 00:00 .. 2025-10-28 23:00, hourly (2880 bars); a 12-bar window
+    // at the same weekday and hour each week fits 17 times
+    let o = ringfence(
+        cwd,
+        &[
+            "stress",
+            sc,
+            "--method",
+            "crash-transplant",
+            "--window",
+            "2025-08-20T12:00..2025-08-21T00:00",
+            "--every",
+            "7d",
+            "--out",
+            "ct",
+            "--no-report",
+        ],
+        &[],
+    );
+    ok(&o, "crash transplant");
+    let summary = std::fs::read_to_string(cwd.join("ct/stress_summary.csv")).unwrap();
+    let mut lines = summary.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let col = header.iter().position(|h| *h == "paths").unwrap();
+    for l in lines {
+        assert_eq!(l.split(',').nth(col), Some("17"), "{l}");
+    }
+    let plan = std::fs::read_to_string(cwd.join("ct/stress.json")).unwrap();
+    assert!(plan.contains("\"crash-transplant\""), "{plan}");
+    for (args, needle) in [
+        (vec!["--paths", "0"], "--paths"),
+        (vec![], "--paths"),
+        (vec!["--paths", "2", "--method", "shuffle"], "--method"),
+        (vec!["--paths", "2", "--block", "10m"], "--block"),
+        (vec!["--method", "crash-transplant"], "--window"),
+        (
+            vec![
+                "--method",
+                "crash-transplant",
+                "--window",
+                "2030-01-01..2030-01-02",
+            ],
+            "--window",
+        ),
+        (vec!["--paths", "2", "--pair", "cross:nope"], "--pair"),
+    ] {
+        let mut a = vec!["stress", sc, "--out", "bad"];
+        a.extend(args.iter().copied());
+        let o = ringfence(cwd, &a, &[]);
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains(needle), "{args:?}: {err}");
+        assert!(!cwd.join("bad").exists());
+    }
+}
