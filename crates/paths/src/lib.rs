@@ -18,9 +18,10 @@
 //!   uniformly drawn bar of the pool, wrapping around its end. Inside a block the bars follow each
 //!   other as they did, so volatility clusters and fat tails survive; a path's bar moves are a
 //!   resample of the history's moves.
-//! - [`crash_transplant`]: the bars of a window (e.g. the 2025-10-10 crash) placed at another
-//!   time. Bars before the target are the history's, bit for bit; the window's moves replace the
-//!   target bars' moves; later bars keep their own moves on the level the crash left.
+//! - [`crash_transplant`]: the bars of a window (e.g. the 2025-10-10 crash) moved to another
+//!   time: cut out of the sequence of bars and inserted there, the bars in between shifting by the
+//!   window's length. Bars before both places are the history's, bit for bit; after both, every
+//!   bar has its own move and the history's level again.
 //!
 //! # What a path keeps and drops
 //!
@@ -133,8 +134,12 @@ pub fn block_bootstrap(
     Ok(rebuild(history, &sources, 1))
 }
 
-/// `history` with the moves of the bars in `window` placed at bars `at .. at + window.len()`.
-/// Bars before `at` are copied; bars after the window keep their own moves on the new level.
+/// `history` with the bars of `window` **moved** to start at bar `at`: the window's moves are cut
+/// out of the sequence of bars and inserted at `at`, so the bars between the old and the new place
+/// shift by the window's length (in time order, the market is the history's bars with the crash
+/// elsewhere). Bars before `min(at, window.start)` are copied bit for bit; from
+/// `max(at, window.start) + window.len()` on, every bar has its own move again and the level is
+/// the history's (the same moves, reordered, to rounding).
 pub fn crash_transplant(
     history: &Market,
     window: Range<usize>,
@@ -156,16 +161,20 @@ pub fn crash_transplant(
         )));
     }
     check_prices(history, window.start - 1..window.end)?;
-    let sources: Vec<usize> = (0..n)
-        .map(|i| {
-            if (at..at + window.len()).contains(&i) {
-                window.start + (i - at)
-            } else {
-                i
-            }
-        })
-        .collect();
-    Ok(rebuild(history, &sources, at))
+    Ok(rebuild(
+        history,
+        &transplant_sources(n, window.clone(), at),
+        at.min(window.start),
+    ))
+}
+
+/// The source bar of every bar when `window` is moved to start at `at` (see [`crash_transplant`]).
+pub fn transplant_sources(n: usize, window: Range<usize>, at: usize) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..n).collect();
+    let block: Vec<usize> = order.drain(window).collect();
+    let at = at.min(order.len());
+    order.splice(at..at, block);
+    order
 }
 
 /// The bars a window of `len` bars starting at `window_start` is transplanted to when it is placed

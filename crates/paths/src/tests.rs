@@ -128,28 +128,57 @@ fn crash_transplant_moves_the_window_exactly() {
             }
             assert_eq!(s.volume.as_ref().unwrap()[i], h.volume.as_ref().unwrap()[j]);
         }
-        // after: own moves, on the level the crash left
-        for i in at + window.len()..m.len() {
+        // between the new and the old place: the bars that were there, one window later
+        for i in at + window.len()..window.end {
+            let j = i - window.len();
+            for (a, b) in ratio(h, j).iter().zip(ratio(s, i)) {
+                assert!((a / b - 1.0).abs() < 1e-12, "bar {i}");
+            }
+        }
+        // after the old place: own moves and the history's level again
+        for i in window.end..m.len() {
             for (a, b) in ratio(h, i).iter().zip(ratio(s, i)) {
                 assert!((a / b - 1.0).abs() < 1e-12, "bar {i}");
             }
+            assert!((h.close[i] / s.close[i] - 1.0).abs() < 1e-11, "bar {i}");
         }
         let drop_src = h.close[window.end - 1] / h.close[window.start - 1];
         let drop_dst = s.close[at + window.len() - 1] / s.close[at - 1];
         assert!((drop_src / drop_dst - 1.0).abs() < 1e-12);
     }
-    // funding inside the transplanted bars takes the window's rates; elsewhere unchanged
+    // funding: a settlement takes the rate prevailing at its bar's source bar
+    let sources = transplant_sources(m.len(), window.clone(), at);
     let f = &p.series[0].funding;
     let h = &m.series[0].funding;
     assert_eq!(f.times, h.times);
     for (k, &t) in f.times.iter().enumerate() {
         let i = m.bar_at_or_after(t);
-        if !(at..at + window.len()).contains(&i) {
+        if i < at {
             assert_eq!(f.rates[k], h.rates[k]);
         } else {
-            let j = window.start + (i - at);
+            let j = sources[i];
             let prev = h.times.partition_point(|&x| x < m.times[j] + H) - 1;
             assert_eq!(f.rates[k], h.rates[prev]);
+        }
+    }
+}
+
+#[test]
+fn a_window_moved_later_shifts_the_bars_between_back() {
+    assert_eq!(transplant_sources(8, 2..4, 5), vec![0, 1, 4, 5, 6, 2, 3, 7]);
+    assert_eq!(transplant_sources(8, 5..7, 1), vec![0, 5, 6, 1, 2, 3, 4, 7]);
+    assert_eq!(transplant_sources(8, 3..5, 3), (0..8).collect::<Vec<_>>());
+    let m = market(300);
+    let p = crash_transplant(&m, 40..52, 200).unwrap();
+    for (h, s) in m.series.iter().zip(&p.series) {
+        assert_eq!(h.close[..40], s.close[..40]);
+        for k in 0..12 {
+            for (a, b) in ratio(h, 40 + k).iter().zip(ratio(s, 200 + k)) {
+                assert!((a / b - 1.0).abs() < 1e-12);
+            }
+        }
+        for i in 212..300 {
+            assert!((h.close[i] / s.close[i] - 1.0).abs() < 1e-11, "bar {i}");
         }
     }
 }
