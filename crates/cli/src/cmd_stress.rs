@@ -354,7 +354,7 @@ fn plan(
         ("Paths".to_string(), "Each path is the history rebuilt from other bars' joint moves (open, high, low, close and mark over the previous close, volume, the prevailing funding rate), all symbols from the same source bar; each symbol's first bar is kept".to_string()),
         ("Lower timeframe".to_string(), "Paths carry no lower-timeframe bars: intrabar refinement does not apply; the intrabar model runs on the main bars".to_string()),
         ("Signals on a path".to_string(), "A call's entry, stop, targets and ladder are moved by the ratio of the path's close to the history's close at the last bar closed before the call (distances in percent kept)".to_string()),
-        ("Wipeout".to_string(), "A path is a wipeout for a run when the account's equity reached zero on it".to_string()),
+        ("Wipeout".to_string(), "A path is a wipeout for a run when the account's equity reached zero on it: at a liquidation, or anywhere on its equity curve".to_string()),
         ("Liquidation band".to_string(), "Not computed on paths: liquidations are counted under the scenario's intrabar model".to_string()),
     ]);
     Ok(Plan {
@@ -524,6 +524,7 @@ fn one_path(
                 max_drawdown_pct: s.max_drawdown_pct,
                 liquidations: s.liquidations,
                 wipeouts: s.wipeouts,
+                min_equity: curve.iter().map(|p| p.1).fold(start, f64::min),
                 cascades: s.cascades,
             };
             Ok((outcome, ratios_at(&curve, start, &plan.fan_times)))
@@ -704,6 +705,7 @@ fn write_shard(dir: &Path, records: &[Record], fans: &[FanHistogram]) -> Result<
             i(|r| i64::from(r.outcome.liquidations)),
         ),
         ("wipeouts".to_string(), i(|r| i64::from(r.outcome.wipeouts))),
+        ("min_equity".to_string(), x(|r| r.outcome.min_equity)),
         ("cascades".to_string(), i(|r| i64::from(r.outcome.cascades))),
     ];
     ringfence_data::tables::write_parquet(&dir.join("outcomes.parquet"), cols)?;
@@ -793,15 +795,17 @@ pub fn merge(shards: &[(PathBuf, Manifest)], out: &Path, no_report: bool) -> Res
                 "max_drawdown_pct",
                 "liquidations",
                 "wipeouts",
+                "min_equity",
                 "cascades",
             ],
         )?;
-        let Ok([pth, job, se, fe, dd, lq, wp, cs]) = <[TableColumn; 8]>::try_from(cols) else {
+        let Ok([pth, job, se, fe, dd, lq, wp, me, cs]) = <[TableColumn; 9]>::try_from(cols) else {
             return Err(bad_input(format!("{}: wrong columns", path.display())));
         };
         let (pth, job) = (ints(pth, &path)?, ints(job, &path)?);
         let (se, fe, dd) = (floats(se, &path)?, floats(fe, &path)?, floats(dd, &path)?);
         let (lq, wp, cs) = (ints(lq, &path)?, ints(wp, &path)?, ints(cs, &path)?);
+        let me = floats(me, &path)?;
         let want = (m.range.1 - m.range.0) * plan.jobs.len();
         if pth.len() != want {
             return Err(bad_input(format!(
@@ -830,6 +834,7 @@ pub fn merge(shards: &[(PathBuf, Manifest)], out: &Path, no_report: bool) -> Res
                     max_drawdown_pct: dd[k],
                     liquidations: lq[k] as u32,
                     wipeouts: wp[k] as u32,
+                    min_equity: me[k],
                     cascades: cs[k] as u32,
                 },
             });

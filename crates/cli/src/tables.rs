@@ -453,6 +453,7 @@ pub fn stress_paths<'a>() -> Vec<Column<PathRow<'a>>> {
         float("max_drawdown_pct", |r| f(r.outcome.max_drawdown_pct)),
         int("liquidations", |r| r.outcome.liquidations.to_string()),
         int("wipeouts", |r| r.outcome.wipeouts.to_string()),
+        float("min_equity", |r| f(r.outcome.min_equity)),
         int("cascades", |r| r.outcome.cascades.to_string()),
     ]
 }

@@ -17,16 +17,20 @@ pub struct PathOutcome {
     pub max_drawdown_pct: f64,
     /// Liquidation events.
     pub liquidations: u32,
-    /// Times the account's equity reached zero (a path is a wipeout when this is at least 1).
+    /// Liquidations at which the account's equity reached zero (the engine's count).
     pub wipeouts: u32,
+    /// Lowest equity of the run's equity curve.
+    pub min_equity: f64,
     /// Cross liquidations that closed two or more positions.
     pub cascades: u32,
 }
 
 impl PathOutcome {
-    /// True when the account's equity reached zero on this path.
+    /// True when the account's equity reached zero on this path: at a liquidation (the engine's
+    /// `wipeouts`), or anywhere on the equity curve (an account with collateral other than USDT can
+    /// go below zero after its liquidations).
     pub fn wiped(&self) -> bool {
-        self.wipeouts > 0
+        self.wipeouts > 0 || self.min_equity <= 0.0
     }
 }
 
@@ -307,6 +311,7 @@ mod tests {
             max_drawdown_pct: 100.0 - final_equity.min(100.0),
             liquidations: wipeouts,
             wipeouts,
+            min_equity: final_equity.min(100.0),
             cascades: 0,
         }
     }
