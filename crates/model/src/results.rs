@@ -165,6 +165,11 @@ pub struct LiquidationEvent {
     pub insurance_shortfall: Decimal,
     /// True when the account's equity reached zero.
     pub wipeout: bool,
+    /// Cross only: the auto-deleveraging of this account's own positions that came before this
+    /// liquidation (since the previous cross liquidation), in words, e.g. `BTCUSDT short
+    /// deleveraged 2025-10-10 21:15 (quantile 4, 100 %)`. `None` when ADL took nothing first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after_adl: Option<String>,
 }
 
 impl LiquidationEvent {
@@ -172,6 +177,57 @@ impl LiquidationEvent {
     pub fn is_cascade(&self) -> bool {
         self.mode == MarginMode::Cross && self.positions.len() >= 2
     }
+}
+
+/// What triggered an auto-deleveraging.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AdlTrigger {
+    /// A row of an ADL event file.
+    Data,
+    /// The stress rule (a move of more than X % within Y minutes).
+    Rule,
+}
+
+impl std::fmt::Display for AdlTrigger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            AdlTrigger::Data => "data",
+            AdlTrigger::Rule => "rule",
+        })
+    }
+}
+
+/// One auto-deleveraging of one of the account's own (profitable) positions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AdlRecord {
+    /// When it was applied (the first (sub-)bar open at or after the trigger).
+    pub time: TimestampMs,
+    /// The call id of the position (`bg:N` for a background position).
+    pub signal_id: String,
+    /// Symbol.
+    pub symbol: Symbol,
+    /// Side of the position (the winning side of the move).
+    pub side: Side,
+    /// Margin mode of the position.
+    pub mode: MarginMode,
+    /// Price it was closed at (the counterparty's bankruptcy price when the event gives one,
+    /// else the mark).
+    pub price: f64,
+    /// Quantity closed.
+    pub qty: Decimal,
+    /// Share of the position closed (0–1].
+    pub fraction: f64,
+    /// Realised PnL of the closed quantity (always positive: ADL only takes profitable positions).
+    pub pnl: Decimal,
+    /// The position's ADL ranking score (Binance "leverage PnL") at the trigger.
+    pub score: f64,
+    /// Its ADL quantile 0–4 (4 = first in the queue).
+    pub quantile: u8,
+    /// Data file row or rule.
+    pub trigger: AdlTrigger,
+    /// Where the trigger came from, in words (`adl.csv row 3`, `BTCUSDT −10.4 % in 60 min`).
+    pub source: String,
 }
 
 /// One point of the equity curve (end of a bar, or an event).
@@ -270,6 +326,29 @@ pub struct RunResult {
     pub summary: RunSummary,
     /// Liquidation counts under the `adverse` and `close` intrabar models, when the band was requested.
     pub liquidation_band: Option<(u32, u32)>,
+    /// Auto-deleveragings of the account's positions (empty when ADL is off or took nothing).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub adl: Vec<AdlRecord>,
+    /// With ADL on: the final equity of the same run with ADL off (the counterfactual that
+    /// measures the PnL ADL cost or saved). `None` when ADL is off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adl_off_final_equity: Option<Decimal>,
+}
+
+impl RunResult {
+    /// With ADL on: the PnL ADL cost (negative) or saved (positive) — final equity minus the final
+    /// equity of the same run with ADL off — and that amount as a share of the ADL-off run's PnL
+    /// (`None` when that PnL is zero). `None` with ADL off.
+    pub fn adl_effect(&self) -> Option<(Decimal, Option<f64>)> {
+        let off = self.adl_off_final_equity?;
+        let effect = self.summary.final_equity - off;
+        let base = (off - self.summary.start_equity).abs();
+        let share = (!base.is_zero()).then(|| {
+            use rust_decimal::prelude::ToPrimitive;
+            (effect / base).to_f64().unwrap_or(f64::NAN)
+        });
+        Some((effect, share))
+    }
 }
 
 /// Serde for a ratio that may be infinite: JSON has no infinity, so a non-finite value is written as

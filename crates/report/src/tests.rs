@@ -530,6 +530,7 @@ fn event(
         clearance_fee: Decimal::ONE,
         insurance_shortfall: Decimal::ZERO,
         wipeout,
+        after_adl: None,
     }
 }
 

@@ -220,6 +220,8 @@ pub struct EngineConfig {
     /// Window (bars) of the rolling return correlation recorded with the book (equity curve and
     /// cross liquidations).
     pub correlation_window: usize,
+    /// Auto-deleveraging of the account's own profitable positions (off by default).
+    pub adl: AdlConfig,
 }
 
 impl Default for EngineConfig {
@@ -231,8 +233,102 @@ impl Default for EngineConfig {
             band: false,
             refine: true,
             correlation_window: 72,
+            adl: AdlConfig::default(),
         }
     }
+}
+
+/// Auto-deleveraging (ADL): what triggers it, and how a position's ADL quantile is read from its
+/// ranking score (see [`crate::adl`] for the formulas and docs/scenario.md `[adl]`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AdlConfig {
+    /// Off, replayed from an event file, or a stress rule.
+    pub trigger: AdlMode,
+    /// Ranking scores (Binance "leverage PnL") from which a position is in quantile 1, 2, 3, 4
+    /// (increasing). The venue ranks against every other trader, whom a backtest does not see:
+    /// these cut points stand in for that population ([`AdlConfig::DEFAULT_THRESHOLDS`]).
+    pub quantile_thresholds: [f64; 4],
+}
+
+impl AdlConfig {
+    /// Default quantile cut points of the ranking score: a 10x isolated long 5 % in profit scores
+    /// about 0.013 (quantile 2), at 20x about 0.04 (quantile 3).
+    pub const DEFAULT_THRESHOLDS: [f64; 4] = [0.001, 0.005, 0.02, 0.05];
+
+    /// True when ADL is off.
+    pub fn is_off(&self) -> bool {
+        matches!(self.trigger, AdlMode::Off)
+    }
+}
+
+impl Default for AdlConfig {
+    fn default() -> Self {
+        AdlConfig {
+            trigger: AdlMode::Off,
+            quantile_thresholds: Self::DEFAULT_THRESHOLDS,
+        }
+    }
+}
+
+/// What triggers auto-deleveraging.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum AdlMode {
+    /// No ADL (every output as before ADL existed).
+    #[default]
+    Off,
+    /// Replay known episodes: one event per row of an ADL event file.
+    Data(Vec<AdlEventSpec>),
+    /// A deterministic stress rule.
+    Rule(AdlRule),
+}
+
+/// The ADL stress rule: when a symbol moves more than `move_pct` % within `window_ms`, the
+/// positions on the winning side of the move are deleveraged by `fractions[quantile]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AdlRule {
+    /// The move, in percent (10 = a 10 % drop from the window's high, or rise from its low).
+    pub move_pct: f64,
+    /// The window, ms.
+    pub window_ms: TimestampMs,
+    /// Share of a position closed by quantile 0..4 (non-decreasing, each in 0–1).
+    pub fractions: [f64; 5],
+}
+
+impl AdlRule {
+    /// Default move: 8 % (BTC fell 13 % in 20 minutes on 2025-10-10).
+    pub const DEFAULT_MOVE_PCT: f64 = 8.0;
+    /// Default window: 60 minutes.
+    pub const DEFAULT_WINDOW_MS: TimestampMs = 3_600_000;
+    /// Default fractions by quantile 0..4: nothing below quantile 2, then a quarter, half, all.
+    pub const DEFAULT_FRACTIONS: [f64; 5] = [0.0, 0.0, 0.25, 0.5, 1.0];
+}
+
+impl Default for AdlRule {
+    fn default() -> Self {
+        AdlRule {
+            move_pct: Self::DEFAULT_MOVE_PCT,
+            window_ms: Self::DEFAULT_WINDOW_MS,
+            fractions: Self::DEFAULT_FRACTIONS,
+        }
+    }
+}
+
+/// One row of an ADL event file: at `time`, the `side` of `symbol` was deleveraged for `share`
+/// of its open interest, at `price` when known.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AdlEventSpec {
+    /// When (ms UTC).
+    pub time: TimestampMs,
+    /// Symbol.
+    pub symbol: Symbol,
+    /// The side deleveraged (the winning side).
+    pub side: Side,
+    /// Share of that side's open interest deleveraged (0–1], taken from the top of the ranking.
+    pub share: f64,
+    /// The fill price (the liquidated counterparty's bankruptcy price), when the file gives one.
+    pub price: Option<f64>,
+    /// Where it came from (`adl-events.csv row 3`), for records and errors.
+    pub source: String,
 }
 
 /// A position an account holds independently of the channel.

@@ -64,6 +64,7 @@
 //!   Σ insurance shortfall = final USDT wallet, exactly.
 //! - **Idle stretches** (no position, no waiting entry) are skipped by jumping to the next event.
 
+pub mod adl;
 mod assumptions;
 pub mod checklist;
 pub mod claims;
@@ -82,9 +83,10 @@ pub use checklist::{
 };
 
 pub use config::{
-    Account, BINANCE_LATE_2024_FROM, BackgroundPosition, EngineConfig, ExchangePreset, Execution,
-    Intrabar, LeverageFromRange, LeverageRule, LiquidationProcess, MaintenanceBasis, ModeRule,
-    Policy, PresetName, Sizing, StopDiscipline, binance_default_brackets,
+    Account, AdlConfig, AdlEventSpec, AdlMode, AdlRule, BINANCE_LATE_2024_FROM, BackgroundPosition,
+    EngineConfig, ExchangePreset, Execution, Intrabar, LeverageFromRange, LeverageRule,
+    LiquidationProcess, MaintenanceBasis, ModeRule, Policy, PresetName, Sizing, StopDiscipline,
+    binance_default_brackets,
 };
 pub use error::SimError;
 
@@ -118,6 +120,21 @@ pub fn run(
         cfg.intrabar,
     )?;
     let mut result = sim.run()?;
+    if !cfg.adl.is_off() {
+        // the counterfactual: the same run with ADL off, for the PnL ADL cost or saved
+        let mut off = cfg.clone();
+        off.adl = AdlConfig::default();
+        let sim = engine::Sim::new(
+            market,
+            brackets,
+            signals,
+            account,
+            policy,
+            &off,
+            cfg.intrabar,
+        )?;
+        result.adl_off_final_equity = Some(sim.run()?.summary.final_equity);
+    }
     annotate_book_exposure(market, &mut result, cfg.correlation_window);
     if cfg.band {
         let count = |model: Intrabar| -> Result<u32, SimError> {

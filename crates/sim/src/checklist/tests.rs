@@ -164,6 +164,8 @@ fn empty_run() -> RunResult {
             profit_factor: 0.0,
         },
         liquidation_band: None,
+        adl: Vec::new(),
+        adl_off_final_equity: None,
     }
 }
 

@@ -105,6 +105,7 @@ impl Sim<'_> {
             clearance_fee: clearance,
             insurance_shortfall: shortfall,
             wipeout,
+            after_adl: None,
         });
     }
 
@@ -237,6 +238,7 @@ impl Sim<'_> {
             self.finish_trade(p);
         }
         let wipeout = self.equity_now() <= 1e-9;
+        let after_adl = self.take_adl_attribution(at.time);
         self.liquidations.push(LiquidationEvent {
             time: at.time,
             mode: MarginMode::Cross,
@@ -248,6 +250,7 @@ impl Sim<'_> {
             clearance_fee: clearance_total,
             insurance_shortfall: shortfall,
             wipeout,
+            after_adl,
         });
     }
 }
