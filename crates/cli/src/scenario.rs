@@ -191,8 +191,11 @@ pub struct ExchangeSection {
     pub maker_fee: Option<Decimal>,
     /// Clearance (liquidation) fee rate.
     pub clearance_fee_rate: Option<Decimal>,
-    /// `full` or `partial`.
-    pub liquidation: Option<LiquidationProcess>,
+    /// `full`, `bybit_tiers` or `okx_tiers` (default: the preset's).
+    pub liquidation: Option<String>,
+    /// Per-symbol clearance fee rates, merged over the preset's schedule (`SOLUSDT = 0.015`).
+    #[serde(default)]
+    pub clearance_fee_rates: BTreeMap<String, Decimal>,
     /// `mark` or `entry`.
     pub maintenance_basis: Option<MaintenanceBasis>,
     /// Haircuts by asset, merged over the preset's.
@@ -833,8 +836,17 @@ fn engine_config(where_: &str, file: &ScenarioFile) -> Result<EngineConfig> {
         ex.clearance_fee_rate,
         &mut exchange.clearance_fee_rate,
     )?;
-    if let Some(l) = ex.liquidation {
-        exchange.liquidation = l;
+    if let Some(l) = &ex.liquidation {
+        exchange.liquidation = LiquidationProcess::parse(l)
+            .map_err(|m| bad_input(format!("{where_}: exchange.liquidation: {m}")))?;
+    }
+    for (sym, rate) in &ex.clearance_fee_rates {
+        let key = format!("{where_}: exchange.clearance_fee_rates.{sym}");
+        let symbol = Symbol::parse(sym).map_err(|e| bad_input(format!("{key}: {e}")))?;
+        if *rate < Decimal::ZERO || *rate > Decimal::ONE {
+            return Err(bad_input(format!("{key}: {rate} is outside [0, 1]")));
+        }
+        exchange.clearance_fee_rates.insert(symbol, *rate);
     }
     if let Some(b) = ex.maintenance_basis {
         exchange.maintenance_basis = b;

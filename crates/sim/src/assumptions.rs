@@ -62,6 +62,18 @@ impl EngineConfig {
             pct(ex.maker_fee),
             pct(ex.clearance_fee_rate)
         );
+        let fees = if ex.clearance_fee_rates.is_empty() {
+            fees
+        } else {
+            format!(
+                "{fees}; per-symbol clearance fees: {}",
+                ex.clearance_fee_rates
+                    .iter()
+                    .map(|(s, r)| format!("{s} {}%", pct(*r)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        };
         let funding = if missing_funding.is_empty() {
             "settlements from the funding history, valued at mark".to_string()
         } else {
@@ -97,10 +109,7 @@ impl EngineConfig {
             ("Mark vs last", mark),
             ("Brackets", snapshots),
             ("Fees", fees),
-            (
-                "Liquidation process",
-                format!("{:?}", ex.liquidation).to_lowercase(),
-            ),
+            ("Liquidation process", liquidation_words(ex)),
             ("Funding", funding),
             ("Execution", execution),
             ("Data", data),
@@ -117,7 +126,22 @@ impl EngineConfig {
         }
         out
     }
+}
 
+/// The liquidation process in words: the setting's name as before, plus the trigger's fee term.
+fn liquidation_words(ex: &crate::config::ExchangePreset) -> String {
+    let name = ex.liquidation.name().to_string();
+    if ex.trigger_fee_rate.is_zero() {
+        name
+    } else {
+        format!(
+            "{name}; liquidation when the margin balance reaches maintenance plus {}% of notional (the liquidation fee)",
+            ex.trigger_fee_rate * Decimal::ONE_HUNDRED
+        )
+    }
+}
+
+impl EngineConfig {
     /// The `[adl]` settings in words (`None` with ADL off: the list stays as before ADL existed).
     fn adl_assumption(&self) -> Option<String> {
         let adl = &self.adl;

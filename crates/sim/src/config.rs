@@ -12,15 +12,53 @@ use rust_decimal::Decimal;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
-/// How the exchange liquidates a cross book.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-#[serde(rename_all = "snake_case")]
+/// How the exchange liquidates: the venue's documented procedure (docs/liquidation.md cites each).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum LiquidationProcess {
-    /// Close every cross position at the trigger (Binance).
+    /// Binance USDⓈ-M: an isolated position is closed whole; a cross book is closed whole.
     #[default]
     Full,
-    /// Close the position with the largest loss first, re-check, repeat (tiered exchanges, LEAN).
-    Partial,
+    /// Bybit: a position above the lowest risk-limit tier is reduced at the mark to the next lower
+    /// tier's limit and re-checked, repeatedly; at the lowest tier it is taken over at its
+    /// bankruptcy price (the margin left goes to the insurance fund). A cross book: the largest
+    /// loser first, step by step, re-checking the book after each step.
+    BybitTiers,
+    /// OKX: a position in tier 3 or above whose margin is still above the lowest tier's
+    /// maintenance (+ fee) is reduced by two tiers and re-checked, repeatedly; otherwise it is
+    /// closed whole. A cross book: the largest loser first, re-checking after each step.
+    OkxTiers,
+}
+
+impl LiquidationProcess {
+    /// The scenario spelling (`full`, `bybit_tiers`, `okx_tiers`).
+    pub fn name(self) -> &'static str {
+        match self {
+            LiquidationProcess::Full => "full",
+            LiquidationProcess::BybitTiers => "bybit_tiers",
+            LiquidationProcess::OkxTiers => "okx_tiers",
+        }
+    }
+
+    /// Parses a scenario spelling. `partial` (the simplification before the venue procedures)
+    /// gets a migration message naming its replacements.
+    ///
+    /// # Errors
+    /// A message naming the accepted values.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        match s {
+            "full" => Ok(LiquidationProcess::Full),
+            "bybit_tiers" => Ok(LiquidationProcess::BybitTiers),
+            "okx_tiers" => Ok(LiquidationProcess::OkxTiers),
+            "partial" => Err("\"partial\" was a simplification and is replaced by the venues' procedures: \
+                 use \"bybit_tiers\" (risk-limit step-down, then close at bankruptcy) or \"okx_tiers\" \
+                 (partial liquidation from tier 3); the closest to the old behaviour for small positions \
+                 is \"bybit_tiers\" (largest loser first, re-check)"
+                .into()),
+            other => Err(format!(
+                "unknown liquidation process {other:?}; expected \"full\", \"bybit_tiers\" or \"okx_tiers\""
+            )),
+        }
+    }
 }
 
 /// Which price the maintenance margin is valued at.
@@ -41,6 +79,10 @@ pub enum PresetName {
     /// [`ExchangePreset::binance_usdm`].
     #[default]
     BinanceUsdm,
+    /// [`ExchangePreset::bybit_linear`].
+    BybitLinear,
+    /// [`ExchangePreset::okx_swap`].
+    OkxSwap,
 }
 
 impl PresetName {
@@ -48,6 +90,8 @@ impl PresetName {
     pub fn preset(self) -> ExchangePreset {
         match self {
             PresetName::BinanceUsdm => ExchangePreset::binance_usdm(),
+            PresetName::BybitLinear => ExchangePreset::bybit_linear(),
+            PresetName::OkxSwap => ExchangePreset::okx_swap(),
         }
     }
 }
@@ -61,8 +105,14 @@ pub struct ExchangePreset {
     pub taker_fee: Decimal,
     /// Maker fee rate on notional (limit entries, targets).
     pub maker_fee: Decimal,
-    /// Clearance (liquidation) fee rate on liquidated notional, capped at the margin that remains.
+    /// Clearance (liquidation) fee rate on liquidated notional, capped at the margin that remains,
+    /// for a symbol [`ExchangePreset::clearance_fee_rates`] does not list.
     pub clearance_fee_rate: Decimal,
+    /// Per-symbol clearance fee rates (the venue's schedule), over [`ExchangePreset::clearance_fee_rate`].
+    pub clearance_fee_rates: BTreeMap<Symbol, Decimal>,
+    /// Added to every tier's maintenance margin rate for the liquidation trigger (OKX liquidates at
+    /// maintenance plus the liquidation fee: its taker rate); zero elsewhere.
+    pub trigger_fee_rate: Decimal,
     /// Full or partial cross liquidation.
     pub liquidation: LiquidationProcess,
     /// Where maintenance margin is valued.
@@ -91,10 +141,51 @@ impl ExchangePreset {
             taker_fee: Decimal::new(5, 4),
             maker_fee: Decimal::new(2, 4),
             clearance_fee_rate: Decimal::new(125, 4),
+            clearance_fee_rates: BTreeMap::new(),
+            trigger_fee_rate: Decimal::ZERO,
             liquidation: LiquidationProcess::Full,
             maintenance_basis: MaintenanceBasis::Mark,
             haircuts: haircuts.iter().map(|&(a, h)| (a.to_string(), h)).collect(),
         }
+    }
+
+    /// Bybit USDT perpetuals (non-VIP): taker 0.055 %, maker 0.02 %; risk-limit step-down, then the
+    /// position is taken over at its bankruptcy price, so everything left of its margin goes to
+    /// the insurance fund (clearance rate 100 % of notional, capped at the margin left). Haircuts
+    /// as Binance's table (Bybit's collateral tiers are not modelled).
+    pub fn bybit_linear() -> Self {
+        ExchangePreset {
+            name: "bybit_linear".into(),
+            taker_fee: Decimal::new(55, 5),
+            maker_fee: Decimal::new(2, 4),
+            clearance_fee_rate: Decimal::ONE,
+            liquidation: LiquidationProcess::BybitTiers,
+            ..Self::binance_usdm()
+        }
+    }
+
+    /// OKX USDT-margined swaps (regular user, level 1): taker 0.05 %, maker 0.02 %; liquidation
+    /// when equity ≤ maintenance + liquidation fee (the taker rate, added to every tier's
+    /// maintenance rate), partial liquidation from tier 3, a liquidation fee of the taker rate on
+    /// liquidated notional. Haircuts as Binance's table.
+    pub fn okx_swap() -> Self {
+        ExchangePreset {
+            name: "okx_swap".into(),
+            taker_fee: Decimal::new(5, 4),
+            maker_fee: Decimal::new(2, 4),
+            clearance_fee_rate: Decimal::new(5, 4),
+            trigger_fee_rate: Decimal::new(5, 4),
+            liquidation: LiquidationProcess::OkxTiers,
+            ..Self::binance_usdm()
+        }
+    }
+
+    /// The clearance fee rate of `symbol`: its entry in the schedule, else the default rate.
+    pub fn clearance_rate(&self, symbol: &Symbol) -> Decimal {
+        self.clearance_fee_rates
+            .get(symbol)
+            .copied()
+            .unwrap_or(self.clearance_fee_rate)
     }
 
     /// Haircut of a collateral asset (0.10 for an asset the table does not list: a conservative

@@ -146,7 +146,7 @@ fn cfg(model: u8, partial: bool) -> EngineConfig {
         ..EngineConfig::default()
     };
     if partial {
-        c.exchange.liquidation = LiquidationProcess::Partial;
+        c.exchange.liquidation = LiquidationProcess::BybitTiers;
     }
     c.execution.slippage_bps = 2.0;
     c
