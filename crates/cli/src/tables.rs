@@ -464,6 +464,25 @@ pub fn checklist() -> Vec<Column<ChecklistRow>> {
     ]
 }
 
+/// `checklist.csv` of a scenario with ADL on: [`checklist`] plus the ADL exposure at the call.
+pub fn checklist_adl() -> Vec<Column<ChecklistRow>> {
+    let mut cols = checklist();
+    cols.extend([
+        float("adl_score_at_target", |r: &ChecklistRow| {
+            g(r.adl_score_at_target)
+        }),
+        int("adl_quantile_at_target", |r: &ChecklistRow| {
+            r.adl_quantile_at_target
+                .map(|q| q.to_string())
+                .unwrap_or_default()
+        }),
+        float("adl_first_margin_share", |r: &ChecklistRow| {
+            g(r.adl_first_margin_share)
+        }),
+    ]);
+    cols
+}
+
 /// An optional float as Rust prints it (empty when absent).
 fn g(x: Option<f64>) -> String {
     x.map(|v| v.to_string()).unwrap_or_default()
@@ -512,6 +531,7 @@ mod tests {
             names(&skipped()),
             names(&checklist()),
             names(&summary_adl()),
+            names(&checklist_adl()),
             names(&liquidations_adl()),
             names(&adl()),
         ];
@@ -521,7 +541,10 @@ mod tests {
             sorted.dedup();
             assert_eq!(sorted.len(), t.len(), "duplicate column in {t:?}");
         }
-        for t in tables[..5].iter().chain(&tables[6..]) {
+        for t in tables[..5]
+            .iter()
+            .chain([&tables[6], &tables[8], &tables[9]])
+        {
             assert_eq!(t[..3], ["run", "account", "policy"]);
         }
         assert_eq!(tables[5].len(), 38);

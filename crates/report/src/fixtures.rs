@@ -536,6 +536,8 @@ fn checklist() -> ChecklistSection {
         margin_share: Some(0.05),
         funding_headwind_pct: Some(0.012),
         tier: Some(1),
+        adl_quantile_at_target: None,
+        adl_first_margin_share: None,
         verdict,
         reasons: match verdict {
             Verdict::Skip => vec!["stop beyond liquidation price <20x>".into()],
