@@ -196,13 +196,57 @@ fn adl_of_the_btc_hedge_liquidates_the_cross_book_that_survives_without_it() {
         );
         assert!(r["time"].as_str() > "2025-10-10T21:15:00Z" || r["time"] == "2025-10-10T21:15:00Z");
     }
+    // the same episode replayed from an ADL event file: half of BTC's short open interest
+    // deleveraged at 21:13 (applied at the 21:15 sub-bar open) takes half of quantile 2's band
+    let events = tmp("events.csv");
+    std::fs::write(
+        &events,
+        "time,symbol,side,share,price\n2025-10-10T21:13:00Z,BTCUSDT,short,0.5,\n",
+    )
+    .unwrap();
+    let data_toml = tmp("data.toml");
+    let base = std::fs::read_to_string(&off_toml).unwrap();
+    std::fs::write(
+        &data_toml,
+        format!(
+            "{base}\n[adl]\nmode = \"data\"\nfile = \"{}\"\n",
+            events.display()
+        ),
+    )
+    .unwrap();
+    let data = tmp("data");
+    run(&data_toml, &data);
+    let adl_data = read_csv(&data.join("adl.csv"));
+    let cross_data = adl_data
+        .iter()
+        .find(|r| r["run"] == "usdt/cross")
+        .expect("the cross hedge deleveraged by the file's event");
+    assert_eq!(cross_data["trigger"], "data");
+    assert!(
+        cross_data["source"].ends_with("events.csv row 2"),
+        "{}",
+        cross_data["source"]
+    );
+    assert_eq!(cross_data["time"], "2025-10-10T21:15:00Z");
+    assert_eq!(cross_data["quantile"], "2");
+    assert_eq!(num(&cross_data["fraction"]), 0.5);
+    let liq_data = read_csv(&data.join("liquidations.csv"));
+    assert!(liq_data.iter().any(|r| r["run"] == "usdt/cross"
+        && r["after_adl"].starts_with("BTCUSDT short deleveraged 2025-10-10 21:15")));
+    // the isolated 25x short is in quantile 4: the top half of open interest takes all of it
+    let iso_data = adl_data
+        .iter()
+        .find(|r| r["run"] == "usdt/isolated")
+        .unwrap();
+    assert_eq!(num(&iso_data["fraction"]), 1.0);
+
     let trades = read_csv(&on.join("trades.csv"));
     let hedge = trades
         .iter()
         .find(|t| t["run"] == "usdt/isolated" && t["signal_id"] == "a05")
         .unwrap();
     assert_eq!(hedge["exit_reason"], "adl");
-    for d in [on, off, off_toml] {
+    for d in [on, off, off_toml, events, data_toml, data] {
         let _ = std::fs::remove_dir_all(&d);
         let _ = std::fs::remove_file(&d);
     }
