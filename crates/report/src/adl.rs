@@ -22,13 +22,14 @@ pub(crate) fn section(input: &ReportInput) -> Option<String> {
         "<p class=\"hint\">ADL closes the account's own profitable positions on the winning side \
          of a move, first in line the most profitable and most leveraged. <i>Effect</i>: final \
          equity minus the final equity of the same run with ADL off (negative: ADL cost money); \
-         <i>share</i>: that as a share of the ADL-off run's PnL. Every close is in \
+         <i>share of PnL</i>: that as a share of the ADL-off run's PnL (its size); <i>of start</i>: \
+         as a share of the starting equity. Every close is in \
          <a href=\"adl.csv\"><code>adl.csv</code></a>.</p>\n",
     );
     h.push_str(
         "<div class=\"scroll\"><table class=\"sortable\" id=\"adl-table\"><thead><tr><th>Run</th>\
          <th>ADL closes</th><th>Realised by ADL</th><th>Final equity</th><th>Final equity, ADL off</th>\
-         <th>Effect</th><th>Share of PnL</th></tr></thead><tbody>\n",
+         <th>Effect</th><th>Share of PnL</th><th>Of start</th></tr></thead><tbody>\n",
     );
     for r in input
         .runs
@@ -48,11 +49,17 @@ pub(crate) fn section(input: &ReportInput) -> Option<String> {
             "saved "
         };
         let share = share.map_or_else(|| "–".to_string(), |s| format!("{:+.1} %", s * 100.0));
+        let start = dec_f64(r.summary.start_equity);
+        let of_start = if start > 0.0 {
+            format!("{:+.1} %", dec_f64(effect) / start * 100.0)
+        } else {
+            "–".to_string()
+        };
         let _ = writeln!(
             h,
             "<tr><td>{}</td><td class=\"n\" data-v=\"{}\">{}</td><td class=\"n\" data-v=\"{}\">{}</td>\
              <td class=\"n\" data-v=\"{}\">{}</td><td class=\"n\" data-v=\"{}\">{}</td>\
-             <td class=\"n\" data-v=\"{}\">{word}{}</td><td class=\"n\">{}</td></tr>",
+             <td class=\"n\" data-v=\"{}\">{word}{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
             e(&r.run),
             r.adl.len(),
             r.adl.len(),
@@ -65,6 +72,7 @@ pub(crate) fn section(input: &ReportInput) -> Option<String> {
             dec_f64(effect),
             money(effect),
             e(&share),
+            e(&of_start),
         );
     }
     h.push_str("</tbody></table></div>\n");

@@ -136,7 +136,7 @@ fn liquidation_words(ex: &crate::config::ExchangePreset) -> String {
     } else {
         format!(
             "{name}; liquidation when the margin balance reaches maintenance plus {}% of notional (the liquidation fee)",
-            ex.trigger_fee_rate * Decimal::ONE_HUNDRED
+            (ex.trigger_fee_rate * Decimal::ONE_HUNDRED).normalize()
         )
     }
 }
