@@ -143,7 +143,10 @@ pub struct LiquidatedPosition {
 }
 
 /// One liquidation (isolated: one position; cross: the book or part of it).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+///
+/// `Debug` leaves out `after_adl` when it is `None`, like the serialised form: a run without ADL
+/// prints as before ADL existed.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct LiquidationEvent {
     /// When.
     pub time: TimestampMs,
@@ -170,6 +173,26 @@ pub struct LiquidationEvent {
     /// deleveraged 2025-10-10 21:15 (quantile 4, 100 %)`. `None` when ADL took nothing first.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub after_adl: Option<String>,
+}
+
+impl std::fmt::Debug for LiquidationEvent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut d = f.debug_struct("LiquidationEvent");
+        d.field("time", &self.time)
+            .field("mode", &self.mode)
+            .field("positions", &self.positions)
+            .field("margin_ratio", &self.margin_ratio)
+            .field("margin_balance", &self.margin_balance)
+            .field("maintenance", &self.maintenance)
+            .field("book_correlation", &self.book_correlation)
+            .field("clearance_fee", &self.clearance_fee)
+            .field("insurance_shortfall", &self.insurance_shortfall)
+            .field("wipeout", &self.wipeout);
+        if let Some(a) = &self.after_adl {
+            d.field("after_adl", a);
+        }
+        d.finish()
+    }
 }
 
 impl LiquidationEvent {
@@ -304,7 +327,9 @@ pub struct RunSummary {
 }
 
 /// Everything one run (account × policy × sweep point) produced.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+///
+/// `Debug` leaves out the ADL fields when ADL was off, like the serialised form.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunResult {
     /// Readable run name, e.g. `small/cross/lev=20/margin=0.05`.
     pub run: String,
@@ -333,6 +358,29 @@ pub struct RunResult {
     /// measures the PnL ADL cost or saved). `None` when ADL is off.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub adl_off_final_equity: Option<Decimal>,
+}
+
+impl std::fmt::Debug for RunResult {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut d = f.debug_struct("RunResult");
+        d.field("run", &self.run)
+            .field("account", &self.account)
+            .field("policy", &self.policy)
+            .field("params", &self.params)
+            .field("trades", &self.trades)
+            .field("liquidations", &self.liquidations)
+            .field("equity", &self.equity)
+            .field("skipped", &self.skipped)
+            .field("summary", &self.summary)
+            .field("liquidation_band", &self.liquidation_band);
+        if !self.adl.is_empty() {
+            d.field("adl", &self.adl);
+        }
+        if let Some(e) = &self.adl_off_final_equity {
+            d.field("adl_off_final_equity", e);
+        }
+        d.finish()
+    }
 }
 
 impl RunResult {

@@ -97,7 +97,10 @@ impl PresetName {
 }
 
 /// Fees, liquidation process and collateral haircuts of one exchange.
-#[derive(Debug, Clone, PartialEq)]
+///
+/// `Debug` (recorded in `run.json`) leaves out an empty clearance schedule and a zero trigger fee,
+/// so a Binance run records its settings as before they existed.
+#[derive(Clone, PartialEq)]
 pub struct ExchangePreset {
     /// Preset name for reports.
     pub name: String,
@@ -119,6 +122,26 @@ pub struct ExchangePreset {
     pub maintenance_basis: MaintenanceBasis,
     /// Collateral haircuts by asset (`BTC = 0.05` counts BTC at 95 % of its value in cross).
     pub haircuts: BTreeMap<String, f64>,
+}
+
+impl std::fmt::Debug for ExchangePreset {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut d = f.debug_struct("ExchangePreset");
+        d.field("name", &self.name)
+            .field("taker_fee", &self.taker_fee)
+            .field("maker_fee", &self.maker_fee)
+            .field("clearance_fee_rate", &self.clearance_fee_rate);
+        if !self.clearance_fee_rates.is_empty() {
+            d.field("clearance_fee_rates", &self.clearance_fee_rates);
+        }
+        if !self.trigger_fee_rate.is_zero() {
+            d.field("trigger_fee_rate", &self.trigger_fee_rate);
+        }
+        d.field("liquidation", &self.liquidation)
+            .field("maintenance_basis", &self.maintenance_basis)
+            .field("haircuts", &self.haircuts)
+            .finish()
+    }
 }
 
 impl ExchangePreset {
