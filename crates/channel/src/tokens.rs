@@ -100,14 +100,7 @@ fn tokenize_chars(chars: &[char]) -> Vec<Tok> {
             let start = i + 1;
             let end = word_end(chars, start);
             if end > start {
-                let mut word = CompactString::with_capacity(end - start);
-                for c in &chars[start..end] {
-                    if c.is_ascii() {
-                        word.push(c.to_ascii_uppercase());
-                    } else {
-                        word.extend(c.to_uppercase());
-                    }
-                }
+                let word = cased(&chars[start..end], true);
                 let (word, next) = perp_suffix(chars, end, word);
                 out.push(Tok::Tag(word));
                 i = next;
@@ -116,14 +109,7 @@ fn tokenize_chars(chars: &[char]) -> Vec<Tok> {
             }
         } else if c.is_alphabetic() {
             let end = word_end(chars, i);
-            let mut lower = CompactString::with_capacity(end - i);
-            for c in &chars[i..end] {
-                if c.is_ascii() {
-                    lower.push(c.to_ascii_lowercase());
-                } else {
-                    lower.extend(c.to_lowercase());
-                }
-            }
+            let lower = cased(&chars[i..end], false);
             // `x20`: leverage written before the number
             if let Some(n) = lower.strip_prefix(['x', 'х'])
                 && !n.is_empty()
@@ -160,6 +146,20 @@ fn tokenize_chars(chars: &[char]) -> Vec<Tok> {
         }
     }
     out
+}
+
+/// `chars` upper- or lowercased (ASCII fast, any script correct).
+fn cased(chars: &[char], upper: bool) -> CompactString {
+    let mut s = CompactString::with_capacity(chars.len());
+    for &c in chars {
+        match (c.is_ascii(), upper) {
+            (true, true) => s.push(c.to_ascii_uppercase()),
+            (true, false) => s.push(c.to_ascii_lowercase()),
+            (false, true) => s.extend(c.to_uppercase()),
+            (false, false) => s.extend(c.to_lowercase()),
+        }
+    }
+    s
 }
 
 /// End of a word starting at `start`: letters, digits and `_`.
