@@ -44,8 +44,8 @@ pub fn quantile(score: f64, thresholds: &[f64; 4]) -> u8 {
 /// deleveraged top `share` overlaps that band by `((q + 1) × 0.2 − (1 − share)) / 0.2`, clamped
 /// to 0–1. So 20 % of open interest takes all of quantile 4 and none of quantile 3.
 pub fn share_fraction(q: u8, share: f64) -> f64 {
-    let top = (f64::from(q) + 1.0) * 0.2;
-    ((top - (1.0 - share)) / 0.2).clamp(0.0, 1.0)
+    // ((q + 1) × 0.2 − (1 − share)) / 0.2, written so that round shares give exact fractions
+    (5.0 * share + f64::from(q) - 4.0).clamp(0.0, 1.0)
 }
 
 /// How much of a ranked position an event takes.

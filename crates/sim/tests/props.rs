@@ -152,6 +152,39 @@ fn cfg(model: u8, partial: bool) -> EngineConfig {
     c
 }
 
+/// One signal per symbol, a wallet large enough that margin never runs short: each isolated
+/// position's exits, funding and clearance are the same alone as in the book.
+fn isolated_positions_are_independent(
+    m: &Market,
+    sigs: Vec<SignalEvent>,
+    c: &EngineConfig,
+) -> Result<(), TestCaseError> {
+    let mut seen = std::collections::BTreeSet::new();
+    let sigs: Vec<SignalEvent> = sigs
+        .into_iter()
+        .filter(|s| seen.insert(s.symbol.clone()))
+        .collect();
+    let account = Account::usdt("a", Decimal::from(1_000_000));
+    let (b, pol) = (brackets(m), policy(ModeRule::Isolated, 100));
+    let together = ringfence_sim::run(m, &b, &sigs, &account, &pol, c).unwrap();
+    for s in &sigs {
+        let alone = ringfence_sim::run(m, &b, std::slice::from_ref(s), &account, &pol, c).unwrap();
+        let a: Vec<_> = alone
+            .trades
+            .iter()
+            .map(|t| (&t.exits, t.funding, t.clearance_fee))
+            .collect();
+        let t: Vec<_> = together
+            .trades
+            .iter()
+            .filter(|t| t.signal_id == s.id)
+            .map(|t| (&t.exits, t.funding, t.clearance_fee))
+            .collect();
+        prop_assert_eq!(a, t);
+    }
+    Ok(())
+}
+
 fn shortfall_of(r: &RunResult, id: &str) -> Decimal {
     r.liquidations
         .iter()
@@ -186,18 +219,7 @@ proptest! {
 
     #[test]
     fn an_isolated_liquidation_changes_no_other_position(m in arb_market(), sigs in arb_signals(), model in 0u8..3) {
-        // one signal per symbol, a wallet large enough that margin never runs short
-        let mut seen = std::collections::BTreeSet::new();
-        let sigs: Vec<SignalEvent> = sigs.into_iter().filter(|s| seen.insert(s.symbol.clone())).collect();
-        let account = Account::usdt("a", Decimal::from(1_000_000));
-        let (b, pol, c) = (brackets(&m), policy(ModeRule::Isolated, 100), cfg(model, false));
-        let together = ringfence_sim::run(&m, &b, &sigs, &account, &pol, &c).unwrap();
-        for s in &sigs {
-            let alone = ringfence_sim::run(&m, &b, std::slice::from_ref(s), &account, &pol, &c).unwrap();
-            let a: Vec<_> = alone.trades.iter().map(|t| (&t.exits, t.funding, t.clearance_fee)).collect();
-            let t: Vec<_> = together.trades.iter().filter(|t| t.signal_id == s.id).map(|t| (&t.exits, t.funding, t.clearance_fee)).collect();
-            prop_assert_eq!(a, t);
-        }
+        isolated_positions_are_independent(&m, sigs, &cfg(model, false))?;
     }
 
     #[test]
@@ -352,19 +374,9 @@ proptest! {
     #[test]
     fn with_adl_isolated_positions_stay_independent(m in arb_market(), sigs in arb_signals(),
             model in 0u8..3, adl in arb_adl()) {
-        let mut seen = std::collections::BTreeSet::new();
-        let sigs: Vec<SignalEvent> = sigs.into_iter().filter(|s| seen.insert(s.symbol.clone())).collect();
-        let account = Account::usdt("a", Decimal::from(1_000_000));
         let mut c = cfg(model, false);
         c.adl = adl;
-        let (b, pol) = (brackets(&m), policy(ModeRule::Isolated, 100));
-        let together = ringfence_sim::run(&m, &b, &sigs, &account, &pol, &c).unwrap();
-        for s in &sigs {
-            let alone = ringfence_sim::run(&m, &b, std::slice::from_ref(s), &account, &pol, &c).unwrap();
-            let a: Vec<_> = alone.trades.iter().map(|t| (&t.exits, t.funding, t.clearance_fee)).collect();
-            let t: Vec<_> = together.trades.iter().filter(|t| t.signal_id == s.id).map(|t| (&t.exits, t.funding, t.clearance_fee)).collect();
-            prop_assert_eq!(a, t);
-        }
+        isolated_positions_are_independent(&m, sigs, &c)?;
     }
 
     #[test]

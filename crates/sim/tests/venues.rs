@@ -19,7 +19,12 @@ const BARS: &str =
     "BTC: 100000 100000 100000 100000; 100000 100000 90000 90000; 90000 90000 90000 90000";
 
 fn run(words: &str) -> ringfence_model::RunResult {
-    let m = market(BARS);
+    run_on(BARS, words)
+}
+
+/// One BTC long opened at hour 0 under setup `words`, without slippage.
+fn run_on(bars: &str, words: &str) -> ringfence_model::RunResult {
+    let m = market(bars);
     let (account, policy, mut cfg) = setup(words);
     cfg.execution.slippage_bps = 0.0;
     ringfence_sim::run(
@@ -140,20 +145,10 @@ fn okx_cuts_two_tiers_then_closes_whole() {
 /// fund takes the 5 000 beyond the margin, the account loses exactly its margin.
 #[test]
 fn a_gap_past_bankruptcy_is_an_insurance_shortfall() {
-    let m = market(
+    let r = run_on(
         "BTC: 100000 100000 100000 100000; 85000 85000 85000 85000; 85000 85000 85000 85000",
+        "isolated notional=100000 lev=10 wallet=20000 fees=0",
     );
-    let (account, policy, mut cfg) = setup("isolated notional=100000 lev=10 wallet=20000 fees=0");
-    cfg.execution.slippage_bps = 0.0;
-    let r = ringfence_sim::run(
-        &m,
-        &brackets(&m),
-        &signals("a 0 open BTC long"),
-        &account,
-        &policy,
-        &cfg,
-    )
-    .unwrap();
     let l = &r.liquidations[0];
     assert_eq!(l.insurance_shortfall, Decimal::from(5000));
     assert!(l.clearance_fee.is_zero());

@@ -99,6 +99,22 @@ pub(super) fn process(kind: config::LiquidationProcess) -> &'static dyn Liquidat
     }
 }
 
+/// The record of `close` of position `p` cut at `px` by a step-down: its PnL, its loss beyond its
+/// share of the initial margin, culprit when that loss is positive.
+fn step_record(p: &Pos, close: Decimal, px: f64) -> LiquidatedPosition {
+    let pnl = money(p.side.sign_dec() * close * (dec(px) - p.entry));
+    let beyond = -pnl - money(p.im * close / p.qty);
+    LiquidatedPosition {
+        signal_id: p.trade.signal_id.clone(),
+        symbol: p.trade.symbol.clone(),
+        side: p.side,
+        price: px,
+        loss_beyond_margin: beyond,
+        upnl: pnl,
+        culprit: beyond > Decimal::ZERO,
+    }
+}
+
 /// The quantity left when a position of `qty` at `px` is reduced to a notional under `cap`.
 pub(crate) fn qty_under(cap: Decimal, px: Decimal, qty: Decimal) -> Decimal {
     let q = (cap / px).round_dp_with_strategy(QTY_DP, RoundingStrategy::ToZero);
@@ -141,16 +157,10 @@ impl Sim<'_> {
             }
             let mm = ringfence_model::bracket::bracket_for(tiers, notional).maintenance(notional);
             let close = p.qty - keep;
-            let im_share = money(p.im * close / p.qty);
-            let pnl = money(p.side.sign_dec() * close * (exit - p.entry));
+            // an isolated liquidation is always its own culprit
             let lp = LiquidatedPosition {
-                signal_id: p.trade.signal_id.clone(),
-                symbol: p.trade.symbol.clone(),
-                side: p.side,
-                price: px,
-                loss_beyond_margin: -pnl - im_share,
-                upnl: pnl,
                 culprit: true,
+                ..step_record(p, close, px)
             };
             let fee_rate = self.cfg.exchange.taker_fee * self.fee_mult;
             self.exit_leg(k, close, px, ExitReason::Liquidation, fee_rate, time);
@@ -261,16 +271,7 @@ impl Sim<'_> {
             return None;
         }
         let close = p.qty - keep;
-        let pnl = money(p.side.sign_dec() * close * (exit - p.entry));
-        let lp = LiquidatedPosition {
-            signal_id: p.trade.signal_id.clone(),
-            symbol: p.trade.symbol.clone(),
-            side: p.side,
-            price: m,
-            loss_beyond_margin: -pnl - money(p.im * close / p.qty),
-            upnl: pnl,
-            culprit: -pnl > money(p.im * close / p.qty),
-        };
+        let lp = step_record(p, close, m);
         let fee_rate = self.cfg.exchange.taker_fee * self.fee_mult;
         self.exit_leg(k, close, m, ExitReason::Liquidation, fee_rate, time);
         self.scan[k].hot = true;
