@@ -80,19 +80,7 @@ fn num(s: &str) -> f64 {
 }
 
 fn run(out: &Path, threads: &str) {
-    let o = Command::new(env!("CARGO_BIN_EXE_ringfence"))
-        .arg("run")
-        .arg(SCENARIO)
-        .arg("--out")
-        .arg(out)
-        .args(["--threads", threads, "--no-report"])
-        .output()
-        .expect("the ringfence binary runs");
-    assert!(
-        o.status.success(),
-        "run failed: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    run_scenario(Path::new(SCENARIO), out, &["--threads", threads]);
 }
 
 struct Outputs {
@@ -371,13 +359,15 @@ const ADL_SCENARIO: &str = concat!(
     "/../../scenarios/harthor-adl-hedge.toml"
 );
 
-fn run_scenario(scenario: &Path, out: &Path) {
+/// `ringfence run SCENARIO --out OUT --no-report [extra]`, which must succeed.
+fn run_scenario(scenario: &Path, out: &Path, extra: &[&str]) {
     let o = Command::new(env!("CARGO_BIN_EXE_ringfence"))
         .arg("run")
         .arg(scenario)
         .arg("--out")
         .arg(out)
         .arg("--no-report")
+        .args(extra)
         .output()
         .expect("the ringfence binary runs");
     assert!(
@@ -406,7 +396,7 @@ fn adl_of_the_btc_hedge_liquidates_the_cross_book_that_survives_without_it() {
     }
     let tmp = tempfile::tempdir().expect("tempdir");
     let on = tmp.path().join("on");
-    run_scenario(Path::new(ADL_SCENARIO), &on);
+    run_scenario(Path::new(ADL_SCENARIO), &on, &[]);
 
     // the same scenario with ADL off, paths made absolute
     let dir = Path::new(SCENARIO)
@@ -436,7 +426,7 @@ fn adl_of_the_btc_hedge_liquidates_the_cross_book_that_survives_without_it() {
     let off_toml = tmp.path().join("off.toml");
     std::fs::write(&off_toml, off_text).unwrap();
     let off = tmp.path().join("off");
-    run_scenario(&off_toml, &off);
+    run_scenario(&off_toml, &off, &[]);
 
     // ADL off: none of the ADL outputs
     assert!(!off.join("adl.csv").exists());
@@ -530,7 +520,7 @@ fn adl_of_the_btc_hedge_liquidates_the_cross_book_that_survives_without_it() {
     )
     .unwrap();
     let data = tmp.path().join("data");
-    run_scenario(&data_toml, &data);
+    run_scenario(&data_toml, &data, &[]);
     let adl_data = read_csv(&data.join("adl.csv"));
     let cross_data = adl_data
         .iter()

@@ -110,30 +110,18 @@ pub fn run(
     policy: &Policy,
     cfg: &EngineConfig,
 ) -> Result<RunResult, SimError> {
-    let sim = engine::Sim::new(
-        market,
-        brackets,
-        signals,
-        account,
-        policy,
-        cfg,
-        cfg.intrabar,
-    )?;
-    let mut result = sim.run()?;
+    // the engine on these inputs under settings `c` and intrabar model `model`
+    let engine = |c: &EngineConfig, model: Intrabar| {
+        engine::Sim::new(market, brackets, signals, account, policy, c, model)?.run()
+    };
+    let mut result = engine(cfg, cfg.intrabar)?;
     if !cfg.adl.is_off() {
         // the counterfactual: the same run with ADL off, for the PnL ADL cost or saved
-        let mut off = cfg.clone();
-        off.adl = AdlConfig::default();
-        let sim = engine::Sim::new(
-            market,
-            brackets,
-            signals,
-            account,
-            policy,
-            &off,
-            cfg.intrabar,
-        )?;
-        result.adl_off_final_equity = Some(sim.run()?.summary.final_equity);
+        let off = EngineConfig {
+            adl: AdlConfig::default(),
+            ..cfg.clone()
+        };
+        result.adl_off_final_equity = Some(engine(&off, cfg.intrabar)?.summary.final_equity);
     }
     annotate_book_exposure(market, &mut result, cfg.correlation_window);
     if cfg.band {
@@ -141,8 +129,7 @@ pub fn run(
             if model == cfg.intrabar {
                 return Ok(result.summary.liquidations);
             }
-            let sim = engine::Sim::new(market, brackets, signals, account, policy, cfg, model)?;
-            Ok(sim.run()?.summary.liquidations)
+            Ok(engine(cfg, model)?.summary.liquidations)
         };
         let band = (count(Intrabar::Adverse)?, count(Intrabar::Close)?);
         result.liquidation_band = Some(band);
