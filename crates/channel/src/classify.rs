@@ -212,8 +212,8 @@ pub fn classify(messages: &[Message], grammar: &Grammar, source: &str) -> Import
 const ANALYSIS_CHUNK: usize = 8192;
 
 /// What a message's text says, read without any state: its one-line form for the report, and
-/// (for a message with text) the call fields, the lifecycle words when it is not a complete call,
-/// and the symbols its bare words could name. The tokens are dropped on the worker that made them.
+/// (for a message with text) the call fields and the lifecycle words when it is not a complete
+/// call. The tokens are dropped on the worker that made them.
 struct Reading {
     line: String,
     text: Option<TextReading>,
@@ -223,9 +223,6 @@ struct TextReading {
     parsed: Parsed,
     /// `None` for a complete call (its lifecycle words are never consulted).
     said: Option<Said>,
-    /// `{BASE}USDT` for every word and tag, in order: how an update that names only a base asset
-    /// (`ETH close now`) finds its call. Empty for a complete call.
-    bare_symbols: Vec<String>,
 }
 
 impl Reading {
@@ -236,32 +233,12 @@ impl Reading {
         }
         let lines = tokenize(&m.text);
         let parsed = grammar.parse(&lines);
-        let (said, bare_symbols) = if is_full_call(&parsed) {
-            (None, Vec::new())
-        } else {
-            (Some(grammar.lifecycle(&lines)), bare_symbols(&lines))
-        };
+        let said = (!is_full_call(&parsed)).then(|| grammar.lifecycle(&lines));
         Reading {
             line,
-            text: Some(TextReading {
-                parsed,
-                said,
-                bare_symbols,
-            }),
+            text: Some(TextReading { parsed, said }),
         }
     }
-}
-
-fn bare_symbols(lines: &[Vec<Tok>]) -> Vec<String> {
-    lines
-        .iter()
-        .flatten()
-        .filter_map(|t| match t {
-            Tok::Word(w) => Some(format!("{}USDT", w.to_uppercase())),
-            Tok::Tag(w) => Some(format!("{w}USDT")),
-            _ => None,
-        })
-        .collect()
 }
 
 /// A pair, an entry (labelled, market or a price) and a stop or a target.
@@ -343,12 +320,7 @@ impl State<'_> {
             self.record(m, Class::Chatter, format!("service message ({action})"));
             return;
         }
-        let Some(TextReading {
-            parsed,
-            said,
-            bare_symbols,
-        }) = reading
-        else {
+        let Some(TextReading { parsed, said }) = reading else {
             self.record(m, Class::Chatter, "no text (media, sticker or empty)");
             return;
         };
@@ -359,11 +331,11 @@ impl State<'_> {
             return;
         };
         if !said.forms.is_empty() {
-            self.lifecycle(m, &parsed, &said, &bare_symbols);
+            self.lifecycle(m, &parsed, &said);
         } else if parsed.symbol.is_some() && has_prices && said.pct.is_none() {
             self.call(m, &parsed);
         } else if said.pct.is_some() {
-            self.lifecycle(m, &parsed, &said, &bare_symbols);
+            self.lifecycle(m, &parsed, &said);
         } else if has_prices || (parsed.entry_label && parsed.symbol.is_some()) {
             let reason = if parsed.symbol.is_none() {
                 "prices without a pair: no call can be made of it"
@@ -378,7 +350,7 @@ impl State<'_> {
 
     /// The call a message refers to: by reply, else by the pair it names, else by a bare base
     /// asset word (`ETH close now`) matching an earlier call's pair.
-    fn linked_call(&self, m: &Message, parsed: &Parsed, bare_symbols: &[String]) -> Option<i64> {
+    fn linked_call(&self, m: &Message, parsed: &Parsed) -> Option<i64> {
         if let Some(r) = m.reply_to
             && let Some(c) = self.link.get(&r)
         {
@@ -391,9 +363,15 @@ impl State<'_> {
         {
             return Some(*c);
         }
-        bare_symbols
-            .iter()
-            .find_map(|s| self.last_by_symbol.get(s).copied())
+        // the rare path (no reply to a known call, no pair of an earlier call): tokenize again
+        tokenize(&m.text).iter().flatten().find_map(|t| {
+            let base = match t {
+                Tok::Word(w) => w.to_uppercase(),
+                Tok::Tag(w) => w.clone(),
+                _ => return None,
+            };
+            self.last_by_symbol.get(&format!("{base}USDT")).copied()
+        })
     }
 
     fn call(&mut self, m: &Message, p: &Parsed) {
@@ -455,8 +433,8 @@ impl State<'_> {
         }
     }
 
-    fn lifecycle(&mut self, m: &Message, p: &Parsed, said: &Said, bare_symbols: &[String]) {
-        let call_id = self.linked_call(m, p, bare_symbols);
+    fn lifecycle(&mut self, m: &Message, p: &Parsed, said: &Said) {
+        let call_id = self.linked_call(m, p);
         let call = call_id.and_then(|c| self.calls.get(&c)).cloned();
         if let Some(c) = &call
             && m.time < c.time

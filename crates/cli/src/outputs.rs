@@ -76,9 +76,16 @@ impl Drop for Staging {
 }
 
 /// Writes `summary.csv`, `summary.json`, `trades.csv`, `liquidations.csv`, `equity.csv`,
-/// `skipped.csv` and Parquet copies of trades and equity into `dir`.
+/// `skipped.csv` and Parquet copies of trades and equity into `dir`; with ADL on in any run,
+/// also `adl.csv` and the ADL columns of `summary.csv` and `liquidations.csv`.
 pub fn write_tables(dir: &Path, runs: &[RunResult]) -> Result<()> {
-    tables::write_csv(&dir.join("summary.csv"), &tables::summary(), runs)?;
+    let adl_on = tables::adl_on(runs);
+    let summary = if adl_on {
+        tables::summary_adl()
+    } else {
+        tables::summary()
+    };
+    tables::write_csv(&dir.join("summary.csv"), &summary, runs)?;
     let json: Vec<serde_json::Value> = runs
         .iter()
         .map(|r| {
@@ -97,11 +104,20 @@ pub fn write_tables(dir: &Path, runs: &[RunResult]) -> Result<()> {
     tables::write_csv(&dir.join("trades.csv"), &tables::trades(), &trades)?;
     tables::write_parquet(&dir.join("trades.parquet"), &tables::trades(), &trades)?;
     let liquidations = tables::liquidation_rows(runs);
+    let liquidation_columns = if adl_on {
+        tables::liquidations_adl()
+    } else {
+        tables::liquidations()
+    };
     tables::write_csv(
         &dir.join("liquidations.csv"),
-        &tables::liquidations(),
+        &liquidation_columns,
         &liquidations,
     )?;
+    if adl_on {
+        let adl = tables::in_runs(runs, |r| &r.adl);
+        tables::write_csv(&dir.join("adl.csv"), &tables::adl(), &adl)?;
+    }
     let equity = tables::in_runs(runs, |r| &r.equity);
     tables::write_csv(&dir.join("equity.csv"), &tables::equity(), &equity)?;
     tables::write_parquet(&dir.join("equity.parquet"), &tables::equity(), &equity)?;

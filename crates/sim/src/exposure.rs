@@ -157,6 +157,8 @@ mod tests {
                 profit_factor: 0.0,
             },
             liquidation_band: None,
+            adl: Vec::new(),
+            adl_off_final_equity: None,
         };
         annotate_book_exposure(&market, &mut r, 10);
         (

@@ -66,6 +66,7 @@ use rust_decimal::Decimal;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
+mod adl;
 mod known;
 mod row;
 mod sizing;
@@ -134,7 +135,7 @@ pub fn checklist(
                 date: iso(sig.time),
             })?;
         rows.push(check_one(
-            market, tiers, &calls, sig, sym, side, account, policy, cfg, book, ccfg,
+            market, brackets, tiers, &calls, sig, sym, side, account, policy, cfg, book, ccfg,
         ));
     }
     Ok(rows)
@@ -143,6 +144,7 @@ pub fn checklist(
 #[allow(clippy::too_many_arguments)]
 fn check_one(
     market: &Market,
+    brackets: &BracketBook,
     tiers: &[Bracket],
     calls: &[Call],
     sig: &SignalEvent,
@@ -275,6 +277,9 @@ fn check_one(
         tier_max_leverage: None,
         next_tier_floor: None,
         next_tier_distance_pct: None,
+        adl_score_at_target: None,
+        adl_quantile_at_target: None,
+        adl_first_margin_share: None,
         verdict: Verdict::CrossOk,
         reasons: Vec::new(),
         notes: Vec::new(),
@@ -454,6 +459,35 @@ fn check_one(
                 b.mmr.normalize(),
                 next.mmr.normalize(),
                 next.max_leverage.normalize()
+            ));
+        }
+    }
+
+    // 6. ADL exposure (with ADL on: the scenario's cut points are the assumption it rests on)
+    if !cfg.adl.is_off() {
+        let cross = adl::in_cross(policy, &symbol);
+        let x = adl::exposure(
+            sig,
+            tiers,
+            brackets,
+            &open,
+            equity,
+            cross,
+            cfg,
+            (z.qty, z.margin, price, s),
+        );
+        row.adl_score_at_target = x.score_at_target;
+        row.adl_quantile_at_target = x.quantile_at_target;
+        row.adl_first_margin_share = x.first_margin_share;
+        if let Some(q) = x.quantile_at_target.filter(|&q| q >= 3) {
+            notes.push(format!(
+                "at its first target the position would be in ADL quantile {q} of 4: in a cascade ADL may close it there"
+            ));
+        }
+        if let Some(share) = x.first_margin_share.filter(|&f| f > 0.0) {
+            notes.push(format!(
+                "{} of the cross book's margin is unrealised profit of positions ADL would take first",
+                pct(share)
             ));
         }
     }
