@@ -142,6 +142,8 @@ pub struct Plan {
 const FAN_POINTS: usize = 120;
 /// Paths run in parallel before their records are folded (in path order).
 const CHUNK: usize = 64;
+/// Rows of `stress_paths.parquet` built in memory at a time (one row group each).
+const PARQUET_BATCH: usize = 65_536;
 
 /// Runs the command.
 pub fn run(args: StressArgs) -> Result<()> {
@@ -662,10 +664,11 @@ pub fn write_outputs(
         &tables::stress_paths(),
         &rows,
     )?;
-    tables::write_parquet(
+    tables::write_parquet_batched(
         &dir.join("stress_paths.parquet"),
         &tables::stress_paths(),
         &rows,
+        PARQUET_BATCH,
     )?;
     let fan_rows: Vec<FanRow> = s
         .fans

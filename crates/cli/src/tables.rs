@@ -69,7 +69,33 @@ pub fn write_csv<R>(path: &Path, columns: &[Column<R>], records: &[R]) -> Result
 /// Writes `records` as Parquet: float and integer columns typed (a cell that does not parse is
 /// NaN / 0), the rest text.
 pub fn write_parquet<R>(path: &Path, columns: &[Column<R>], records: &[R]) -> Result<()> {
-    let cols = columns
+    ringfence_data::tables::write_parquet(path, typed(columns, records))?;
+    Ok(())
+}
+
+/// Like [`write_parquet`], `batch` records at a time (one row group each): memory holds one
+/// batch's cells, not the table's.
+pub fn write_parquet_batched<R>(
+    path: &Path,
+    columns: &[Column<R>],
+    records: &[R],
+    batch: usize,
+) -> Result<()> {
+    let chunks: Vec<&[R]> = if records.is_empty() {
+        vec![records]
+    } else {
+        records.chunks(batch.max(1)).collect()
+    };
+    ringfence_data::tables::write_parquet_batches(
+        path,
+        chunks.into_iter().map(|c| typed(columns, c)),
+    )?;
+    Ok(())
+}
+
+/// The typed Parquet columns of `records`.
+fn typed<R>(columns: &[Column<R>], records: &[R]) -> Vec<(String, TableColumn)> {
+    columns
         .iter()
         .map(|c| {
             let cells = records.iter().map(|r| (c.cell)(r));
@@ -82,9 +108,7 @@ pub fn write_parquet<R>(path: &Path, columns: &[Column<R>], records: &[R]) -> Re
             };
             (c.name.to_string(), col)
         })
-        .collect();
-    ringfence_data::tables::write_parquet(path, cols)?;
-    Ok(())
+        .collect()
 }
 
 /// A float as Rust prints it; NaN empty, infinities `inf`.

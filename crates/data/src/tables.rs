@@ -29,10 +29,56 @@ impl TableColumn {
 /// Writes the named columns (all of one length) to a Parquet file (zstd-compressed).
 pub fn write_parquet(path: &Path, columns: Vec<(String, TableColumn)>) -> Result<(), DataError> {
     let name = path.display().to_string();
+    let mut df = frame(&name, columns)?;
+    let file = std::fs::File::create(path).map_err(|e| DataError::io(path, e))?;
+    ParquetWriter::new(file)
+        .with_compression(ParquetCompression::Zstd(None))
+        .finish(&mut df)
+        .map_err(|e| DataError::file(&name, format!("cannot write parquet: {e}")))?;
+    Ok(())
+}
+
+/// Writes a Parquet file one batch of rows at a time (one row group per batch), so memory holds
+/// one batch, not the table. Every batch has the same named columns; the first batch (possibly
+/// empty) fixes the schema. No batch at all writes nothing and is an error.
+pub fn write_parquet_batches(
+    path: &Path,
+    batches: impl IntoIterator<Item = Vec<(String, TableColumn)>>,
+) -> Result<(), DataError> {
+    let name = path.display().to_string();
+    let pe = |e: PolarsError| DataError::file(&name, format!("cannot write parquet: {e}"));
+    let mut writer = None;
+    for cols in batches {
+        let df = frame(&name, cols)?;
+        if writer.is_none() {
+            let file = std::fs::File::create(path).map_err(|e| DataError::io(path, e))?;
+            writer = Some(
+                ParquetWriter::new(file)
+                    .with_compression(ParquetCompression::Zstd(None))
+                    .batched(df.schema())
+                    .map_err(pe)?,
+            );
+        }
+        if let Some(w) = writer.as_mut() {
+            w.write_batch(&df).map_err(pe)?;
+        }
+    }
+    let Some(w) = writer else {
+        return Err(DataError::file(
+            &name,
+            "no rows to write (not even an empty batch)",
+        ));
+    };
+    w.finish().map_err(pe)?;
+    Ok(())
+}
+
+/// A data frame of the named columns, all of one length.
+fn frame(name: &str, columns: Vec<(String, TableColumn)>) -> Result<DataFrame, DataError> {
     let height = columns.first().map_or(0, |(_, c)| c.len());
     if let Some((n, c)) = columns.iter().find(|(_, c)| c.len() != height) {
         return Err(DataError::file(
-            &name,
+            name,
             format!("column {n} has {} rows, expected {height}", c.len()),
         ));
     }
@@ -44,14 +90,8 @@ pub fn write_parquet(path: &Path, columns: Vec<(String, TableColumn)>) -> Result
             TableColumn::I64(v) => Column::new(n.into(), v),
         })
         .collect();
-    let mut df = DataFrame::new(height, cols)
-        .map_err(|e| DataError::file(&name, format!("cannot build table: {e}")))?;
-    let file = std::fs::File::create(path).map_err(|e| DataError::io(path, e))?;
-    ParquetWriter::new(file)
-        .with_compression(ParquetCompression::Zstd(None))
-        .finish(&mut df)
-        .map_err(|e| DataError::file(&name, format!("cannot write parquet: {e}")))?;
-    Ok(())
+    DataFrame::new(height, cols)
+        .map_err(|e| DataError::file(name, format!("cannot build table: {e}")))
 }
 
 /// Reads a table written by [`write_parquet`]: every column, typed as it was written (text,
@@ -127,6 +167,22 @@ mod tests {
                 ("t".into(), TableColumn::I64(vec![1, 2])),
             ]
         );
+        let q = dir.path().join("b.parquet");
+        let batch = |a: &str, x: f64| {
+            vec![
+                ("run".to_string(), TableColumn::Str(vec![a.to_string()])),
+                ("x".to_string(), TableColumn::F64(vec![x])),
+            ]
+        };
+        write_parquet_batches(&q, [batch("a", 1.0), batch("b", 2.5)]).unwrap();
+        assert_eq!(
+            read_parquet(&q).unwrap(),
+            vec![
+                ("run".into(), TableColumn::Str(vec!["a".into(), "b".into()])),
+                ("x".into(), TableColumn::F64(vec![1.0, 2.5])),
+            ]
+        );
+        assert!(write_parquet_batches(&q, []).is_err());
         let err = write_parquet(
             &p,
             vec![
