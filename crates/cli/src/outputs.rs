@@ -1,13 +1,16 @@
 //! The output directory of a run (DESIGN.md §8): CSV and JSON tables, Parquet copies of the large
-//! ones, `run.json`, and the report — written atomically.
+//! ones, `run.json`, and the report — written atomically, each run's rows as soon as it finishes
+//! ([`RunWriter`], [`write_runs`]).
 //!
 //! Everything is first written into a sibling staging directory (`<out>.partial-<pid>`); only when
 //! every file is complete is the old output removed and the staging directory renamed into place.
 //! A failed run leaves no directory that looks complete.
 
-use crate::tables;
+use crate::tables::{self, CsvStream};
 use anyhow::{Context, Result};
+use ringfence_data::tables::ParquetStream;
 use ringfence_model::RunResult;
+use ringfence_report::charts::{MAX_CURVE_POINTS, thin_equity};
 use std::path::{Path, PathBuf};
 
 /// A staging directory renamed into place by [`Staging::commit`], removed on drop otherwise.
@@ -73,6 +76,140 @@ impl Drop for Staging {
             crate::interrupt::forget(&self.tmp);
         }
     }
+}
+
+/// What a run directory holds beyond the default tables.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OutputOptions {
+    /// Also write `equity.parquet`: every equity point of every run (`run --full-equity`).
+    pub full_equity: bool,
+}
+
+/// The per-run tables of a run directory, written as the runs come, in job order.
+///
+/// [`RunWriter::push`] writes one finished run's rows to `summary.csv`, `trades.csv`,
+/// `liquidations.csv`, `equity.csv` (at the report's bounded resolution, see
+/// [`ringfence_report::charts::thin_equity`]), `skipped.csv` and, with
+/// [`OutputOptions::full_equity`], `equity.parquet` (every point), then keeps the run with its
+/// equity at that bounded resolution. [`RunWriter::finish`] writes what needs every run
+/// (`summary.json`, `trades.parquet`, the report's curves `report-curves.parquet`) and returns the
+/// kept runs. Memory grows with trades, not with bars × runs. The bytes depend only on the runs
+/// and their order: `run` (runs as they finish) and a merge of shards (runs read back) that hand
+/// the same runs in the same order write the same files.
+pub struct RunWriter {
+    dir: PathBuf,
+    summary: CsvStream,
+    trades: CsvStream,
+    liquidations: CsvStream,
+    equity: CsvStream,
+    skipped: CsvStream,
+    full_equity: Option<ParquetStream>,
+    runs: Vec<RunResult>,
+}
+
+impl RunWriter {
+    /// Creates the tables in `dir` (their headers).
+    pub fn create(dir: &Path, opts: OutputOptions) -> Result<Self> {
+        Ok(RunWriter {
+            dir: dir.to_path_buf(),
+            summary: CsvStream::create(&dir.join("summary.csv"), &tables::summary())?,
+            trades: CsvStream::create(&dir.join("trades.csv"), &tables::trades())?,
+            liquidations: CsvStream::create(
+                &dir.join("liquidations.csv"),
+                &tables::liquidations(),
+            )?,
+            equity: CsvStream::create(&dir.join("equity.csv"), &tables::equity())?,
+            skipped: CsvStream::create(&dir.join("skipped.csv"), &tables::skipped())?,
+            full_equity: if opts.full_equity {
+                Some(ParquetStream::create(&dir.join("equity.parquet"))?)
+            } else {
+                None
+            },
+            runs: Vec::new(),
+        })
+    }
+
+    /// Writes the rows of the next run (runs come in job order) and keeps it with its equity
+    /// at the bounded resolution.
+    pub fn push(&mut self, mut run: RunResult) -> Result<()> {
+        self.summary
+            .write(&tables::summary(), std::slice::from_ref(&run))?;
+        self.trades.write(
+            &tables::trades(),
+            &tables::in_run(&run, |r| &r.trades),
+        )?;
+        self.liquidations.write(
+            &tables::liquidations(),
+            &tables::liquidation_rows(std::slice::from_ref(&run)),
+        )?;
+        if let Some(full) = &mut self.full_equity {
+            let rows = tables::in_run(&run, |r| &r.equity);
+            full.write(tables::parquet_columns(&tables::equity(), &rows))?;
+        }
+        run.equity = thin_equity(&run.equity, MAX_CURVE_POINTS);
+        self.equity
+            .write(&tables::equity(), &tables::in_run(&run, |r| &r.equity))?;
+        self.skipped.write(
+            &tables::skipped(),
+            &tables::in_run(&run, |r| &r.skipped),
+        )?;
+        self.runs.push(run);
+        Ok(())
+    }
+
+    /// Writes `summary.json`, `trades.parquet` and `report-curves.parquet`, closes every table
+    /// and returns the runs (equity at the bounded resolution), in the order they were pushed.
+    pub fn finish(self) -> Result<Vec<RunResult>> {
+        let RunWriter {
+            dir,
+            summary,
+            trades,
+            liquidations,
+            equity,
+            skipped,
+            full_equity,
+            runs,
+        } = self;
+        for t in [summary, trades, liquidations, equity, skipped] {
+            t.finish()?;
+        }
+        if let Some(full) = full_equity {
+            full.finish(tables::parquet_columns(&tables::equity(), &[]))?;
+        }
+        let json: Vec<serde_json::Value> = runs
+            .iter()
+            .map(|r| {
+                serde_json::json!({
+                    "run": r.run,
+                    "account": r.account,
+                    "policy": r.policy,
+                    "params": r.params.iter().map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone()))).collect::<serde_json::Map<_, _>>(),
+                    "summary": r.summary,
+                    "liquidation_band": r.liquidation_band.map(|(a, c)| serde_json::json!({"adverse": a, "close": c})),
+                })
+            })
+            .collect();
+        write_json(&dir.join("summary.json"), &json)?;
+        let rows = tables::in_runs(&runs, |r| &r.trades);
+        tables::write_parquet(&dir.join("trades.parquet"), &tables::trades(), &rows)?;
+        crate::report_input::write_curves(&dir.join(crate::report_input::CURVES), &runs)?;
+        Ok(runs)
+    }
+}
+
+/// Writes every run's tables into `dir` from `runs` in job order ([`RunWriter`]) and returns the
+/// runs with their equity at the report's bounded resolution. `run` streams into a
+/// [`RunWriter`] as the runs finish; this is the same writer for runs that are all at hand.
+pub fn write_runs(
+    dir: &Path,
+    opts: OutputOptions,
+    runs: impl IntoIterator<Item = RunResult>,
+) -> Result<Vec<RunResult>> {
+    let mut w = RunWriter::create(dir, opts)?;
+    for r in runs {
+        w.push(r)?;
+    }
+    w.finish()
 }
 
 /// Writes `summary.csv`, `summary.json`, `trades.csv`, `liquidations.csv`, `equity.csv`,

@@ -52,7 +52,7 @@
 //! the next bracket, leverage capped by the bracket, no funding data) in [`ChecklistRow::notes`].
 
 use crate::config::{Account, EngineConfig, Policy};
-use crate::engine::correlation;
+use crate::returns::MarketStats;
 use crate::error::SimError;
 use crate::num::{dec, flt};
 use ringfence_model::bracket::bracket_for;
@@ -113,6 +113,7 @@ pub fn checklist(
     ccfg: &ChecklistConfig,
 ) -> Result<Vec<ChecklistRow>, SimError> {
     let calls = history(signals);
+    let stats = MarketStats::new(market, ccfg.correlation_window);
     let mut rows = Vec::new();
     for sig in signals.iter().filter(|s| s.action == Action::Open) {
         let (Some(symbol), Some(side)) = (&sig.symbol, sig.side) else {
@@ -134,7 +135,7 @@ pub fn checklist(
                 date: iso(sig.time),
             })?;
         rows.push(check_one(
-            market, tiers, &calls, sig, sym, side, account, policy, cfg, book, ccfg,
+            &stats, tiers, &calls, sig, sym, side, account, policy, cfg, book, ccfg,
         ));
     }
     Ok(rows)
@@ -142,7 +143,7 @@ pub fn checklist(
 
 #[allow(clippy::too_many_arguments)]
 fn check_one(
-    market: &Market,
+    stats: &MarketStats<'_>,
     tiers: &[Bracket],
     calls: &[Call],
     sig: &SignalEvent,
@@ -155,8 +156,9 @@ fn check_one(
     ccfg: &ChecklistConfig,
 ) -> ChecklistRow {
     let t = sig.time;
+    let market = stats.market();
     let symbol = market.series[sym].symbol.clone();
-    let known = Known::new(market, t);
+    let known = Known::new(stats, t);
     let s = side.sign();
     let mut reasons = Vec::new();
     let mut notes = Vec::new();
@@ -299,6 +301,8 @@ fn check_one(
         price,
         stop,
         equity,
+        price_dec: dec(price),
+        stop_dec: stop.map(dec),
     };
     let lev = sizer.capped(called);
     if lev < called {
