@@ -2,7 +2,7 @@
 //! write the tables, `run.json` and the report atomically.
 
 use crate::exit::bad_input;
-use crate::outputs::{Staging, write_json, write_tables};
+use crate::outputs::{OutputOptions, RunWriter, Staging, write_json};
 use crate::pipeline::{self, Loaded};
 use crate::prepare::{Prepared, shown};
 use crate::report_input::report_input;
@@ -33,6 +33,10 @@ pub struct RunArgs {
     /// Skip the HTML/PNG report (tables and run.json only).
     #[arg(long)]
     pub no_report: bool,
+    /// Also write `equity.parquet`: every equity point of every run (by default the equity is
+    /// written at the report's bounded resolution only, in `equity.csv`).
+    #[arg(long)]
+    pub full_equity: bool,
     /// Print the time of each phase (load, prepare, simulate, annotate, checklist, outputs,
     /// report) to stderr.
     #[arg(long)]
@@ -65,33 +69,46 @@ pub fn run(args: RunArgs) -> Result<()> {
         jobs,
     } = timings.time("load", || pipeline::load(&args.scenario, intrabar))?;
     let out = args.out.clone().unwrap_or_else(|| sc.output.clone());
-    let mut results = Vec::with_capacity(jobs.len());
-    pipeline::stream_jobs(&prepared, &jobs, &sc.engine, args.threads, &timings, |_, r| {
-        results.push(r);
-        Ok(())
-    })?;
     let staging = Staging::new(&out)?;
-    timings.time("outputs", || -> Result<()> {
-        write_tables(staging.dir(), &results)?;
-        write_run_json(staging.dir(), &sc, &prepared, &jobs)
+    let opts = OutputOptions {
+        full_equity: args.full_equity,
+    };
+    // Each run's rows are written as soon as it and every run before it are done; only its
+    // trades and its equity at the report's resolution are kept.
+    let mut writer = timings.time("outputs", || RunWriter::create(staging.dir(), opts))?;
+    let mut rows = None;
+    pipeline::stream_jobs(
+        &prepared,
+        &jobs,
+        &sc.engine,
+        args.threads,
+        &timings,
+        |i, r| {
+            if i == 0 {
+                rows = Some(timings.time("checklist", || {
+                    pipeline::checklist_rows(
+                        &sc,
+                        &prepared,
+                        &jobs[0],
+                        &r,
+                        &pipeline::default_checklist_config(&sc),
+                    )
+                }));
+            }
+            timings.time("outputs", || writer.push(r))
+        },
+    )?;
+    let results = timings.time("outputs", || -> Result<_> {
+        let runs = writer.finish()?;
+        write_run_json(staging.dir(), &sc, &prepared, &jobs)?;
+        Ok(runs)
     })?;
-    let rows = timings.time("checklist", || {
-        results.first().map(|book| {
-            pipeline::checklist_rows(
-                &sc,
-                &prepared,
-                &jobs[0],
-                book,
-                &pipeline::default_checklist_config(&sc),
-            )
-        })
-    });
-    let input = timings.time("checklist", || {
+    let mut input = timings.time("checklist", || {
         report_input(&sc, &prepared, &jobs, results, rows)
     });
     crate::warnings::print(&input);
     timings.time("outputs", || -> Result<()> {
-        write_json(&staging.dir().join("report-input.json"), &input)?;
+        crate::report_input::write_input(staging.dir(), &mut input)?;
         if let Some(c) = &input.claims {
             let path = staging.dir().join("claims_vs_replay.csv");
             crate::tables::write_csv(&path, &crate::tables::claims(), &c.rows)?;

@@ -1,6 +1,6 @@
 //! The output directory of a run (DESIGN.md §8): CSV and JSON tables, Parquet copies of the large
 //! ones, `run.json`, and the report — written atomically, each run's rows as soon as it finishes
-//! ([`RunWriter`], [`write_runs`]).
+//! ([`RunWriter`]).
 //!
 //! Everything is first written into a sibling staging directory (`<out>.partial-<pid>`); only when
 //! every file is complete is the old output removed and the staging directory renamed into place.
@@ -10,7 +10,7 @@ use crate::tables::{self, CsvStream};
 use anyhow::{Context, Result};
 use ringfence_data::tables::ParquetStream;
 use ringfence_model::RunResult;
-use ringfence_report::charts::{MAX_CURVE_POINTS, thin_equity};
+use ringfence_report::charts::{STORED_CURVE_POINTS, thin_equity};
 use std::path::{Path, PathBuf};
 
 /// A staging directory renamed into place by [`Staging::commit`], removed on drop otherwise.
@@ -134,10 +134,8 @@ impl RunWriter {
     pub fn push(&mut self, mut run: RunResult) -> Result<()> {
         self.summary
             .write(&tables::summary(), std::slice::from_ref(&run))?;
-        self.trades.write(
-            &tables::trades(),
-            &tables::in_run(&run, |r| &r.trades),
-        )?;
+        self.trades
+            .write(&tables::trades(), &tables::in_run(&run, |r| &r.trades))?;
         self.liquidations.write(
             &tables::liquidations(),
             &tables::liquidation_rows(std::slice::from_ref(&run)),
@@ -146,13 +144,11 @@ impl RunWriter {
             let rows = tables::in_run(&run, |r| &r.equity);
             full.write(tables::parquet_columns(&tables::equity(), &rows))?;
         }
-        run.equity = thin_equity(&run.equity, MAX_CURVE_POINTS);
+        run.equity = thin_equity(&run.equity, STORED_CURVE_POINTS);
         self.equity
             .write(&tables::equity(), &tables::in_run(&run, |r| &r.equity))?;
-        self.skipped.write(
-            &tables::skipped(),
-            &tables::in_run(&run, |r| &r.skipped),
-        )?;
+        self.skipped
+            .write(&tables::skipped(), &tables::in_run(&run, |r| &r.skipped))?;
         self.runs.push(run);
         Ok(())
     }
@@ -195,56 +191,6 @@ impl RunWriter {
         crate::report_input::write_curves(&dir.join(crate::report_input::CURVES), &runs)?;
         Ok(runs)
     }
-}
-
-/// Writes every run's tables into `dir` from `runs` in job order ([`RunWriter`]) and returns the
-/// runs with their equity at the report's bounded resolution. `run` streams into a
-/// [`RunWriter`] as the runs finish; this is the same writer for runs that are all at hand.
-pub fn write_runs(
-    dir: &Path,
-    opts: OutputOptions,
-    runs: impl IntoIterator<Item = RunResult>,
-) -> Result<Vec<RunResult>> {
-    let mut w = RunWriter::create(dir, opts)?;
-    for r in runs {
-        w.push(r)?;
-    }
-    w.finish()
-}
-
-/// Writes `summary.csv`, `summary.json`, `trades.csv`, `liquidations.csv`, `equity.csv`,
-/// `skipped.csv` and Parquet copies of trades and equity into `dir`.
-pub fn write_tables(dir: &Path, runs: &[RunResult]) -> Result<()> {
-    tables::write_csv(&dir.join("summary.csv"), &tables::summary(), runs)?;
-    let json: Vec<serde_json::Value> = runs
-        .iter()
-        .map(|r| {
-            serde_json::json!({
-                "run": r.run,
-                "account": r.account,
-                "policy": r.policy,
-                "params": r.params.iter().map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone()))).collect::<serde_json::Map<_, _>>(),
-                "summary": r.summary,
-                "liquidation_band": r.liquidation_band.map(|(a, c)| serde_json::json!({"adverse": a, "close": c})),
-            })
-        })
-        .collect();
-    write_json(&dir.join("summary.json"), &json)?;
-    let trades = tables::in_runs(runs, |r| &r.trades);
-    tables::write_csv(&dir.join("trades.csv"), &tables::trades(), &trades)?;
-    tables::write_parquet(&dir.join("trades.parquet"), &tables::trades(), &trades)?;
-    let liquidations = tables::liquidation_rows(runs);
-    tables::write_csv(
-        &dir.join("liquidations.csv"),
-        &tables::liquidations(),
-        &liquidations,
-    )?;
-    let equity = tables::in_runs(runs, |r| &r.equity);
-    tables::write_csv(&dir.join("equity.csv"), &tables::equity(), &equity)?;
-    tables::write_parquet(&dir.join("equity.parquet"), &tables::equity(), &equity)?;
-    let skipped = tables::in_runs(runs, |r| &r.skipped);
-    tables::write_csv(&dir.join("skipped.csv"), &tables::skipped(), &skipped)?;
-    Ok(())
 }
 
 /// Writes pretty JSON.

@@ -3,11 +3,11 @@
 
 use crate::prepare::{Prepared, prepare};
 use crate::scenario::{self, Job, Scenario};
+use crate::timings::Timings;
 use anyhow::{Context, Result, anyhow};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use ringfence_model::RunResult;
 use ringfence_report::checklist::{self as plain, ChecklistSection};
-use crate::timings::Timings;
 use ringfence_sim::{
     ChannelSummary, ChecklistConfig, ChecklistRow, EngineConfig, Intrabar, MarketStats, ModeRule,
     SimError, annotate_book_exposure, channel_summaries,

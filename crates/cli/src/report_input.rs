@@ -58,9 +58,7 @@ pub fn report_input(
     }
     let rows = rows.unwrap_or_else(|| Err(anyhow::anyhow!("no run to check the calls against")));
     let checklist = match rows {
-        Ok(rows) if !jobs.is_empty() => {
-            Some(pipeline::Checked::new(rows, jobs, &runs).section())
-        }
+        Ok(rows) if !jobs.is_empty() => Some(pipeline::Checked::new(rows, jobs, &runs).section()),
         Ok(_) => None,
         Err(e) => {
             let message = format!("pre-signal checklist not computed: {e:#}");
@@ -109,7 +107,11 @@ const CURVE_COLUMNS: [&str; 8] = [
 /// Writes every run's equity points (as they are: exact floats; a missing book correlation is
 /// NaN) to the Parquet file `path`, keyed by the run's index in `runs`.
 pub fn write_curves(path: &Path, runs: &[RunResult]) -> anyhow::Result<()> {
-    let points = || runs.iter().enumerate().flat_map(|(k, r)| r.equity.iter().map(move |p| (k, p)));
+    let points = || {
+        runs.iter()
+            .enumerate()
+            .flat_map(|(k, r)| r.equity.iter().map(move |p| (k, p)))
+    };
     let f = |g: fn(&EquityPoint) -> f64| TableColumn::F64(points().map(|(_, p)| g(p)).collect());
     let columns = vec![
         TableColumn::I64(points().map(|(k, _)| k as i64).collect()),
@@ -170,24 +172,36 @@ pub fn read_input(dir: &Path) -> anyhow::Result<ReportInput> {
         return Ok(input);
     }
     let shown = curves.display().to_string();
-    let table = ringfence_data::tables::read_parquet(&curves)
-        .map_err(|e| bad_input(e.to_string()))?;
+    let table =
+        ringfence_data::tables::read_parquet(&curves).map_err(|e| bad_input(e.to_string()))?;
     let column = |name: &str| {
         table
             .iter()
             .find(|(n, _)| n == name)
             .map(|(_, c)| c)
-            .ok_or_else(|| bad_input(format!("{shown}: no column {name}; write it again with `ringfence run`")))
+            .ok_or_else(|| {
+                bad_input(format!(
+                    "{shown}: no column {name}; write it again with `ringfence run`"
+                ))
+            })
     };
     let ints = |name: &str| match column(name)? {
         TableColumn::I64(v) => Ok(v),
-        _ => Err(bad_input(format!("{shown}: column {name} is not an integer column"))),
+        _ => Err(bad_input(format!(
+            "{shown}: column {name} is not an integer column"
+        ))),
     };
     let floats = |name: &str| match column(name)? {
         TableColumn::F64(v) => Ok(v),
-        _ => Err(bad_input(format!("{shown}: column {name} is not a float column"))),
+        _ => Err(bad_input(format!(
+            "{shown}: column {name} is not a float column"
+        ))),
     };
-    let (run, time, open) = (ints("run_index")?, ints("time_ms")?, ints("open_positions")?);
+    let (run, time, open) = (
+        ints("run_index")?,
+        ints("time_ms")?,
+        ints("open_positions")?,
+    );
     let (equity, drawdown, ratio, rho, exposure) = (
         floats("equity")?,
         floats("drawdown")?,
@@ -222,4 +236,85 @@ pub fn read_input(dir: &Path) -> anyhow::Result<ReportInput> {
         });
     }
     Ok(input)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::outputs::{OutputOptions, RunWriter};
+
+    /// A month of 1m points for every run of the sample: what a 1m sweep hands the writer.
+    fn long_runs() -> ReportInput {
+        let mut input = ringfence_report::fixtures::sample();
+        for (k, r) in input.runs.iter_mut().enumerate() {
+            let start = r.equity.first().map_or(0, |p| p.time);
+            r.equity = (0..43_200)
+                .map(|i| EquityPoint {
+                    time: start + i as i64 * 60_000,
+                    equity: 10_000.0 + ((i * (k + 7)) % 997) as f64
+                        - if i > 30_000 { 8_000.0 } else { 0.0 },
+                    drawdown: ((i * 13) % 101) as f64 / 1000.0,
+                    margin_ratio: if i == 20_000 + k { 0.99 } else { 0.1 },
+                    open_positions: (i % 5) as u32,
+                    book_correlation: (i % 3 != 0).then_some(0.25 + k as f64 / 100.0),
+                    correlated_exposure: i as f64 * 0.5,
+                })
+                .collect();
+        }
+        input
+    }
+
+    #[test]
+    fn written_runs_read_back_exactly_at_the_bounded_resolution() {
+        let dir = tempfile::tempdir().unwrap();
+        let full = long_runs();
+        let mut w = RunWriter::create(dir.path(), OutputOptions { full_equity: true }).unwrap();
+        for r in full.runs.clone() {
+            w.push(r).unwrap();
+        }
+        let kept = w.finish().unwrap();
+        assert_eq!(kept.len(), full.runs.len());
+        for (k, f) in kept.iter().zip(&full.runs) {
+            assert!(
+                k.equity.len() < 4_000,
+                "{}: {} points",
+                k.run,
+                k.equity.len()
+            );
+            assert!(k.equity.iter().all(|p| f.equity.contains(p)));
+            assert_eq!(k.trades, f.trades);
+        }
+        // The curves file and the compact JSON give back the kept runs exactly.
+        let mut input = full.clone();
+        input.runs = kept.clone();
+        write_input(dir.path(), &mut input).unwrap();
+        assert_eq!(input.runs, kept, "write_input leaves the input as it was");
+        let back = read_input(dir.path()).unwrap();
+        assert_eq!(back, input);
+        // equity.csv: a header and one line per kept point; equity.parquet: every point.
+        let csv = std::fs::read_to_string(dir.path().join("equity.csv")).unwrap();
+        let kept_points: usize = kept.iter().map(|r| r.equity.len()).sum();
+        assert_eq!(csv.lines().count(), 1 + kept_points);
+        let full_rows = ringfence_data::tables::read_parquet(&dir.path().join("equity.parquet"))
+            .unwrap()[0]
+            .1
+            .len();
+        assert_eq!(full_rows, full.runs.len() * 43_200);
+    }
+
+    #[test]
+    fn a_bad_curves_file_is_bad_input_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut input = ringfence_report::fixtures::sample();
+        write_curves(&dir.path().join(CURVES), &input.runs).unwrap();
+        input.runs.truncate(1);
+        write_input(dir.path(), &mut input).unwrap();
+        let err = read_input(dir.path()).unwrap_err();
+        assert!(crate::exit::is_bad_input(&err));
+        let msg = format!("{err:#}");
+        assert!(msg.contains(CURVES) && msg.contains("run_index 1"), "{msg}");
+        std::fs::write(dir.path().join(CURVES), b"not parquet").unwrap();
+        let msg = format!("{:#}", read_input(dir.path()).unwrap_err());
+        assert!(msg.contains(CURVES), "{msg}");
+    }
 }

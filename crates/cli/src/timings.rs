@@ -99,9 +99,18 @@ mod tests {
         let s = t.render(Duration::from_secs(2), 2);
         let lines: Vec<&str> = s.lines().collect();
         assert_eq!(lines.len(), 1 + PHASES.len() + 2);
-        assert!(lines[3].starts_with("  simulate") && lines[3].ends_with("0.500"), "{s}");
+        assert!(
+            lines[3].starts_with("  simulate") && lines[3].ends_with("0.500"),
+            "{s}"
+        );
         assert!(lines[7].ends_with("1.500"), "{s}");
-        assert!(lines[8].contains("total") && lines[8].ends_with("2.000"), "{s}");
-        assert!(lines[9].contains("3 run(s) on 2 thread(s) took 0.400 s"), "{s}");
+        assert!(
+            lines[8].contains("total") && lines[8].ends_with("2.000"),
+            "{s}"
+        );
+        assert!(
+            lines[9].contains("3 run(s) on 2 thread(s) took 0.400 s"),
+            "{s}"
+        );
     }
 }

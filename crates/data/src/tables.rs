@@ -50,7 +50,8 @@ fn frame(name: &str, columns: Vec<(String, TableColumn)>) -> Result<DataFrame, D
             TableColumn::I64(v) => Column::new(n.into(), v),
         })
         .collect();
-    DataFrame::new(height, cols).map_err(|e| DataError::file(name, format!("cannot build table: {e}")))
+    DataFrame::new(height, cols)
+        .map_err(|e| DataError::file(name, format!("cannot build table: {e}")))
 }
 
 /// Writes the named columns (all of one length) to a Parquet file (zstd-compressed).
@@ -93,9 +94,11 @@ impl ParquetStream {
         if df.height() == 0 && self.writer.is_some() {
             return Ok(());
         }
-        let err = |e: PolarsError| DataError::file(&self.name, format!("cannot write parquet: {e}"));
+        let err =
+            |e: PolarsError| DataError::file(&self.name, format!("cannot write parquet: {e}"));
         if self.writer.is_none() {
-            let file = std::fs::File::create(&self.path).map_err(|e| DataError::io(&self.path, e))?;
+            let file =
+                std::fs::File::create(&self.path).map_err(|e| DataError::io(&self.path, e))?;
             let w = ParquetWriter::new(std::io::BufWriter::new(file))
                 .with_compression(ParquetCompression::Zstd(None))
                 .batched(df.schema())
@@ -115,7 +118,8 @@ impl ParquetStream {
         if self.writer.is_none() {
             self.write(empty)?;
         }
-        let err = |e: PolarsError| DataError::file(&self.name, format!("cannot write parquet: {e}"));
+        let err =
+            |e: PolarsError| DataError::file(&self.name, format!("cannot write parquet: {e}"));
         if let Some(w) = self.writer.take() {
             w.finish().map_err(err)?;
         }
@@ -218,7 +222,10 @@ mod tests {
                     "x".to_string(),
                     TableColumn::F64((from..from + n).map(|i| i as f64 * 0.5).collect()),
                 ),
-                ("t".to_string(), TableColumn::I64((from..from + n).collect())),
+                (
+                    "t".to_string(),
+                    TableColumn::I64((from..from + n).collect()),
+                ),
             ]
         };
         let mut s = ParquetStream::create(&p).unwrap();
@@ -229,7 +236,10 @@ mod tests {
         assert_eq!(read_parquet(&p).unwrap(), batch(0, 5));
         // no batch at all: the schema, no rows
         let e = dir.path().join("e.parquet");
-        ParquetStream::create(&e).unwrap().finish(batch(0, 0)).unwrap();
+        ParquetStream::create(&e)
+            .unwrap()
+            .finish(batch(0, 0))
+            .unwrap();
         assert_eq!(read_parquet(&e).unwrap(), batch(0, 0));
         let err = read_parquet(&dir.path().join("missing.parquet")).unwrap_err();
         assert!(err.to_string().contains("missing.parquet"), "{err}");

@@ -73,9 +73,14 @@ const HEAT: RGBColor = RGBColor(0xB2, 0x18, 0x2B);
 const GAIN: RGBColor = RGBColor(0x1A, 0x98, 0x50);
 const GRID: RGBColor = RGBColor(0xE4, 0xE4, 0xE4);
 const NOTE: RGBColor = RGBColor(0x55, 0x55, 0x55);
-/// Most points drawn per curve; longer curves keep each bucket's minimum and maximum. Also the
-/// resolution (per curve) at which a run stores its equity for the report ([`thin_equity`]).
-pub const MAX_CURVE_POINTS: usize = 1200;
+/// Most points drawn per curve; longer curves keep each bucket's minimum and maximum.
+const MAX_CURVE_POINTS: usize = 1200;
+
+/// The resolution (per curve: equity, drawdown, margin ratio) at which a run directory stores
+/// equity curves for people and for the report (`equity.csv`, the report's curves; see
+/// [`thin_equity`]): about 100 buckets, each keeping its first and last point, minimum, maximum and
+/// largest step. Sized so that a 24-run sweep of a month of 1m bars writes a few MB.
+pub const STORED_CURVE_POINTS: usize = 600;
 
 /// One chart of the report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -1677,7 +1682,11 @@ mod unit {
         let pts: Vec<EquityPoint> = (0..n)
             .map(|i| {
                 let wave = ((i * 7919) % 1000) as f64 / 10.0;
-                let equity = if i < cliff { 10_000.0 + wave } else { 2_000.0 + wave };
+                let equity = if i < cliff {
+                    10_000.0 + wave
+                } else {
+                    2_000.0 + wave
+                };
                 EquityPoint {
                     time: i as i64 * 60_000,
                     equity,
@@ -1689,8 +1698,8 @@ mod unit {
                 }
             })
             .collect();
-        let out = thin_equity(&pts, MAX_CURVE_POINTS);
-        assert!(out.len() < 3 * (MAX_CURVE_POINTS + 6), "{}", out.len());
+        let out = thin_equity(&pts, STORED_CURVE_POINTS);
+        assert!(out.len() < 3 * (STORED_CURVE_POINTS + 6), "{}", out.len());
         assert!(out.windows(2).all(|w| w[0].time < w[1].time));
         let kept = |i: usize| out.iter().any(|p| *p == pts[i]);
         assert!(kept(cliff - 1) && kept(cliff), "cliff smoothed away");
@@ -1700,7 +1709,10 @@ mod unit {
             let min = pts.iter().map(f).fold(f64::MAX, f64::min);
             assert!(out.iter().any(|p| f(p) == max) && out.iter().any(|p| f(p) == min));
         }
-        assert_eq!(thin_equity(&pts[..1000], MAX_CURVE_POINTS), pts[..1000].to_vec());
+        assert_eq!(
+            thin_equity(&pts[..500], STORED_CURVE_POINTS),
+            pts[..500].to_vec()
+        );
     }
 
     #[test]

@@ -33,13 +33,17 @@ pub fn annotate_book_exposure(stats: &MarketStats<'_>, result: &mut RunResult) {
     by_open.sort_by_key(|&l| (trades[legs[l].0].open_time, l));
     let sorted = result.equity.windows(2).all(|w| w[0].time <= w[1].time);
     let mut next = 0;
+    let mut bar = 0;
     // Legs open at the current point, in trade order (the order the sums run in).
     let mut open: Vec<usize> = Vec::new();
     let mut book: Vec<(usize, f64)> = Vec::new();
     for point in &mut result.equity {
         let t = point.time;
         if sorted {
-            while let Some(&l) = by_open.get(next).filter(|&&l| trades[legs[l].0].open_time <= t) {
+            while let Some(&l) = by_open
+                .get(next)
+                .filter(|&&l| trades[legs[l].0].open_time <= t)
+            {
                 let at = open.partition_point(|&o| o < l);
                 open.insert(at, l);
                 next += 1;
@@ -52,9 +56,17 @@ pub fn annotate_book_exposure(stats: &MarketStats<'_>, result: &mut RunResult) {
                 tr.open_time <= t && t < tr.close_time
             }));
         }
-        let i = market
-            .bar_at_or_after(t)
-            .min(market.len().saturating_sub(1));
+        // The bar holding `t`: found by a cursor along time-ordered points (what
+        // `bar_at_or_after` gives), by a binary search otherwise.
+        let at_or_after = if sorted {
+            while bar < market.times.len() && market.times[bar] < t {
+                bar += 1;
+            }
+            bar
+        } else {
+            market.bar_at_or_after(t)
+        };
+        let i = at_or_after.min(market.len().saturating_sub(1));
         book.clear();
         book.extend(open.iter().filter_map(|&l| {
             let (_, k, sq) = legs[l];

@@ -142,7 +142,9 @@ mod tests {
                 Some(threads),
                 |i| {
                     // uneven job lengths so that completion order differs from job order
-                    std::thread::sleep(std::time::Duration::from_micros(((i * 7919) % 13) as u64 * 50));
+                    std::thread::sleep(std::time::Duration::from_micros(
+                        ((i * 7919) % 13) as u64 * 50,
+                    ));
                     i * i
                 },
                 |i, v| {
@@ -151,7 +153,11 @@ mod tests {
                 },
             );
             r.unwrap();
-            assert_eq!(seen, (0..50).map(|i| (i, i * i)).collect::<Vec<_>>(), "{threads} threads");
+            assert_eq!(
+                seen,
+                (0..50).map(|i| (i, i * i)).collect::<Vec<_>>(),
+                "{threads} threads"
+            );
         }
     }
 
@@ -171,7 +177,10 @@ mod tests {
             |i, _| {
                 // a slow sink: workers must wait instead of piling results up
                 std::thread::sleep(std::time::Duration::from_micros(200));
-                assert!(running_max.load(Ordering::SeqCst) < i + 2 * 2 + 1, "ran ahead at {i}");
+                assert!(
+                    running_max.load(Ordering::SeqCst) < i + 2 * 2 + 1,
+                    "ran ahead at {i}"
+                );
                 sunk += 1;
                 if i == 30 {
                     return Err(SimError::ThreadPool {

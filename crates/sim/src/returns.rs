@@ -95,7 +95,13 @@ impl<'a> MarketStats<'a> {
 
     /// The correlation of `a` and `b` over any `window` bars before bar `i`, from the cached
     /// returns but not cached itself (for a few values, or another window).
-    pub(crate) fn correlation_over(&self, a: usize, b: usize, i: usize, window: usize) -> Option<f64> {
+    pub(crate) fn correlation_over(
+        &self,
+        a: usize,
+        b: usize,
+        i: usize,
+        window: usize,
+    ) -> Option<f64> {
         if a == b {
             return Some(1.0);
         }
@@ -186,7 +192,9 @@ mod tests {
         let mut p = 100.0;
         (0..n)
             .map(|i| {
-                x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                x = x
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
                 p *= 1.0 + ((x >> 33) as f64 / (1u64 << 31) as f64 - 0.5) * 0.02;
                 match i {
                     700 => f64::NAN,
@@ -225,7 +233,9 @@ mod tests {
                     let other = crate::engine::correlation(&market, a, b, i, window + 5);
                     assert_eq!(
                         other.map(f64::to_bits),
-                        stats.correlation_over(a, b, i, window + 5).map(f64::to_bits),
+                        stats
+                            .correlation_over(a, b, i, window + 5)
+                            .map(f64::to_bits),
                         "uncached, pair ({a}, {b}) bar {i} window {}",
                         window + 5
                     );

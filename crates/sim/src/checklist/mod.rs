@@ -52,9 +52,9 @@
 //! the next bracket, leverage capped by the bracket, no funding data) in [`ChecklistRow::notes`].
 
 use crate::config::{Account, EngineConfig, Policy};
-use crate::returns::MarketStats;
 use crate::error::SimError;
 use crate::num::{dec, flt};
+use crate::returns::MarketStats;
 use ringfence_model::bracket::bracket_for;
 use ringfence_model::time::{HOUR_MS, iso};
 use ringfence_model::{

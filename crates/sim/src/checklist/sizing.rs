@@ -52,9 +52,9 @@ impl Sizer<'_> {
             ex.taker_fee
         };
         let entry_fee = notional_dec * entry_rate * self.fee_mult;
-        let stop_fee = self.stop_dec.map_or(Decimal::ZERO, |s| {
-            qty * s * ex.taker_fee * self.fee_mult
-        });
+        let stop_fee = self
+            .stop_dec
+            .map_or(Decimal::ZERO, |s| qty * s * ex.taker_fee * self.fee_mult);
         let im = dec(notional / lev);
         let wb = im - entry_fee - stop_fee;
         let lp = ex.maintenance_basis.isolated_liq_price(
