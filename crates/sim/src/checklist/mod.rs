@@ -112,33 +112,42 @@ pub fn checklist(
     book: &RunResult,
     ccfg: &ChecklistConfig,
 ) -> Result<Vec<ChecklistRow>, SimError> {
+    use rayon::prelude::*;
     let calls = history(signals);
     let stats = MarketStats::new(market, ccfg.correlation_window);
-    let mut rows = Vec::new();
-    for sig in signals.iter().filter(|s| s.action == Action::Open) {
-        let (Some(symbol), Some(side)) = (&sig.symbol, sig.side) else {
-            continue;
-        };
-        let sym = market
-            .symbol_index(symbol)
-            .ok_or_else(|| SimError::NoMarketData {
-                id: sig.id.clone(),
-                source_file: sig.source.clone(),
-                line: sig.line,
-                symbol: symbol.clone(),
-            })?;
-        let tiers = brackets
-            .table(symbol, sig.time)
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| SimError::NoBrackets {
-                symbol: symbol.clone(),
-                date: iso(sig.time),
-            })?;
-        rows.push(check_one(
-            &stats, tiers, &calls, sig, sym, side, account, policy, cfg, book, ccfg,
-        ));
-    }
-    Ok(rows)
+    // Every call is checked on its own (what was known at its time): in parallel, collected in
+    // signal order, the first error in that order returned.
+    let opens: Vec<&SignalEvent> = signals
+        .iter()
+        .filter(|s| s.action == Action::Open)
+        .collect();
+    let rows: Vec<Result<Option<ChecklistRow>, SimError>> = opens
+        .par_iter()
+        .map(|sig| {
+            let (Some(symbol), Some(side)) = (&sig.symbol, sig.side) else {
+                return Ok(None);
+            };
+            let sym = market
+                .symbol_index(symbol)
+                .ok_or_else(|| SimError::NoMarketData {
+                    id: sig.id.clone(),
+                    source_file: sig.source.clone(),
+                    line: sig.line,
+                    symbol: symbol.clone(),
+                })?;
+            let tiers = brackets
+                .table(symbol, sig.time)
+                .filter(|t| !t.is_empty())
+                .ok_or_else(|| SimError::NoBrackets {
+                    symbol: symbol.clone(),
+                    date: iso(sig.time),
+                })?;
+            Ok(Some(check_one(
+                &stats, tiers, &calls, sig, sym, side, account, policy, cfg, book, ccfg,
+            )))
+        })
+        .collect();
+    rows.into_iter().filter_map(Result::transpose).collect()
 }
 
 #[allow(clippy::too_many_arguments)]
