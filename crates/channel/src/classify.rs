@@ -9,6 +9,7 @@
 use crate::export::Message;
 use crate::grammar::{Entry, Grammar, Lifecycle, Parsed, Said};
 use crate::tokens::{Tok, tokenize};
+use rayon::prelude::*;
 use ringfence_model::{
     Action, EntryLevel, EntrySpec, MarginMode, Side, SignalEvent, Symbol, TimestampMs,
 };
@@ -186,21 +187,70 @@ pub fn classify(messages: &[Message], grammar: &Grammar, source: &str) -> Import
     let mut order: Vec<&Message> = messages.iter().collect();
     order.sort_by_key(|m| m.id);
     let mut st = State {
-        grammar,
         source,
+        line: String::new(),
         calls: BTreeMap::new(),
         link: BTreeMap::new(),
         last_by_symbol: BTreeMap::new(),
         out: Import::default(),
     };
-    for m in order {
-        st.message(m);
+    st.out.records.reserve(order.len());
+    // Reading a message's text (tokens, fields, lifecycle words) depends on nothing but the text
+    // and the grammar, so it runs in parallel, a chunk at a time (bounded memory); linking updates
+    // to calls depends on the order of messages and stays sequential.
+    for chunk in order.chunks(ANALYSIS_CHUNK) {
+        let read: Vec<Reading> = chunk.par_iter().map(|m| Reading::of(m, grammar)).collect();
+        for (m, reading) in chunk.iter().zip(read) {
+            st.line = reading.line;
+            st.message(m, reading.text);
+        }
     }
     st.out
 }
 
+/// Messages read in parallel before the sequential linking pass (bounds the tokens held at once).
+const ANALYSIS_CHUNK: usize = 8192;
+
+/// What a message's text says, read without any state: its one-line form for the report, and
+/// (for a message with text) the call fields and the lifecycle words when it is not a complete
+/// call. The tokens are dropped on the worker that made them.
+struct Reading {
+    line: String,
+    text: Option<TextReading>,
+}
+
+struct TextReading {
+    parsed: Parsed,
+    /// `None` for a complete call (its lifecycle words are never consulted).
+    said: Option<Said>,
+}
+
+impl Reading {
+    fn of(m: &Message, grammar: &Grammar) -> Reading {
+        let line = one_line(&m.text);
+        if m.service.is_some() || m.text.trim().is_empty() {
+            return Reading { line, text: None };
+        }
+        let lines = tokenize(&m.text);
+        let parsed = grammar.parse(&lines);
+        let said = (!is_full_call(&parsed)).then(|| grammar.lifecycle(&lines));
+        Reading {
+            line,
+            text: Some(TextReading { parsed, said }),
+        }
+    }
+}
+
+/// A pair, an entry (labelled, market or a price) and a stop or a target.
+fn is_full_call(parsed: &Parsed) -> bool {
+    parsed.symbol.is_some()
+        && (parsed.entry_label || parsed.market || !parsed.entries.is_empty())
+        && (parsed.stop.is_some() || !parsed.targets.is_empty())
+}
+
 struct State<'a> {
-    grammar: &'a Grammar,
+    /// The current message's text on one line, taken by its record.
+    line: String,
     source: &'a str,
     calls: BTreeMap<i64, CallInfo>,
     /// message id -> call id, for every message linked to a call (calls link to themselves)
@@ -252,12 +302,12 @@ impl State<'_> {
             edited: m.edited,
             forwarded_from: m.forwarded_from.clone(),
             detail: String::new(),
-            text: one_line(&m.text),
+            text: std::mem::take(&mut self.line),
         });
         self.out.records.last_mut().expect("just pushed")
     }
 
-    fn message(&mut self, m: &Message) {
+    fn message(&mut self, m: &Message, reading: Option<TextReading>) {
         if self.out.records.last().is_some_and(|r| r.msg_id == m.id) {
             self.record(
                 m,
@@ -270,28 +320,22 @@ impl State<'_> {
             self.record(m, Class::Chatter, format!("service message ({action})"));
             return;
         }
-        if m.text.trim().is_empty() {
+        let Some(TextReading { parsed, said }) = reading else {
             self.record(m, Class::Chatter, "no text (media, sticker or empty)");
             return;
-        }
-        let lines = tokenize(&m.text);
-        let parsed = self.grammar.parse(&lines);
+        };
         let has_prices =
             !parsed.entries.is_empty() || parsed.stop.is_some() || !parsed.targets.is_empty();
-        let full_call = parsed.symbol.is_some()
-            && (parsed.entry_label || parsed.market || !parsed.entries.is_empty())
-            && (parsed.stop.is_some() || !parsed.targets.is_empty());
-        if full_call {
+        let Some(said) = said else {
             self.call(m, &parsed);
             return;
-        }
-        let said = self.grammar.lifecycle(&lines);
+        };
         if !said.forms.is_empty() {
-            self.lifecycle(m, &parsed, &said, &lines);
+            self.lifecycle(m, &parsed, &said);
         } else if parsed.symbol.is_some() && has_prices && said.pct.is_none() {
             self.call(m, &parsed);
         } else if said.pct.is_some() {
-            self.lifecycle(m, &parsed, &said, &lines);
+            self.lifecycle(m, &parsed, &said);
         } else if has_prices || (parsed.entry_label && parsed.symbol.is_some()) {
             let reason = if parsed.symbol.is_none() {
                 "prices without a pair: no call can be made of it"
@@ -306,7 +350,7 @@ impl State<'_> {
 
     /// The call a message refers to: by reply, else by the pair it names, else by a bare base
     /// asset word (`ETH close now`) matching an earlier call's pair.
-    fn linked_call(&self, m: &Message, parsed: &Parsed, lines: &[Vec<Tok>]) -> Option<i64> {
+    fn linked_call(&self, m: &Message, parsed: &Parsed) -> Option<i64> {
         if let Some(r) = m.reply_to
             && let Some(c) = self.link.get(&r)
         {
@@ -319,7 +363,8 @@ impl State<'_> {
         {
             return Some(*c);
         }
-        lines.iter().flatten().find_map(|t| {
+        // the rare path (no reply to a known call, no pair of an earlier call): tokenize again
+        tokenize(&m.text).iter().flatten().find_map(|t| {
             let base = match t {
                 Tok::Word(w) => w.to_uppercase(),
                 Tok::Tag(w) => w.clone(),
@@ -388,8 +433,8 @@ impl State<'_> {
         }
     }
 
-    fn lifecycle(&mut self, m: &Message, p: &Parsed, said: &Said, lines: &[Vec<Tok>]) {
-        let call_id = self.linked_call(m, p, lines);
+    fn lifecycle(&mut self, m: &Message, p: &Parsed, said: &Said) {
+        let call_id = self.linked_call(m, p);
         let call = call_id.and_then(|c| self.calls.get(&c)).cloned();
         if let Some(c) = &call
             && m.time < c.time

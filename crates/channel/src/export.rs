@@ -3,6 +3,7 @@
 
 use crate::ImportError;
 use chrono::{DateTime, FixedOffset, NaiveDateTime, TimeZone};
+use rayon::prelude::*;
 use ringfence_model::TimestampMs;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
@@ -108,28 +109,37 @@ pub fn read_export(
     tz: Option<Zone>,
 ) -> Result<Vec<Message>, ImportError> {
     let files = export_files(path, format)?;
+    // pages are read side by side; the first error in page order is the one reported
+    let pages: Vec<Result<Vec<Message>, ImportError>> = files
+        .par_iter()
+        .map(|(file, fmt)| read_one(file, *fmt, tz))
+        .collect();
     let mut out = Vec::new();
-    for (file, fmt) in files {
-        let name = file.display().to_string();
-        let bytes = std::fs::read(&file).map_err(|e| ImportError::Io {
-            file: name.clone(),
-            source: e,
-        })?;
-        let text = String::from_utf8(bytes).map_err(|e| {
-            let (line, column) = line_col(e.as_bytes(), e.utf8_error().valid_up_to());
-            ImportError::At {
-                file: name.clone(),
-                line,
-                column,
-                what: "not UTF-8 text (a Telegram export is UTF-8)".into(),
-            }
-        })?;
-        match fmt {
-            Format::TelegramHtml => out.extend(parse_html(&name, &text, tz)?),
-            _ => out.extend(parse_json(&name, &text, tz)?),
-        }
+    for page in pages {
+        out.extend(page?);
     }
     Ok(out)
+}
+
+fn read_one(file: &Path, fmt: Format, tz: Option<Zone>) -> Result<Vec<Message>, ImportError> {
+    let name = file.display().to_string();
+    let bytes = std::fs::read(file).map_err(|e| ImportError::Io {
+        file: name.clone(),
+        source: e,
+    })?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        let (line, column) = line_col(e.as_bytes(), e.utf8_error().valid_up_to());
+        ImportError::At {
+            file: name.clone(),
+            line,
+            column,
+            what: "not UTF-8 text (a Telegram export is UTF-8)".into(),
+        }
+    })?;
+    match fmt {
+        Format::TelegramHtml => parse_html(&name, &text, tz),
+        _ => parse_json(&name, &text, tz),
+    }
 }
 
 fn line_col(bytes: &[u8], at: usize) -> (usize, usize) {
@@ -247,42 +257,102 @@ struct JMessage {
     #[serde(default)]
     text: Option<JText>,
     #[serde(default)]
-    text_entities: Option<Vec<JPart>>,
+    text_entities: Option<JText>,
 }
 
 /// `date_unixtime` is a string in real exports; accept a number too.
-#[derive(Deserialize)]
-#[serde(untagged)]
 enum JNum {
     S(String),
     N(i64),
 }
 
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum JText {
-    Plain(String),
-    Parts(Vec<JPart>),
-}
-
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum JPart {
-    Plain(String),
-    Entity {
-        #[serde(default)]
-        text: String,
-    },
-}
-
-fn join_parts(parts: &[JPart]) -> String {
-    let mut s = String::new();
-    for p in parts {
-        match p {
-            JPart::Plain(t) | JPart::Entity { text: t } => s.push_str(t),
+impl<'de> Deserialize<'de> for JNum {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = JNum;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("seconds since 1970, as a string or a number")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<JNum, E> {
+                Ok(JNum::S(v.to_string()))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<JNum, E> {
+                Ok(JNum::N(v))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<JNum, E> {
+                i64::try_from(v)
+                    .map(JNum::N)
+                    .map_err(|_| E::custom("date_unixtime is out of range"))
+            }
         }
+        d.deserialize_any(V)
     }
-    s
+}
+
+/// A message's `text` (or `text_entities`) joined into one string: Telegram writes either a plain
+/// string or an array of strings and entity objects (`{"type": "bold", "text": "..."}`), and the
+/// parts are joined in order. Read straight into the joined string, with no intermediate values.
+struct JText(String);
+
+impl<'de> Deserialize<'de> for JText {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = JText;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a message text: a string, or an array of strings and entities")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<JText, E> {
+                Ok(JText(v.to_string()))
+            }
+            fn visit_string<E: serde::de::Error>(self, v: String) -> Result<JText, E> {
+                Ok(JText(v))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<JText, A::Error> {
+                let mut s = String::new();
+                while seq.next_element_seed(PartInto(&mut s))?.is_some() {}
+                Ok(JText(s))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// One part of a text array, appended to the string being joined: a plain string, or an entity
+/// object whose `text` is taken (its other keys are skipped).
+struct PartInto<'s>(&'s mut String);
+
+impl<'de> serde::de::DeserializeSeed<'de> for PartInto<'_> {
+    type Value = ();
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for PartInto<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a string or an entity object with a \"text\"")
+    }
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<(), E> {
+        self.0.push_str(v);
+        Ok(())
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            if key == "text" {
+                let t: std::borrow::Cow<'de, str> = map.next_value()?;
+                self.0.push_str(&t);
+            } else {
+                map.next_value::<serde::de::IgnoredAny>()?;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Parses a Telegram `result.json`. `name` is used in messages.
@@ -317,7 +387,7 @@ pub fn parse_json(name: &str, text: &str, tz: Option<Zone>) -> Result<Vec<Messag
         });
     };
     let mut out = Vec::with_capacity(messages.len());
-    for m in messages {
+    for mut m in messages {
         let time = json_time(name, &m, tz)?;
         if !PLAUSIBLE.contains(&time) {
             return Err(ImportError::Message {
@@ -326,15 +396,11 @@ pub fn parse_json(name: &str, text: &str, tz: Option<Zone>) -> Result<Vec<Messag
                 what: "its date is not between 1970 and 3000".into(),
             });
         }
-        let mut body = match &m.text {
-            Some(JText::Plain(s)) => s.clone(),
-            Some(JText::Parts(p)) => join_parts(p),
-            None => String::new(),
-        };
+        let mut body = m.text.take().map(|t| t.0).unwrap_or_default();
         if body.is_empty()
-            && let Some(ents) = &m.text_entities
+            && let Some(ents) = m.text_entities.take()
         {
-            body = join_parts(ents);
+            body = ents.0;
         }
         let service =
             (m.kind == "service").then(|| m.action.clone().unwrap_or_else(|| "service".into()));

@@ -488,7 +488,7 @@ fn phrase_words(phrase: &str) -> Vec<String> {
     crate::tokens::tokenize_line(phrase)
         .into_iter()
         .filter_map(|t| match t {
-            Tok::Word(w) => Some(w),
+            Tok::Word(w) => Some(w.into_string()),
             _ => None,
         })
         .collect()
@@ -941,7 +941,7 @@ impl Grammar {
                 if let (Some(Tok::Punct('/')), Some(Tok::Word(q))) =
                     (toks.get(i + 1), toks.get(i + 2))
                 {
-                    let q = q.to_uppercase();
+                    let q = q.as_str().to_uppercase();
                     if self.quotes.contains(&q) && self.plausible_base(&base) {
                         return Some(format!("{base}{q}"));
                     }

@@ -5,14 +5,17 @@
 //! the `.P` perpetual suffix, keycap digits (`1️⃣`) and the few emoji that carry meaning. Every
 //! other symbol is dropped. It never fails: any text gives some tokens.
 
+use compact_str::CompactString;
+
 /// One token of a message line.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Tok {
     /// A word, lowercased (letters and digits, starting with a letter or digits followed by letters
-    /// such as `1000bonk`).
-    Word(String),
+    /// such as `1000bonk`). Held inline when short (most words are), so a message's tokens cost
+    /// few allocations.
+    Word(CompactString),
     /// A `#tag` or `$tag`, uppercased without its sign.
-    Tag(String),
+    Tag(CompactString),
     /// A number (commas as thousands separators removed, `k` multiplied out).
     Num(f64),
     /// A list index: `1)`, `1.` at the start of a line, or a keycap digit.
@@ -97,23 +100,16 @@ fn tokenize_chars(chars: &[char]) -> Vec<Tok> {
             let start = i + 1;
             let end = word_end(chars, start);
             if end > start {
-                let word: String = chars[start..end].iter().collect();
+                let word = cased(&chars[start..end], true);
                 let (word, next) = perp_suffix(chars, end, word);
-                out.push(Tok::Tag(word.to_uppercase()));
+                out.push(Tok::Tag(word));
                 i = next;
             } else {
                 i += 1;
             }
         } else if c.is_alphabetic() {
             let end = word_end(chars, i);
-            let mut lower = String::with_capacity(end - i);
-            for c in &chars[i..end] {
-                if c.is_ascii() {
-                    lower.push(c.to_ascii_lowercase());
-                } else {
-                    lower.extend(c.to_lowercase());
-                }
-            }
+            let lower = cased(&chars[i..end], false);
             // `x20`: leverage written before the number
             if let Some(n) = lower.strip_prefix(['x', 'х'])
                 && !n.is_empty()
@@ -152,6 +148,20 @@ fn tokenize_chars(chars: &[char]) -> Vec<Tok> {
     out
 }
 
+/// `chars` upper- or lowercased (ASCII fast, any script correct).
+fn cased(chars: &[char], upper: bool) -> CompactString {
+    let mut s = CompactString::with_capacity(chars.len());
+    for &c in chars {
+        match (c.is_ascii(), upper) {
+            (true, true) => s.push(c.to_ascii_uppercase()),
+            (true, false) => s.push(c.to_ascii_lowercase()),
+            (false, true) => s.extend(c.to_uppercase()),
+            (false, false) => s.extend(c.to_lowercase()),
+        }
+    }
+    s
+}
+
 /// End of a word starting at `start`: letters, digits and `_`.
 fn word_end(chars: &[char], start: usize) -> usize {
     let mut j = start;
@@ -162,7 +172,7 @@ fn word_end(chars: &[char], start: usize) -> usize {
 }
 
 /// Consumes a `.P` perpetual suffix after a word (`BTCUSDT.P`).
-fn perp_suffix(chars: &[char], end: usize, word: String) -> (String, usize) {
+fn perp_suffix(chars: &[char], end: usize, word: CompactString) -> (CompactString, usize) {
     if chars.get(end) == Some(&'.')
         && chars.get(end + 1).is_some_and(|c| matches!(c, 'P' | 'p'))
         && chars.get(end + 2).is_none_or(|c| !c.is_alphanumeric())
@@ -201,7 +211,7 @@ fn lex_number(chars: &[char], start: usize, out: &mut Vec<Tok>) -> usize {
         let tail: String = chars[j..end].iter().collect::<String>().to_lowercase();
         if !matches!(tail.as_str(), "x" | "х" | "k" | "к") {
             let word: String = chars[start..end].iter().collect();
-            let (word, next) = perp_suffix(chars, end, word.to_lowercase());
+            let (word, next) = perp_suffix(chars, end, word.to_lowercase().into());
             out.push(Tok::Word(word));
             return next;
         }

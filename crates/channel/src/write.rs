@@ -3,6 +3,7 @@
 //! Everything is rendered to memory; the caller writes files.
 
 use crate::classify::{Claim, Import, Record};
+use rayon::prelude::*;
 use ringfence_model::signal::SIGNAL_COLUMNS;
 use ringfence_model::{Action, EntrySpec, SignalEvent, time::iso};
 
@@ -63,19 +64,41 @@ fn cells(e: &SignalEvent) -> [String; 13] {
     ]
 }
 
-fn csv_string(header: &[&str], rows: impl Iterator<Item = Vec<String>>) -> String {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    // writing to memory cannot fail
-    let _ = w.write_record(header);
-    for r in rows {
-        let _ = w.write_record(&r);
+/// Rows rendered per task: CSV quoting is decided field by field, so chunks rendered apart and
+/// joined in order give the same bytes as one writer.
+const RENDER_CHUNK: usize = 4096;
+
+fn csv_string<T: Sync, R: AsRef<[String]>>(
+    header: &[&str],
+    items: &[T],
+    row: impl Fn(&T) -> R + Sync,
+) -> String {
+    let render = |rows: &[T], header: Option<&[&str]>| {
+        let mut w = csv::Writer::from_writer(Vec::new());
+        // writing to memory cannot fail
+        if let Some(h) = header {
+            let _ = w.write_record(h);
+        }
+        for r in rows {
+            let _ = w.write_record(row(r).as_ref());
+        }
+        w.into_inner().unwrap_or_default()
+    };
+    let mut out = render(&[], Some(header));
+    let parts: Vec<Vec<u8>> = items
+        .par_chunks(RENDER_CHUNK)
+        .map(|c| render(c, None))
+        .collect();
+    out.reserve(parts.iter().map(Vec::len).sum());
+    for p in parts {
+        out.extend_from_slice(&p);
     }
-    String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
+    String::from_utf8(out).unwrap_or_default()
 }
 
 /// The signal file as CSV.
 pub fn signals_csv(events: &[SignalEvent]) -> String {
-    csv_string(&SIGNAL_COLUMNS, events.iter().map(|e| cells(e).to_vec()))
+    csv_string(&SIGNAL_COLUMNS, events, cells)
 }
 
 /// The signal file as JSON Lines (same keys; empty cells left out).
@@ -124,22 +147,46 @@ fn record_cells(r: &Record) -> Vec<String> {
 
 /// The import report as CSV: one row per message.
 pub fn report_csv(import: &Import) -> String {
-    csv_string(&REPORT_COLUMNS, import.records.iter().map(record_cells))
+    csv_string(&REPORT_COLUMNS, &import.records, record_cells)
 }
 
-/// The import report as JSON: summary counts and one object per message.
+/// The import report as JSON: the counts and the parse rate, then `messages` with one object per
+/// message, one per line (readable with `grep`, and rendered in parallel chunks).
 pub fn report_json(import: &Import) -> String {
     let c = import.counts();
-    let value = serde_json::json!({
+    let mut out = serde_json::json!({
         "calls": c.calls,
         "updates": c.updates,
         "claims": c.claims,
         "chatter": c.chatter,
         "unparsed": c.unparsed,
         "parse_rate": c.parse_rate(),
-        "messages": import.records,
-    });
-    serde_json::to_string_pretty(&value).unwrap_or_default() + "\n"
+    })
+    .to_string();
+    out.pop(); // the closing brace: `messages` follows
+    out.push_str(",\"messages\":[");
+    let parts: Vec<String> = import
+        .records
+        .par_chunks(RENDER_CHUNK)
+        .map(|rows| {
+            let mut s = String::new();
+            for r in rows {
+                s.push('\n');
+                // a record of plain fields always serializes
+                s.push_str(&serde_json::to_string(r).unwrap_or_default());
+                s.push(',');
+            }
+            s
+        })
+        .collect();
+    for p in parts {
+        out.push_str(&p);
+    }
+    if !import.records.is_empty() {
+        out.pop(); // the last comma
+    }
+    out.push_str("\n]}\n");
+    out
 }
 
 const CLAIM_COLUMNS: [&str; 7] = [
@@ -166,5 +213,44 @@ fn claim_cells(c: &Claim) -> Vec<String> {
 
 /// The claims table as CSV.
 pub fn claims_csv(claims: &[Claim]) -> String {
-    csv_string(&CLAIM_COLUMNS, claims.iter().map(claim_cells))
+    csv_string(&CLAIM_COLUMNS, claims, claim_cells)
+}
+
+/// Everything an import writes, rendered to memory.
+#[derive(Debug)]
+pub struct Rendered {
+    /// The signal file (CSV, or JSON Lines when asked).
+    pub signals: String,
+    /// The import report as CSV.
+    pub report_csv: String,
+    /// The import report as JSON.
+    pub report_json: String,
+    /// The claims table as CSV.
+    pub claims_csv: String,
+}
+
+/// Renders the signal file (`jsonl` chooses JSON Lines over CSV), the import report (CSV and
+/// JSON) and the claims table, side by side on the thread pool.
+pub fn render_all(import: &Import, jsonl: bool) -> Rendered {
+    let ((signals, claims_csv), (report_csv, report_json)) = rayon::join(
+        || {
+            rayon::join(
+                || {
+                    if jsonl {
+                        signals_jsonl(&import.events)
+                    } else {
+                        signals_csv(&import.events)
+                    }
+                },
+                || claims_csv(&import.claims),
+            )
+        },
+        || rayon::join(|| report_csv(import), || report_json(import)),
+    );
+    Rendered {
+        signals,
+        report_csv,
+        report_json,
+        claims_csv,
+    }
 }

@@ -135,7 +135,12 @@ pub fn run(args: ChecklistArgs) -> Result<()> {
         .unwrap_or_else(|| sc.output.join("checklist"));
     std::fs::create_dir_all(&out)
         .with_context(|| format!("cannot create the output directory {}", out.display()))?;
-    tables::write_csv(&out.join("checklist.csv"), &tables::checklist(), rows)?;
+    let columns = if sc.engine.adl.is_off() {
+        tables::checklist()
+    } else {
+        tables::checklist_adl()
+    };
+    tables::write_csv(&out.join("checklist.csv"), &columns, rows)?;
     let file = ChecklistFile {
         scenario: &sc.name,
         account: &chosen.account.name,

@@ -72,6 +72,7 @@ pub fn run(args: RunArgs) -> Result<()> {
     let staging = Staging::new(&out)?;
     let opts = OutputOptions {
         full_equity: args.full_equity,
+        adl: !sc.engine.adl.is_off(),
     };
     // Each run's rows are written as soon as it and every run before it are done; only its
     // trades and its equity at the report's resolution are kept.

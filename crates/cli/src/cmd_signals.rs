@@ -106,11 +106,8 @@ fn import(args: ImportArgs) -> anyhow::Result<()> {
     );
     let imported = classify(&messages, &grammar, &source);
 
-    let signals = if jsonl {
-        write::signals_jsonl(&imported.events)
-    } else {
-        write::signals_csv(&imported.events)
-    };
+    let rendered = write::render_all(&imported, jsonl);
+    let signals = rendered.signals;
     // what we write must load: a failure here is our bug, not the user's input
     ringfence_data::signals::parse_signals(&args.out.display().to_string(), &signals, None)
         .context("internal error: the imported signal file does not load")?;
@@ -130,18 +127,9 @@ fn import(args: ImportArgs) -> anyhow::Result<()> {
     })?;
     write_all(&[
         (args.out.clone(), signals),
-        (
-            report_dir.join("import-report.csv"),
-            write::report_csv(&imported),
-        ),
-        (
-            report_dir.join("import-report.json"),
-            write::report_json(&imported),
-        ),
-        (
-            report_dir.join("claims.csv"),
-            write::claims_csv(&imported.claims),
-        ),
+        (report_dir.join("import-report.csv"), rendered.report_csv),
+        (report_dir.join("import-report.json"), rendered.report_json),
+        (report_dir.join("claims.csv"), rendered.claims_csv),
     ])?;
 
     let c = imported.counts();

@@ -83,11 +83,7 @@ pub fn run(args: SynthArgs) -> anyhow::Result<()> {
             telegram.display()
         )
     })?;
-    let bytes: u64 = files
-        .iter()
-        .filter_map(|f| std::fs::metadata(f).ok())
-        .map(|m| m.len())
-        .sum();
+    let bytes = total_bytes(&files);
     println!(
         "wrote {} files ({:.1} MB) to {} and the demo channel to {} (Telegram export: {}) (seed {}, {} days)",
         files.len(),
@@ -124,11 +120,7 @@ fn scale(args: SynthArgs) -> anyhow::Result<()> {
         .unwrap_or_else(|| args.out.join("scale-signals.csv"));
     let files = write_scale(&args.out, &signals, &cfg)
         .with_context(|| format!("cannot write the scale market to {}", args.out.display()))?;
-    let bytes: u64 = files
-        .iter()
-        .filter_map(|f| std::fs::metadata(f).ok())
-        .map(|m| m.len())
-        .sum();
+    let bytes = total_bytes(&files);
     let bars = u64::from(cfg.days) * 1440 / u64::from(cfg.minutes) * cfg.symbols as u64;
     println!(
         "wrote {} files ({:.1} MB) to {}: {} perpetuals x {} days of {}m bars ({:.1} M bars), channel of {} calls in {} (seed {})",
@@ -144,4 +136,13 @@ fn scale(args: SynthArgs) -> anyhow::Result<()> {
         cfg.seed
     );
     Ok(())
+}
+
+/// Bytes in `files` (those that can be read).
+fn total_bytes(files: &[PathBuf]) -> u64 {
+    files
+        .iter()
+        .filter_map(|f| std::fs::metadata(f).ok())
+        .map(|m| m.len())
+        .sum()
 }

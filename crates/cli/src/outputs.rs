@@ -83,14 +83,18 @@ impl Drop for Staging {
 pub struct OutputOptions {
     /// Also write `equity.parquet`: every equity point of every run (`run --full-equity`).
     pub full_equity: bool,
+    /// The runs have ADL on (the scenario's `[adl]`; then every run has, with its ADL-off
+    /// counterfactual): `adl.csv` and the ADL columns of `summary.csv` and `liquidations.csv` are
+    /// written. With ADL off every table is as before ADL existed.
+    pub adl: bool,
 }
 
 /// The per-run tables of a run directory, written as the runs come, in job order.
 ///
 /// [`RunWriter::push`] writes one finished run's rows to `summary.csv`, `trades.csv`,
 /// `liquidations.csv`, `equity.csv` (at the report's bounded resolution, see
-/// [`ringfence_report::charts::thin_equity`]), `skipped.csv` and, with
-/// [`OutputOptions::full_equity`], `equity.parquet` (every point), then keeps the run with its
+/// [`ringfence_report::charts::thin_equity`]), `skipped.csv`, with [`OutputOptions::adl`]
+/// `adl.csv`, and with [`OutputOptions::full_equity`] `equity.parquet` (every point), then keeps the run with its
 /// equity at that bounded resolution. [`RunWriter::finish`] writes what needs every run
 /// (`summary.json`, `trades.parquet`, the report's curves `report-curves.parquet`) and returns the
 /// kept runs. Memory grows with trades, not with bars × runs. The bytes depend only on the runs
@@ -103,8 +107,10 @@ pub struct RunWriter {
     liquidations: CsvStream,
     equity: CsvStream,
     skipped: CsvStream,
+    adl: Option<CsvStream>,
     full_equity: Option<ParquetStream>,
     runs: Vec<RunResult>,
+    opts: OutputOptions,
 }
 
 impl RunWriter {
@@ -112,12 +118,17 @@ impl RunWriter {
     pub fn create(dir: &Path, opts: OutputOptions) -> Result<Self> {
         Ok(RunWriter {
             dir: dir.to_path_buf(),
-            summary: CsvStream::create(&dir.join("summary.csv"), &tables::summary())?,
+            summary: CsvStream::create(&dir.join("summary.csv"), &summary_columns(opts))?,
             trades: CsvStream::create(&dir.join("trades.csv"), &tables::trades())?,
             liquidations: CsvStream::create(
                 &dir.join("liquidations.csv"),
-                &tables::liquidations(),
+                &liquidation_columns(opts),
             )?,
+            adl: if opts.adl {
+                Some(CsvStream::create(&dir.join("adl.csv"), &tables::adl())?)
+            } else {
+                None
+            },
             equity: CsvStream::create(&dir.join("equity.csv"), &tables::equity())?,
             skipped: CsvStream::create(&dir.join("skipped.csv"), &tables::skipped())?,
             full_equity: if opts.full_equity {
@@ -126,6 +137,7 @@ impl RunWriter {
                 None
             },
             runs: Vec::new(),
+            opts,
         })
     }
 
@@ -133,13 +145,16 @@ impl RunWriter {
     /// at the bounded resolution.
     pub fn push(&mut self, mut run: RunResult) -> Result<()> {
         self.summary
-            .write(&tables::summary(), std::slice::from_ref(&run))?;
+            .write(&summary_columns(self.opts), std::slice::from_ref(&run))?;
         self.trades
             .write(&tables::trades(), &tables::in_run(&run, |r| &r.trades))?;
         self.liquidations.write(
-            &tables::liquidations(),
+            &liquidation_columns(self.opts),
             &tables::liquidation_rows(std::slice::from_ref(&run)),
         )?;
+        if let Some(adl) = &mut self.adl {
+            adl.write(&tables::adl(), &tables::in_run(&run, |r| &r.adl))?;
+        }
         if let Some(full) = &mut self.full_equity {
             let rows = tables::in_run(&run, |r| &r.equity);
             full.write(tables::parquet_columns(&tables::equity(), &rows))?;
@@ -163,10 +178,15 @@ impl RunWriter {
             liquidations,
             equity,
             skipped,
+            adl,
             full_equity,
             runs,
+            opts: _,
         } = self;
-        for t in [summary, trades, liquidations, equity, skipped] {
+        for t in [summary, trades, liquidations, equity, skipped]
+            .into_iter()
+            .chain(adl)
+        {
             t.finish()?;
         }
         if let Some(full) = full_equity {
@@ -190,6 +210,24 @@ impl RunWriter {
         tables::write_parquet(&dir.join("trades.parquet"), &tables::trades(), &rows)?;
         crate::report_input::write_curves(&dir.join(crate::report_input::CURVES), &runs)?;
         Ok(runs)
+    }
+}
+
+/// The columns of `summary.csv`: with the ADL columns when ADL is on.
+fn summary_columns(opts: OutputOptions) -> Vec<tables::Column<RunResult>> {
+    if opts.adl {
+        tables::summary_adl()
+    } else {
+        tables::summary()
+    }
+}
+
+/// The columns of `liquidations.csv`: with the ADL columns when ADL is on.
+fn liquidation_columns<'a>(opts: OutputOptions) -> Vec<tables::Column<tables::LiquidationRow<'a>>> {
+    if opts.adl {
+        tables::liquidations_adl()
+    } else {
+        tables::liquidations()
     }
 }
 

@@ -234,6 +234,8 @@ impl<'a> Checked<'a> {
                     margin_share: r.margin_share,
                     funding_headwind_pct: r.funding_headwind_pct,
                     tier: r.tier,
+                    adl_quantile_at_target: r.adl_quantile_at_target,
+                    adl_first_margin_share: r.adl_first_margin_share,
                     verdict: r.verdict,
                     reasons: r.reasons.clone(),
                     notes: r.notes.clone(),

@@ -268,7 +268,14 @@ mod tests {
     fn written_runs_read_back_exactly_at_the_bounded_resolution() {
         let dir = tempfile::tempdir().unwrap();
         let full = long_runs();
-        let mut w = RunWriter::create(dir.path(), OutputOptions { full_equity: true }).unwrap();
+        let mut w = RunWriter::create(
+            dir.path(),
+            OutputOptions {
+                full_equity: true,
+                adl: false,
+            },
+        )
+        .unwrap();
         for r in full.runs.clone() {
             w.push(r).unwrap();
         }

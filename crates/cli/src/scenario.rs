@@ -11,8 +11,9 @@ use ringfence_data::load::{FileFormat, GapPolicy};
 use ringfence_model::time::parse_timeframe;
 use ringfence_model::{MarginMode, Side, Symbol, TimestampMs};
 use ringfence_sim::{
-    Account, BackgroundPosition, EngineConfig, Execution, Intrabar, LeverageRule,
-    LiquidationProcess, MaintenanceBasis, ModeRule, Policy, PresetName, Sizing, StopDiscipline,
+    Account, AdlConfig, AdlEventSpec, AdlMode, AdlRule, BackgroundPosition, EngineConfig,
+    Execution, Intrabar, LeverageRule, LiquidationProcess, MaintenanceBasis, ModeRule, Policy,
+    PresetName, Sizing, StopDiscipline,
 };
 use rust_decimal::Decimal;
 use rust_decimal::prelude::FromPrimitive;
@@ -59,6 +60,42 @@ pub struct ScenarioFile {
     /// Sweeps: parameter name → list of values; every combination is one run.
     #[serde(default)]
     pub sweep: BTreeMap<String, Vec<toml::Value>>,
+    /// Auto-deleveraging (off by default).
+    #[serde(default)]
+    pub adl: AdlSection,
+}
+
+/// `[adl]`: auto-deleveraging of the account's own profitable positions.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdlSection {
+    /// `off` (default), `data` (replay an ADL event file) or `rule` (the stress rule).
+    #[serde(default)]
+    pub mode: AdlModeName,
+    /// `mode = "data"`: the ADL event file (docs/data-formats.md).
+    pub file: Option<PathBuf>,
+    /// `mode = "rule"`: the move that triggers ADL, percent (default 8).
+    pub move_pct: Option<f64>,
+    /// `mode = "rule"`: the window of the move (default `60m`).
+    pub window: Option<String>,
+    /// `mode = "rule"`: share of a position taken by quantile 0..4 (default `[0, 0, 0.25, 0.5, 1]`).
+    pub fractions: Option<Vec<f64>>,
+    /// Ranking scores from which a position is in quantile 1, 2, 3, 4
+    /// (default `[0.001, 0.005, 0.02, 0.05]`).
+    pub quantile_thresholds: Option<Vec<f64>>,
+}
+
+/// `[adl] mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AdlModeName {
+    /// No ADL.
+    #[default]
+    Off,
+    /// Replay an ADL event file.
+    Data,
+    /// The stress rule.
+    Rule,
 }
 
 /// `[data]`.
@@ -154,8 +191,11 @@ pub struct ExchangeSection {
     pub maker_fee: Option<Decimal>,
     /// Clearance (liquidation) fee rate.
     pub clearance_fee_rate: Option<Decimal>,
-    /// `full` or `partial`.
-    pub liquidation: Option<LiquidationProcess>,
+    /// `full`, `bybit_tiers` or `okx_tiers` (default: the preset's).
+    pub liquidation: Option<String>,
+    /// Per-symbol clearance fee rates, merged over the preset's schedule (`SOLUSDT = 0.015`).
+    #[serde(default)]
+    pub clearance_fee_rates: BTreeMap<String, Decimal>,
     /// `mark` or `entry`.
     pub maintenance_basis: Option<MaintenanceBasis>,
     /// Haircuts by asset, merged over the preset's.
@@ -562,7 +602,8 @@ fn resolve(path: &Path, text: &str, file: ScenarioFile) -> Result<Scenario> {
         })
         .collect::<Result<Vec<_>>>()?;
 
-    let engine = engine_config(&where_, &file)?;
+    let mut engine = engine_config(&where_, &file)?;
+    engine.adl = adl_config(&where_, &file.adl, &rel)?;
     let correlation_window = file.simulation.correlation_window.unwrap_or(72);
     if correlation_window < 3 {
         return Err(bad_input(format!(
@@ -621,6 +662,119 @@ fn resolve(path: &Path, text: &str, file: ScenarioFile) -> Result<Scenario> {
     // Build every job once now, so a bad policy or sweep value fails before any data is read.
     scenario.jobs()?;
     Ok(scenario)
+}
+
+/// `[adl]` → the engine's ADL settings; a data file is read here (every bad row named).
+fn adl_config(where_: &str, a: &AdlSection, rel: &dyn Fn(&Path) -> PathBuf) -> Result<AdlConfig> {
+    let key = |k: &str| format!("{where_}: adl.{k}");
+    let mut cfg = AdlConfig::default();
+    if let Some(t) = &a.quantile_thresholds {
+        let arr: [f64; 4] = t.as_slice().try_into().map_err(|_| {
+            bad_input(format!(
+                "{}: {} values given; give four increasing scores (quantiles 1 to 4)",
+                key("quantile_thresholds"),
+                t.len()
+            ))
+        })?;
+        if arr.iter().any(|x| !x.is_finite() || *x < 0.0) || arr.windows(2).any(|w| w[0] > w[1]) {
+            return Err(bad_input(format!(
+                "{}: {arr:?} must be non-negative and non-decreasing",
+                key("quantile_thresholds")
+            )));
+        }
+        cfg.quantile_thresholds = arr;
+    }
+    let rule_keys = a.move_pct.is_some() || a.window.is_some() || a.fractions.is_some();
+    match a.mode {
+        AdlModeName::Off => {
+            if a.file.is_some() || rule_keys || a.quantile_thresholds.is_some() {
+                return Err(bad_input(format!(
+                    "{}: ADL is off (the default) but other [adl] keys are set; add mode = \"data\" or mode = \"rule\"",
+                    key("mode")
+                )));
+            }
+        }
+        AdlModeName::Data => {
+            if rule_keys {
+                return Err(bad_input(format!(
+                    "{}: move_pct, window and fractions belong to mode = \"rule\"; mode = \"data\" replays the file's events",
+                    key("mode")
+                )));
+            }
+            let Some(f) = &a.file else {
+                return Err(bad_input(format!(
+                    "{}: mode = \"data\" needs `file = \"<ADL event file>\"` (docs/data-formats.md)",
+                    key("file")
+                )));
+            };
+            let path = rel(f);
+            let rows = ringfence_data::adl_events::read(&path)
+                .map_err(|e| bad_input(format!("{}: {e}", key("file"))))?;
+            let name = path.file_name().map_or_else(
+                || path.display().to_string(),
+                |n| n.to_string_lossy().into_owned(),
+            );
+            cfg.trigger = AdlMode::Data(
+                rows.into_iter()
+                    .map(|r| AdlEventSpec {
+                        time: r.time,
+                        symbol: r.symbol,
+                        side: r.side,
+                        share: r.share,
+                        price: r.price,
+                        source: format!("{name} row {}", r.line),
+                    })
+                    .collect(),
+            );
+        }
+        AdlModeName::Rule => {
+            if a.file.is_some() {
+                return Err(bad_input(format!(
+                    "{}: a file belongs to mode = \"data\"; mode = \"rule\" derives events from the market",
+                    key("file")
+                )));
+            }
+            let mut rule = AdlRule::default();
+            if let Some(m) = a.move_pct {
+                if !(m.is_finite() && m > 0.0 && m < 100.0) {
+                    return Err(bad_input(format!(
+                        "{}: {m} is not a percentage in (0, 100)",
+                        key("move_pct")
+                    )));
+                }
+                rule.move_pct = m;
+            }
+            if let Some(w) = &a.window {
+                rule.window_ms = parse_duration(&key("window"), w)?;
+                if rule.window_ms <= 0 {
+                    return Err(bad_input(format!(
+                        "{}: the window must be positive",
+                        key("window")
+                    )));
+                }
+            }
+            if let Some(f) = &a.fractions {
+                let arr: [f64; 5] = f.as_slice().try_into().map_err(|_| {
+                    bad_input(format!(
+                        "{}: {} values given; give five shares, for quantiles 0 to 4",
+                        key("fractions"),
+                        f.len()
+                    ))
+                })?;
+                if arr.iter().any(|x| !(0.0..=1.0).contains(x))
+                    || arr.windows(2).any(|w| w[0] > w[1])
+                {
+                    return Err(bad_input(format!(
+                        "{}: {arr:?} must be shares in [0, 1], non-decreasing with the quantile",
+                        key("fractions")
+                    )));
+                }
+                rule.fractions = arr;
+            }
+            cfg.trigger = AdlMode::Rule(rule);
+        }
+    }
+    Ok(cfg)
 }
 
 /// Lexically removes `.` and resolves `..` against a preceding normal component
@@ -682,8 +836,17 @@ fn engine_config(where_: &str, file: &ScenarioFile) -> Result<EngineConfig> {
         ex.clearance_fee_rate,
         &mut exchange.clearance_fee_rate,
     )?;
-    if let Some(l) = ex.liquidation {
-        exchange.liquidation = l;
+    if let Some(l) = &ex.liquidation {
+        exchange.liquidation = LiquidationProcess::parse(l)
+            .map_err(|m| bad_input(format!("{where_}: exchange.liquidation: {m}")))?;
+    }
+    for (sym, rate) in &ex.clearance_fee_rates {
+        let key = format!("{where_}: exchange.clearance_fee_rates.{sym}");
+        let symbol = Symbol::parse(sym).map_err(|e| bad_input(format!("{key}: {e}")))?;
+        if *rate < Decimal::ZERO || *rate > Decimal::ONE {
+            return Err(bad_input(format!("{key}: {rate} is outside [0, 1]")));
+        }
+        exchange.clearance_fee_rates.insert(symbol, *rate);
     }
     if let Some(b) = ex.maintenance_basis {
         exchange.maintenance_basis = b;
@@ -727,6 +890,7 @@ fn engine_config(where_: &str, file: &ScenarioFile) -> Result<EngineConfig> {
         band: sim.band.unwrap_or(false),
         refine: sim.refine.unwrap_or(true),
         correlation_window: sim.correlation_window.unwrap_or(72),
+        adl: AdlConfig::default(),
     })
 }
 

@@ -7,7 +7,8 @@ use anyhow::{Context, Result};
 use ringfence_data::tables::TableColumn;
 use ringfence_model::time::iso;
 use ringfence_model::{
-    ClaimCheck, EquityPoint, LiquidatedPosition, LiquidationEvent, RunResult, SkippedSignal, Trade,
+    AdlRecord, ClaimCheck, EquityPoint, LiquidatedPosition, LiquidationEvent, RunResult,
+    SkippedSignal, Trade,
 };
 use ringfence_sim::ChecklistRow;
 use rust_decimal::Decimal;
@@ -333,6 +334,63 @@ pub fn liquidation_rows(runs: &[RunResult]) -> Vec<LiquidationRow<'_>> {
     rows
 }
 
+/// `summary.csv` of runs with ADL on: [`summary`] plus the ADL closes and the PnL ADL cost or
+/// saved against the same run with ADL off.
+pub fn summary_adl() -> Vec<Column<RunResult>> {
+    let mut cols = summary();
+    cols.extend([
+        int("adl_closes", |r: &RunResult| r.adl.len().to_string()),
+        float("adl_realised_pnl", |r: &RunResult| {
+            money(r.adl.iter().map(|a| a.pnl).sum(), 2)
+        }),
+        float("final_equity_adl_off", |r: &RunResult| {
+            r.adl_off_final_equity
+                .map(|x| money(x, 2))
+                .unwrap_or_default()
+        }),
+        float("adl_effect", |r: &RunResult| {
+            r.adl_effect().map(|(e, _)| money(e, 2)).unwrap_or_default()
+        }),
+        float("adl_effect_share", |r: &RunResult| {
+            opt_f(
+                r.adl_effect()
+                    .and_then(|(_, s)| s)
+                    .map(|s| (s * 1e4).round() / 1e4),
+            )
+        }),
+    ]);
+    cols
+}
+
+/// `adl.csv`: every auto-deleveraging of every run (written with ADL on).
+pub fn adl<'a>() -> Vec<Column<InRun<'a, AdlRecord>>> {
+    with_run(vec![
+        text("time", |r| iso(r.item.time)),
+        text("signal_id", |r| r.item.signal_id.clone()),
+        text("symbol", |r| r.item.symbol.to_string()),
+        text("side", |r| r.item.side.to_string()),
+        text("mode", |r| r.item.mode.to_string()),
+        float("price", |r| f(r.item.price)),
+        float("qty", |r| exact(r.item.qty)),
+        float("fraction", |r| format!("{:.4}", r.item.fraction)),
+        float("pnl", |r| money(r.item.pnl, 4)),
+        float("score", |r| format!("{:.6}", r.item.score)),
+        int("quantile", |r| r.item.quantile.to_string()),
+        text("trigger", |r| r.item.trigger.to_string()),
+        text("source", |r| r.item.source.clone()),
+    ])
+}
+
+/// `liquidations.csv` of runs with ADL on: [`liquidations`] plus `after_adl`, the cross ADL that
+/// came before the liquidation.
+pub fn liquidations_adl<'a>() -> Vec<Column<LiquidationRow<'a>>> {
+    let mut cols = liquidations();
+    cols.push(text("after_adl", |r| {
+        r.event.after_adl.clone().unwrap_or_default()
+    }));
+    cols
+}
+
 /// `liquidations.csv`.
 pub fn liquidations<'a>() -> Vec<Column<LiquidationRow<'a>>> {
     with_run(vec![
@@ -442,6 +500,25 @@ pub fn checklist() -> Vec<Column<ChecklistRow>> {
     ]
 }
 
+/// `checklist.csv` of a scenario with ADL on: [`checklist`] plus the ADL exposure at the call.
+pub fn checklist_adl() -> Vec<Column<ChecklistRow>> {
+    let mut cols = checklist();
+    cols.extend([
+        float("adl_score_at_target", |r: &ChecklistRow| {
+            g(r.adl_score_at_target)
+        }),
+        int("adl_quantile_at_target", |r: &ChecklistRow| {
+            r.adl_quantile_at_target
+                .map(|q| q.to_string())
+                .unwrap_or_default()
+        }),
+        float("adl_first_margin_share", |r: &ChecklistRow| {
+            g(r.adl_first_margin_share)
+        }),
+    ]);
+    cols
+}
+
 /// An optional float as Rust prints it (empty when absent).
 fn g(x: Option<f64>) -> String {
     x.map(|v| v.to_string()).unwrap_or_default()
@@ -489,6 +566,10 @@ mod tests {
             names(&equity()),
             names(&skipped()),
             names(&checklist()),
+            names(&summary_adl()),
+            names(&checklist_adl()),
+            names(&liquidations_adl()),
+            names(&adl()),
         ];
         for t in &tables {
             let mut sorted = t.clone();
@@ -496,7 +577,10 @@ mod tests {
             sorted.dedup();
             assert_eq!(sorted.len(), t.len(), "duplicate column in {t:?}");
         }
-        for t in &tables[..5] {
+        for t in tables[..5]
+            .iter()
+            .chain([&tables[6], &tables[8], &tables[9]])
+        {
             assert_eq!(t[..3], ["run", "account", "policy"]);
         }
         assert_eq!(tables[5].len(), 38);

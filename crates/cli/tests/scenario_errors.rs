@@ -509,3 +509,64 @@ fn bad_intrabar_flag() {
     assert!(err.contains("--intrabar") && err.contains("worst"), "{err}");
     assert_no_output(&case);
 }
+
+#[test]
+fn the_old_partial_process_gets_a_migration_message() {
+    check(
+        &replace(
+            &base(),
+            "[execution]",
+            "[exchange]\nliquidation = \"partial\"\n\n[execution]",
+        ),
+        &[
+            "exchange.liquidation",
+            "\"partial\"",
+            "bybit_tiers",
+            "okx_tiers",
+        ],
+    );
+}
+
+#[test]
+fn adl_mistakes_are_named() {
+    let with = |adl: &str| format!("{}\n[adl]\n{adl}\n", base());
+    check(
+        &with("mode = \"data\""),
+        &["adl.file", "mode = \"data\" needs"],
+    );
+    check(
+        &with("mode = \"rule\"\nfractions = [0, 0.5, 1]"),
+        &["adl.fractions", "3 values given", "five shares"],
+    );
+    check(
+        &with("mode = \"rule\"\nfractions = [0, 1, 0.5, 1, 1]"),
+        &["adl.fractions", "non-decreasing"],
+    );
+    check(&with("move_pct = 5"), &["adl.mode", "ADL is off"]);
+    check(
+        &with("mode = \"rule\"\nmove_pct = 150"),
+        &["adl.move_pct", "150"],
+    );
+    check(&with("mode = \"sometimes\""), &["adl.mode", "sometimes"]);
+}
+
+#[test]
+fn a_bad_adl_event_file_names_its_rows() {
+    let case = setup(
+        &format!("{}\n[adl]\nmode = \"data\"\nfile = \"adl.csv\"\n", base()),
+        SIGNALS,
+    );
+    std::fs::write(
+        case.dir.join("adl.csv"),
+        "time,symbol,side,share\n2024-03-05T21:13:00Z,BTCUSDT,short,0.3\n2024-03-05T21:14:00Z,BTCUSDT,sideways,0.3\n2024-03-05T21:15:00Z,BTCUSDT,long,2\n",
+    )
+    .unwrap();
+    let o = run(&case);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    for e in ["adl.csv", "row 3", "sideways", "row 4", "share"] {
+        assert!(err.contains(e), "stderr lacks {e:?}:\n{err}");
+    }
+    assert_no_output(&case);
+}

@@ -3,6 +3,7 @@
 //! This is the only crate that depends on polars; no polars type appears in its public API.
 //! Everything it returns is a `ringfence-model` type.
 
+pub mod adl_events;
 pub mod archive;
 pub mod bracket_library;
 pub mod brackets;

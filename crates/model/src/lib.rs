@@ -28,8 +28,8 @@ pub use claims::{ClaimCheck, ClaimSummary};
 pub use market::{DataWarning, Funding, MarkColumns, Market, SymbolSeries, WarningKind};
 pub use money::{Leverage, Price, Qty, Usdt};
 pub use results::{
-    EquityPoint, Exit, ExitReason, LiquidatedPosition, LiquidationEvent, RunResult, RunSummary,
-    SkippedSignal, Trade,
+    AdlRecord, AdlTrigger, EquityPoint, Exit, ExitReason, LiquidatedPosition, LiquidationEvent,
+    RunResult, RunSummary, SkippedSignal, Trade,
 };
 pub use signal::{Action, Claim, EntryLevel, EntrySpec, MarginMode, Side, SignalEvent};
 pub use symbol::{Symbol, SymbolError};

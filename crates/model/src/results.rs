@@ -143,7 +143,10 @@ pub struct LiquidatedPosition {
 }
 
 /// One liquidation (isolated: one position; cross: the book or part of it).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+///
+/// `Debug` leaves out `after_adl` when it is `None`, like the serialised form: a run without ADL
+/// prints as before ADL existed.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct LiquidationEvent {
     /// When.
     pub time: TimestampMs,
@@ -165,6 +168,31 @@ pub struct LiquidationEvent {
     pub insurance_shortfall: Decimal,
     /// True when the account's equity reached zero.
     pub wipeout: bool,
+    /// Cross only: the auto-deleveraging of this account's own positions that came before this
+    /// liquidation (since the previous cross liquidation), in words, e.g. `BTCUSDT short
+    /// deleveraged 2025-10-10 21:15 (quantile 4, 100 %)`. `None` when ADL took nothing first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after_adl: Option<String>,
+}
+
+impl std::fmt::Debug for LiquidationEvent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut d = f.debug_struct("LiquidationEvent");
+        d.field("time", &self.time)
+            .field("mode", &self.mode)
+            .field("positions", &self.positions)
+            .field("margin_ratio", &self.margin_ratio)
+            .field("margin_balance", &self.margin_balance)
+            .field("maintenance", &self.maintenance)
+            .field("book_correlation", &self.book_correlation)
+            .field("clearance_fee", &self.clearance_fee)
+            .field("insurance_shortfall", &self.insurance_shortfall)
+            .field("wipeout", &self.wipeout);
+        if let Some(a) = &self.after_adl {
+            d.field("after_adl", a);
+        }
+        d.finish()
+    }
 }
 
 impl LiquidationEvent {
@@ -172,6 +200,57 @@ impl LiquidationEvent {
     pub fn is_cascade(&self) -> bool {
         self.mode == MarginMode::Cross && self.positions.len() >= 2
     }
+}
+
+/// What triggered an auto-deleveraging.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AdlTrigger {
+    /// A row of an ADL event file.
+    Data,
+    /// The stress rule (a move of more than X % within Y minutes).
+    Rule,
+}
+
+impl std::fmt::Display for AdlTrigger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            AdlTrigger::Data => "data",
+            AdlTrigger::Rule => "rule",
+        })
+    }
+}
+
+/// One auto-deleveraging of one of the account's own (profitable) positions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AdlRecord {
+    /// When it was applied (the first (sub-)bar open at or after the trigger).
+    pub time: TimestampMs,
+    /// The call id of the position (`bg:N` for a background position).
+    pub signal_id: String,
+    /// Symbol.
+    pub symbol: Symbol,
+    /// Side of the position (the winning side of the move).
+    pub side: Side,
+    /// Margin mode of the position.
+    pub mode: MarginMode,
+    /// Price it was closed at (the counterparty's bankruptcy price when the event gives one,
+    /// else the mark).
+    pub price: f64,
+    /// Quantity closed.
+    pub qty: Decimal,
+    /// Share of the position closed (0–1].
+    pub fraction: f64,
+    /// Realised PnL of the closed quantity (always positive: ADL only takes profitable positions).
+    pub pnl: Decimal,
+    /// The position's ADL ranking score (Binance "leverage PnL") at the trigger.
+    pub score: f64,
+    /// Its ADL quantile 0–4 (4 = first in the queue).
+    pub quantile: u8,
+    /// Data file row or rule.
+    pub trigger: AdlTrigger,
+    /// Where the trigger came from, in words (`adl.csv row 3`, `BTCUSDT −10.4 % in 60 min`).
+    pub source: String,
 }
 
 /// One point of the equity curve (end of a bar, or an event).
@@ -248,7 +327,9 @@ pub struct RunSummary {
 }
 
 /// Everything one run (account × policy × sweep point) produced.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+///
+/// `Debug` leaves out the ADL fields when ADL was off, like the serialised form.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunResult {
     /// Readable run name, e.g. `small/cross/lev=20/margin=0.05`.
     pub run: String,
@@ -270,6 +351,52 @@ pub struct RunResult {
     pub summary: RunSummary,
     /// Liquidation counts under the `adverse` and `close` intrabar models, when the band was requested.
     pub liquidation_band: Option<(u32, u32)>,
+    /// Auto-deleveragings of the account's positions (empty when ADL is off or took nothing).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub adl: Vec<AdlRecord>,
+    /// With ADL on: the final equity of the same run with ADL off (the counterfactual that
+    /// measures the PnL ADL cost or saved). `None` when ADL is off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adl_off_final_equity: Option<Decimal>,
+}
+
+impl std::fmt::Debug for RunResult {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut d = f.debug_struct("RunResult");
+        d.field("run", &self.run)
+            .field("account", &self.account)
+            .field("policy", &self.policy)
+            .field("params", &self.params)
+            .field("trades", &self.trades)
+            .field("liquidations", &self.liquidations)
+            .field("equity", &self.equity)
+            .field("skipped", &self.skipped)
+            .field("summary", &self.summary)
+            .field("liquidation_band", &self.liquidation_band);
+        if !self.adl.is_empty() {
+            d.field("adl", &self.adl);
+        }
+        if let Some(e) = &self.adl_off_final_equity {
+            d.field("adl_off_final_equity", e);
+        }
+        d.finish()
+    }
+}
+
+impl RunResult {
+    /// With ADL on: the PnL ADL cost (negative) or saved (positive) — final equity minus the final
+    /// equity of the same run with ADL off — and that amount as a share of the ADL-off run's PnL
+    /// (`None` when that PnL is zero). `None` with ADL off.
+    pub fn adl_effect(&self) -> Option<(Decimal, Option<f64>)> {
+        let off = self.adl_off_final_equity?;
+        let effect = self.summary.final_equity - off;
+        let base = (off - self.summary.start_equity).abs();
+        let share = (!base.is_zero()).then(|| {
+            use rust_decimal::prelude::ToPrimitive;
+            (effect / base).to_f64().unwrap_or(f64::NAN)
+        });
+        Some((effect, share))
+    }
 }
 
 /// Serde for a ratio that may be infinite: JSON has no infinity, so a non-finite value is written as

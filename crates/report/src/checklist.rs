@@ -58,6 +58,13 @@ pub struct CheckedCall {
     pub funding_headwind_pct: Option<f64>,
     /// Maintenance tier of the notional.
     pub tier: Option<u32>,
+    /// With ADL on: the position's ADL quantile 0–4 if the price reached its first target.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adl_quantile_at_target: Option<u8>,
+    /// With ADL on, cross: share (0–1) of the book's margin balance that is unrealised profit of
+    /// open positions ADL would take first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adl_first_margin_share: Option<f64>,
     /// The verdict.
     pub verdict: Verdict,
     /// The findings that set the verdict.
@@ -202,18 +209,34 @@ pub fn render_html(section: &ChecklistSection) -> String {
     h.push_str("</ul>\n");
     let mut order: Vec<&CheckedCall> = section.calls.iter().collect();
     order.sort_by(|a, b| b.verdict.cmp(&a.verdict).then(a.time.cmp(&b.time)));
+    // the ADL columns only when the scenario had ADL on
+    let adl = section
+        .calls
+        .iter()
+        .any(|c| c.adl_quantile_at_target.is_some() || c.adl_first_margin_share.is_some());
     h.push_str(
         "<table>\n<thead><tr><th>id</th><th>time</th><th>symbol</th><th>side</th>\
          <th>entry</th><th>stop</th><th>lev</th><th>liq price</th><th>stop %</th><th>liq %</th>\
-         <th>safe lev</th><th>ρ book</th><th>margin %</th><th>funding %</th><th>tier</th>\
-         <th>verdict</th><th>reasons</th></tr></thead>\n<tbody>\n",
+         <th>safe lev</th><th>ρ book</th><th>margin %</th><th>funding %</th><th>tier</th>",
     );
+    if adl {
+        h.push_str("<th>ADL q at target</th><th>ADL-first margin %</th>");
+    }
+    h.push_str("<th>verdict</th><th>reasons</th></tr></thead>\n<tbody>\n");
     for r in order {
         let mut why = r.reasons.clone();
         why.extend(r.notes.iter().map(|n| format!("note: {n}")));
         let _ = write!(h, "<tr class=\"{}\">", r.verdict.as_str());
         for c in cells(r) {
             let _ = write!(h, "<td>{}</td>", e(&c));
+        }
+        if adl {
+            let q = r
+                .adl_quantile_at_target
+                .map(|q| q.to_string())
+                .unwrap_or_default();
+            let share = opt(r.adl_first_margin_share.map(|x| x * 100.0), 1);
+            let _ = write!(h, "<td>{}</td><td>{}</td>", e(&q), e(&share));
         }
         let _ = writeln!(
             h,

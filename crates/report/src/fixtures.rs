@@ -149,6 +149,7 @@ fn event(
         clearance_fee: d(notional_fee.min(margin_balance.max(0.0))),
         insurance_shortfall: d(if wipeout { 3.5 } else { 0.0 }),
         wipeout,
+        after_adl: None,
     }
 }
 
@@ -455,6 +456,8 @@ pub fn sample_with(levs: &[u32], margins: &[f64]) -> ReportInput {
                         skipped,
                         summary,
                         liquidation_band: Some((n, n.saturating_sub(1 + lev / 20))),
+                        adl: Vec::new(),
+                        adl_off_final_equity: None,
                     });
                 }
             }
@@ -533,6 +536,8 @@ fn checklist() -> ChecklistSection {
         margin_share: Some(0.05),
         funding_headwind_pct: Some(0.012),
         tier: Some(1),
+        adl_quantile_at_target: None,
+        adl_first_margin_share: None,
         verdict,
         reasons: match verdict {
             Verdict::Skip => vec!["stop beyond liquidation price <20x>".into()],

@@ -37,12 +37,12 @@ pub fn escape_html(s: &str) -> String {
     out
 }
 
-fn e(s: &str) -> String {
+pub(crate) fn e(s: &str) -> String {
     escape_html(s)
 }
 
 /// `12,345.67` (two decimals, thousands separated).
-fn money(d: Decimal) -> String {
+pub(crate) fn money(d: Decimal) -> String {
     let r = d.round_dp(2);
     // A loss rounded to zero is shown as 0.00, never -0.00.
     let r = if r.is_zero() { Decimal::ZERO } else { r };
@@ -68,7 +68,7 @@ fn group_thousands(s: &str) -> String {
 }
 
 /// `2024-03-19 17:00` for whole minutes (tables say the times are UTC), else full ISO-8601.
-fn short_time(ts: i64) -> String {
+pub(crate) fn short_time(ts: i64) -> String {
     let s = iso(ts);
     match s.strip_suffix(":00Z") {
         Some(head) if head.len() == 16 => head.replacen('T', " ", 1),
@@ -184,6 +184,10 @@ pub(crate) fn render(input: &ReportInput) -> Result<String, ReportError> {
     for (i, a) in accs.iter().enumerate() {
         toc.push((format!("account-{}", i + 1), format!("Account {a}")));
     }
+    let adl_section = crate::adl::section(input);
+    if adl_section.is_some() {
+        toc.push(("adl".into(), "Auto-deleveraging".into()));
+    }
     for (id, label) in [
         ("worst", "Worst liquidations"),
         ("skipped", "Skipped signals"),
@@ -210,6 +214,9 @@ pub(crate) fn render(input: &ReportInput) -> Result<String, ReportError> {
     charts_section(&mut h, input)?;
     for (i, a) in accs.iter().enumerate() {
         account_section(&mut h, input, i + 1, a, &pols);
+    }
+    if let Some(s) = &adl_section {
+        h.push_str(s);
     }
     worst_liquidations(&mut h, input);
     skipped(&mut h, input);

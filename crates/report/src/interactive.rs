@@ -37,6 +37,9 @@ struct RunData<'a> {
     eq: Vec<f64>,
     trades: Vec<TradeRow>,
     liqs: Vec<LiqRow>,
+    /// ADL closes `[time, words]` (left out with ADL off: the page stays as before).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    adl: Vec<(i64, String)>,
 }
 
 /// `[signal, symbol, side, mode, open, close, entry, exit, leverage, margin, reason, pnl, fees,
@@ -120,6 +123,10 @@ fn run_data<'a>(input: &ReportInput, r: &'a RunResult) -> RunData<'a> {
             if ev.is_cascade() {
                 mode.push_str(" cascade");
             }
+            let words = match &ev.after_adl {
+                Some(why) => format!("{words} — after: {why}"),
+                None => words,
+            };
             (
                 ev.time,
                 mode,
@@ -148,6 +155,24 @@ fn run_data<'a>(input: &ReportInput, r: &'a RunResult) -> RunData<'a> {
         eq: pts.iter().map(|p| p.1).collect(),
         trades,
         liqs,
+        adl: r
+            .adl
+            .iter()
+            .map(|a| {
+                (
+                    a.time,
+                    format!(
+                        "ADL {} {} {} {:.0} % at {} (quantile {})",
+                        a.symbol,
+                        a.side,
+                        a.signal_id,
+                        a.fraction * 100.0,
+                        a.price,
+                        a.quantile
+                    ),
+                )
+            })
+            .collect(),
     }
 }
 
@@ -225,9 +250,33 @@ pub(crate) fn scripts(input: &ReportInput) -> String {
     .unwrap_or_else(|_| "{\"accounts\":[],\"runs\":[]}".to_string());
     // '<' only occurs inside JSON strings: as \u003c no data string can end or open a tag.
     let json = json.replace('<', "\\u003c");
+    let js = if crate::adl::any(input) {
+        with_adl_markers(EXPLORE_JS)
+    } else {
+        EXPLORE_JS.to_string()
+    };
     format!(
-        "<script id=\"rf-data\" type=\"application/json\">{json}</script>\n<script>{UPLOT_JS}</script>\n<script>{EXPLORE_JS}</script>"
+        "<script id=\"rf-data\" type=\"application/json\">{json}</script>\n<script>{UPLOT_JS}</script>\n<script>{js}</script>"
     )
+}
+
+/// The run timeline's liquidation line of the script, and the same with the ADL markers.
+const LIQ_ANCHOR: &str = "var aligned = align([{ t: r.t, v: r.eq }, { t: liqT, v: liqV }]);";
+const LIQ_SERIES: &str = "points: { show: true, size: 10, fill: '#b2182b', stroke: '#ffffff' }, value: function (u, v) { return v == null ? '–' : fmtMoney(v); } }";
+
+/// The script with ADL markers on the run timeline (amber diamonds at the equity of the moment):
+/// only for pages with ADL on, so the script of every other page is unchanged.
+fn with_adl_markers(js: &str) -> String {
+    let aligned = "var adl = r.adl || [];\n    var adlT = adl.map(function (a) { return a[0] / 1000; });\n    \
+        var adlV = adl.map(function (a) { var t = a[0] / 1000, v = null; \
+        for (var k = 0; k < r.t.length && r.t[k] <= t; k++) v = r.eq[k]; return v; });\n    \
+        var aligned = align([{ t: r.t, v: r.eq }, { t: liqT, v: liqV }, { t: adlT, v: adlV }]);";
+    let series = format!(
+        "{LIQ_SERIES},\n      {{ label: 'ADL', stroke: '#e08a00', width: 0, paths: function () {{ return null; }},\n        \
+         points: {{ show: true, size: 9, fill: '#e08a00', stroke: '#ffffff' }}, value: function (u, v) {{ return v == null ? '–' : fmtMoney(v); }} }}"
+    );
+    js.replacen(LIQ_ANCHOR, aligned, 1)
+        .replacen(LIQ_SERIES, &series, 1)
 }
 
 const EXPLORE_JS: &str = r#"

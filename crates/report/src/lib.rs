@@ -19,6 +19,7 @@ use ringfence_model::{DataWarning, RunResult, Symbol, TimestampMs};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
+mod adl;
 pub mod analysis;
 pub mod charts;
 pub mod checklist;

@@ -530,6 +530,7 @@ fn event(
         clearance_fee: Decimal::ONE,
         insurance_shortfall: Decimal::ZERO,
         wipeout,
+        after_adl: None,
     }
 }
 
@@ -827,4 +828,64 @@ fn policy_colours_are_stable_across_reports_and_follow_the_mode() {
     let mut alone = renamed.clone();
     alone.runs.retain(|r| r.policy == "cross-nostop");
     assert_eq!(crate::policy_colour_hex(&alone, "cross-nostop"), c);
+}
+
+#[test]
+fn a_page_without_adl_has_no_adl_section_and_the_plain_script() {
+    let input = sample();
+    let html = render_html(&input).unwrap();
+    assert!(!html.contains("Auto-deleveraging"));
+    assert!(!html.contains("label: 'ADL'"));
+    assert!(!html.contains("\"adl\""));
+}
+
+#[test]
+fn a_page_with_adl_shows_the_effect_the_chain_and_the_markers() {
+    use ringfence_model::{AdlRecord, AdlTrigger, MarginMode, Side};
+    use rust_decimal::Decimal;
+    let mut input = sample();
+    let r = &mut input.runs[0];
+    let liq_time = r.liquidations.first().map(|l| l.time);
+    let t = liq_time.unwrap_or(r.equity[1].time) - 180_000;
+    r.adl.push(AdlRecord {
+        time: t,
+        signal_id: "hedge".into(),
+        symbol: ringfence_model::Symbol::parse("BTCUSDT").unwrap(),
+        side: Side::Short,
+        mode: MarginMode::Cross,
+        price: 100_000.0,
+        qty: Decimal::new(5, 2),
+        fraction: 1.0,
+        pnl: Decimal::from(250),
+        score: 0.03,
+        quantile: 3,
+        trigger: AdlTrigger::Rule,
+        source: "BTCUSDT −9.0 % in 60 min".into(),
+    });
+    r.adl_off_final_equity = Some(r.summary.final_equity + Decimal::from(400));
+    if let Some(l) = r.liquidations.first_mut() {
+        l.after_adl = Some("BTCUSDT short deleveraged 2024-03-05 21:13 (quantile 3, 100 %)".into());
+    }
+    let run = r.run.clone();
+    let html = render_html(&input).unwrap();
+    assert_contains(
+        &html,
+        "page",
+        &[
+            "<section id=\"adl\"><h2>Auto-deleveraging</h2>",
+            "href=\"#adl\"",
+            &run,
+            "lost</b> -400.00",
+            "label: 'ADL'",
+            "var adlT",
+            "\"adl\":[[",
+        ],
+    );
+    if liq_time.is_some() {
+        assert_contains(
+            &html,
+            "page",
+            &["BTCUSDT short deleveraged 2024-03-05 21:13 (quantile 3, 100 %) → book liquidated"],
+        );
+    }
 }

@@ -2,7 +2,7 @@
 //! for the report (intrabar model and refinement, mark vs last, brackets, fees, liquidation process,
 //! funding, execution, data range, margin mode).
 
-use crate::config::EngineConfig;
+use crate::config::{AdlMode, EngineConfig};
 use ringfence_model::time::{iso, timeframe_label};
 use ringfence_model::{BracketBook, Market, WarningKind};
 use rust_decimal::Decimal;
@@ -62,6 +62,18 @@ impl EngineConfig {
             pct(ex.maker_fee),
             pct(ex.clearance_fee_rate)
         );
+        let fees = if ex.clearance_fee_rates.is_empty() {
+            fees
+        } else {
+            format!(
+                "{fees}; per-symbol clearance fees: {}",
+                ex.clearance_fee_rates
+                    .iter()
+                    .map(|(s, r)| format!("{s} {}%", pct(*r)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        };
         let funding = if missing_funding.is_empty() {
             "settlements from the funding history, valued at mark".to_string()
         } else {
@@ -92,15 +104,12 @@ impl EngineConfig {
             ),
             _ => "no bars".to_string(),
         };
-        [
+        let mut out: Vec<(String, String)> = [
             ("Intrabar model", intrabar),
             ("Mark vs last", mark),
             ("Brackets", snapshots),
             ("Fees", fees),
-            (
-                "Liquidation process",
-                format!("{:?}", ex.liquidation).to_lowercase(),
-            ),
+            ("Liquidation process", liquidation_words(ex)),
             ("Funding", funding),
             ("Execution", execution),
             ("Data", data),
@@ -111,6 +120,52 @@ impl EngineConfig {
         ]
         .into_iter()
         .map(|(name, text)| (name.to_string(), text))
-        .collect()
+        .collect();
+        if let Some(adl) = self.adl_assumption() {
+            out.push(("Auto-deleveraging".to_string(), adl));
+        }
+        out
+    }
+}
+
+/// The liquidation process in words: the setting's name as before, plus the trigger's fee term.
+fn liquidation_words(ex: &crate::config::ExchangePreset) -> String {
+    let name = ex.liquidation.name().to_string();
+    if ex.trigger_fee_rate.is_zero() {
+        name
+    } else {
+        format!(
+            "{name}; liquidation when the margin balance reaches maintenance plus {}% of notional (the liquidation fee)",
+            (ex.trigger_fee_rate * Decimal::ONE_HUNDRED).normalize()
+        )
+    }
+}
+
+impl EngineConfig {
+    /// The `[adl]` settings in words (`None` with ADL off: the list stays as before ADL existed).
+    fn adl_assumption(&self) -> Option<String> {
+        let adl = &self.adl;
+        let how = match &adl.trigger {
+            AdlMode::Off => return None,
+            AdlMode::Data(rows) => format!(
+                "replayed from an ADL event file ({} events): each takes the share of the winning side's open interest from the top of the ranking, a position in quantile q losing the part of its 20 % band inside that share",
+                rows.len()
+            ),
+            AdlMode::Rule(r) => format!(
+                "by rule: a move of more than {} % within {} (on the finest bars available) deleverages the winning side's profitable positions by {} of the position for quantiles 0–4, once per window per symbol and side",
+                r.move_pct,
+                timeframe_label(r.window_ms),
+                r.fractions
+                    .iter()
+                    .map(|f| format!("{:.0} %", f * 100.0))
+                    .collect::<Vec<_>>()
+                    .join(" / ")
+            ),
+        };
+        let t = adl.quantile_thresholds;
+        Some(format!(
+            "{how}. Ranking: Binance's leverage PnL = max(0, uPnL) / max(1, wallet) × maintenance / margin balance (isolated: the position's margin; cross: the cross wallet and book); quantile cut points {}, {}, {}, {} stand in for the other traders a backtest cannot see. Closed at the event's price, else the mark at the first (sub-)bar open after the trigger, without trading fee; only profitable positions are taken. PnL lost or saved is measured against the same run with ADL off",
+            t[0], t[1], t[2], t[3]
+        ))
     }
 }

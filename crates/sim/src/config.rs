@@ -12,15 +12,53 @@ use rust_decimal::Decimal;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
-/// How the exchange liquidates a cross book.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-#[serde(rename_all = "snake_case")]
+/// How the exchange liquidates: the venue's documented procedure (docs/liquidation.md cites each).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum LiquidationProcess {
-    /// Close every cross position at the trigger (Binance).
+    /// Binance USDⓈ-M: an isolated position is closed whole; a cross book is closed whole.
     #[default]
     Full,
-    /// Close the position with the largest loss first, re-check, repeat (tiered exchanges, LEAN).
-    Partial,
+    /// Bybit: a position above the lowest risk-limit tier is reduced at the mark to the next lower
+    /// tier's limit and re-checked, repeatedly; at the lowest tier it is taken over at its
+    /// bankruptcy price (the margin left goes to the insurance fund). A cross book: the largest
+    /// loser first, step by step, re-checking the book after each step.
+    BybitTiers,
+    /// OKX: a position in tier 3 or above whose margin is still above the lowest tier's
+    /// maintenance (+ fee) is reduced by two tiers and re-checked, repeatedly; otherwise it is
+    /// closed whole. A cross book: the largest loser first, re-checking after each step.
+    OkxTiers,
+}
+
+impl LiquidationProcess {
+    /// The scenario spelling (`full`, `bybit_tiers`, `okx_tiers`).
+    pub fn name(self) -> &'static str {
+        match self {
+            LiquidationProcess::Full => "full",
+            LiquidationProcess::BybitTiers => "bybit_tiers",
+            LiquidationProcess::OkxTiers => "okx_tiers",
+        }
+    }
+
+    /// Parses a scenario spelling. `partial` (the simplification before the venue procedures)
+    /// gets a migration message naming its replacements.
+    ///
+    /// # Errors
+    /// A message naming the accepted values.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        match s {
+            "full" => Ok(LiquidationProcess::Full),
+            "bybit_tiers" => Ok(LiquidationProcess::BybitTiers),
+            "okx_tiers" => Ok(LiquidationProcess::OkxTiers),
+            "partial" => Err("\"partial\" was a simplification and is replaced by the venues' procedures: \
+                 use \"bybit_tiers\" (risk-limit step-down, then close at bankruptcy) or \"okx_tiers\" \
+                 (partial liquidation from tier 3); the closest to the old behaviour for small positions \
+                 is \"bybit_tiers\" (largest loser first, re-check)"
+                .into()),
+            other => Err(format!(
+                "unknown liquidation process {other:?}; expected \"full\", \"bybit_tiers\" or \"okx_tiers\""
+            )),
+        }
+    }
 }
 
 /// Which price the maintenance margin is valued at.
@@ -41,6 +79,10 @@ pub enum PresetName {
     /// [`ExchangePreset::binance_usdm`].
     #[default]
     BinanceUsdm,
+    /// [`ExchangePreset::bybit_linear`].
+    BybitLinear,
+    /// [`ExchangePreset::okx_swap`].
+    OkxSwap,
 }
 
 impl PresetName {
@@ -48,12 +90,17 @@ impl PresetName {
     pub fn preset(self) -> ExchangePreset {
         match self {
             PresetName::BinanceUsdm => ExchangePreset::binance_usdm(),
+            PresetName::BybitLinear => ExchangePreset::bybit_linear(),
+            PresetName::OkxSwap => ExchangePreset::okx_swap(),
         }
     }
 }
 
 /// Fees, liquidation process and collateral haircuts of one exchange.
-#[derive(Debug, Clone, PartialEq)]
+///
+/// `Debug` (recorded in `run.json`) leaves out an empty clearance schedule and a zero trigger fee,
+/// so a Binance run records its settings as before they existed.
+#[derive(Clone, PartialEq)]
 pub struct ExchangePreset {
     /// Preset name for reports.
     pub name: String,
@@ -61,14 +108,40 @@ pub struct ExchangePreset {
     pub taker_fee: Decimal,
     /// Maker fee rate on notional (limit entries, targets).
     pub maker_fee: Decimal,
-    /// Clearance (liquidation) fee rate on liquidated notional, capped at the margin that remains.
+    /// Clearance (liquidation) fee rate on liquidated notional, capped at the margin that remains,
+    /// for a symbol [`ExchangePreset::clearance_fee_rates`] does not list.
     pub clearance_fee_rate: Decimal,
+    /// Per-symbol clearance fee rates (the venue's schedule), over [`ExchangePreset::clearance_fee_rate`].
+    pub clearance_fee_rates: BTreeMap<Symbol, Decimal>,
+    /// Added to every tier's maintenance margin rate for the liquidation trigger (OKX liquidates at
+    /// maintenance plus the liquidation fee: its taker rate); zero elsewhere.
+    pub trigger_fee_rate: Decimal,
     /// Full or partial cross liquidation.
     pub liquidation: LiquidationProcess,
     /// Where maintenance margin is valued.
     pub maintenance_basis: MaintenanceBasis,
     /// Collateral haircuts by asset (`BTC = 0.05` counts BTC at 95 % of its value in cross).
     pub haircuts: BTreeMap<String, f64>,
+}
+
+impl std::fmt::Debug for ExchangePreset {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut d = f.debug_struct("ExchangePreset");
+        d.field("name", &self.name)
+            .field("taker_fee", &self.taker_fee)
+            .field("maker_fee", &self.maker_fee)
+            .field("clearance_fee_rate", &self.clearance_fee_rate);
+        if !self.clearance_fee_rates.is_empty() {
+            d.field("clearance_fee_rates", &self.clearance_fee_rates);
+        }
+        if !self.trigger_fee_rate.is_zero() {
+            d.field("trigger_fee_rate", &self.trigger_fee_rate);
+        }
+        d.field("liquidation", &self.liquidation)
+            .field("maintenance_basis", &self.maintenance_basis)
+            .field("haircuts", &self.haircuts)
+            .finish()
+    }
 }
 
 impl ExchangePreset {
@@ -91,10 +164,51 @@ impl ExchangePreset {
             taker_fee: Decimal::new(5, 4),
             maker_fee: Decimal::new(2, 4),
             clearance_fee_rate: Decimal::new(125, 4),
+            clearance_fee_rates: BTreeMap::new(),
+            trigger_fee_rate: Decimal::ZERO,
             liquidation: LiquidationProcess::Full,
             maintenance_basis: MaintenanceBasis::Mark,
             haircuts: haircuts.iter().map(|&(a, h)| (a.to_string(), h)).collect(),
         }
+    }
+
+    /// Bybit USDT perpetuals (non-VIP): taker 0.055 %, maker 0.02 %; risk-limit step-down, then the
+    /// position is taken over at its bankruptcy price, so everything left of its margin goes to
+    /// the insurance fund (clearance rate 100 % of notional, capped at the margin left). Haircuts
+    /// as Binance's table (Bybit's collateral tiers are not modelled).
+    pub fn bybit_linear() -> Self {
+        ExchangePreset {
+            name: "bybit_linear".into(),
+            taker_fee: Decimal::new(55, 5),
+            maker_fee: Decimal::new(2, 4),
+            clearance_fee_rate: Decimal::ONE,
+            liquidation: LiquidationProcess::BybitTiers,
+            ..Self::binance_usdm()
+        }
+    }
+
+    /// OKX USDT-margined swaps (regular user, level 1): taker 0.05 %, maker 0.02 %; liquidation
+    /// when equity ≤ maintenance + liquidation fee (the taker rate, added to every tier's
+    /// maintenance rate), partial liquidation from tier 3, a liquidation fee of the taker rate on
+    /// liquidated notional. Haircuts as Binance's table.
+    pub fn okx_swap() -> Self {
+        ExchangePreset {
+            name: "okx_swap".into(),
+            taker_fee: Decimal::new(5, 4),
+            maker_fee: Decimal::new(2, 4),
+            clearance_fee_rate: Decimal::new(5, 4),
+            trigger_fee_rate: Decimal::new(5, 4),
+            liquidation: LiquidationProcess::OkxTiers,
+            ..Self::binance_usdm()
+        }
+    }
+
+    /// The clearance fee rate of `symbol`: its entry in the schedule, else the default rate.
+    pub fn clearance_rate(&self, symbol: &Symbol) -> Decimal {
+        self.clearance_fee_rates
+            .get(symbol)
+            .copied()
+            .unwrap_or(self.clearance_fee_rate)
     }
 
     /// Haircut of a collateral asset (0.10 for an asset the table does not list: a conservative
@@ -220,6 +334,8 @@ pub struct EngineConfig {
     /// Window (bars) of the rolling return correlation recorded with the book (equity curve and
     /// cross liquidations).
     pub correlation_window: usize,
+    /// Auto-deleveraging of the account's own profitable positions (off by default).
+    pub adl: AdlConfig,
 }
 
 impl Default for EngineConfig {
@@ -231,8 +347,102 @@ impl Default for EngineConfig {
             band: false,
             refine: true,
             correlation_window: 72,
+            adl: AdlConfig::default(),
         }
     }
+}
+
+/// Auto-deleveraging (ADL): what triggers it, and how a position's ADL quantile is read from its
+/// ranking score (see [`crate::adl`] for the formulas and docs/scenario.md `[adl]`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AdlConfig {
+    /// Off, replayed from an event file, or a stress rule.
+    pub trigger: AdlMode,
+    /// Ranking scores (Binance "leverage PnL") from which a position is in quantile 1, 2, 3, 4
+    /// (increasing). The venue ranks against every other trader, whom a backtest does not see:
+    /// these cut points stand in for that population ([`AdlConfig::DEFAULT_THRESHOLDS`]).
+    pub quantile_thresholds: [f64; 4],
+}
+
+impl AdlConfig {
+    /// Default quantile cut points of the ranking score: a 10x isolated long 5 % in profit scores
+    /// about 0.013 (quantile 2), at 20x about 0.04 (quantile 3).
+    pub const DEFAULT_THRESHOLDS: [f64; 4] = [0.001, 0.005, 0.02, 0.05];
+
+    /// True when ADL is off.
+    pub fn is_off(&self) -> bool {
+        matches!(self.trigger, AdlMode::Off)
+    }
+}
+
+impl Default for AdlConfig {
+    fn default() -> Self {
+        AdlConfig {
+            trigger: AdlMode::Off,
+            quantile_thresholds: Self::DEFAULT_THRESHOLDS,
+        }
+    }
+}
+
+/// What triggers auto-deleveraging.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum AdlMode {
+    /// No ADL (every output as before ADL existed).
+    #[default]
+    Off,
+    /// Replay known episodes: one event per row of an ADL event file.
+    Data(Vec<AdlEventSpec>),
+    /// A deterministic stress rule.
+    Rule(AdlRule),
+}
+
+/// The ADL stress rule: when a symbol moves more than `move_pct` % within `window_ms`, the
+/// positions on the winning side of the move are deleveraged by `fractions[quantile]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AdlRule {
+    /// The move, in percent (10 = a 10 % drop from the window's high, or rise from its low).
+    pub move_pct: f64,
+    /// The window, ms.
+    pub window_ms: TimestampMs,
+    /// Share of a position closed by quantile 0..4 (non-decreasing, each in 0–1).
+    pub fractions: [f64; 5],
+}
+
+impl AdlRule {
+    /// Default move: 8 % (BTC fell 13 % in 20 minutes on 2025-10-10).
+    pub const DEFAULT_MOVE_PCT: f64 = 8.0;
+    /// Default window: 60 minutes.
+    pub const DEFAULT_WINDOW_MS: TimestampMs = 3_600_000;
+    /// Default fractions by quantile 0..4: nothing below quantile 2, then a quarter, half, all.
+    pub const DEFAULT_FRACTIONS: [f64; 5] = [0.0, 0.0, 0.25, 0.5, 1.0];
+}
+
+impl Default for AdlRule {
+    fn default() -> Self {
+        AdlRule {
+            move_pct: Self::DEFAULT_MOVE_PCT,
+            window_ms: Self::DEFAULT_WINDOW_MS,
+            fractions: Self::DEFAULT_FRACTIONS,
+        }
+    }
+}
+
+/// One row of an ADL event file: at `time`, the `side` of `symbol` was deleveraged for `share`
+/// of its open interest, at `price` when known.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AdlEventSpec {
+    /// When (ms UTC).
+    pub time: TimestampMs,
+    /// Symbol.
+    pub symbol: Symbol,
+    /// The side deleveraged (the winning side).
+    pub side: Side,
+    /// Share of that side's open interest deleveraged (0–1], taken from the top of the ranking.
+    pub share: f64,
+    /// The fill price (the liquidated counterparty's bankruptcy price), when the file gives one.
+    pub price: Option<f64>,
+    /// Where it came from (`adl-events.csv row 3`), for records and errors.
+    pub source: String,
 }
 
 /// A position an account holds independently of the channel.

@@ -112,23 +112,12 @@ pub(crate) fn book_stats(
 mod tests {
     use super::*;
     use ringfence_model::{
-        ExitReason, Funding, MarginMode, Market, RunSummary, Side, Symbol, SymbolSeries, Trade,
+        ExitReason, MarginMode, Market, RunSummary, Side, Symbol, SymbolSeries, Trade,
     };
     use rust_decimal::Decimal;
 
     fn series(name: &str, closes: &[f64]) -> SymbolSeries {
-        SymbolSeries {
-            symbol: Symbol::parse(name).unwrap(),
-            first: 0,
-            end: closes.len(),
-            open: closes.to_vec(),
-            high: closes.to_vec(),
-            low: closes.to_vec(),
-            close: closes.to_vec(),
-            volume: None,
-            mark: None,
-            funding: Funding::default(),
-        }
+        crate::returns::tests::series(name, 0, closes)
     }
 
     fn trade(sym: &str, side: Side) -> Trade {
@@ -202,6 +191,8 @@ mod tests {
                 profit_factor: 0.0,
             },
             liquidation_band: None,
+            adl: Vec::new(),
+            adl_off_final_equity: None,
         };
         annotate_book_exposure(&MarketStats::new(&market, 10), &mut r);
         (

@@ -64,6 +64,7 @@
 //!   Σ insurance shortfall = final USDT wallet, exactly.
 //! - **Idle stretches** (no position, no waiting entry) are skipped by jumping to the next event.
 
+pub mod adl;
 mod assumptions;
 pub mod checklist;
 pub mod claims;
@@ -86,9 +87,10 @@ pub use checklist::{
 };
 
 pub use config::{
-    Account, BINANCE_LATE_2024_FROM, BackgroundPosition, EngineConfig, ExchangePreset, Execution,
-    Intrabar, LeverageFromRange, LeverageRule, LiquidationProcess, MaintenanceBasis, ModeRule,
-    Policy, PresetName, Sizing, StopDiscipline, binance_default_brackets,
+    Account, AdlConfig, AdlEventSpec, AdlMode, AdlRule, BINANCE_LATE_2024_FROM, BackgroundPosition,
+    EngineConfig, ExchangePreset, Execution, Intrabar, LeverageFromRange, LeverageRule,
+    LiquidationProcess, MaintenanceBasis, ModeRule, Policy, PresetName, Sizing, StopDiscipline,
+    binance_default_brackets,
 };
 pub use error::SimError;
 
@@ -120,9 +122,9 @@ pub fn run(
     Ok(result)
 }
 
-/// [`run`] without the post-run book annotation ([`annotate_book_exposure`]): the simulation and,
-/// with `cfg.band`, the liquidation band. A sweep annotates each result with one [`MarketStats`]
-/// shared by all its runs.
+/// [`run`] without the post-run book annotation ([`annotate_book_exposure`]): the simulation, its
+/// ADL-off counterfactual when ADL is on, and with `cfg.band` the liquidation band. A sweep
+/// annotates each result with one [`MarketStats`] shared by all its runs.
 ///
 /// # Errors
 /// As [`run`].
@@ -134,23 +136,25 @@ pub fn run_unannotated(
     policy: &Policy,
     cfg: &EngineConfig,
 ) -> Result<RunResult, SimError> {
-    let sim = engine::Sim::new(
-        market,
-        brackets,
-        signals,
-        account,
-        policy,
-        cfg,
-        cfg.intrabar,
-    )?;
-    let mut result = sim.run()?;
+    // the engine on these inputs under settings `c` and intrabar model `model`
+    let engine = |c: &EngineConfig, model: Intrabar| {
+        engine::Sim::new(market, brackets, signals, account, policy, c, model)?.run()
+    };
+    let mut result = engine(cfg, cfg.intrabar)?;
+    if !cfg.adl.is_off() {
+        // the counterfactual: the same run with ADL off, for the PnL ADL cost or saved
+        let off = EngineConfig {
+            adl: AdlConfig::default(),
+            ..cfg.clone()
+        };
+        result.adl_off_final_equity = Some(engine(&off, cfg.intrabar)?.summary.final_equity);
+    }
     if cfg.band {
         let count = |model: Intrabar| -> Result<u32, SimError> {
             if model == cfg.intrabar {
                 return Ok(result.summary.liquidations);
             }
-            let sim = engine::Sim::new(market, brackets, signals, account, policy, cfg, model)?;
-            Ok(sim.run()?.summary.liquidations)
+            Ok(engine(cfg, model)?.summary.liquidations)
         };
         let band = (count(Intrabar::Adverse)?, count(Intrabar::Close)?);
         result.liquidation_band = Some(band);

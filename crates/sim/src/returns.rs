@@ -12,6 +12,10 @@ use std::sync::OnceLock;
 /// Bars per lazily computed block of one pair's rolling correlations.
 const BLOCK: usize = 2048;
 
+/// One pair's rolling correlations: blocks of [`BLOCK`] bars, each computed when first read
+/// (NaN = none).
+type PairBlocks = OnceLock<Box<[OnceLock<Box<[f64]>>]>>;
+
 /// Log returns and rolling return correlations of a market's symbols, filled lazily and shared.
 ///
 /// `returns(k)[j] = ln(close[j] / close[j-1])` of symbol `k` (aligned with the market grid; entries
@@ -23,7 +27,7 @@ pub struct MarketStats<'a> {
     window: usize,
     returns: Vec<OnceLock<Box<[f64]>>>,
     /// `pairs[a * n + b]` (a < b): blocks of `BLOCK` correlations (NaN = none).
-    pairs: Vec<OnceLock<Box<[OnceLock<Box<[f64]>>]>>>,
+    pairs: Vec<PairBlocks>,
 }
 
 impl<'a> MarketStats<'a> {
@@ -54,8 +58,10 @@ impl<'a> MarketStats<'a> {
         self.returns[k].get_or_init(|| {
             let s = &self.market.series[k];
             let mut r = vec![f64::NAN; s.end.max(s.first)];
-            for j in s.first + 1..s.end {
-                r[j] = (s.close[j] / s.close[j - 1]).ln();
+            if s.end > s.first {
+                for (j, x) in r.iter_mut().enumerate().take(s.end).skip(s.first + 1) {
+                    *x = (s.close[j] / s.close[j - 1]).ln();
+                }
             }
             r.into_boxed_slice()
         })
@@ -167,11 +173,12 @@ pub(crate) fn pearson(xs: &[f64], ys: &[f64]) -> Option<f64> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use ringfence_model::{Funding, Symbol, SymbolSeries};
 
-    fn series(name: &str, first: usize, closes: &[f64]) -> SymbolSeries {
+    /// A series whose bars are all at `closes` (open = high = low = close), data from `first`.
+    pub(crate) fn series(name: &str, first: usize, closes: &[f64]) -> SymbolSeries {
         SymbolSeries {
             symbol: Symbol::parse(name).unwrap(),
             first,

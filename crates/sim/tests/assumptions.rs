@@ -93,3 +93,31 @@ fn an_empty_market_does_not_panic() {
     let a = EngineConfig::default().assumptions(&m, &common::brackets(&m));
     assert_eq!(text(&a, "Data"), "no bars");
 }
+
+#[test]
+fn adl_and_venue_procedures_are_stated_only_when_chosen() {
+    let m = common::market("BTC: 100 101 99 100; 100 102 98 101");
+    let b = common::brackets(&m);
+    let off = EngineConfig::default().assumptions(&m, &b);
+    assert!(off.iter().all(|(k, _)| k != "Auto-deleveraging"));
+    assert_eq!(text(&off, "Liquidation process"), "full");
+    let mut cfg = EngineConfig::default();
+    cfg.adl.trigger = ringfence_sim::AdlMode::Rule(ringfence_sim::AdlRule::default());
+    cfg.exchange = ringfence_sim::ExchangePreset::okx_swap();
+    let on = cfg.assumptions(&m, &b);
+    let adl = text(&on, "Auto-deleveraging");
+    assert!(
+        adl.starts_with("by rule: a move of more than 8 % within 1h"),
+        "{adl}"
+    );
+    assert!(adl.contains("0 % / 0 % / 25 % / 50 % / 100 %"), "{adl}");
+    assert!(
+        adl.contains("quantile cut points 0.001, 0.005, 0.02, 0.05"),
+        "{adl}"
+    );
+    assert!(adl.contains("same run with ADL off"), "{adl}");
+    assert_eq!(
+        text(&on, "Liquidation process"),
+        "okx_tiers; liquidation when the margin balance reaches maintenance plus 0.05% of notional (the liquidation fee)"
+    );
+}

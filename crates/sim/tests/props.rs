@@ -9,8 +9,8 @@ use ringfence_model::{
     SignalEvent, Symbol, SymbolSeries,
 };
 use ringfence_sim::{
-    Account, EngineConfig, Intrabar, LeverageRule, LiquidationProcess, ModeRule, Policy, Sizing,
-    StopDiscipline,
+    Account, AdlConfig, AdlEventSpec, AdlMode, AdlRule, EngineConfig, Intrabar, LeverageRule,
+    LiquidationProcess, ModeRule, Policy, Sizing, StopDiscipline,
 };
 use rust_decimal::Decimal;
 
@@ -146,10 +146,43 @@ fn cfg(model: u8, partial: bool) -> EngineConfig {
         ..EngineConfig::default()
     };
     if partial {
-        c.exchange.liquidation = LiquidationProcess::Partial;
+        c.exchange.liquidation = LiquidationProcess::BybitTiers;
     }
     c.execution.slippage_bps = 2.0;
     c
+}
+
+/// One signal per symbol, a wallet large enough that margin never runs short: each isolated
+/// position's exits, funding and clearance are the same alone as in the book.
+fn isolated_positions_are_independent(
+    m: &Market,
+    sigs: Vec<SignalEvent>,
+    c: &EngineConfig,
+) -> Result<(), TestCaseError> {
+    let mut seen = std::collections::BTreeSet::new();
+    let sigs: Vec<SignalEvent> = sigs
+        .into_iter()
+        .filter(|s| seen.insert(s.symbol.clone()))
+        .collect();
+    let account = Account::usdt("a", Decimal::from(1_000_000));
+    let (b, pol) = (brackets(m), policy(ModeRule::Isolated, 100));
+    let together = ringfence_sim::run(m, &b, &sigs, &account, &pol, c).unwrap();
+    for s in &sigs {
+        let alone = ringfence_sim::run(m, &b, std::slice::from_ref(s), &account, &pol, c).unwrap();
+        let a: Vec<_> = alone
+            .trades
+            .iter()
+            .map(|t| (&t.exits, t.funding, t.clearance_fee))
+            .collect();
+        let t: Vec<_> = together
+            .trades
+            .iter()
+            .filter(|t| t.signal_id == s.id)
+            .map(|t| (&t.exits, t.funding, t.clearance_fee))
+            .collect();
+        prop_assert_eq!(a, t);
+    }
+    Ok(())
 }
 
 fn shortfall_of(r: &RunResult, id: &str) -> Decimal {
@@ -186,18 +219,7 @@ proptest! {
 
     #[test]
     fn an_isolated_liquidation_changes_no_other_position(m in arb_market(), sigs in arb_signals(), model in 0u8..3) {
-        // one signal per symbol, a wallet large enough that margin never runs short
-        let mut seen = std::collections::BTreeSet::new();
-        let sigs: Vec<SignalEvent> = sigs.into_iter().filter(|s| seen.insert(s.symbol.clone())).collect();
-        let account = Account::usdt("a", Decimal::from(1_000_000));
-        let (b, pol, c) = (brackets(&m), policy(ModeRule::Isolated, 100), cfg(model, false));
-        let together = ringfence_sim::run(&m, &b, &sigs, &account, &pol, &c).unwrap();
-        for s in &sigs {
-            let alone = ringfence_sim::run(&m, &b, std::slice::from_ref(s), &account, &pol, &c).unwrap();
-            let a: Vec<_> = alone.trades.iter().map(|t| (&t.exits, t.funding, t.clearance_fee)).collect();
-            let t: Vec<_> = together.trades.iter().filter(|t| t.signal_id == s.id).map(|t| (&t.exits, t.funding, t.clearance_fee)).collect();
-            prop_assert_eq!(a, t);
-        }
+        isolated_positions_are_independent(&m, sigs, &cfg(model, false))?;
     }
 
     #[test]
@@ -264,5 +286,114 @@ proptest! {
             prop_assert_eq!(adv, r.summary.liquidations);
             let _ = close;
         }
+    }
+}
+
+/// ADL by a stress rule tight enough to fire in most random markets (a 3 % move within two
+/// hours), every quantile taking `fraction` of a position.
+fn adl_rule(fraction: f64) -> AdlConfig {
+    AdlConfig {
+        trigger: AdlMode::Rule(AdlRule {
+            move_pct: 3.0,
+            window_ms: 2 * H,
+            fractions: [fraction; 5],
+        }),
+        quantile_thresholds: [0.0; 4],
+    }
+}
+
+/// ADL replayed from events: at `hour`, `share` of side `long` of symbol `k`.
+fn adl_data(events: &[(i64, usize, bool, f64)]) -> AdlConfig {
+    AdlConfig {
+        trigger: AdlMode::Data(
+            events
+                .iter()
+                .enumerate()
+                .map(|(n, &(hour, k, long, share))| AdlEventSpec {
+                    time: T0 + hour * H,
+                    symbol: Symbol::parse(&format!("{}USDT", BASES[k])).unwrap(),
+                    side: if long { Side::Long } else { Side::Short },
+                    share,
+                    price: None,
+                    source: format!("prop row {}", n + 2),
+                })
+                .collect(),
+        ),
+        quantile_thresholds: AdlConfig::DEFAULT_THRESHOLDS,
+    }
+}
+
+fn arb_adl() -> impl Strategy<Value = AdlConfig> {
+    prop_oneof![
+        (0.1f64..=1.0).prop_map(adl_rule),
+        prop::collection::vec((0i64..40, 0usize..3, any::<bool>(), 0.05f64..=1.0), 1..6)
+            .prop_map(|e| adl_data(&e)),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    #[test]
+    fn adl_only_closes_profitable_positions_without_fee(m in arb_market(), sigs in arb_signals(),
+            cross in any::<bool>(), model in 0u8..3, adl in arb_adl()) {
+        let mode = if cross { ModeRule::Cross } else { ModeRule::Isolated };
+        let mut c = cfg(model, false);
+        c.adl = adl;
+        let account = Account::usdt("a", Decimal::from(2000));
+        let r = ringfence_sim::run(&m, &brackets(&m), &sigs, &account, &policy(mode, 100), &c).unwrap();
+        for a in &r.adl {
+            prop_assert!(a.pnl > Decimal::ZERO, "ADL took a losing position: {:?}", a);
+            prop_assert!(a.fraction > 0.0 && a.fraction <= 1.0);
+        }
+        let legs: Vec<_> = r.trades.iter().flat_map(|t| &t.exits).filter(|e| e.reason == ExitReason::Adl).collect();
+        prop_assert_eq!(legs.len(), r.adl.len());
+        for e in legs {
+            prop_assert!(e.pnl > Decimal::ZERO && e.fee.is_zero(), "{:?}", e);
+        }
+        prop_assert!(r.adl_off_final_equity.is_some());
+    }
+
+    #[test]
+    fn money_is_conserved_with_adl(m in arb_market(), sigs in arb_signals(), cross in any::<bool>(),
+            model in 0u8..3, wallet in 100i64..3000, adl in arb_adl()) {
+        let mode = if cross { ModeRule::Cross } else { ModeRule::Isolated };
+        let mut c = cfg(model, false);
+        c.adl = adl;
+        let account = Account::usdt("a", Decimal::from(wallet));
+        let r = ringfence_sim::run(&m, &brackets(&m), &sigs, &account, &policy(mode, 100), &c).unwrap();
+        // start + realised PnL (ADL closes included) − fees + funding − clearance + insurance
+        prop_assert_eq!(conservation_gap(&r, Decimal::from(wallet), Decimal::ZERO), Decimal::ZERO);
+        prop_assert!(r.summary.final_equity >= Decimal::ZERO);
+        // the ADL closes are part of the trades' realised PnL, leg by leg
+        let adl_pnl: Decimal = r.adl.iter().map(|a| a.pnl).sum();
+        let leg_pnl: Decimal = r.trades.iter().flat_map(|t| &t.exits).filter(|e| e.reason == ExitReason::Adl).map(|e| e.pnl).sum();
+        prop_assert_eq!(adl_pnl, leg_pnl);
+    }
+
+    #[test]
+    fn with_adl_isolated_positions_stay_independent(m in arb_market(), sigs in arb_signals(),
+            model in 0u8..3, adl in arb_adl()) {
+        let mut c = cfg(model, false);
+        c.adl = adl;
+        isolated_positions_are_independent(&m, sigs, &c)?;
+    }
+
+    #[test]
+    fn adl_that_takes_nothing_changes_nothing(m in arb_market(), sigs in arb_signals(),
+            cross in any::<bool>(), model in 0u8..3) {
+        // the rule fires and its events are walked, but every quantile keeps its position
+        let mode = if cross { ModeRule::Cross } else { ModeRule::Isolated };
+        let account = Account::usdt("a", Decimal::from(1500));
+        let off = cfg(model, false);
+        let mut on = off.clone();
+        on.adl = adl_rule(0.0);
+        let (b, pol) = (brackets(&m), policy(mode, 100));
+        let r_off = ringfence_sim::run(&m, &b, &sigs, &account, &pol, &off).unwrap();
+        let mut r_on = ringfence_sim::run(&m, &b, &sigs, &account, &pol, &on).unwrap();
+        prop_assert!(r_on.adl.is_empty());
+        prop_assert_eq!(r_on.adl_off_final_equity, Some(r_off.summary.final_equity));
+        r_on.adl_off_final_equity = None;
+        prop_assert_eq!(r_on, r_off);
     }
 }

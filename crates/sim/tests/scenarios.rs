@@ -131,7 +131,7 @@ fn same_book_isolated_only_the_loser_dies() {
 #[test]
 fn partial_liquidation_stops_once_the_book_is_healthy() {
     check(
-        "cross margin=100 lev=20 wallet=1000 partial clearance=0.001",
+        "cross margin=100 lev=20 wallet=1000 bybit clearance=0.001",
         BOOK,
         CALLS,
         "x liquidation h1 0.51

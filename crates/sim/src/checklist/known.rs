@@ -56,6 +56,8 @@ pub(super) struct Open {
     /// Signed notional at the last close.
     pub(super) notional: f64,
     pub(super) margin: f64,
+    /// Unrealised PnL at the last close.
+    pub(super) upnl: f64,
 }
 
 /// The positions open at `t`, in order of opening (the run lists trades in closing order, which
@@ -90,6 +92,7 @@ pub(super) fn open_book(
                 side: tr.side,
                 notional: tr.side.sign() * left * px,
                 margin: flt(tr.margin),
+                upnl: tr.side.sign() * left * (px - tr.entry_price),
             })
         })
         .collect()

@@ -66,6 +66,7 @@ use rust_decimal::Decimal;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
+mod adl;
 mod known;
 mod row;
 mod sizing;
@@ -143,7 +144,7 @@ pub fn checklist(
                     date: iso(sig.time),
                 })?;
             Ok(Some(check_one(
-                &stats, tiers, &calls, sig, sym, side, account, policy, cfg, book, ccfg,
+                &stats, brackets, tiers, &calls, sig, sym, side, account, policy, cfg, book, ccfg,
             )))
         })
         .collect();
@@ -153,6 +154,7 @@ pub fn checklist(
 #[allow(clippy::too_many_arguments)]
 fn check_one(
     stats: &MarketStats<'_>,
+    brackets: &BracketBook,
     tiers: &[Bracket],
     calls: &[Call],
     sig: &SignalEvent,
@@ -286,6 +288,9 @@ fn check_one(
         tier_max_leverage: None,
         next_tier_floor: None,
         next_tier_distance_pct: None,
+        adl_score_at_target: None,
+        adl_quantile_at_target: None,
+        adl_first_margin_share: None,
         verdict: Verdict::CrossOk,
         reasons: Vec::new(),
         notes: Vec::new(),
@@ -467,6 +472,35 @@ fn check_one(
                 b.mmr.normalize(),
                 next.mmr.normalize(),
                 next.max_leverage.normalize()
+            ));
+        }
+    }
+
+    // 6. ADL exposure (with ADL on: the scenario's cut points are the assumption it rests on)
+    if !cfg.adl.is_off() {
+        let cross = adl::in_cross(policy, &symbol);
+        let x = adl::exposure(
+            sig,
+            tiers,
+            brackets,
+            &open,
+            equity,
+            cross,
+            cfg,
+            (z.qty, z.margin, price, s),
+        );
+        row.adl_score_at_target = x.score_at_target;
+        row.adl_quantile_at_target = x.quantile_at_target;
+        row.adl_first_margin_share = x.first_margin_share;
+        if let Some(q) = x.quantile_at_target.filter(|&q| q >= 3) {
+            notes.push(format!(
+                "at its first target the position would be in ADL quantile {q} of 4: in a cascade ADL may close it there"
+            ));
+        }
+        if let Some(share) = x.first_margin_share.filter(|&f| f > 0.0) {
+            notes.push(format!(
+                "{} of the cross book's margin is unrealised profit of positions ADL would take first",
+                pct(share)
             ));
         }
     }

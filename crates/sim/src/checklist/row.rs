@@ -131,6 +131,17 @@ pub struct ChecklistRow {
     pub next_tier_floor: Option<f64>,
     /// Distance from the notional to the next bracket, % of the notional.
     pub next_tier_distance_pct: Option<f64>,
+    /// 6. (ADL on) The position's ADL ranking score if the price reached its first target
+    ///    (isolated: against its margin; cross: against the account and book).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub adl_score_at_target: Option<f64>,
+    /// Its ADL quantile 0–4 there (4 = first in the queue).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub adl_quantile_at_target: Option<u8>,
+    /// Cross: share of the book's margin balance that is unrealised profit of open positions in ADL
+    /// quantile 3–4 at the call (what ADL would take first).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub adl_first_margin_share: Option<f64>,
     /// The verdict.
     pub verdict: Verdict,
     /// Why, in words (the findings that set the verdict).

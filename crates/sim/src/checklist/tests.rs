@@ -164,6 +164,8 @@ fn empty_run() -> RunResult {
             profit_factor: 0.0,
         },
         liquidation_band: None,
+        adl: Vec::new(),
+        adl_off_final_equity: None,
     }
 }
 
@@ -630,4 +632,66 @@ fn channel_summary_counts() {
     assert_eq!((s.cross_ok, s.isolated, s.skip), (1, 2, 0));
     assert!(s.median_safe_leverage.unwrap() > 14.0);
     assert_eq!(channel_summaries(&rows, &[])[0].cascade_victim_share, None);
+}
+
+/// Check 6 by hand (ADL on, default cut points 0.001 / 0.005 / 0.02 / 0.05). A 10x BTC long of
+/// margin 100 at 100 (qty 10) with its first target at 110:
+/// - isolated: uPnL 100 at the target, maintenance 0.4 % × 1 100 = 4.4, score
+///   100 / 100 × 4.4 / 200 = 0.022 → quantile 3;
+/// - cross, on a 1 200 USDT account holding an ETH short of 50 from 100 now at 80 (uPnL 1 000,
+///   maintenance 0.4 % × 4 000 = 16; cross wallet 1 200 − 1 000 = 200): the call scores
+///   100 / 200 × (16 + 4.4) / 1 300 = 0.00785 → quantile 2; the ETH short scores
+///   1 000 / 200 × 16 / 1 200 = 0.0667 → quantile 4: its 1 000 of profit is 83.3 % of the
+///   book's margin, what ADL would take first.
+#[test]
+fn adl_exposure_at_the_first_target_by_hand() {
+    let m = market(&[("BTCUSDT", vec![100.0; 10]), ("ETHUSDT", vec![80.0; 10])]);
+    let mut sig = open_call("a", 5, "BTCUSDT", Side::Long, None, 10.0);
+    sig.targets = vec![110.0, 120.0];
+    let mut cfg = EngineConfig::default();
+    let off = checklist(
+        &m,
+        &brackets(&m),
+        std::slice::from_ref(&sig),
+        &usdt(1_200),
+        &fixed_margin(100),
+        &cfg,
+        &empty_run(),
+        &ChecklistConfig::default(),
+    )
+    .unwrap();
+    assert_eq!(
+        off[0].adl_quantile_at_target, None,
+        "ADL off: no ADL columns"
+    );
+    cfg.adl.trigger = crate::config::AdlMode::Rule(crate::config::AdlRule::default());
+    let mut iso = fixed_margin(100);
+    iso.mode = ModeRule::Isolated;
+    let run = |policy: &Policy, book: &RunResult| {
+        checklist(
+            &m,
+            &brackets(&m),
+            std::slice::from_ref(&sig),
+            &usdt(1_200),
+            policy,
+            &cfg,
+            book,
+            &ChecklistConfig::default(),
+        )
+        .unwrap()
+        .remove(0)
+    };
+    let r = run(&iso, &empty_run());
+    assert!((r.adl_score_at_target.unwrap() - 0.022).abs() < 1e-12);
+    assert_eq!(r.adl_quantile_at_target, Some(3));
+    assert_eq!(r.adl_first_margin_share, None);
+    assert!(r.notes.iter().any(|n| n.contains("ADL quantile 3")));
+    let mut book = empty_run();
+    book.trades
+        .push(trade("h", "ETHUSDT", Side::Short, 50.0, 0, 9));
+    let r = run(&fixed_margin(100), &book);
+    let want = 100.0 / 200.0 * 20.4 / 1_300.0;
+    assert!((r.adl_score_at_target.unwrap() - want).abs() < 1e-12);
+    assert_eq!(r.adl_quantile_at_target, Some(2));
+    assert!((r.adl_first_margin_share.unwrap() - 1_000.0 / 1_200.0).abs() < 1e-12);
 }

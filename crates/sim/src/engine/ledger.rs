@@ -179,11 +179,20 @@ impl Sim<'_> {
                 symbol: symbol.clone(),
                 date: iso(t),
             })?;
+        let mut tiers = tiers.to_vec();
+        let add = self.cfg.exchange.trigger_fee_rate;
+        if !add.is_zero() {
+            // the venue liquidates at maintenance plus its liquidation fee (OKX): the same
+            // constant on every tier's rate keeps the `cum` offsets
+            for b in &mut tiers {
+                b.mmr += add;
+            }
+        }
         self.tables.push(Table {
             sym,
             from: snap,
-            tiers: tiers.to_vec(),
-            tiers_f: tiers_f64(tiers),
+            tiers_f: tiers_f64(&tiers),
+            tiers,
         });
         Ok(self.tables.len() - 1)
     }

@@ -1,44 +1,92 @@
 //! Liquidation: isolated close-outs, cross book close-outs behind [`LiquidationProcess`] (the
-//! venue's procedure: [`Full`], [`Partial`]), clearance fees and the insurance shortfall.
+//! venue's procedure: [`Full`] for Binance, [`BybitTiers`], [`OkxTiers`]), clearance fees and the
+//! insurance shortfall.
 
 use super::ledger::Pos;
 use super::stats::book_correlation;
-use super::{At, Sim};
+use super::{At, QTY_DP, Sim};
 use crate::num::{dec, flt, money};
-use ringfence_model::{ExitReason, LiquidatedPosition, LiquidationEvent, MarginMode, TimestampMs};
-use rust_decimal::Decimal;
+use ringfence_model::{
+    Bracket, ExitReason, LiquidatedPosition, LiquidationEvent, MarginMode, TimestampMs,
+};
+use rust_decimal::{Decimal, RoundingStrategy};
 
 use crate::config;
 
-/// How a venue closes out a cross book whose margin balance reached maintenance. Positions are
-/// taken one at a time, the largest loser first (a position whose stop filled past bankruptcy
-/// before all); after each one the process says whether the close-out is over. The shared parts
-/// (clearance fee capped at what margin remains, insurance shortfall, culprit/victim records) are
-/// the same for every process.
+/// How a venue liquidates. A position at the trigger may first be reduced to a lower tier
+/// ([`LiquidationProcess::step_to`]); a cross book is taken one position (or step) at a time, the
+/// largest loser first (a position whose stop filled past bankruptcy before all), and after each
+/// the process says whether the close-out is over. The shared parts (clearance fee capped at what
+/// margin remains, insurance shortfall, culprit/victim records) are the same for every process.
 pub(super) trait LiquidationProcess: Sync {
-    /// After one position was closed: is the close-out over? `remaining()` gives the cross book
-    /// left at the trigger point: (margin balance, maintenance, open cross positions). The
-    /// close-out also ends when no cross position is left.
+    /// After one position (or step) was closed: is the close-out over? `remaining()` gives the
+    /// cross book left at the trigger point: (margin balance, maintenance, open cross positions).
+    /// The close-out also ends when no cross position is left.
     fn is_over(&self, remaining: &dyn Fn() -> (f64, f64, usize)) -> bool;
+
+    /// The notional a position at `notional` in `tiers` is reduced to, at the mark, before it is
+    /// closed whole; `None`: close it whole. `above_lowest`: its margin balance is above the
+    /// maintenance it would have at the lowest tier.
+    fn step_to(&self, tiers: &[Bracket], notional: Decimal, above_lowest: bool) -> Option<Decimal>;
 }
 
-/// Every cross position is closed (Binance USDⓈ-M for a retail book).
+/// Binance USDⓈ-M: every cross position is closed; an isolated position whole.
 pub(super) struct Full;
 
-/// The largest loser is closed, the book re-checked, and so on while it stays at or below
-/// maintenance (the step-down of tiered venues).
-pub(super) struct Partial;
+/// Bybit: a position above the lowest risk-limit tier is reduced to the next lower tier's limit,
+/// re-checked, and so on; at the lowest tier it is closed (taken over at bankruptcy). A cross book
+/// is re-checked after every step.
+pub(super) struct BybitTiers;
+
+/// OKX: a position in tier 3 or above whose margin is still above the lowest tier's maintenance is
+/// reduced by two tiers and re-checked; otherwise closed whole. A cross book is re-checked after
+/// every step.
+pub(super) struct OkxTiers;
+
+/// Index (0-based) of the tier holding `notional` (as [`ringfence_model::bracket::bracket_for`]:
+/// a notional at a tier's cap belongs to the next tier).
+fn tier_index(tiers: &[Bracket], notional: Decimal) -> usize {
+    tiers
+        .partition_point(|b| b.cap <= notional)
+        .min(tiers.len().saturating_sub(1))
+}
+
+fn book_over(remaining: &dyn Fn() -> (f64, f64, usize)) -> bool {
+    let (mb, mm, n) = remaining();
+    n == 0 || mb > mm
+}
 
 impl LiquidationProcess for Full {
     fn is_over(&self, _remaining: &dyn Fn() -> (f64, f64, usize)) -> bool {
         false
     }
+    fn step_to(&self, _: &[Bracket], _: Decimal, _: bool) -> Option<Decimal> {
+        None
+    }
 }
 
-impl LiquidationProcess for Partial {
+impl LiquidationProcess for BybitTiers {
     fn is_over(&self, remaining: &dyn Fn() -> (f64, f64, usize)) -> bool {
-        let (mb, mm, n) = remaining();
-        n == 0 || mb > mm
+        book_over(remaining)
+    }
+    fn step_to(
+        &self,
+        tiers: &[Bracket],
+        notional: Decimal,
+        _above_lowest: bool,
+    ) -> Option<Decimal> {
+        let k = tier_index(tiers, notional);
+        (k >= 1).then(|| tiers[k - 1].cap)
+    }
+}
+
+impl LiquidationProcess for OkxTiers {
+    fn is_over(&self, remaining: &dyn Fn() -> (f64, f64, usize)) -> bool {
+        book_over(remaining)
+    }
+    fn step_to(&self, tiers: &[Bracket], notional: Decimal, above_lowest: bool) -> Option<Decimal> {
+        let k = tier_index(tiers, notional);
+        (k >= 2 && above_lowest).then(|| tiers[k - 2].cap)
     }
 }
 
@@ -46,14 +94,104 @@ impl LiquidationProcess for Partial {
 pub(super) fn process(kind: config::LiquidationProcess) -> &'static dyn LiquidationProcess {
     match kind {
         config::LiquidationProcess::Full => &Full,
-        config::LiquidationProcess::Partial => &Partial,
+        config::LiquidationProcess::BybitTiers => &BybitTiers,
+        config::LiquidationProcess::OkxTiers => &OkxTiers,
     }
+}
+
+/// The record of `close` of position `p` cut at `px` by a step-down: its PnL, its loss beyond its
+/// share of the initial margin, culprit when that loss is positive.
+fn step_record(p: &Pos, close: Decimal, px: f64) -> LiquidatedPosition {
+    let pnl = money(p.side.sign_dec() * close * (dec(px) - p.entry));
+    let beyond = -pnl - money(p.im * close / p.qty);
+    LiquidatedPosition {
+        signal_id: p.trade.signal_id.clone(),
+        symbol: p.trade.symbol.clone(),
+        side: p.side,
+        price: px,
+        loss_beyond_margin: beyond,
+        upnl: pnl,
+        culprit: beyond > Decimal::ZERO,
+    }
+}
+
+/// The quantity left when a position of `qty` at `px` is reduced to a notional under `cap`.
+pub(crate) fn qty_under(cap: Decimal, px: Decimal, qty: Decimal) -> Decimal {
+    let q = (cap / px).round_dp_with_strategy(QTY_DP, RoundingStrategy::ToZero);
+    let q = if q * px >= cap {
+        q - Decimal::new(1, QTY_DP)
+    } else {
+        q
+    };
+    q.max(Decimal::ZERO).min(qty)
 }
 
 impl Sim<'_> {
     pub(super) fn liquidate_isolated(&mut self, k: usize, px: f64, time: TimestampMs) {
+        if self.step_down_isolated(k, px, time) {
+            return;
+        }
         let p = self.take_position(k);
         self.liquidate_isolated_pos(p, px, time);
+    }
+
+    /// The venue's step-down of isolated position `k` at mark `px` (Bybit, OKX): reduce to a lower
+    /// tier at the mark (taker fee), record the partial liquidation, re-check; true when the
+    /// position survives, false when it must be closed whole.
+    fn step_down_isolated(&mut self, k: usize, px: f64, time: TimestampMs) -> bool {
+        let process = process(self.cfg.exchange.liquidation);
+        let exit = dec(px);
+        loop {
+            let p = &self.positions[k];
+            let tiers = &self.tables[p.table].tiers;
+            let notional = p.qty * exit;
+            let upnl = money(p.side.sign_dec() * p.qty * (exit - p.entry));
+            let balance = p.iso_margin + upnl;
+            let above_lowest = balance > tiers[0].maintenance(notional);
+            let Some(cap) = process.step_to(tiers, notional, above_lowest) else {
+                return false;
+            };
+            let keep = qty_under(cap, exit, p.qty);
+            if keep.is_zero() || keep >= p.qty {
+                return false;
+            }
+            let mm = ringfence_model::bracket::bracket_for(tiers, notional).maintenance(notional);
+            let close = p.qty - keep;
+            // an isolated liquidation is always its own culprit
+            let lp = LiquidatedPosition {
+                culprit: true,
+                ..step_record(p, close, px)
+            };
+            let fee_rate = self.cfg.exchange.taker_fee * self.fee_mult;
+            self.exit_leg(k, close, px, ExitReason::Liquidation, fee_rate, time);
+            self.scan[k].hot = true;
+            let wipeout = self.equity_now() <= 1e-9;
+            self.liquidations.push(LiquidationEvent {
+                time,
+                mode: MarginMode::Isolated,
+                positions: vec![lp],
+                margin_ratio: if balance > Decimal::ZERO {
+                    flt(mm / balance)
+                } else {
+                    f64::INFINITY
+                },
+                margin_balance: balance,
+                maintenance: mm,
+                book_correlation: None,
+                clearance_fee: Decimal::ZERO,
+                insurance_shortfall: Decimal::ZERO,
+                wipeout,
+                after_adl: None,
+            });
+            // re-check the rest at its (lower) tier
+            let p = &self.positions[k];
+            let tiers = &self.tables[p.table].tiers;
+            let n = p.qty * exit;
+            let left = p.iso_margin + money(p.side.sign_dec() * p.qty * (exit - p.entry));
+            if left > ringfence_model::bracket::bracket_for(tiers, n).maintenance(n) {
+                return true;
+            }
+        }
     }
 
     /// Liquidates isolated position `p`, already taken out of the book, at `px`.
@@ -105,7 +243,39 @@ impl Sim<'_> {
             clearance_fee: clearance,
             insurance_shortfall: shortfall,
             wipeout,
+            after_adl: None,
         });
+    }
+
+    /// The venue's step-down of cross position `k` at mark `m` (Bybit, OKX): reduced to a lower
+    /// tier at the mark (taker fee); `None` when the process closes it whole.
+    fn cross_step(
+        &mut self,
+        k: usize,
+        m: f64,
+        seg: usize,
+        t: f64,
+        process: &dyn LiquidationProcess,
+        time: TimestampMs,
+    ) -> Option<LiquidatedPosition> {
+        let (mb, mm, _) = self.cross_f(seg, t);
+        let p = &self.positions[k];
+        let tiers = &self.tables[p.table].tiers;
+        let exit = dec(m);
+        let notional = p.qty * exit;
+        let lowest = flt(tiers[0].maintenance(notional));
+        let above_lowest = mb > mm - self.mm_of(p, m) + lowest;
+        let cap = process.step_to(tiers, notional, above_lowest)?;
+        let keep = qty_under(cap, exit, p.qty);
+        if keep.is_zero() || keep >= p.qty {
+            return None;
+        }
+        let close = p.qty - keep;
+        let lp = step_record(p, close, m);
+        let fee_rate = self.cfg.exchange.taker_fee * self.fee_mult;
+        self.exit_leg(k, close, m, ExitReason::Liquidation, fee_rate, time);
+        self.scan[k].hot = true;
+        Some(lp)
     }
 
     pub(super) fn liquidate_cross(&mut self, seg: usize, t: f64, at: At) {
@@ -135,7 +305,6 @@ impl Sim<'_> {
         {
             mb0 += p.s * p.qty_f * (px - self.slot_mark(sym, seg, t));
         }
-        let rate = self.cfg.exchange.clearance_fee_rate;
         let process = process(self.cfg.exchange.liquidation);
         let cross_syms: Vec<usize> = self
             .positions
@@ -150,6 +319,8 @@ impl Sim<'_> {
             self.cfg.correlation_window,
         );
         let mut closed: Vec<(Pos, f64, Decimal)> = Vec::new();
+        // positions reduced to a lower tier (Bybit, OKX) rather than closed
+        let mut stepped: Vec<LiquidatedPosition> = Vec::new();
         let mut clearance_total = Decimal::ZERO;
         let mut fees = Vec::new();
         loop {
@@ -173,6 +344,15 @@ impl Sim<'_> {
             });
             let Some((k, _)) = pick else { break };
             let m = price_of(self, &self.positions[k]);
+            if forced_k.is_none()
+                && let Some(step) = self.cross_step(k, m, seg, t, process, at.time)
+            {
+                stepped.push(step);
+                if process.is_over(&|| self.cross_f(seg, t)) {
+                    break;
+                }
+                continue;
+            }
             let p = self.take_position(k);
             let exit = dec(m);
             let pnl = money(p.side.sign_dec() * p.qty * (exit - p.entry));
@@ -180,6 +360,7 @@ impl Sim<'_> {
             // clearance: rate × liquidated notional, capped at the margin balance that remains
             let (mb, _, _) = self.cross_f(seg, t);
             let room = money(dec(mb.max(0.0)));
+            let rate = self.cfg.exchange.clearance_rate(&p.trade.symbol);
             let c = money(rate * p.qty * exit).min(room).max(Decimal::ZERO);
             self.wallet -= c;
             clearance_total += c;
@@ -213,7 +394,7 @@ impl Sim<'_> {
             .enumerate()
             .min_by(|a, b| a.1.2.cmp(&b.1.2).then(a.0.cmp(&b.0)))
             .map(|(k, _)| k);
-        let mut listed = Vec::new();
+        let mut listed = stepped;
         for (k, (mut p, m, pnl)) in closed.into_iter().enumerate() {
             let culprit = -pnl > p.im;
             let reason = if culprit || (!any_culprit && Some(k) == worst) {
@@ -237,6 +418,7 @@ impl Sim<'_> {
             self.finish_trade(p);
         }
         let wipeout = self.equity_now() <= 1e-9;
+        let after_adl = self.take_adl_attribution(at.time);
         self.liquidations.push(LiquidationEvent {
             time: at.time,
             mode: MarginMode::Cross,
@@ -248,6 +430,7 @@ impl Sim<'_> {
             clearance_fee: clearance_total,
             insurance_shortfall: shortfall,
             wipeout,
+            after_adl,
         });
     }
 }

@@ -11,6 +11,8 @@ use ringfence_model::{
 use rust_decimal::Decimal;
 
 // The rooms of one run, each with one job (see ARCHITECTURE.md):
+/// Auto-deleveraging of the account's own profitable positions.
+mod adl;
 /// Channel events, waiting entries, background positions, skip records.
 mod entries;
 /// The ledger: the only place money changes.
@@ -100,6 +102,13 @@ pub(crate) struct Sim<'a> {
     peak: f64,
     /// Scratch equity buffer of [`Sim::quiet_stretch`].
     equity_buf: Vec<f64>,
+    /// The run's ADL events in time order (empty with ADL off) and the next one not yet applied.
+    adl_events: Vec<crate::adl::Scheduled>,
+    adl_next: usize,
+    /// Every ADL of the account's positions.
+    adl_log: Vec<ringfence_model::AdlRecord>,
+    /// Cross ADL since the last cross liquidation, in words (its attribution).
+    adl_since_liq: Vec<(TimestampMs, String)>,
 }
 
 impl<'a> Sim<'a> {
@@ -156,6 +165,7 @@ impl<'a> Sim<'a> {
                 )));
             }
         }
+        let adl_events = crate::adl::schedule(market, &cfg.adl)?;
         let lower_map = match market.lower.as_deref() {
             Some(lower) => market
                 .series
@@ -205,6 +215,10 @@ impl<'a> Sim<'a> {
             skipped: Vec::new(),
             peak: 0.0,
             equity_buf: Vec::new(),
+            adl_events,
+            adl_next: 0,
+            adl_log: Vec::new(),
+            adl_since_liq: Vec::new(),
         })
     }
 
@@ -276,6 +290,8 @@ impl<'a> Sim<'a> {
             let had_open = !self.positions.is_empty();
             self.close_ended(i);
             self.settle_funding(i);
+            // ADL due by this open, before any position opens at it
+            self.apply_adl(at, None);
             // due events at this open, in time order
             while let Some(&(t, d)) = due.get(ptr) {
                 if t > at.time {
@@ -301,7 +317,8 @@ impl<'a> Sim<'a> {
                 // jump over the bars where nothing can happen, recording only their equity
                 let next_due = due
                     .get(ptr)
-                    .map_or(n, |&(t, _)| market.bar_at_or_after(t).min(n));
+                    .map_or(n, |&(t, _)| market.bar_at_or_after(t).min(n))
+                    .min(self.adl_stop_bar());
                 let end = self.quiet_until(i, next_due);
                 if end > i {
                     self.quiet_stretch(i, end);
@@ -369,7 +386,9 @@ impl<'a> Sim<'a> {
             bar: i,
             time: self.market.times[i],
         };
-        if self.may_touch(i) == Touch::Skip {
+        // an ADL event inside the bar is applied at its sub-bar: walk the sub-bars
+        let adl_inside = self.cfg.refine && self.market.sub_bars(i).is_some() && self.adl_inside(i);
+        if self.may_touch(i) == Touch::Skip && !adl_inside {
             return Ok(());
         }
         if self.cfg.refine && self.market.sub_bars(i).is_some() {
@@ -381,7 +400,7 @@ impl<'a> Sim<'a> {
         if !self.build_path(false, i) {
             return Ok(());
         }
-        if !self.path_touches() {
+        if !self.path_touches() && !adl_inside {
             return Ok(());
         }
         if self.cfg.refine
@@ -395,6 +414,7 @@ impl<'a> Sim<'a> {
                     if self.positions.is_empty() && self.pending.is_empty() {
                         break;
                     }
+                    self.apply_adl(At { bar: i, time }, Some(j));
                     if self.build_path(true, j) {
                         self.run_path(At { bar: i, time })?;
                     }

@@ -144,6 +144,8 @@ impl Sim<'_> {
             skipped: self.skipped,
             summary,
             liquidation_band: None,
+            adl: self.adl_log,
+            adl_off_final_equity: None,
         }
     }
 }

@@ -180,7 +180,7 @@ pub fn signals(text: &str) -> Vec<SignalEvent> {
         .collect()
 }
 
-/// Parses a setup line: `isolated|cross margin=100 lev=10 wallet=1000 btc=0.1 partial
+/// Parses a setup line: `isolated|cross margin=100 lev=10 wallet=1000 btc=0.1 bybit|okx
 /// clearance=0.001 close|ohlc widen=2 autoadd=50 breakeven`.
 pub fn setup(text: &str) -> (Account, Policy, EngineConfig) {
     let mut account = Account::usdt("acct", Decimal::ZERO);
@@ -198,7 +198,13 @@ pub fn setup(text: &str) -> (Account, Policy, EngineConfig) {
             None => match w {
                 "isolated" => policy.mode = ModeRule::Isolated,
                 "cross" => policy.mode = ModeRule::Cross,
-                "partial" => cfg.exchange.liquidation = LiquidationProcess::Partial,
+                "bybit" => cfg.exchange.liquidation = LiquidationProcess::BybitTiers,
+                "okx" => {
+                    // the OKX preset's procedure and trigger (maintenance + 0.05 % fee)
+                    cfg.exchange.liquidation = LiquidationProcess::OkxTiers;
+                    cfg.exchange.trigger_fee_rate =
+                        ringfence_sim::ExchangePreset::okx_swap().trigger_fee_rate;
+                }
                 "close" => cfg.intrabar = Intrabar::Close,
                 "ohlc" => cfg.intrabar = Intrabar::Ohlc,
                 "breakeven" => policy.breakeven_after_first_target = true,
