@@ -2,11 +2,12 @@
 //! write the tables, `run.json` and the report atomically.
 
 use crate::exit::bad_input;
-use crate::outputs::{Staging, write_json, write_tables};
+use crate::outputs::{OutputOptions, RunWriter, Staging, write_json};
 use crate::pipeline::{self, Loaded};
 use crate::prepare::{Prepared, shown};
 use crate::report_input::report_input;
 use crate::scenario::{Job, Scenario};
+use crate::timings::Timings;
 use anyhow::{Context, Result};
 use clap::Args;
 use ringfence_model::RunResult;
@@ -32,6 +33,14 @@ pub struct RunArgs {
     /// Skip the HTML/PNG report (tables and run.json only).
     #[arg(long)]
     pub no_report: bool,
+    /// Also write `equity.parquet`: every equity point of every run (by default the equity is
+    /// written at the report's bounded resolution only, in `equity.csv`).
+    #[arg(long)]
+    pub full_equity: bool,
+    /// Print the time of each phase (load, prepare, simulate, annotate, checklist, outputs,
+    /// report) to stderr.
+    #[arg(long)]
+    pub timings: bool,
 }
 
 /// Parses `adverse|close|ohlc`.
@@ -53,26 +62,65 @@ pub fn run(args: RunArgs) -> Result<()> {
     if args.threads == Some(0) {
         return Err(bad_input("--threads: must be at least 1"));
     }
+    let timings = Timings::default();
     let Loaded {
         scenario: sc,
         prepared,
         jobs,
-    } = pipeline::load(&args.scenario, intrabar)?;
+    } = timings.time("load", || pipeline::load(&args.scenario, intrabar))?;
     let out = args.out.clone().unwrap_or_else(|| sc.output.clone());
-    let results = pipeline::run_jobs(&prepared, &jobs, &sc.engine, args.threads)?;
     let staging = Staging::new(&out)?;
-    write_tables(staging.dir(), &results)?;
-    write_run_json(staging.dir(), &sc, &prepared, &jobs)?;
-    let input = report_input(&sc, &prepared, &jobs, results);
+    let opts = OutputOptions {
+        full_equity: args.full_equity,
+        adl: !sc.engine.adl.is_off(),
+    };
+    // Each run's rows are written as soon as it and every run before it are done; only its
+    // trades and its equity at the report's resolution are kept.
+    let mut writer = timings.time("outputs", || RunWriter::create(staging.dir(), opts))?;
+    let mut rows = None;
+    pipeline::stream_jobs(
+        &prepared,
+        &jobs,
+        &sc.engine,
+        args.threads,
+        &timings,
+        |i, r| {
+            if i == 0 {
+                rows = Some(timings.time("checklist", || {
+                    pipeline::checklist_rows(
+                        &sc,
+                        &prepared,
+                        &jobs[0],
+                        &r,
+                        &pipeline::default_checklist_config(&sc),
+                    )
+                }));
+            }
+            timings.time("outputs", || writer.push(r))
+        },
+    )?;
+    let results = timings.time("outputs", || -> Result<_> {
+        let runs = writer.finish()?;
+        write_run_json(staging.dir(), &sc, &prepared, &jobs)?;
+        Ok(runs)
+    })?;
+    let mut input = timings.time("checklist", || {
+        report_input(&sc, &prepared, &jobs, results, rows)
+    });
     crate::warnings::print(&input);
-    write_json(&staging.dir().join("report-input.json"), &input)?;
-    if let Some(c) = &input.claims {
-        let path = staging.dir().join("claims_vs_replay.csv");
-        crate::tables::write_csv(&path, &crate::tables::claims(), &c.rows)?;
-    }
+    timings.time("outputs", || -> Result<()> {
+        crate::report_input::write_input(staging.dir(), &mut input)?;
+        if let Some(c) = &input.claims {
+            let path = staging.dir().join("claims_vs_replay.csv");
+            crate::tables::write_csv(&path, &crate::tables::claims(), &c.rows)?;
+        }
+        Ok(())
+    })?;
     if !args.no_report {
-        ringfence_report::write_report(&input, staging.dir())
-            .with_context(|| format!("cannot write the report into {}", out.display()))?;
+        timings.time("report", || {
+            ringfence_report::write_report(&input, staging.dir())
+                .with_context(|| format!("cannot write the report into {}", out.display()))
+        })?;
     }
     let dest = staging.commit()?;
     print_summary(&input.runs);
@@ -87,7 +135,20 @@ pub fn run(args: RunArgs) -> Result<()> {
             format!(" (open {}/report.html)", shown(&dest).display())
         }
     );
+    if args.timings {
+        let threads = args.threads.unwrap_or_else(rayon_threads);
+        eprint!("{}", timings.render(started.elapsed(), threads));
+    }
     Ok(())
+}
+
+/// The worker threads a run uses without `--threads` (`RAYON_NUM_THREADS`, else every core).
+fn rayon_threads() -> usize {
+    std::env::var("RAYON_NUM_THREADS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&n: &usize| n > 0)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
 fn write_run_json(dir: &Path, sc: &Scenario, p: &Prepared, jobs: &[Job]) -> Result<()> {

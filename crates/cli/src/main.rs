@@ -22,6 +22,7 @@ mod robust;
 mod scenario;
 mod setup;
 mod tables;
+mod timings;
 mod warnings;
 
 use clap::{Parser, Subcommand};
