@@ -2,12 +2,13 @@
 //! write the tables, `run.json` and the report atomically.
 
 use crate::exit::bad_input;
-use crate::outputs::{Staging, write_json, write_tables};
+use crate::outputs::{OutputOptions, RunWriter, Staging, write_json};
 use crate::pipeline::{self, Loaded};
 use crate::prepare::{Prepared, shown};
 use crate::report_input::report_input;
 use crate::scenario::{Job, Scenario};
 use crate::shard::{self, Manifest, Shard};
+use crate::timings::Timings;
 use anyhow::{Context, Result};
 use clap::Args;
 use ringfence_data::tables::TableColumn;
@@ -34,6 +35,14 @@ pub struct RunArgs {
     /// Skip the HTML/PNG report (tables and run.json only).
     #[arg(long)]
     pub no_report: bool,
+    /// Also write `equity.parquet`: every equity point of every run (by default the equity is
+    /// written at the report's bounded resolution only, in `equity.csv`).
+    #[arg(long)]
+    pub full_equity: bool,
+    /// Print the time of each phase (load, prepare, simulate, annotate, checklist, outputs,
+    /// report) to stderr.
+    #[arg(long)]
+    pub timings: bool,
     /// Run shard i of n (0-based) of the job list and write `<out>/shard=i` for `ringfence merge`
     /// (default: from JOB_COMPLETION_INDEX + RINGFENCE_SHARD_COUNT, or SLURM_ARRAY_TASK_ID +
     /// SLURM_ARRAY_TASK_COUNT, when set).
@@ -61,46 +70,57 @@ pub fn run(args: RunArgs) -> Result<()> {
         return Err(bad_input("--threads: must be at least 1"));
     }
     let shard = Shard::resolve(args.shard.as_deref())?;
+    let timings = Timings::default();
     let Loaded {
         scenario: sc,
         prepared,
         jobs,
-    } = pipeline::load(&args.scenario, intrabar)?;
+    } = timings.time("load", || pipeline::load(&args.scenario, intrabar))?;
     let out = args.out.clone().unwrap_or_else(|| sc.output.clone());
     if let Some(s) = shard {
-        let range = s.range(jobs.len());
-        let results =
-            pipeline::run_jobs(&prepared, &jobs[range.clone()], &sc.engine, args.threads)?;
-        let settings = serde_json::json!({ "intrabar": args.intrabar });
-        let manifest = Manifest {
-            kind: "run".into(),
-            program: format!("ringfence {}", env!("CARGO_PKG_VERSION")),
-            shard: s,
-            items: jobs.len(),
-            range: (range.start, range.end),
-            fingerprint: shard::fingerprint(&[&sc.text, &settings.to_string()]),
-            cwd: std::env::current_dir().context("cannot read the working directory")?,
-            scenario: args.scenario.clone(),
-            settings,
-        };
-        let dest = write_shard(
-            &shard::shard_dir(&out, &s),
-            &manifest,
-            range.start,
-            &results,
-        )?;
-        eprintln!(
-            "shard {} of {}: {} runs in {:.2} s; outputs in {}",
-            s.index,
-            s.count,
-            results.len(),
-            started.elapsed().as_secs_f64(),
-            shown(&dest).display()
-        );
-        return Ok(());
+        return run_shard(&args, s, &sc, &prepared, &jobs, started);
     }
-    let results = pipeline::run_jobs(&prepared, &jobs, &sc.engine, args.threads)?;
-    let (dest, input) = write_outputs(&out, &sc, &prepared, &jobs, results, args.no_report)?;
+    let staging = Staging::new(&out)?;
+    let opts = OutputOptions {
+        full_equity: args.full_equity,
+        adl: !sc.engine.adl.is_off(),
+    };
+    // Each run's rows are written as soon as it and every run before it are done; only its
+    // trades and its equity at the report's resolution are kept.
+    let mut writer = timings.time("outputs", || RunWriter::create(staging.dir(), opts))?;
+    let mut rows = None;
+    pipeline::stream_jobs(
+        &prepared,
+        &jobs,
+        &sc.engine,
+        args.threads,
+        &timings,
+        |i, r| {
+            if i == 0 {
+                rows = Some(timings.time("checklist", || {
+                    pipeline::checklist_rows(
+                        &sc,
+                        &prepared,
+                        &jobs[0],
+                        &r,
+                        &pipeline::default_checklist_config(&sc),
+                    )
+                }));
+            }
+            timings.time("outputs", || writer.push(r))
+        },
+    )?;
+    let input = finish_outputs(
+        &staging,
+        writer,
+        &sc,
+        &prepared,
+        &jobs,
+        rows,
+        args.no_report,
+        &timings,
+    )?;
+    let dest = staging.commit()?;
     print_summary(&input.runs);
     eprintln!(
         "{} runs in {:.2} s; outputs in {}{}",
@@ -113,49 +133,88 @@ pub fn run(args: RunArgs) -> Result<()> {
             format!(" (open {}/report.html)", shown(&dest).display())
         }
     );
+    if args.timings {
+        let threads = args.threads.unwrap_or_else(rayon_threads);
+        eprint!("{}", timings.render(started.elapsed(), threads));
+    }
     Ok(())
 }
 
-/// Writes every output of a finished run (tables, `run.json`, `report-input.json`, claims, the
-/// report) into a staging directory and renames it to `out`. `results` are the runs in job order.
-/// `run` and `merge` both call it, so a merged sharded run is the one-machine run byte for byte.
-pub fn write_outputs(
-    out: &Path,
+/// What every run directory gets once all runs went through `writer` (in job order): the
+/// writer's closing tables, `run.json`, `report-input.json`, claims, the report. `run` and `merge`
+/// both call it after pushing the same runs in the same order, so a merged sharded run is the
+/// one-machine run byte for byte.
+#[allow(clippy::too_many_arguments)]
+fn finish_outputs(
+    staging: &Staging,
+    writer: RunWriter,
     sc: &Scenario,
     prepared: &Prepared,
     jobs: &[Job],
-    results: Vec<RunResult>,
+    rows: Option<Result<Vec<ringfence_sim::ChecklistRow>>>,
     no_report: bool,
-) -> Result<(PathBuf, ringfence_report::ReportInput)> {
-    let staging = Staging::new(out)?;
-    write_tables(staging.dir(), &results)?;
-    write_run_json(staging.dir(), sc, prepared, jobs)?;
-    let input = report_input(sc, prepared, jobs, results);
+    timings: &Timings,
+) -> Result<ringfence_report::ReportInput> {
+    let results = timings.time("outputs", || -> Result<_> {
+        let runs = writer.finish()?;
+        write_run_json(staging.dir(), sc, prepared, jobs)?;
+        Ok(runs)
+    })?;
+    let mut input = timings.time("checklist", || {
+        report_input(sc, prepared, jobs, results, rows)
+    });
     crate::warnings::print(&input);
-    write_json(&staging.dir().join("report-input.json"), &input)?;
-    if let Some(c) = &input.claims {
-        let path = staging.dir().join("claims_vs_replay.csv");
-        crate::tables::write_csv(&path, &crate::tables::claims(), &c.rows)?;
-    }
+    timings.time("outputs", || -> Result<()> {
+        crate::report_input::write_input(staging.dir(), &mut input)?;
+        if let Some(c) = &input.claims {
+            let path = staging.dir().join("claims_vs_replay.csv");
+            crate::tables::write_csv(&path, &crate::tables::claims(), &c.rows)?;
+        }
+        Ok(())
+    })?;
     if !no_report {
-        ringfence_report::write_report(&input, staging.dir())
-            .with_context(|| format!("cannot write the report into {}", out.display()))?;
+        timings.time("report", || {
+            ringfence_report::write_report(&input, staging.dir()).with_context(|| {
+                format!("cannot write the report into {}", staging.dir().display())
+            })
+        })?;
     }
-    let dest = staging.commit()?;
-    Ok((dest, input))
+    Ok(input)
 }
 
-/// A shard's directory: `shard.json` and `runs.parquet` (one row per run: its index in the job
-/// list and the run serialised as JSON, exact: floats round-trip, money as decimal strings).
-fn write_shard(
-    dir: &Path,
-    manifest: &Manifest,
-    first: usize,
-    runs: &[RunResult],
-) -> Result<PathBuf> {
-    let staging = Staging::new(dir)?;
-    write_json(&staging.dir().join("shard.json"), manifest)?;
-    let json = runs
+/// Runs shard `s` of the job list and writes `<out>/shard=i`: `shard.json` and `runs.parquet`
+/// (one row per run: its index in the job list, its name and the run serialised as JSON, exact:
+/// floats round-trip, money as decimal strings).
+fn run_shard(
+    args: &RunArgs,
+    s: Shard,
+    sc: &Scenario,
+    prepared: &Prepared,
+    jobs: &[Job],
+    started: Instant,
+) -> Result<()> {
+    let out = args.out.clone().unwrap_or_else(|| sc.output.clone());
+    let range = s.range(jobs.len());
+    let results = pipeline::run_jobs(prepared, &jobs[range.clone()], &sc.engine, args.threads)?;
+    let settings = serde_json::json!({
+        "intrabar": args.intrabar,
+        "full_equity": args.full_equity,
+        "no_report": args.no_report,
+    });
+    let manifest = Manifest {
+        kind: "run".into(),
+        program: format!("ringfence {}", env!("CARGO_PKG_VERSION")),
+        shard: s,
+        items: jobs.len(),
+        range: (range.start, range.end),
+        fingerprint: shard::fingerprint(&[&sc.text, &settings.to_string()]),
+        cwd: std::env::current_dir().context("cannot read the working directory")?,
+        scenario: args.scenario.clone(),
+        settings,
+    };
+    let staging = Staging::new(&shard::shard_dir(&out, &s))?;
+    write_json(&staging.dir().join("shard.json"), &manifest)?;
+    let json = results
         .iter()
         .map(serde_json::to_string)
         .collect::<Result<Vec<_>, _>>()?;
@@ -164,21 +223,30 @@ fn write_shard(
         vec![
             (
                 "index".into(),
-                TableColumn::I64((first..first + runs.len()).map(|i| i as i64).collect()),
+                TableColumn::I64(range.clone().map(|i| i as i64).collect()),
             ),
             (
                 "run".into(),
-                TableColumn::Str(runs.iter().map(|r| r.run.clone()).collect()),
+                TableColumn::Str(results.iter().map(|r| r.run.clone()).collect()),
             ),
             ("result".into(), TableColumn::Str(json)),
         ],
     )?;
-    staging.commit()
+    let dest = staging.commit()?;
+    eprintln!(
+        "shard {} of {}: {} runs in {:.2} s; outputs in {}",
+        s.index,
+        s.count,
+        results.len(),
+        started.elapsed().as_secs_f64(),
+        shown(&dest).display()
+    );
+    Ok(())
 }
 
 /// Merges the shards of a sharded `run` (already checked to be one complete set) into `out`: the
 /// scenario is loaded again from the shards' working directory (its text must be unchanged), the
-/// runs are read back in job order and written by [`write_outputs`].
+/// runs are read back in job order and pushed through the same writer as `run`.
 pub fn merge(shards: &[(PathBuf, Manifest)], out: &Path, no_report: bool) -> Result<PathBuf> {
     let m = &shards[0].1;
     let cwd = std::env::current_dir().context("cannot read the working directory")?;
@@ -192,12 +260,18 @@ pub fn merge(shards: &[(PathBuf, Manifest)], out: &Path, no_report: bool) -> Res
             m.cwd.display()
         ))
     })?;
-    let intrabar = m
-        .settings
-        .get("intrabar")
+    let setting = |k: &str| m.settings.get(k);
+    let intrabar = setting("intrabar")
         .and_then(|v| v.as_str())
         .map(parse_intrabar)
         .transpose()?;
+    let full_equity = setting("full_equity")
+        .and_then(|v| v.as_bool())
+        .unwrap_or(false);
+    let no_report = no_report
+        || setting("no_report")
+            .and_then(|v| v.as_bool())
+            .unwrap_or(false);
     let Loaded {
         scenario: sc,
         prepared,
@@ -217,7 +291,14 @@ pub fn merge(shards: &[(PathBuf, Manifest)], out: &Path, no_report: bool) -> Res
             m.items
         )));
     }
-    let mut results = Vec::with_capacity(jobs.len());
+    let staging = Staging::new(&out)?;
+    let opts = OutputOptions {
+        full_equity,
+        adl: !sc.engine.adl.is_off(),
+    };
+    let mut writer = RunWriter::create(staging.dir(), opts)?;
+    let mut rows = None;
+    let mut at = 0usize;
     for dir in &dirs {
         let path = dir.join("runs.parquet");
         let mut cols = ringfence_data::tables::read_parquet(&path)?;
@@ -227,21 +308,20 @@ pub fn merge(shards: &[(PathBuf, Manifest)], out: &Path, no_report: bool) -> Res
                 path.display()
             )));
         };
-        let TableColumn::Str(rows) = cols.swap_remove(k).1 else {
+        let TableColumn::Str(texts) = cols.swap_remove(k).1 else {
             return Err(bad_input(format!(
                 "{}: column result is not text",
                 path.display()
             )));
         };
-        for (i, row) in rows.iter().enumerate() {
-            let r: RunResult = serde_json::from_str(row).map_err(|e| {
+        for (i, text) in texts.iter().enumerate() {
+            let r: RunResult = serde_json::from_str(text).map_err(|e| {
                 bad_input(format!(
                     "{}: row {}: not a run result ({e})",
                     path.display(),
                     i + 1
                 ))
             })?;
-            let at = results.len();
             if jobs.get(at).map(|j| &j.name) != Some(&r.run) {
                 return Err(bad_input(format!(
                     "{}: row {}: run {} where the job list has {}",
@@ -251,19 +331,47 @@ pub fn merge(shards: &[(PathBuf, Manifest)], out: &Path, no_report: bool) -> Res
                     jobs.get(at).map_or("nothing", |j| j.name.as_str())
                 )));
             }
-            results.push(r);
+            if at == 0 {
+                rows = Some(pipeline::checklist_rows(
+                    &sc,
+                    &prepared,
+                    &jobs[0],
+                    &r,
+                    &pipeline::default_checklist_config(&sc),
+                ));
+            }
+            writer.push(r)?;
+            at += 1;
         }
     }
-    if results.len() != jobs.len() {
+    if at != jobs.len() {
         return Err(bad_input(format!(
-            "merge: the shards hold {} runs of {}",
-            results.len(),
+            "merge: the shards hold {at} runs of {}",
             jobs.len()
         )));
     }
-    let (dest, input) = write_outputs(&out, &sc, &prepared, &jobs, results, no_report)?;
+    let input = finish_outputs(
+        &staging,
+        writer,
+        &sc,
+        &prepared,
+        &jobs,
+        rows,
+        no_report,
+        &Timings::default(),
+    )?;
+    let dest = staging.commit()?;
     print_summary(&input.runs);
     Ok(dest)
+}
+
+/// The worker threads a run uses without `--threads` (`RAYON_NUM_THREADS`, else every core).
+fn rayon_threads() -> usize {
+    std::env::var("RAYON_NUM_THREADS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&n: &usize| n > 0)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
 fn write_run_json(dir: &Path, sc: &Scenario, p: &Prepared, jobs: &[Job]) -> Result<()> {

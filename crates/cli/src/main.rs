@@ -25,6 +25,7 @@ mod scenario;
 mod setup;
 mod shard;
 mod tables;
+mod timings;
 mod warnings;
 
 use clap::{Parser, Subcommand};

@@ -3,13 +3,14 @@
 
 use crate::prepare::{Prepared, prepare};
 use crate::scenario::{self, Job, Scenario};
+use crate::timings::Timings;
 use anyhow::{Context, Result, anyhow};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use ringfence_model::RunResult;
 use ringfence_report::checklist::{self as plain, ChecklistSection};
 use ringfence_sim::{
-    ChannelSummary, ChecklistConfig, ChecklistRow, EngineConfig, Intrabar, ModeRule, SimError,
-    channel_summaries,
+    ChannelSummary, ChecklistConfig, ChecklistRow, EngineConfig, Intrabar, MarketStats, ModeRule,
+    SimError, annotate_book_exposure, channel_summaries,
 };
 use std::io::IsTerminal;
 use std::path::Path;
@@ -42,15 +43,38 @@ pub fn load(path: &Path, intrabar: Option<Intrabar>) -> Result<Loaded> {
     })
 }
 
-/// Runs `jobs` with [`ringfence_sim::run_all`] on `threads` workers; results in job order (named
-/// after their jobs), identical for any thread count. A progress bar appears on stderr when the
-/// runs take longer than a second and stderr is a terminal.
+/// Runs `jobs` on `threads` workers; results in job order (named after their jobs), identical for
+/// any thread count. A progress bar appears on stderr when the runs take longer than a second and
+/// stderr is a terminal.
 pub fn run_jobs(
     p: &Prepared,
     jobs: &[Job],
     cfg: &EngineConfig,
     threads: Option<usize>,
 ) -> Result<Vec<RunResult>> {
+    let mut results = Vec::with_capacity(jobs.len());
+    stream_jobs(p, jobs, cfg, threads, &Timings::default(), |_, r| {
+        results.push(r);
+        Ok(())
+    })?;
+    Ok(results)
+}
+
+/// Runs `jobs` on `threads` workers and hands each finished run (named after its job, annotated
+/// with the book's correlation and exposure) to `sink` in job order as soon as it and every job
+/// before it are done ([`ringfence_sim::run_each`]): at most `2 × threads` runs are held at once, so
+/// a sink that writes each run and keeps only what it needs keeps memory flat in the number of
+/// runs. The engine's and the annotation's time go to `timings` (`simulate`, `annotate`). A
+/// progress bar appears on stderr when the runs take longer than a second and stderr is a
+/// terminal.
+pub fn stream_jobs(
+    p: &Prepared,
+    jobs: &[Job],
+    cfg: &EngineConfig,
+    threads: Option<usize>,
+    timings: &Timings,
+    mut sink: impl FnMut(usize, RunResult) -> Result<()>,
+) -> Result<()> {
     let bar = ProgressBar::with_draw_target(Some(jobs.len() as u64), ProgressDrawTarget::hidden());
     bar.set_style(
         ProgressStyle::with_template("{elapsed_precise} [{bar:40}] {pos}/{len} runs {msg}")
@@ -59,7 +83,7 @@ pub fn run_jobs(
     let start = Instant::now();
     let shown = AtomicBool::new(false);
     let tty = std::io::stderr().is_terminal();
-    let tick = |_: usize| {
+    let tick = || {
         bar.inc(1);
         if tty && start.elapsed().as_secs_f64() > 1.0 && !shown.swap(true, Ordering::Relaxed) {
             bar.set_draw_target(ProgressDrawTarget::stderr());
@@ -69,32 +93,41 @@ pub fn run_jobs(
         .iter()
         .map(|j| (j.account.clone(), j.policy.clone()))
         .collect();
-    let results = ringfence_sim::run_all(
-        &p.market,
+    let stats = timings.time("prepare", || {
+        MarketStats::new(&p.market, cfg.correlation_window)
+    });
+    let started = Instant::now();
+    let result = ringfence_sim::run_each(
+        &stats,
         &p.brackets,
         &p.signals,
         &pairs,
         cfg,
         threads,
-        tick,
+        |_, simulate| {
+            let mut r = timings.time("simulate", simulate)?;
+            timings.time("annotate", || annotate_book_exposure(&stats, &mut r));
+            tick();
+            Ok(r)
+        },
+        |i, mut r| {
+            r.run = jobs[i].name.clone();
+            r.params = jobs[i].params.clone();
+            sink(i, r)
+        },
     );
     bar.finish_and_clear();
-    let results = results.map_err(|e| match e {
-        SimError::Job { index, error } => {
+    timings.sweep(jobs.len(), started.elapsed());
+    result.map_err(|e| match e.downcast::<SimError>() {
+        Ok(SimError::Job { index, error }) => {
             anyhow::Error::new(*error).context(format!("run {}", jobs[index].name))
         }
-        SimError::ThreadPool { .. } => anyhow::Error::new(e).context("cannot start worker threads"),
-        e => anyhow::Error::new(e),
-    })?;
-    Ok(jobs
-        .iter()
-        .zip(results)
-        .map(|(job, mut r)| {
-            r.run = job.name.clone();
-            r.params = job.params.clone();
-            r
-        })
-        .collect())
+        Ok(e @ SimError::ThreadPool { .. }) => {
+            anyhow::Error::new(e).context("cannot start worker threads")
+        }
+        Ok(e) => anyhow::Error::new(e),
+        Err(e) => e,
+    })
 }
 
 /// The checklist's thresholds for a scenario (defaults, its correlation window).
@@ -129,13 +162,20 @@ pub fn checklist<'a>(
     let (Some(job), Some(book)) = (jobs.first(), runs.first()) else {
         return Err(anyhow!("no run to check the calls against"));
     };
-    let cross: Vec<&RunResult> = jobs
-        .iter()
-        .zip(runs)
-        .filter(|(j, _)| j.account.name == job.account.name && j.policy.mode == ModeRule::Cross)
-        .map(|(_, r)| r)
-        .collect();
-    let rows = ringfence_sim::checklist(
+    let rows = checklist_rows(sc, p, job, book, cfg)?;
+    Ok(Checked::new(rows, jobs, runs))
+}
+
+/// The rows of the checklist of `job`'s calls against its run `book` (at full resolution: the
+/// equity at each call is read from it). [`Checked::new`] completes them once every run is done.
+pub fn checklist_rows(
+    sc: &Scenario,
+    p: &Prepared,
+    job: &Job,
+    book: &RunResult,
+    cfg: &ChecklistConfig,
+) -> Result<Vec<ChecklistRow>> {
+    ringfence_sim::checklist(
         &p.market,
         &p.brackets,
         &p.signals,
@@ -145,17 +185,30 @@ pub fn checklist<'a>(
         book,
         cfg,
     )
-    .with_context(|| format!("checklist of {}", job.name))?;
-    let channels = channel_summaries(&rows, &cross);
-    Ok(Checked {
-        job,
-        rows,
-        channels,
-        cross_runs: cross.iter().map(|r| r.run.as_str()).collect(),
-    })
+    .with_context(|| format!("checklist of {}", job.name))
 }
 
-impl Checked<'_> {
+impl<'a> Checked<'a> {
+    /// The checklist of `jobs[0]`'s calls from its `rows`, with one summary per channel whose
+    /// cascade victims are counted in the runs of the same account whose policy is cross. `jobs`
+    /// and `runs` are in the same order; `jobs` is not empty.
+    pub fn new(rows: Vec<ChecklistRow>, jobs: &'a [Job], runs: &'a [RunResult]) -> Self {
+        let job = &jobs[0];
+        let cross: Vec<&RunResult> = jobs
+            .iter()
+            .zip(runs)
+            .filter(|(j, _)| j.account.name == job.account.name && j.policy.mode == ModeRule::Cross)
+            .map(|(_, r)| r)
+            .collect();
+        let channels = channel_summaries(&rows, &cross);
+        Checked {
+            job,
+            rows,
+            channels,
+            cross_runs: cross.iter().map(|r| r.run.as_str()).collect(),
+        }
+    }
+
     /// The checklist as the report shows it: plain rows.
     pub fn section(&self) -> ChecklistSection {
         ChecklistSection {

@@ -55,46 +55,53 @@ fn int<R>(name: &'static str, cell: fn(&R) -> String) -> Column<R> {
 
 /// Writes `records` as CSV: a header of the column names, then one line per record.
 pub fn write_csv<R>(path: &Path, columns: &[Column<R>], records: &[R]) -> Result<()> {
-    let mut w =
-        csv::Writer::from_path(path).with_context(|| format!("cannot write {}", path.display()))?;
-    w.write_record(columns.iter().map(|c| c.name))?;
-    for r in records {
-        w.write_record(columns.iter().map(|c| (c.cell)(r)))?;
+    let mut w = CsvStream::create(path, columns)?;
+    w.write(columns, records)?;
+    w.finish()
+}
+
+/// A CSV table written as its records come (a run's rows as soon as the run is done): the header
+/// on creation, then records in the order given. The bytes are those of [`write_csv`] with every
+/// record at once.
+pub struct CsvStream {
+    path: std::path::PathBuf,
+    w: csv::Writer<std::fs::File>,
+}
+
+impl CsvStream {
+    /// Creates `path` and writes the header of `columns`.
+    pub fn create<R>(path: &Path, columns: &[Column<R>]) -> Result<Self> {
+        let mut w = csv::Writer::from_path(path)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        w.write_record(columns.iter().map(|c| c.name))
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        Ok(CsvStream {
+            path: path.to_path_buf(),
+            w,
+        })
     }
-    w.flush()
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(())
+
+    /// Appends one line per record.
+    pub fn write<R>(&mut self, columns: &[Column<R>], records: &[R]) -> Result<()> {
+        for r in records {
+            self.w
+                .write_record(columns.iter().map(|c| (c.cell)(r)))
+                .with_context(|| format!("cannot write {}", self.path.display()))?;
+        }
+        Ok(())
+    }
+
+    /// Flushes the file.
+    pub fn finish(mut self) -> Result<()> {
+        self.w
+            .flush()
+            .with_context(|| format!("cannot write {}", self.path.display()))
+    }
 }
 
-/// Writes `records` as Parquet: float and integer columns typed (a cell that does not parse is
-/// NaN / 0), the rest text.
-pub fn write_parquet<R>(path: &Path, columns: &[Column<R>], records: &[R]) -> Result<()> {
-    ringfence_data::tables::write_parquet(path, typed(columns, records))?;
-    Ok(())
-}
-
-/// Like [`write_parquet`], `batch` records at a time (one row group each): memory holds one
-/// batch's cells, not the table's.
-pub fn write_parquet_batched<R>(
-    path: &Path,
-    columns: &[Column<R>],
-    records: &[R],
-    batch: usize,
-) -> Result<()> {
-    let chunks: Vec<&[R]> = if records.is_empty() {
-        vec![records]
-    } else {
-        records.chunks(batch.max(1)).collect()
-    };
-    ringfence_data::tables::write_parquet_batches(
-        path,
-        chunks.into_iter().map(|c| typed(columns, c)),
-    )?;
-    Ok(())
-}
-
-/// The typed Parquet columns of `records`.
-fn typed<R>(columns: &[Column<R>], records: &[R]) -> Vec<(String, TableColumn)> {
+/// The typed Parquet columns of `records`: float and integer columns parsed from their cells (a
+/// cell that does not parse is NaN / 0), the rest text.
+pub fn parquet_columns<R>(columns: &[Column<R>], records: &[R]) -> Vec<(String, TableColumn)> {
     columns
         .iter()
         .map(|c| {
@@ -109,6 +116,12 @@ fn typed<R>(columns: &[Column<R>], records: &[R]) -> Vec<(String, TableColumn)> 
             (c.name.to_string(), col)
         })
         .collect()
+}
+
+/// Writes `records` as Parquet ([`parquet_columns`]).
+pub fn write_parquet<R>(path: &Path, columns: &[Column<R>], records: &[R]) -> Result<()> {
+    ringfence_data::tables::write_parquet(path, parquet_columns(columns, records))?;
+    Ok(())
 }
 
 /// A float as Rust prints it; NaN empty, infinities `inf`.
@@ -178,6 +191,11 @@ impl<T> OfRun for InRun<'_, T> {
     fn of(&self) -> &RunResult {
         self.run
     }
+}
+
+/// The items `of` one run lists, with their run.
+pub fn in_run<'a, T>(run: &'a RunResult, of: fn(&RunResult) -> &[T]) -> Vec<InRun<'a, T>> {
+    of(run).iter().map(|item| InRun { run, item }).collect()
 }
 
 /// The items `of` each run lists, with their run, in run order.
@@ -314,12 +332,6 @@ pub fn liquidation_rows(runs: &[RunResult]) -> Vec<LiquidationRow<'_>> {
         }
     }
     rows
-}
-
-/// True when any run had ADL on: the ADL columns and `adl.csv` are written only then, so that
-/// with ADL off every table is as before ADL existed.
-pub fn adl_on(runs: &[RunResult]) -> bool {
-    runs.iter().any(|r| r.adl_off_final_equity.is_some())
 }
 
 /// `summary.csv` of runs with ADL on: [`summary`] plus the ADL closes and the PnL ADL cost or
@@ -535,6 +547,22 @@ pub fn claims() -> Vec<Column<ClaimCheck>> {
         text("liquidated", |r| r.liquidated.to_string()),
         text("claims_mention_loss", |r| r.claims_mention_loss.to_string()),
     ]
+}
+
+/// Writes `records` as Parquet like [`write_parquet`], `batch` records at a time (one row group
+/// each): memory holds one batch's cells, not the table's.
+pub fn write_parquet_batched<R>(
+    path: &Path,
+    columns: &[Column<R>],
+    records: &[R],
+    batch: usize,
+) -> Result<()> {
+    let mut stream = ringfence_data::tables::ParquetStream::create(path)?;
+    for chunk in records.chunks(batch.max(1)) {
+        stream.write(parquet_columns(columns, chunk))?;
+    }
+    stream.finish(parquet_columns(columns, &[]))?;
+    Ok(())
 }
 
 /// One run on one path of `ringfence stress`.

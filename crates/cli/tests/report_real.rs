@@ -1,7 +1,9 @@
 //! The report on the real-data scenario keeps the truth of the equity curve: the 2025-10-10 crash
 //! is a cliff from 20:00 to 21:00 UTC in the cross runs (equity.csv), and thinning a curve for
 //! drawing (static charts and the interactive explorer alike) keeps both points, next to each
-//! other, so the drop is drawn where it happened instead of as a diagonal to a later date.
+//! other, so the drop is drawn where it happened instead of as a diagonal to a later date. The
+//! curves a run directory stores for the report (`report-curves.parquet`, at a bounded
+//! resolution) keep both points too.
 
 use ringfence_report::ReportInput;
 use ringfence_report::charts::thin;
@@ -27,10 +29,7 @@ fn the_2100_cliff_survives_thinning_on_real_data() {
         .output()
         .expect("ringfence runs");
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let input: ReportInput = serde_json::from_str(
-        &std::fs::read_to_string(out.path().join("report-input.json")).expect("input"),
-    )
-    .expect("json");
+    let input = read_input(out.path());
     let mut checked = 0;
     for r in input.runs.iter().filter(|r| r.policy == "cross") {
         let pts: Vec<(i64, f64)> = r.equity.iter().map(|p| (p.time, p.equity)).collect();
@@ -57,6 +56,45 @@ fn the_2100_cliff_survives_thinning_on_real_data() {
     }
     assert_eq!(checked, 2, "both cross runs");
     collateral_revaluation_is_apart_from_trading(&input);
+}
+
+/// The report's input of a run directory: `report-input.json` with the curves of
+/// `report-curves.parquet` put back into its runs.
+fn read_input(dir: &std::path::Path) -> ReportInput {
+    use ringfence_data::tables::{TableColumn, read_parquet};
+    let mut input: ReportInput = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("report-input.json")).expect("input"),
+    )
+    .expect("json");
+    let cols = read_parquet(&dir.join("report-curves.parquet")).expect("curves");
+    let ints = |k: usize| match &cols[k].1 {
+        TableColumn::I64(v) => v.clone(),
+        c => panic!("{}: {c:?}", cols[k].0),
+    };
+    let floats = |k: usize| match &cols[k].1 {
+        TableColumn::F64(v) => v.clone(),
+        c => panic!("{}: {c:?}", cols[k].0),
+    };
+    let names: Vec<&str> = cols.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names[..3], ["run_index", "time_ms", "equity"]);
+    let (run, time, equity) = (ints(0), ints(1), floats(2));
+    for r in &mut input.runs {
+        assert!(r.equity.is_empty(), "curves are not in the JSON");
+    }
+    for i in 0..run.len() {
+        input.runs[run[i] as usize]
+            .equity
+            .push(ringfence_model::EquityPoint {
+                time: time[i],
+                equity: equity[i],
+                drawdown: 0.0,
+                margin_ratio: 0.0,
+                open_positions: 0,
+                book_correlation: None,
+                correlated_exposure: 0.0,
+            });
+    }
+    input
 }
 
 /// The money breakdown explains every USDT of a USDT-only account by its trades (the ledger

@@ -122,7 +122,7 @@ fn demo_writes_every_output_with_the_documented_columns() {
         "equity.csv",
         "skipped.csv",
         "trades.parquet",
-        "equity.parquet",
+        "report-curves.parquet",
         "run.json",
         "report-input.json",
         "report.html",
@@ -145,7 +145,9 @@ fn demo_writes_every_output_with_the_documented_columns() {
         assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "{png} is not a PNG");
     }
     // Parquet magic at both ends.
-    for pq in ["trades.parquet", "equity.parquet"] {
+    // Every equity point only when asked (`--full-equity`).
+    assert!(!out.join("equity.parquet").exists());
+    for pq in ["trades.parquet", "report-curves.parquet"] {
         let bytes = std::fs::read(out.join(pq)).expect("parquet");
         assert_eq!(&bytes[..4], b"PAR1", "{pq}");
         assert_eq!(&bytes[bytes.len() - 4..], b"PAR1", "{pq}");
@@ -484,6 +486,7 @@ fn outputs_do_not_depend_on_the_thread_count() {
     for must in [
         "equity.csv",
         "liquidations.csv",
+        "report-curves.parquet",
         "report-input.json",
         "run.json",
         "skipped.csv",
@@ -508,7 +511,9 @@ fn report_re_renders_from_report_input() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path().join("copy");
     std::fs::create_dir(&dir).expect("mkdir");
-    std::fs::copy(src.join("report-input.json"), dir.join("report-input.json")).expect("copy");
+    for f in ["report-input.json", "report-curves.parquet"] {
+        std::fs::copy(src.join(f), dir.join(f)).expect("copy");
+    }
     assert!(!dir.join("report.html").exists());
     let o = ringfence(&["report", dir.to_str().expect("utf-8")]);
     assert!(o.status.success(), "{}", text(&o.stderr));

@@ -13,6 +13,7 @@ pub mod inspect;
 pub mod load;
 pub mod signals;
 pub mod synth;
+pub mod synth_scale;
 pub mod tables;
 pub mod testing;
 

@@ -1,5 +1,6 @@
-//! Writing result tables as Parquet (the large tables of a run: trades, equity), keeping polars
-//! behind this crate's boundary.
+//! Writing result tables as Parquet (the large tables of a run: trades, equity, the report's
+//! curves), whole or streamed batch by batch, and reading them back; polars stays behind this
+//! crate's boundary.
 
 use crate::DataError;
 use polars::prelude::*;
@@ -17,63 +18,22 @@ pub enum TableColumn {
 }
 
 impl TableColumn {
-    fn len(&self) -> usize {
+    /// Rows in the column.
+    pub fn len(&self) -> usize {
         match self {
             TableColumn::Str(v) => v.len(),
             TableColumn::F64(v) => v.len(),
             TableColumn::I64(v) => v.len(),
         }
     }
-}
 
-/// Writes the named columns (all of one length) to a Parquet file (zstd-compressed).
-pub fn write_parquet(path: &Path, columns: Vec<(String, TableColumn)>) -> Result<(), DataError> {
-    let name = path.display().to_string();
-    let mut df = frame(&name, columns)?;
-    let file = std::fs::File::create(path).map_err(|e| DataError::io(path, e))?;
-    ParquetWriter::new(file)
-        .with_compression(ParquetCompression::Zstd(None))
-        .finish(&mut df)
-        .map_err(|e| DataError::file(&name, format!("cannot write parquet: {e}")))?;
-    Ok(())
-}
-
-/// Writes a Parquet file one batch of rows at a time (one row group per batch), so memory holds
-/// one batch, not the table. Every batch has the same named columns; the first batch (possibly
-/// empty) fixes the schema. No batch at all writes nothing and is an error.
-pub fn write_parquet_batches(
-    path: &Path,
-    batches: impl IntoIterator<Item = Vec<(String, TableColumn)>>,
-) -> Result<(), DataError> {
-    let name = path.display().to_string();
-    let pe = |e: PolarsError| DataError::file(&name, format!("cannot write parquet: {e}"));
-    let mut writer = None;
-    for cols in batches {
-        let df = frame(&name, cols)?;
-        if writer.is_none() {
-            let file = std::fs::File::create(path).map_err(|e| DataError::io(path, e))?;
-            writer = Some(
-                ParquetWriter::new(file)
-                    .with_compression(ParquetCompression::Zstd(None))
-                    .batched(df.schema())
-                    .map_err(pe)?,
-            );
-        }
-        if let Some(w) = writer.as_mut() {
-            w.write_batch(&df).map_err(pe)?;
-        }
+    /// True when the column has no rows.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
-    let Some(w) = writer else {
-        return Err(DataError::file(
-            &name,
-            "no rows to write (not even an empty batch)",
-        ));
-    };
-    w.finish().map_err(pe)?;
-    Ok(())
 }
 
-/// A data frame of the named columns, all of one length.
+/// The columns as a polars frame, checked to be of one length.
 fn frame(name: &str, columns: Vec<(String, TableColumn)>) -> Result<DataFrame, DataError> {
     let height = columns.first().map_or(0, |(_, c)| c.len());
     if let Some((n, c)) = columns.iter().find(|(_, c)| c.len() != height) {
@@ -94,49 +54,125 @@ fn frame(name: &str, columns: Vec<(String, TableColumn)>) -> Result<DataFrame, D
         .map_err(|e| DataError::file(name, format!("cannot build table: {e}")))
 }
 
-/// Reads a table written by [`write_parquet`]: every column, typed as it was written (text,
-/// float, integer). Any other column type, or a null cell, is an error naming the file and column.
+/// Writes the named columns (all of one length) to a Parquet file (zstd-compressed).
+pub fn write_parquet(path: &Path, columns: Vec<(String, TableColumn)>) -> Result<(), DataError> {
+    let name = path.display().to_string();
+    let mut df = frame(&name, columns)?;
+    let file = std::fs::File::create(path).map_err(|e| DataError::io(path, e))?;
+    ParquetWriter::new(file)
+        .with_compression(ParquetCompression::Zstd(None))
+        .finish(&mut df)
+        .map_err(|e| DataError::file(&name, format!("cannot write parquet: {e}")))?;
+    Ok(())
+}
+
+/// A Parquet file written batch by batch (each batch one or more row groups), so that a table
+/// larger than memory can be written as its rows are produced. Every batch has the columns of the
+/// first, in the same order and of the same types. [`ParquetStream::finish`] writes the footer; a
+/// stream dropped without it leaves an unreadable file (the caller's staging directory removes it).
+pub struct ParquetStream {
+    name: String,
+    path: std::path::PathBuf,
+    writer: Option<polars::io::parquet::write::BatchedWriter<std::io::BufWriter<std::fs::File>>>,
+    rows: usize,
+}
+
+impl ParquetStream {
+    /// Creates `path` (nothing is written until the first batch).
+    pub fn create(path: &Path) -> Result<Self, DataError> {
+        Ok(ParquetStream {
+            name: path.display().to_string(),
+            path: path.to_path_buf(),
+            writer: None,
+            rows: 0,
+        })
+    }
+
+    /// Appends one batch of rows (columns of one length).
+    pub fn write(&mut self, columns: Vec<(String, TableColumn)>) -> Result<(), DataError> {
+        let df = frame(&self.name, columns)?;
+        if df.height() == 0 && self.writer.is_some() {
+            return Ok(());
+        }
+        let err =
+            |e: PolarsError| DataError::file(&self.name, format!("cannot write parquet: {e}"));
+        if self.writer.is_none() {
+            let file =
+                std::fs::File::create(&self.path).map_err(|e| DataError::io(&self.path, e))?;
+            let w = ParquetWriter::new(std::io::BufWriter::new(file))
+                .with_compression(ParquetCompression::Zstd(None))
+                .batched(df.schema())
+                .map_err(err)?;
+            self.writer = Some(w);
+        }
+        if let Some(w) = self.writer.as_mut() {
+            w.write_batch(&df).map_err(err)?;
+        }
+        self.rows += df.height();
+        Ok(())
+    }
+
+    /// Writes the footer; returns the rows written. A stream that received no batch writes
+    /// `empty` (the columns, no rows) so that the file always has its schema.
+    pub fn finish(mut self, empty: Vec<(String, TableColumn)>) -> Result<usize, DataError> {
+        if self.writer.is_none() {
+            self.write(empty)?;
+        }
+        let err =
+            |e: PolarsError| DataError::file(&self.name, format!("cannot write parquet: {e}"));
+        if let Some(w) = self.writer.take() {
+            w.finish().map_err(err)?;
+        }
+        Ok(self.rows)
+    }
+}
+
+/// Reads a Parquet file written by [`write_parquet`] or [`ParquetStream`]: every column by name,
+/// text, float and integer columns as such (other types are an error naming the column).
 pub fn read_parquet(path: &Path) -> Result<Vec<(String, TableColumn)>, DataError> {
     let name = path.display().to_string();
     let file = std::fs::File::open(path).map_err(|e| DataError::io(path, e))?;
     let df = ParquetReader::new(file)
         .finish()
-        .map_err(|e| DataError::file(&name, format!("cannot read parquet: {e}")))?;
-    let mut out = Vec::with_capacity(df.width());
-    for col in df.columns() {
-        let s = col.as_materialized_series();
-        let cname = s.name().to_string();
-        let bad = |what: &str| DataError::file(&name, format!("column {cname}: {what}"));
-        if s.null_count() > 0 {
-            return Err(bad("has empty cells"));
-        }
-        let c = match s.dtype() {
-            DataType::String => TableColumn::Str(
-                s.str()
-                    .map_err(|e| bad(&e.to_string()))?
-                    .iter()
-                    .map(|v| v.unwrap_or_default().to_string())
-                    .collect(),
-            ),
-            DataType::Float64 => TableColumn::F64(
-                s.f64()
-                    .map_err(|e| bad(&e.to_string()))?
-                    .iter()
-                    .map(Option::unwrap_or_default)
-                    .collect(),
-            ),
-            DataType::Int64 => TableColumn::I64(
-                s.i64()
-                    .map_err(|e| bad(&e.to_string()))?
-                    .iter()
-                    .map(Option::unwrap_or_default)
-                    .collect(),
-            ),
-            other => return Err(bad(&format!("unexpected type {other}"))),
-        };
-        out.push((cname, c));
-    }
-    Ok(out)
+        .map_err(|e| DataError::file(&name, format!("unreadable parquet file: {e}")))?;
+    let bad = |c: &str, e: PolarsError| DataError::file(&name, format!("column {c}: {e}"));
+    df.columns()
+        .iter()
+        .map(|c| {
+            let n = c.name().to_string();
+            let s = c.as_materialized_series();
+            let col = match s.dtype() {
+                DataType::String => TableColumn::Str(
+                    s.str()
+                        .map_err(|e| bad(&n, e))?
+                        .iter()
+                        .map(|v| v.unwrap_or_default().to_string())
+                        .collect(),
+                ),
+                DataType::Float64 => TableColumn::F64(
+                    s.f64()
+                        .map_err(|e| bad(&n, e))?
+                        .iter()
+                        .map(|v| v.unwrap_or(f64::NAN))
+                        .collect(),
+                ),
+                DataType::Int64 => TableColumn::I64(
+                    s.i64()
+                        .map_err(|e| bad(&n, e))?
+                        .iter()
+                        .map(|v| v.unwrap_or(0))
+                        .collect(),
+                ),
+                other => {
+                    return Err(DataError::file(
+                        &name,
+                        format!("column {n} has type {other}, expected text, f64 or i64"),
+                    ));
+                }
+            };
+            Ok((n, col))
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -158,31 +194,6 @@ mod tests {
         .unwrap();
         let bytes = std::fs::read(&p).unwrap();
         assert!(bytes.starts_with(b"PAR1") && bytes.ends_with(b"PAR1"));
-        let back = read_parquet(&p).unwrap();
-        assert_eq!(
-            back,
-            vec![
-                ("run".into(), TableColumn::Str(vec!["a".into(), "b".into()])),
-                ("x".into(), TableColumn::F64(vec![1.0, 2.5])),
-                ("t".into(), TableColumn::I64(vec![1, 2])),
-            ]
-        );
-        let q = dir.path().join("b.parquet");
-        let batch = |a: &str, x: f64| {
-            vec![
-                ("run".to_string(), TableColumn::Str(vec![a.to_string()])),
-                ("x".to_string(), TableColumn::F64(vec![x])),
-            ]
-        };
-        write_parquet_batches(&q, [batch("a", 1.0), batch("b", 2.5)]).unwrap();
-        assert_eq!(
-            read_parquet(&q).unwrap(),
-            vec![
-                ("run".into(), TableColumn::Str(vec!["a".into(), "b".into()])),
-                ("x".into(), TableColumn::F64(vec![1.0, 2.5])),
-            ]
-        );
-        assert!(write_parquet_batches(&q, []).is_err());
         let err = write_parquet(
             &p,
             vec![
@@ -195,5 +206,42 @@ mod tests {
             err.to_string().contains("column b has 0 rows, expected 1"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_streamed_table_reads_back_as_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("s.parquet");
+        let batch = |from: i64, n: i64| {
+            vec![
+                (
+                    "run".to_string(),
+                    TableColumn::Str((from..from + n).map(|i| format!("r{i}")).collect()),
+                ),
+                (
+                    "x".to_string(),
+                    TableColumn::F64((from..from + n).map(|i| i as f64 * 0.5).collect()),
+                ),
+                (
+                    "t".to_string(),
+                    TableColumn::I64((from..from + n).collect()),
+                ),
+            ]
+        };
+        let mut s = ParquetStream::create(&p).unwrap();
+        s.write(batch(0, 3)).unwrap();
+        s.write(batch(3, 0)).unwrap();
+        s.write(batch(3, 2)).unwrap();
+        assert_eq!(s.finish(batch(0, 0)).unwrap(), 5);
+        assert_eq!(read_parquet(&p).unwrap(), batch(0, 5));
+        // no batch at all: the schema, no rows
+        let e = dir.path().join("e.parquet");
+        ParquetStream::create(&e)
+            .unwrap()
+            .finish(batch(0, 0))
+            .unwrap();
+        assert_eq!(read_parquet(&e).unwrap(), batch(0, 0));
+        let err = read_parquet(&dir.path().join("missing.parquet")).unwrap_err();
+        assert!(err.to_string().contains("missing.parquet"), "{err}");
     }
 }

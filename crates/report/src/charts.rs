@@ -22,7 +22,7 @@ use plotters::coord::combinators::WithKeyPoints;
 use plotters::coord::types::{RangedCoordf64, RangedCoordi64};
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
-use ringfence_model::{LiquidationEvent, MarginMode, RunResult, TimestampMs};
+use ringfence_model::{EquityPoint, LiquidationEvent, MarginMode, RunResult, TimestampMs};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -77,6 +77,12 @@ pub(crate) const GRID: RGBColor = RGBColor(0xE4, 0xE4, 0xE4);
 const NOTE: RGBColor = RGBColor(0x55, 0x55, 0x55);
 /// Most points drawn per curve; longer curves keep each bucket's minimum and maximum.
 const MAX_CURVE_POINTS: usize = 1200;
+
+/// The resolution (per curve: equity, drawdown, margin ratio) at which a run directory stores
+/// equity curves for people and for the report (`equity.csv`, the report's curves; see
+/// [`thin_equity`]): about 100 buckets, each keeping its first and last point, minimum, maximum and
+/// largest step. Sized so that a 24-run sweep of a month of 1m bars writes a few MB.
+pub const STORED_CURVE_POINTS: usize = 600;
 
 /// One chart of the report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -540,31 +546,36 @@ pub(crate) fn fmt_time(ms: TimestampMs, fmt: &str) -> String {
 /// happens later in the bucket). The step between buckets is kept because each bucket keeps its
 /// first and last point. Points stay in time order; short curves are returned as they are.
 pub fn thin(points: &[(TimestampMs, f64)], max: usize) -> Vec<(TimestampMs, f64)> {
-    if points.len() <= max || max < 12 {
-        return points.to_vec();
+    thin_indices(points.len(), |i| points[i].1, max)
+        .into_iter()
+        .map(|i| points[i])
+        .collect()
+}
+
+/// The indices [`thin`] keeps of a curve of `len` points whose `i`-th value is `value(i)`, in
+/// increasing order (all of them when `len <= max` or `max < 12`). Several curves over the same
+/// points (equity, drawdown, margin ratio) keep every extreme and cliff of each when the union of
+/// their indices is kept, as [`thin_equity`] does.
+pub fn thin_indices(len: usize, value: impl Fn(usize) -> f64, max: usize) -> Vec<usize> {
+    if len <= max || max < 12 {
+        return (0..len).collect();
     }
-    let bucket = points.len().div_ceil(max / 6);
+    let bucket = len.div_ceil(max / 6);
     let mut out = Vec::with_capacity(max + 6);
-    for (ci, chunk) in points.chunks(bucket).enumerate() {
-        let base = ci * bucket;
-        let mut keep: Vec<usize> = vec![0, chunk.len() - 1];
-        if let Some((i, _)) = chunk
-            .iter()
-            .enumerate()
-            .min_by(|a, b| a.1.1.total_cmp(&b.1.1))
-        {
+    let mut keep: Vec<usize> = Vec::with_capacity(6);
+    for base in (0..len).step_by(bucket) {
+        let n = bucket.min(len - base);
+        keep.clear();
+        keep.extend([0, n - 1]);
+        if let Some(i) = (0..n).min_by(|&a, &b| value(base + a).total_cmp(&value(base + b))) {
             keep.push(i);
         }
-        if let Some((i, _)) = chunk
-            .iter()
-            .enumerate()
-            .max_by(|a, b| a.1.1.total_cmp(&b.1.1))
-        {
+        if let Some(i) = (0..n).max_by(|&a, &b| value(base + a).total_cmp(&value(base + b))) {
             keep.push(i);
         }
         // The largest step into or inside the bucket (from the previous bucket's last point).
-        let step = (0..chunk.len()).filter(|&i| base + i > 0).max_by(|&i, &j| {
-            let d = |k: usize| (points[base + k].1 - points[base + k - 1].1).abs();
+        let step = (0..n).filter(|&i| base + i > 0).max_by(|&i, &j| {
+            let d = |k: usize| (value(base + k) - value(base + k - 1)).abs();
             d(i).total_cmp(&d(j))
         });
         if let Some(i) = step {
@@ -575,9 +586,25 @@ pub fn thin(points: &[(TimestampMs, f64)], max: usize) -> Vec<(TimestampMs, f64)
         }
         keep.sort_unstable();
         keep.dedup();
-        out.extend(keep.into_iter().map(|i| chunk[i]));
+        out.extend(keep.iter().map(|&i| base + i));
     }
     out
+}
+
+/// An equity curve at a bounded resolution for the report and the default `equity` table: the
+/// points [`thin`] keeps of the equity, of the drawdown and of the cross margin ratio (each to about
+/// `max` points), so that every minimum, maximum and cliff of each is kept. Curves of at most
+/// `max` points are returned whole.
+pub fn thin_equity(points: &[EquityPoint], max: usize) -> Vec<EquityPoint> {
+    if points.len() <= max {
+        return points.to_vec();
+    }
+    let mut keep = thin_indices(points.len(), |i| points[i].equity, max);
+    keep.extend(thin_indices(points.len(), |i| points[i].drawdown, max));
+    keep.extend(thin_indices(points.len(), |i| points[i].margin_ratio, max));
+    keep.sort_unstable();
+    keep.dedup();
+    keep.into_iter().map(|i| points[i]).collect()
 }
 
 /// Categorical axes use integer coordinates scaled by this factor (category `i` spans
@@ -1685,6 +1712,48 @@ mod unit {
         assert!(out.windows(2).all(|w| w[0].0 < w[1].0));
         assert!(out.iter().any(|p| p.1 == 100.0) && out.iter().any(|p| p.1 == 0.0));
         assert_eq!(thin(&pts[..50], 200).len(), 50);
+    }
+
+    #[test]
+    fn thin_equity_keeps_every_curves_extremes_and_the_cliff() {
+        // 43,200 one-minute points (a month): equity wanders, the margin ratio spikes once where
+        // the equity does nothing special, and a liquidation cliff drops the equity in one bar.
+        let n = 43_200;
+        let cliff = 30_001;
+        let pts: Vec<EquityPoint> = (0..n)
+            .map(|i| {
+                let wave = ((i * 7919) % 1000) as f64 / 10.0;
+                let equity = if i < cliff {
+                    10_000.0 + wave
+                } else {
+                    2_000.0 + wave
+                };
+                EquityPoint {
+                    time: i as i64 * 60_000,
+                    equity,
+                    drawdown: if i < cliff { wave / 20_000.0 } else { 0.8 },
+                    margin_ratio: if i == 12_345 { 0.97 } else { 0.1 },
+                    open_positions: 1,
+                    book_correlation: None,
+                    correlated_exposure: 0.0,
+                }
+            })
+            .collect();
+        let out = thin_equity(&pts, STORED_CURVE_POINTS);
+        assert!(out.len() < 3 * (STORED_CURVE_POINTS + 6), "{}", out.len());
+        assert!(out.windows(2).all(|w| w[0].time < w[1].time));
+        let kept = |i: usize| out.iter().any(|p| *p == pts[i]);
+        assert!(kept(cliff - 1) && kept(cliff), "cliff smoothed away");
+        assert!(kept(12_345), "margin-ratio spike dropped");
+        for f in [|p: &EquityPoint| p.equity, |p: &EquityPoint| p.drawdown] {
+            let max = pts.iter().map(f).fold(f64::MIN, f64::max);
+            let min = pts.iter().map(f).fold(f64::MAX, f64::min);
+            assert!(out.iter().any(|p| f(p) == max) && out.iter().any(|p| f(p) == min));
+        }
+        assert_eq!(
+            thin_equity(&pts[..500], STORED_CURVE_POINTS),
+            pts[..500].to_vec()
+        );
     }
 
     #[test]

@@ -1,34 +1,79 @@
 //! The open book's correlation and correlated exposure over time (DESIGN.md §7 "Correlated books"),
 //! computed after a run from its trades, outside the per-bar hot path.
 
-use crate::engine::correlation;
-use ringfence_model::{Market, RunResult};
+use crate::returns::MarketStats;
+use ringfence_model::RunResult;
 
 /// Fills `book_correlation` and `correlated_exposure` of every equity point of `result`.
 ///
 /// At each point the open positions are the trades with `open_time <= t < close_time`; their signed
 /// notionals `n_k = side × qty × close` are taken at the bar holding `t`, and `ρ` is the Pearson
-/// correlation of hourly log returns over the `window` bars before it. The correlated exposure is
+/// correlation of hourly log returns over the window bars before it ([`MarketStats::correlation`],
+/// shared by every run over the same market). The correlated exposure is
 /// `sqrt(max(0, Σ_i Σ_j n_i n_j ρ_ij))`: two equal longs with ρ = 1 count twice, a long and a short
 /// with ρ = 1 cancel, uncorrelated ones add in quadrature.
-pub fn annotate_book_exposure(market: &Market, result: &mut RunResult, window: usize) {
+///
+/// O(points × open positions² + trades): the open set is swept along the (time-ordered) points,
+/// each trade's symbol and quantity are converted once, and nothing is allocated per point.
+pub fn annotate_book_exposure(stats: &MarketStats<'_>, result: &mut RunResult) {
+    let market = stats.market();
+    // (trade index, symbol index, signed quantity) of every trade that can be open at a point.
+    let legs: Vec<(usize, usize, f64)> = result
+        .trades
+        .iter()
+        .enumerate()
+        .filter_map(|(n, tr)| {
+            let k = market.symbol_index(&tr.symbol)?;
+            let qty: f64 = tr.qty.try_into().ok()?;
+            Some((n, k, tr.side.sign() * qty))
+        })
+        .collect();
     let trades = &result.trades;
+    let mut by_open: Vec<usize> = (0..legs.len()).collect();
+    by_open.sort_by_key(|&l| (trades[legs[l].0].open_time, l));
+    let sorted = result.equity.windows(2).all(|w| w[0].time <= w[1].time);
+    let mut next = 0;
+    let mut bar = 0;
+    // Legs open at the current point, in trade order (the order the sums run in).
+    let mut open: Vec<usize> = Vec::new();
+    let mut book: Vec<(usize, f64)> = Vec::new();
     for point in &mut result.equity {
         let t = point.time;
-        let i = market
-            .bar_at_or_after(t)
-            .min(market.len().saturating_sub(1));
-        let open: Vec<(usize, f64)> = trades
-            .iter()
-            .filter(|tr| tr.open_time <= t && t < tr.close_time)
-            .filter_map(|tr| {
-                let k = market.symbol_index(&tr.symbol)?;
-                let px = market.series[k].close[i];
-                let qty: f64 = tr.qty.try_into().ok()?;
-                px.is_finite().then_some((k, tr.side.sign() * qty * px))
-            })
-            .collect();
-        let (exposure, corr) = book_stats(&open, |a, b| correlation(market, a, b, i, window));
+        if sorted {
+            while let Some(&l) = by_open
+                .get(next)
+                .filter(|&&l| trades[legs[l].0].open_time <= t)
+            {
+                let at = open.partition_point(|&o| o < l);
+                open.insert(at, l);
+                next += 1;
+            }
+            open.retain(|&l| t < trades[legs[l].0].close_time);
+        } else {
+            open.clear();
+            open.extend((0..legs.len()).filter(|&l| {
+                let tr = &trades[legs[l].0];
+                tr.open_time <= t && t < tr.close_time
+            }));
+        }
+        // The bar holding `t`: found by a cursor along time-ordered points (what
+        // `bar_at_or_after` gives), by a binary search otherwise.
+        let at_or_after = if sorted {
+            while bar < market.times.len() && market.times[bar] < t {
+                bar += 1;
+            }
+            bar
+        } else {
+            market.bar_at_or_after(t)
+        };
+        let i = at_or_after.min(market.len().saturating_sub(1));
+        book.clear();
+        book.extend(open.iter().filter_map(|&l| {
+            let (_, k, sq) = legs[l];
+            let px = market.series[k].close[i];
+            px.is_finite().then_some((k, sq * px))
+        }));
+        let (exposure, corr) = book_stats(&book, |a, b| stats.correlation(a, b, i));
         point.correlated_exposure = exposure;
         point.book_correlation = corr;
     }
@@ -67,23 +112,12 @@ pub(crate) fn book_stats(
 mod tests {
     use super::*;
     use ringfence_model::{
-        ExitReason, Funding, MarginMode, RunSummary, Side, Symbol, SymbolSeries, Trade,
+        ExitReason, MarginMode, Market, RunSummary, Side, Symbol, SymbolSeries, Trade,
     };
     use rust_decimal::Decimal;
 
     fn series(name: &str, closes: &[f64]) -> SymbolSeries {
-        SymbolSeries {
-            symbol: Symbol::parse(name).unwrap(),
-            first: 0,
-            end: closes.len(),
-            open: closes.to_vec(),
-            high: closes.to_vec(),
-            low: closes.to_vec(),
-            close: closes.to_vec(),
-            volume: None,
-            mark: None,
-            funding: Funding::default(),
-        }
+        crate::returns::tests::series(name, 0, closes)
     }
 
     fn trade(sym: &str, side: Side) -> Trade {
@@ -160,7 +194,7 @@ mod tests {
             adl: Vec::new(),
             adl_off_final_equity: None,
         };
-        annotate_book_exposure(&market, &mut r, 10);
+        annotate_book_exposure(&MarketStats::new(&market, 10), &mut r);
         (
             r.equity[0].book_correlation,
             r.equity[0].correlated_exposure,

@@ -3,7 +3,7 @@
 //!
 //! # Entry points
 //! - [`run`]: one account × one policy → one [`RunResult`].
-//! - [`run_all`]: many (account, policy) jobs in parallel on a local rayon pool, with a progress
+//! - [`run_all`]: many (account, policy) jobs in parallel on worker threads, with a progress
 //!   callback; results in input order and byte-identical for any thread count.
 //! - [`margin`]: the exact liquidation-price and maintenance formulas (also used by `ringfence liq-price`).
 //! - [`EngineConfig::assumptions`]: what a run's numbers rest on, in words, for the report.
@@ -74,9 +74,13 @@ mod error;
 mod exposure;
 pub mod margin;
 mod num;
+mod ordered;
 pub mod policy;
+mod returns;
 
 pub use exposure::annotate_book_exposure;
+pub use ordered::for_each_in_order;
+pub use returns::MarketStats;
 
 pub use checklist::{
     ChannelSummary, ChecklistConfig, ChecklistRow, Verdict, channel_summaries, checklist,
@@ -110,6 +114,28 @@ pub fn run(
     policy: &Policy,
     cfg: &EngineConfig,
 ) -> Result<RunResult, SimError> {
+    let mut result = run_unannotated(market, brackets, signals, account, policy, cfg)?;
+    annotate_book_exposure(
+        &MarketStats::new(market, cfg.correlation_window),
+        &mut result,
+    );
+    Ok(result)
+}
+
+/// [`run`] without the post-run book annotation ([`annotate_book_exposure`]): the simulation, its
+/// ADL-off counterfactual when ADL is on, and with `cfg.band` the liquidation band. A sweep
+/// annotates each result with one [`MarketStats`] shared by all its runs.
+///
+/// # Errors
+/// As [`run`].
+pub fn run_unannotated(
+    market: &Market,
+    brackets: &BracketBook,
+    signals: &[SignalEvent],
+    account: &Account,
+    policy: &Policy,
+    cfg: &EngineConfig,
+) -> Result<RunResult, SimError> {
     // the engine on these inputs under settings `c` and intrabar model `model`
     let engine = |c: &EngineConfig, model: Intrabar| {
         engine::Sim::new(market, brackets, signals, account, policy, c, model)?.run()
@@ -123,7 +149,6 @@ pub fn run(
         };
         result.adl_off_final_equity = Some(engine(&off, cfg.intrabar)?.summary.final_equity);
     }
-    annotate_book_exposure(market, &mut result, cfg.correlation_window);
     if cfg.band {
         let count = |model: Intrabar| -> Result<u32, SimError> {
             if model == cfg.intrabar {
@@ -163,14 +188,16 @@ pub fn simulate(
     .run()
 }
 
-/// Runs every (account, policy) job, in parallel on a local pool of `threads` threads (`None`: rayon's
+/// Runs every (account, policy) job, in parallel on `threads` worker threads (`None`: rayon's
 /// default, which honours `RAYON_NUM_THREADS`). Results come back in input order and are identical
 /// for any thread count. `progress` is called with a job's index as soon as that job is done (from
-/// the worker thread, in completion order), e.g. to advance a progress bar.
+/// the worker thread, in completion order), e.g. to advance a progress bar. Every run is annotated
+/// with one [`MarketStats`] shared by all of them. [`run_each`] hands the results on one by one
+/// instead of collecting them.
 ///
 /// # Errors
 /// [`SimError::Job`] with the index and error of the first failed job in input order, or
-/// [`SimError::ThreadPool`] when the pool cannot be built.
+/// [`SimError::ThreadPool`] when no worker thread can be started.
 pub fn run_all(
     market: &Market,
     brackets: &BracketBook,
@@ -180,29 +207,73 @@ pub fn run_all(
     threads: Option<usize>,
     progress: impl Fn(usize) + Sync,
 ) -> Result<Vec<RunResult>, SimError> {
-    use rayon::prelude::*;
-    let mut builder = rayon::ThreadPoolBuilder::new();
-    if let Some(n) = threads {
-        builder = builder.num_threads(n);
-    }
-    let pool = builder.build().map_err(|e| SimError::ThreadPool {
-        threads: threads.unwrap_or(0),
-        message: e.to_string(),
-    })?;
-    let results: Vec<Result<RunResult, SimError>> = pool.install(|| {
-        jobs.par_iter()
-            .enumerate()
-            .map(|(i, (account, policy))| {
-                let r = run(market, brackets, signals, account, policy, cfg).map_err(|e| {
-                    SimError::Job {
-                        index: i,
-                        error: Box::new(e),
-                    }
-                });
-                progress(i);
-                r
+    let stats = MarketStats::new(market, cfg.correlation_window);
+    let mut results = Vec::with_capacity(jobs.len());
+    run_each(
+        &stats,
+        brackets,
+        signals,
+        jobs,
+        cfg,
+        threads,
+        |i, simulate| {
+            let mut r = simulate()?;
+            annotate_book_exposure(&stats, &mut r);
+            progress(i);
+            Ok(r)
+        },
+        |_, r| {
+            results.push(r);
+            Ok::<(), SimError>(())
+        },
+    )?;
+    Ok(results)
+}
+
+/// A job's simulation as [`run_each`] hands it to its `each`: call it to run the job.
+pub type Simulate<'a> = &'a dyn Fn() -> Result<RunResult, SimError>;
+
+/// Runs every (account, policy) job like [`run_all`] over `stats`' market, and hands each result to
+/// `sink` on the calling thread in job order as soon as it and every job before it are done, so
+/// that results can be written as they come while at most `2 × threads` are held
+/// ([`for_each_in_order`]).
+///
+/// On the worker thread, `each(i, simulate)` is called for job `i`: `simulate()` runs it
+/// ([`run_unannotated`]); `each` is where the caller annotates the result
+/// ([`annotate_book_exposure`] with `stats`), times the parts, or slims the result down in
+/// parallel, before it is handed to `sink`.
+///
+/// # Errors
+/// The first error in job order: [`SimError::Job`] (converted into `E`) for a failed job, or
+/// `sink`'s error.
+#[allow(clippy::too_many_arguments)]
+pub fn run_each<T: Send, E: From<SimError>>(
+    stats: &MarketStats<'_>,
+    brackets: &BracketBook,
+    signals: &[SignalEvent],
+    jobs: &[(Account, Policy)],
+    cfg: &EngineConfig,
+    threads: Option<usize>,
+    each: impl Fn(usize, Simulate<'_>) -> Result<T, SimError> + Sync,
+    mut sink: impl FnMut(usize, T) -> Result<(), E>,
+) -> Result<(), E> {
+    let market = stats.market();
+    for_each_in_order(
+        jobs.len(),
+        threads,
+        |i| {
+            let (account, policy) = &jobs[i];
+            each(i, &|| {
+                run_unannotated(market, brackets, signals, account, policy, cfg)
             })
-            .collect()
-    });
-    results.into_iter().collect()
+        },
+        |i, r| match r {
+            Ok(v) => sink(i, v),
+            Err(e) => Err(SimError::Job {
+                index: i,
+                error: Box::new(e),
+            }
+            .into()),
+        },
+    )
 }

@@ -6,15 +6,22 @@ use super::*;
 /// The market as known at `t`: bars that closed at or before `t`.
 pub(super) struct Known<'a> {
     pub(super) market: &'a Market,
+    /// The market's log returns, computed once for every call.
+    pub(super) stats: &'a MarketStats<'a>,
     /// Bars `0..closed` closed at or before `t`.
     pub(super) closed: usize,
 }
 
 impl<'a> Known<'a> {
-    pub(super) fn new(market: &'a Market, t: TimestampMs) -> Self {
+    pub(super) fn new(stats: &'a MarketStats<'a>, t: TimestampMs) -> Self {
+        let market = stats.market();
         let tf = market.timeframe_ms;
         let closed = market.times.partition_point(|&x| x.saturating_add(tf) <= t);
-        Known { market, closed }
+        Known {
+            market,
+            stats,
+            closed,
+        }
     }
 
     /// Last finite close of series `k` among the closed bars, with its index.
@@ -34,8 +41,10 @@ impl<'a> Known<'a> {
             .map(|(_, c)| c)
     }
 
+    /// The return correlation of `a` and `b` over the `window` bars before the first bar not
+    /// closed ([`crate::engine::correlation`]'s value, from the shared returns).
     pub(super) fn rho(&self, a: usize, b: usize, window: usize) -> Option<f64> {
-        correlation(self.market, a, b, self.closed, window)
+        self.stats.correlation_over(a, b, self.closed, window)
     }
 }
 
@@ -114,15 +123,18 @@ pub(super) fn equity_at(book: &RunResult, known: &Known, account: &Account, t: T
             .sum()
     };
     let now = volatile(&|s| known.close_of(s));
-    match book
+    // The last point whose bar had closed by `t`. The engine writes equity points in time order,
+    // so the points that qualify are a prefix: a binary search finds the one a backward scan would.
+    debug_assert!(book.equity.windows(2).all(|w| w[0].time <= w[1].time));
+    let n = book
         .equity
-        .iter()
-        .rev()
-        .find(|p| p.time.saturating_add(tf) <= t)
-    {
+        .partition_point(|p| p.time.saturating_add(tf) <= t);
+    let last = n.checked_sub(1).map(|k| &book.equity[k]);
+    match last {
         Some(p) => {
             let then = Known {
                 market: m,
+                stats: known.stats,
                 closed: m.bar_at_or_after(p.time) + 1,
             };
             p.equity + now - volatile(&|s| then.close_of(s))
@@ -148,6 +160,7 @@ pub(super) struct Call<'a> {
     pub(super) updates: Vec<TimestampMs>,
 }
 
+/// The calls in time order (ties in input order), each with its updates in time order.
 pub(super) fn history(signals: &[SignalEvent]) -> Vec<Call<'_>> {
     let mut calls: Vec<Call> = Vec::new();
     let mut index: BTreeMap<(&str, &str), usize> = BTreeMap::new();
@@ -184,10 +197,15 @@ pub(super) fn expected_hold(
     default_ms: TimestampMs,
 ) -> (TimestampMs, String) {
     let t = sig.time;
+    // `calls` are in time order and each call's updates too: the calls before `t` are a prefix,
+    // and a call has an update at or before `t` when its first one is. The cheap tests go first;
+    // the calls kept, and their order, are those of the plain filter.
+    let before = &calls[..calls.partition_point(|c| c.time < t)];
     let holds = |same_symbol: bool| -> Vec<f64> {
-        calls
+        before
             .iter()
-            .filter(|c| c.channel == sig.source && c.id != sig.id && c.time < t)
+            .filter(|c| c.updates.first().is_some_and(|&u| u <= t))
+            .filter(|c| c.channel == sig.source && c.id != sig.id)
             .filter(|c| !same_symbol || c.symbol == symbol)
             .filter_map(|c| {
                 let last = c.updates.iter().copied().filter(|&u| u <= t).max()?;

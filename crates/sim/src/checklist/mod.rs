@@ -52,9 +52,9 @@
 //! the next bracket, leverage capped by the bracket, no funding data) in [`ChecklistRow::notes`].
 
 use crate::config::{Account, EngineConfig, Policy};
-use crate::engine::correlation;
 use crate::error::SimError;
 use crate::num::{dec, flt};
+use crate::returns::MarketStats;
 use ringfence_model::bracket::bracket_for;
 use ringfence_model::time::{HOUR_MS, iso};
 use ringfence_model::{
@@ -113,37 +113,47 @@ pub fn checklist(
     book: &RunResult,
     ccfg: &ChecklistConfig,
 ) -> Result<Vec<ChecklistRow>, SimError> {
+    use rayon::prelude::*;
     let calls = history(signals);
-    let mut rows = Vec::new();
-    for sig in signals.iter().filter(|s| s.action == Action::Open) {
-        let (Some(symbol), Some(side)) = (&sig.symbol, sig.side) else {
-            continue;
-        };
-        let sym = market
-            .symbol_index(symbol)
-            .ok_or_else(|| SimError::NoMarketData {
-                id: sig.id.clone(),
-                source_file: sig.source.clone(),
-                line: sig.line,
-                symbol: symbol.clone(),
-            })?;
-        let tiers = brackets
-            .table(symbol, sig.time)
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| SimError::NoBrackets {
-                symbol: symbol.clone(),
-                date: iso(sig.time),
-            })?;
-        rows.push(check_one(
-            market, brackets, tiers, &calls, sig, sym, side, account, policy, cfg, book, ccfg,
-        ));
-    }
-    Ok(rows)
+    let stats = MarketStats::new(market, ccfg.correlation_window);
+    // Every call is checked on its own (what was known at its time): in parallel, collected in
+    // signal order, the first error in that order returned.
+    let opens: Vec<&SignalEvent> = signals
+        .iter()
+        .filter(|s| s.action == Action::Open)
+        .collect();
+    let rows: Vec<Result<Option<ChecklistRow>, SimError>> = opens
+        .par_iter()
+        .map(|sig| {
+            let (Some(symbol), Some(side)) = (&sig.symbol, sig.side) else {
+                return Ok(None);
+            };
+            let sym = market
+                .symbol_index(symbol)
+                .ok_or_else(|| SimError::NoMarketData {
+                    id: sig.id.clone(),
+                    source_file: sig.source.clone(),
+                    line: sig.line,
+                    symbol: symbol.clone(),
+                })?;
+            let tiers = brackets
+                .table(symbol, sig.time)
+                .filter(|t| !t.is_empty())
+                .ok_or_else(|| SimError::NoBrackets {
+                    symbol: symbol.clone(),
+                    date: iso(sig.time),
+                })?;
+            Ok(Some(check_one(
+                &stats, brackets, tiers, &calls, sig, sym, side, account, policy, cfg, book, ccfg,
+            )))
+        })
+        .collect();
+    rows.into_iter().filter_map(Result::transpose).collect()
 }
 
 #[allow(clippy::too_many_arguments)]
 fn check_one(
-    market: &Market,
+    stats: &MarketStats<'_>,
     brackets: &BracketBook,
     tiers: &[Bracket],
     calls: &[Call],
@@ -157,8 +167,9 @@ fn check_one(
     ccfg: &ChecklistConfig,
 ) -> ChecklistRow {
     let t = sig.time;
+    let market = stats.market();
     let symbol = market.series[sym].symbol.clone();
-    let known = Known::new(market, t);
+    let known = Known::new(stats, t);
     let s = side.sign();
     let mut reasons = Vec::new();
     let mut notes = Vec::new();
@@ -304,6 +315,8 @@ fn check_one(
         price,
         stop,
         equity,
+        price_dec: dec(price),
+        stop_dec: stop.map(dec),
     };
     let lev = sizer.capped(called);
     if lev < called {

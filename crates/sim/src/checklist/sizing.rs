@@ -23,6 +23,10 @@ pub(super) struct Sizer<'a> {
     pub(super) price: f64,
     pub(super) stop: Option<f64>,
     pub(super) equity: f64,
+    /// `price` and `stop` as `Decimal`, converted once per call rather than once per leverage
+    /// tried (the search for the highest safe leverage tries about 60).
+    pub(super) price_dec: Decimal,
+    pub(super) stop_dec: Option<Decimal>,
 }
 
 impl Sizer<'_> {
@@ -38,18 +42,19 @@ impl Sizer<'_> {
 
     pub(super) fn at(&self, lev: f64) -> Option<Sized> {
         let notional = self.notional(lev)?;
-        let entry = dec(self.price);
-        let qty = dec(notional) / entry;
+        let entry = self.price_dec;
+        let notional_dec = dec(notional);
+        let qty = notional_dec / entry;
         let ex = &self.cfg.exchange;
         let entry_rate = if self.maker {
             ex.maker_fee
         } else {
             ex.taker_fee
         };
-        let entry_fee = dec(notional) * entry_rate * self.fee_mult;
-        let stop_fee = self.stop.map_or(Decimal::ZERO, |s| {
-            qty * dec(s) * ex.taker_fee * self.fee_mult
-        });
+        let entry_fee = notional_dec * entry_rate * self.fee_mult;
+        let stop_fee = self
+            .stop_dec
+            .map_or(Decimal::ZERO, |s| qty * s * ex.taker_fee * self.fee_mult);
         let im = dec(notional / lev);
         let wb = im - entry_fee - stop_fee;
         let lp = ex.maintenance_basis.isolated_liq_price(

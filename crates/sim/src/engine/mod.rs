@@ -30,6 +30,8 @@ use entries::Pending;
 use ledger::{Collateral, Pos, Table};
 use path::Slot;
 use scan::{ScanCache, Touch};
+/// The engine's return correlation, which `returns::MarketStats` reproduces bit for bit (tested).
+#[cfg(test)]
 pub(crate) use stats::correlation;
 
 /// Funding settlements whose timestamp is at most this much after a bar open are settled at that

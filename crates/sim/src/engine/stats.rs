@@ -169,19 +169,7 @@ pub(crate) fn correlation(m: &Market, a: usize, b: usize, i: usize, window: usiz
             ys.push(y);
         }
     }
-    if xs.len() < 3 {
-        return None;
-    }
-    let n = xs.len() as f64;
-    let mx = xs.iter().sum::<f64>() / n;
-    let my = ys.iter().sum::<f64>() / n;
-    let (mut sxy, mut sxx, mut syy) = (0.0, 0.0, 0.0);
-    for (x, y) in xs.iter().zip(&ys) {
-        sxy += (x - mx) * (y - my);
-        sxx += (x - mx) * (x - mx);
-        syy += (y - my) * (y - my);
-    }
-    (sxx > 0.0 && syy > 0.0).then(|| sxy / (sxx * syy).sqrt())
+    crate::returns::pearson(&xs, &ys)
 }
 
 /// Average pairwise correlation of distinct symbols of a book (`None` with fewer than two).
