@@ -123,6 +123,20 @@ impl Sim<'_> {
             .sum()
     }
 
+    /// A USDT debt behind non-USDT collateral: the wallet is negative and some collateral is left.
+    /// With no cross position open, the cross margin balance (wallet + haircut collateral) is
+    /// still watched: at zero the venue sells the collateral (Binance Multi-Assets auto-exchange
+    /// at LTV ≥ 1), so a falling collateral cannot take equity below zero.
+    pub(super) fn collateral_debt(&self) -> bool {
+        self.wallet < Decimal::ZERO && self.collateral.iter().any(|c| c.amount > Decimal::ZERO)
+    }
+
+    /// Whether the cross margin balance is checked against maintenance: with `n` cross positions
+    /// open, or with none and a [`Sim::collateral_debt`] (maintenance 0).
+    pub(super) fn cross_watched(&self, n: usize) -> bool {
+        n > 0 || self.collateral_debt()
+    }
+
     /// Equity at the last known closes: wallet + isolated margins + uPnL + collateral at market value.
     pub(super) fn equity_now(&self) -> f64 {
         let mut e = flt(self.wallet) + self.collateral_value(false);

@@ -1,0 +1,116 @@
+//! Accounts with non-USDT collateral: equity is floored at zero (DESIGN.md §5) also when the USDT
+//! wallet is negative and only the collateral stands behind it. The venue (Binance Multi-Assets
+//! auto-exchange) sells collateral to repay the debt at a liquidation, and when no cross position
+//! is left and the collateral's haircut value falls to the debt (LTV ≥ 1).
+
+mod common;
+
+use common::{H, T0, render, run_text};
+use ringfence_model::RunResult;
+
+#[track_caller]
+fn never_negative(r: &RunResult) {
+    for e in &r.equity {
+        assert!(
+            e.equity >= -1e-9,
+            "equity {} at h{}\n{}",
+            e.equity,
+            (e.time - T0) / H,
+            render(r)
+        );
+    }
+    assert!(
+        r.summary.final_equity >= rust_decimal::Decimal::ZERO
+            || r.summary.final_equity.abs() < rust_decimal::Decimal::new(1, 9)
+    );
+}
+
+#[test]
+fn a_cross_liquidation_repays_the_negative_wallet_from_collateral() {
+    // 1.5 BTC-units long at 1000 (10x) on 100 USDT + 0.1 BTC (95 after the 5 % haircut), no fees
+    // and no clearance: liquidated at L ≈ 877.4 with the wallet at 100 + 1.5·(L − 1000) ≈ −83.9;
+    // the venue sells 83.9 / (0.95·L) BTC to repay it and the rest stays with the trader. Before
+    // the fix the debt stayed behind the BTC and the fall to 500 ended the account at −33.75.
+    let r = run_text(
+        "cross margin=150 lev=10 wallet=100 btc=0.1 fees=0 clearance=0",
+        "BTC: 1000 1000 1000 1000; 1000 1000 850 900; 900 900 600 600; 600 600 500 500",
+        "a 0 open BTC long",
+    );
+    assert_eq!(r.liquidations.len(), 1, "{}", render(&r));
+    let l = &r.liquidations[0];
+    assert!(!l.wipeout && l.insurance_shortfall.is_zero());
+    let px = l.positions[0].price;
+    let t = &r.trades[0];
+    let (qty, entry) = (f64::try_from(t.qty).unwrap(), t.entry_price);
+    let debt = -(100.0 + qty * (px - entry));
+    assert!(
+        debt > 0.0,
+        "the liquidation left the USDT wallet negative: {debt}"
+    );
+    let sold = debt / (0.95 * px);
+    let want = (0.1 - sold) * 500.0;
+    let got = f64::try_from(r.summary.final_equity).unwrap();
+    assert!((got - want).abs() < 1e-6, "final equity {got}, want {want}");
+    assert!(got > 0.0);
+    never_negative(&r);
+}
+
+#[test]
+fn a_gap_past_bankruptcy_sells_all_collateral_and_wipes_out() {
+    // a short stopped 10 % past its bankruptcy price: the shortfall is the insurance fund's, the
+    // BTC collateral is sold whole and the account is wiped out (not left owing, not holding BTC)
+    let r = run_text(
+        "cross margin=100 lev=50 wallet=301 btc=1.5",
+        "BTC: 100 100 100 100; 100 100 100 100; 100 100 100 100; 100 100 100 100; \
+         129.84 143.46 129.84 129.84 / 129.84 133.93 129.84 129.84; 129.84 129.84 129.84 129.84; \
+         100 100 98 98",
+        "a 4 open BTC short stop=143.2",
+    );
+    assert_eq!(
+        render(&r),
+        "a liquidation h4 143.20\nliq cross h4 [a*] shortfall=25.24"
+    );
+    assert!(r.liquidations[0].wipeout);
+    assert_eq!(r.summary.wipeouts, 1);
+    assert!(f64::try_from(r.summary.final_equity).unwrap().abs() < 1e-9);
+    never_negative(&r);
+}
+
+const DEBT_BARS_ETH: &str = "ETH: 100 100 100 100; 100 100 89 89; 89 89 89 89; 89 89 89 89";
+
+#[test]
+fn a_debt_left_by_a_stop_is_repaid_when_the_collateral_falls_to_it() {
+    // ETH long 10 at 100 stopped at 90 (no fees): the USDT wallet goes from 50 to −50 behind
+    // 1 BTC (95 after the haircut), with no position left. BTC then falls to 40 in one bar: at
+    // 0.95·BTC = 50 (BTC ≈ 52.63) the debt equals the collateral's haircut value and the venue sells
+    // the BTC; the account ends at zero, a wipeout, rather than at −50 + 40 = −10.
+    let r = run_text(
+        "cross margin=100 lev=10 wallet=50 btc=1 fees=0",
+        &format!(
+            "BTC: 100 100 100 100; 100 100 100 100; 100 100 100 100; 100 100 40 40\n{DEBT_BARS_ETH}"
+        ),
+        "a 0 open ETH long stop=90",
+    );
+    assert_eq!(render(&r), "a stop h1 90.00\nliq cross h3 []");
+    let l = &r.liquidations[0];
+    assert!(l.wipeout && l.positions.is_empty());
+    assert!(l.insurance_shortfall.is_zero(), "{:?}", l);
+    assert!(f64::try_from(r.summary.final_equity).unwrap().abs() < 1e-6);
+    never_negative(&r);
+}
+
+#[test]
+fn a_debt_the_collateral_still_covers_is_left_alone() {
+    // the same debt, BTC falls only to 60 (haircut value 57 > 50): nothing is sold and the
+    // account ends at −50 + 60 = 10
+    let r = run_text(
+        "cross margin=100 lev=10 wallet=50 btc=1 fees=0",
+        &format!(
+            "BTC: 100 100 100 100; 100 100 100 100; 100 100 100 100; 100 100 60 60\n{DEBT_BARS_ETH}"
+        ),
+        "a 0 open ETH long stop=90",
+    );
+    assert_eq!(render(&r), "a stop h1 90.00");
+    assert_eq!(r.summary.final_equity, rust_decimal::Decimal::from(10));
+    never_negative(&r);
+}
