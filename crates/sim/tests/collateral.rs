@@ -7,6 +7,7 @@ mod common;
 
 use common::{H, T0, render, run_text};
 use ringfence_model::RunResult;
+use rust_decimal::Decimal;
 
 #[track_caller]
 fn never_negative(r: &RunResult) {
@@ -19,9 +20,11 @@ fn never_negative(r: &RunResult) {
             render(r)
         );
     }
+    // zero up to the ledger's rounding (1e-10) when the collateral was sold whole
     assert!(
-        r.summary.final_equity >= rust_decimal::Decimal::ZERO
-            || r.summary.final_equity.abs() < rust_decimal::Decimal::new(1, 9)
+        r.summary.final_equity > -Decimal::new(1, 9),
+        "{}",
+        render(r)
     );
 }
 
@@ -76,21 +79,26 @@ fn a_gap_past_bankruptcy_sells_all_collateral_and_wipes_out() {
     never_negative(&r);
 }
 
-const DEBT_BARS_ETH: &str = "ETH: 100 100 100 100; 100 100 89 89; 89 89 89 89; 89 89 89 89";
+/// ETH long 10 at 100 stopped at 90 (no fees) on 50 USDT + 1 BTC: the USDT wallet goes from 50
+/// to −50 behind the BTC (95 after the haircut), with no position left; then BTC falls from 100
+/// to `low` in one bar.
+fn debt_then_btc_falls_to(low: u32) -> RunResult {
+    run_text(
+        "cross margin=100 lev=10 wallet=50 btc=1 fees=0",
+        &format!(
+            "BTC: 100 100 100 100; 100 100 100 100; 100 100 100 100; 100 100 {low} {low}\n\
+             ETH: 100 100 100 100; 100 100 89 89; 89 89 89 89; 89 89 89 89"
+        ),
+        "a 0 open ETH long stop=90",
+    )
+}
 
 #[test]
 fn a_debt_left_by_a_stop_is_repaid_when_the_collateral_falls_to_it() {
-    // ETH long 10 at 100 stopped at 90 (no fees): the USDT wallet goes from 50 to −50 behind
-    // 1 BTC (95 after the haircut), with no position left. BTC then falls to 40 in one bar: at
-    // 0.95·BTC = 50 (BTC ≈ 52.63) the debt equals the collateral's haircut value and the venue sells
-    // the BTC; the account ends at zero, a wipeout, rather than at −50 + 40 = −10.
-    let r = run_text(
-        "cross margin=100 lev=10 wallet=50 btc=1 fees=0",
-        &format!(
-            "BTC: 100 100 100 100; 100 100 100 100; 100 100 100 100; 100 100 40 40\n{DEBT_BARS_ETH}"
-        ),
-        "a 0 open ETH long stop=90",
-    );
+    // BTC falls to 40: at 0.95·BTC = 50 (BTC ≈ 52.63) the debt equals the collateral's haircut
+    // value and the venue sells the BTC; the account ends at zero, a wipeout, rather than at
+    // −50 + 40 = −10.
+    let r = debt_then_btc_falls_to(40);
     assert_eq!(render(&r), "a stop h1 90.00\nliq cross h3 []");
     let l = &r.liquidations[0];
     assert!(l.wipeout && l.positions.is_empty());
@@ -103,14 +111,8 @@ fn a_debt_left_by_a_stop_is_repaid_when_the_collateral_falls_to_it() {
 fn a_debt_the_collateral_still_covers_is_left_alone() {
     // the same debt, BTC falls only to 60 (haircut value 57 > 50): nothing is sold and the
     // account ends at −50 + 60 = 10
-    let r = run_text(
-        "cross margin=100 lev=10 wallet=50 btc=1 fees=0",
-        &format!(
-            "BTC: 100 100 100 100; 100 100 100 100; 100 100 100 100; 100 100 60 60\n{DEBT_BARS_ETH}"
-        ),
-        "a 0 open ETH long stop=90",
-    );
+    let r = debt_then_btc_falls_to(60);
     assert_eq!(render(&r), "a stop h1 90.00");
-    assert_eq!(r.summary.final_equity, rust_decimal::Decimal::from(10));
+    assert_eq!(r.summary.final_equity, Decimal::from(10));
     never_negative(&r);
 }
