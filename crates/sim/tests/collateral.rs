@@ -116,3 +116,39 @@ fn a_debt_the_collateral_still_covers_is_left_alone() {
     assert_eq!(r.summary.final_equity, Decimal::from(10));
     never_negative(&r);
 }
+
+#[test]
+fn a_debt_is_watched_on_the_lower_timeframe_too() {
+    // the debt of `debt_then_btc_falls_to`, with 15-minute bars under every hour: the fall of BTC
+    // to 40 happens in the last hour's sub-bars, where the collateral is sold as on the main bars
+    let main = "BTC: 100 100 100 100; 100 100 100 100; 100 100 100 100; 100 100 40 40\n\
+                ETH: 100 100 100 100; 100 100 89 89; 89 89 89 89; 89 89 89 89";
+    let flat = |p: &str, n: usize| vec![format!("{p} {p} {p} {p}"); n].join("; ");
+    let lower_text = format!(
+        "BTC: {}; 100 100 80 80; 80 80 60 60; 60 60 40 40\nETH: {}; 100 100 89 89; {}",
+        flat("100", 13),
+        flat("100", 5),
+        flat("89", 10)
+    );
+    let mut m = common::market(main);
+    let mut lower = common::market(&lower_text);
+    lower.timeframe_ms = H / 4;
+    lower.times = (0..16).map(|i| T0 + i * H / 4).collect();
+    m.lower = Some(Box::new(lower));
+    let (account, policy, cfg) = common::setup("cross margin=100 lev=10 wallet=50 btc=1 fees=0");
+    let r = ringfence_sim::run(
+        &m,
+        &common::brackets(&m),
+        &common::signals("a 0 open ETH long stop=90"),
+        &account,
+        &policy,
+        &cfg,
+    )
+    .unwrap();
+    assert_eq!(render(&r), "a stop h1 90.00\nliq cross h3 []");
+    let l = &r.liquidations[0];
+    assert!(l.wipeout && l.insurance_shortfall.is_zero(), "{l:?}");
+    // in the sub-bar from 60 to 40 (BTC ≈ 52.63), not at the main bar's open
+    assert_eq!(l.time, T0 + 3 * H + 3 * H / 4);
+    never_negative(&r);
+}

@@ -413,7 +413,10 @@ impl<'a> Sim<'a> {
             let ok = range.clone().all(|j| self.build_path(true, j));
             if ok {
                 for (j, time) in range.zip(lower_times) {
-                    if self.positions.is_empty() && self.pending.is_empty() {
+                    if self.positions.is_empty()
+                        && self.pending.is_empty()
+                        && !self.collateral_debt()
+                    {
                         break;
                     }
                     self.apply_adl(At { bar: i, time }, Some(j));
