@@ -82,7 +82,8 @@ pub struct MoneyByCause {
     /// Insurance-fund cover of losses beyond zero equity (positive: the trader did not pay it).
     pub insurance_cover: Decimal,
     /// Change in equity not explained by the trades: revaluation of non-USDT collateral (e.g. BTC
-    /// held as margin) between the first and last bar.
+    /// held as margin) between the first and last bar, or until a liquidation sold it to repay
+    /// a negative USDT wallet (then with the haircut share lost in that sale).
     pub collateral_revaluation: Decimal,
 }
 

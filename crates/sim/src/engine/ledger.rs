@@ -123,6 +123,51 @@ impl Sim<'_> {
             .sum()
     }
 
+    /// A USDT debt behind non-USDT collateral: the wallet is negative and some collateral is left.
+    /// With no cross position open, the cross margin balance (wallet + haircut collateral) is
+    /// still watched: at zero the venue sells the collateral (Binance Multi-Assets auto-exchange
+    /// at LTV ≥ 1), so a falling collateral cannot take equity below zero.
+    pub(super) fn collateral_debt(&self) -> bool {
+        self.wallet < Decimal::ZERO && self.collateral.iter().any(|c| c.amount > Decimal::ZERO)
+    }
+
+    /// Whether the cross margin balance is checked against maintenance: with `n` cross positions
+    /// open, or with none and a [`Sim::collateral_debt`] (maintenance 0).
+    pub(super) fn cross_watched(&self, n: usize) -> bool {
+        n > 0 || self.collateral_debt()
+    }
+
+    /// Binance Multi-Assets auto-exchange at a cross liquidation (and at a watched
+    /// [`Sim::collateral_debt`] reaching zero margin balance): a USDT wallet left negative
+    /// is repaid at once by selling non-USDT collateral at its haircut value at the mark (the
+    /// value the margin balance counted it at), asset by asset in the account's order, until the
+    /// wallet is zero or the collateral is gone. Without it the debt would stay behind collateral
+    /// that can keep falling with no position left to liquidate, and equity would go below zero.
+    /// The margin balance does not change; equity loses the haircut share of what is sold.
+    pub(super) fn auto_exchange(&mut self, seg: usize, t: f64) {
+        for k in 0..self.collateral.len() {
+            if self.wallet >= Decimal::ZERO {
+                return;
+            }
+            let c = &self.collateral[k];
+            let px = c.sym.map_or(1.0, |s| self.slot_mark(s, seg, t));
+            let unit = dec(px) * dec(1.0 - c.haircut);
+            if unit <= Decimal::ZERO || c.amount <= Decimal::ZERO {
+                continue;
+            }
+            let debt = -self.wallet;
+            let c = &mut self.collateral[k];
+            if c.amount * unit > debt {
+                c.amount -= debt / unit;
+                self.wallet = Decimal::ZERO;
+            } else {
+                self.wallet += c.amount * unit;
+                c.amount = Decimal::ZERO;
+            }
+            c.amount_f = flt(c.amount);
+        }
+    }
+
     /// Equity at the last known closes: wallet + isolated margins + uPnL + collateral at market value.
     pub(super) fn equity_now(&self) -> f64 {
         let mut e = flt(self.wallet) + self.collateral_value(false);

@@ -388,6 +388,7 @@ impl Sim<'_> {
         };
         let shortfall = money((-mb_after).max(Decimal::ZERO));
         self.wallet += shortfall;
+        self.auto_exchange(seg, t);
         let any_culprit = closed.iter().any(|(p, _, pnl)| -*pnl > p.im);
         let worst = closed
             .iter()

@@ -270,7 +270,8 @@ impl<'a> Sim<'a> {
         // the time of the last bar processed (for records made after the loop)
         let mut now = market.times[0];
         while i < n {
-            if self.positions.is_empty() && self.pending.is_empty() {
+            let debt = self.collateral_debt();
+            if self.positions.is_empty() && self.pending.is_empty() && !debt {
                 let Some(&(t, _)) = due.get(ptr) else { break };
                 let j = market.bar_at_or_after(t);
                 if j > i {
@@ -304,8 +305,9 @@ impl<'a> Sim<'a> {
                 }
             }
             self.expire_pending(at.time);
-            let active = had_open || !self.positions.is_empty();
-            if !self.positions.is_empty() || !self.pending.is_empty() {
+            // a collateral debt is watched bar by bar, with or without positions
+            let active = had_open || debt || !self.positions.is_empty();
+            if !self.positions.is_empty() || !self.pending.is_empty() || self.collateral_debt() {
                 self.process_bar(i)?;
             }
             self.refresh_closes(i);
@@ -411,7 +413,10 @@ impl<'a> Sim<'a> {
             let ok = range.clone().all(|j| self.build_path(true, j));
             if ok {
                 for (j, time) in range.zip(lower_times) {
-                    if self.positions.is_empty() && self.pending.is_empty() {
+                    if self.positions.is_empty()
+                        && self.pending.is_empty()
+                        && !self.collateral_debt()
+                    {
                         break;
                     }
                     self.apply_adl(At { bar: i, time }, Some(j));

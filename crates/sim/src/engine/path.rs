@@ -178,7 +178,7 @@ impl Sim<'_> {
         for seg in 0..3 {
             for t in [0.0, 1.0] {
                 let (mb, mm, n) = self.cross_f(seg, t);
-                if n > 0 && mb <= mm {
+                if self.cross_watched(n) && mb <= mm {
                     return true;
                 }
             }
@@ -219,7 +219,7 @@ impl Sim<'_> {
                 }
             }
             let (mb, mm, n) = self.cross_f(2, 1.0);
-            if n > 0 && mb <= mm {
+            if self.cross_watched(n) && mb <= mm {
                 self.liquidate_cross(2, 1.0, at);
             }
         }
@@ -287,7 +287,7 @@ impl Sim<'_> {
         }
         if liq {
             let (mb0, mm0, n) = self.cross_f(seg, t0);
-            if n > 0 {
+            if self.cross_watched(n) {
                 if mb0 <= mm0 {
                     consider(t0, Ev::CrossLiq);
                 } else {

@@ -256,7 +256,7 @@ impl Sim<'_> {
             let (lo, hi) = last_range(s, i);
             any |= hi >= p.lo && lo <= p.hi;
         }
-        if any || (cross && !self.cross_safe(i)) {
+        if any || ((cross || self.collateral_debt()) && !self.cross_safe(i)) {
             Touch::Path
         } else {
             Touch::Skip
