@@ -53,7 +53,9 @@ impl<'a> Known<'a> {
         if let Some(&(_, r)) = self.rhos.borrow().iter().find(|(k, _)| *k == key) {
             return r;
         }
-        let r = self.stats.correlation_over(key.0, key.1, self.closed, window);
+        let r = self
+            .stats
+            .correlation_over(key.0, key.1, self.closed, window);
         self.rhos.borrow_mut().push((key, r));
         r
     }
