@@ -12,8 +12,11 @@ pub(super) struct Known<'a> {
     pub(super) closed: usize,
     /// [`Known::rho`]'s values so far, by (lower symbol index, higher, window): a call asks for
     /// the same pair several times (book before and after, both orders of each pair).
-    rhos: std::cell::RefCell<Vec<((usize, usize, usize), Option<f64>)>>,
+    rhos: std::cell::RefCell<Vec<(RhoKey, Option<f64>)>>,
 }
+
+/// A return correlation's key in [`Known`]'s per-call table: (lower symbol index, higher, window).
+type RhoKey = (usize, usize, usize);
 
 impl<'a> Known<'a> {
     pub(super) fn new(stats: &'a MarketStats<'a>, t: TimestampMs) -> Self {
