@@ -13,6 +13,14 @@ pub(super) struct Sized {
     pub(super) liq: Option<f64>,
 }
 
+/// [`Sizer::solve`]'s exact values.
+struct Solved {
+    qty: Decimal,
+    im: Decimal,
+    fees: Decimal,
+    liq: Option<Decimal>,
+}
+
 pub(super) struct Sizer<'a> {
     pub(super) tiers: &'a [Bracket],
     pub(super) policy: &'a Policy,
@@ -42,6 +50,19 @@ impl Sizer<'_> {
 
     pub(super) fn at(&self, lev: f64) -> Option<Sized> {
         let notional = self.notional(lev)?;
+        let z = self.solve(notional, lev);
+        Some(Sized {
+            notional,
+            qty: z.qty,
+            margin: flt(z.im),
+            fees: flt(z.fees),
+            liq: z.liq.map(flt),
+        })
+    }
+
+    /// The exact `Decimal` quantity, initial margin, fees and isolated liquidation price of
+    /// `notional` at `lev`: what [`Sizer::at`] reports and [`Sizer::safe`] needs.
+    fn solve(&self, notional: f64, lev: f64) -> Solved {
         let entry = self.price_dec;
         let notional_dec = dec(notional);
         let qty = notional_dec / entry;
@@ -64,18 +85,21 @@ impl Sizer<'_> {
             Usdt(wb),
             self.tiers,
         );
-        Some(Sized {
-            notional,
+        Solved {
             qty,
-            margin: flt(im),
-            fees: flt(entry_fee + stop_fee),
-            liq: lp.map(|l| flt(l.price.0)),
-        })
+            im,
+            fees: entry_fee + stop_fee,
+            liq: lp.map(|l| l.price.0),
+        }
     }
 
     /// True when the stop stays ahead of the liquidation price by `buffer × price` at `lev`.
     pub(super) fn safe(&self, lev: f64, stop: f64, buffer: f64) -> bool {
-        match self.at(lev).and_then(|s| s.liq) {
+        let liq = self
+            .notional(lev)
+            .and_then(|n| self.solve(n, lev).liq)
+            .map(flt);
+        match liq {
             None => true,
             Some(lp) => self.side.sign() * (stop - lp) >= buffer * self.price,
         }
