@@ -7,9 +7,11 @@ use crate::pipeline::{self, Loaded};
 use crate::prepare::{Prepared, shown};
 use crate::report_input::report_input;
 use crate::scenario::{Job, Scenario};
+use crate::shard::{self, Manifest, Shard};
 use crate::timings::Timings;
 use anyhow::{Context, Result};
 use clap::Args;
+use ringfence_data::tables::TableColumn;
 use ringfence_model::RunResult;
 use ringfence_model::time::{iso, timeframe_label};
 use ringfence_sim::Intrabar;
@@ -41,6 +43,11 @@ pub struct RunArgs {
     /// report) to stderr.
     #[arg(long)]
     pub timings: bool,
+    /// Run shard i of n (0-based) of the job list and write `<out>/shard=i` for `ringfence merge`
+    /// (default: from JOB_COMPLETION_INDEX + RINGFENCE_SHARD_COUNT, or SLURM_ARRAY_TASK_ID +
+    /// SLURM_ARRAY_TASK_COUNT, when set).
+    #[arg(long)]
+    pub shard: Option<String>,
 }
 
 /// Parses `adverse|close|ohlc`.
@@ -62,6 +69,7 @@ pub fn run(args: RunArgs) -> Result<()> {
     if args.threads == Some(0) {
         return Err(bad_input("--threads: must be at least 1"));
     }
+    let shard = Shard::resolve(args.shard.as_deref())?;
     let timings = Timings::default();
     let Loaded {
         scenario: sc,
@@ -69,6 +77,9 @@ pub fn run(args: RunArgs) -> Result<()> {
         jobs,
     } = timings.time("load", || pipeline::load(&args.scenario, intrabar))?;
     let out = args.out.clone().unwrap_or_else(|| sc.output.clone());
+    if let Some(s) = shard {
+        return run_shard(&args, s, &sc, &prepared, &jobs, started);
+    }
     let staging = Staging::new(&out)?;
     let opts = OutputOptions {
         full_equity: args.full_equity,
@@ -99,29 +110,16 @@ pub fn run(args: RunArgs) -> Result<()> {
             timings.time("outputs", || writer.push(r))
         },
     )?;
-    let results = timings.time("outputs", || -> Result<_> {
-        let runs = writer.finish()?;
-        write_run_json(staging.dir(), &sc, &prepared, &jobs)?;
-        Ok(runs)
-    })?;
-    let mut input = timings.time("checklist", || {
-        report_input(&sc, &prepared, &jobs, results, rows)
-    });
-    crate::warnings::print(&input);
-    timings.time("outputs", || -> Result<()> {
-        crate::report_input::write_input(staging.dir(), &mut input)?;
-        if let Some(c) = &input.claims {
-            let path = staging.dir().join("claims_vs_replay.csv");
-            crate::tables::write_csv(&path, &crate::tables::claims(), &c.rows)?;
-        }
-        Ok(())
-    })?;
-    if !args.no_report {
-        timings.time("report", || {
-            ringfence_report::write_report(&input, staging.dir())
-                .with_context(|| format!("cannot write the report into {}", out.display()))
-        })?;
-    }
+    let input = finish_outputs(
+        &staging,
+        writer,
+        &sc,
+        &prepared,
+        &jobs,
+        rows,
+        args.no_report,
+        &timings,
+    )?;
     let dest = staging.commit()?;
     print_summary(&input.runs);
     eprintln!(
@@ -140,6 +138,231 @@ pub fn run(args: RunArgs) -> Result<()> {
         eprint!("{}", timings.render(started.elapsed(), threads));
     }
     Ok(())
+}
+
+/// What every run directory gets once all runs went through `writer` (in job order): the
+/// writer's closing tables, `run.json`, `report-input.json`, claims, the report. `run` and `merge`
+/// both call it after pushing the same runs in the same order, so a merged sharded run is the
+/// one-machine run byte for byte.
+#[allow(clippy::too_many_arguments)]
+fn finish_outputs(
+    staging: &Staging,
+    writer: RunWriter,
+    sc: &Scenario,
+    prepared: &Prepared,
+    jobs: &[Job],
+    rows: Option<Result<Vec<ringfence_sim::ChecklistRow>>>,
+    no_report: bool,
+    timings: &Timings,
+) -> Result<ringfence_report::ReportInput> {
+    let results = timings.time("outputs", || -> Result<_> {
+        let runs = writer.finish()?;
+        write_run_json(staging.dir(), sc, prepared, jobs)?;
+        Ok(runs)
+    })?;
+    let mut input = timings.time("checklist", || {
+        report_input(sc, prepared, jobs, results, rows)
+    });
+    crate::warnings::print(&input);
+    timings.time("outputs", || -> Result<()> {
+        crate::report_input::write_input(staging.dir(), &mut input)?;
+        if let Some(c) = &input.claims {
+            let path = staging.dir().join("claims_vs_replay.csv");
+            crate::tables::write_csv(&path, &crate::tables::claims(), &c.rows)?;
+        }
+        Ok(())
+    })?;
+    if !no_report {
+        timings.time("report", || {
+            ringfence_report::write_report(&input, staging.dir()).with_context(|| {
+                format!("cannot write the report into {}", staging.dir().display())
+            })
+        })?;
+    }
+    Ok(input)
+}
+
+/// Runs shard `s` of the job list and writes `<out>/shard=i`: `shard.json` and `runs.parquet`
+/// (one row per run: its index in the job list, its name and the run serialised as JSON, exact:
+/// floats round-trip, money as decimal strings).
+fn run_shard(
+    args: &RunArgs,
+    s: Shard,
+    sc: &Scenario,
+    prepared: &Prepared,
+    jobs: &[Job],
+    started: Instant,
+) -> Result<()> {
+    let out = args.out.clone().unwrap_or_else(|| sc.output.clone());
+    let range = s.range(jobs.len());
+    let results = pipeline::run_jobs(prepared, &jobs[range.clone()], &sc.engine, args.threads)?;
+    let settings = serde_json::json!({
+        "intrabar": args.intrabar,
+        "full_equity": args.full_equity,
+        "no_report": args.no_report,
+    });
+    let manifest = Manifest {
+        kind: "run".into(),
+        program: format!("ringfence {}", env!("CARGO_PKG_VERSION")),
+        shard: s,
+        items: jobs.len(),
+        range: (range.start, range.end),
+        fingerprint: shard::fingerprint(&[&sc.text, &settings.to_string()]),
+        cwd: std::env::current_dir().context("cannot read the working directory")?,
+        scenario: args.scenario.clone(),
+        settings,
+    };
+    let staging = Staging::new(&shard::shard_dir(&out, &s))?;
+    write_json(&staging.dir().join("shard.json"), &manifest)?;
+    let json = results
+        .iter()
+        .map(serde_json::to_string)
+        .collect::<Result<Vec<_>, _>>()?;
+    ringfence_data::tables::write_parquet(
+        &staging.dir().join("runs.parquet"),
+        vec![
+            (
+                "index".into(),
+                TableColumn::I64(range.clone().map(|i| i as i64).collect()),
+            ),
+            (
+                "run".into(),
+                TableColumn::Str(results.iter().map(|r| r.run.clone()).collect()),
+            ),
+            ("result".into(), TableColumn::Str(json)),
+        ],
+    )?;
+    let dest = staging.commit()?;
+    eprintln!(
+        "shard {} of {}: {} runs in {:.2} s; outputs in {}",
+        s.index,
+        s.count,
+        results.len(),
+        started.elapsed().as_secs_f64(),
+        shown(&dest).display()
+    );
+    Ok(())
+}
+
+/// Merges the shards of a sharded `run` (already checked to be one complete set) into `out`: the
+/// scenario is loaded again from the shards' working directory (its text must be unchanged), the
+/// runs are read back in job order and pushed through the same writer as `run`.
+pub fn merge(shards: &[(PathBuf, Manifest)], out: &Path, no_report: bool) -> Result<PathBuf> {
+    let m = &shards[0].1;
+    let cwd = std::env::current_dir().context("cannot read the working directory")?;
+    let out = cwd.join(out);
+    let dirs: Vec<PathBuf> = shards.iter().map(|(d, _)| cwd.join(d)).collect();
+    std::env::set_current_dir(&m.cwd).map_err(|e| {
+        bad_input(format!(
+            "{}: the shards ran in {}, which is not here ({e}); merge where the scenario's \
+             paths resolve as they did for the shards",
+            shards[0].0.display(),
+            m.cwd.display()
+        ))
+    })?;
+    let setting = |k: &str| m.settings.get(k);
+    let intrabar = setting("intrabar")
+        .and_then(|v| v.as_str())
+        .map(parse_intrabar)
+        .transpose()?;
+    let full_equity = setting("full_equity")
+        .and_then(|v| v.as_bool())
+        .unwrap_or(false);
+    let no_report = no_report
+        || setting("no_report")
+            .and_then(|v| v.as_bool())
+            .unwrap_or(false);
+    let Loaded {
+        scenario: sc,
+        prepared,
+        jobs,
+    } = pipeline::load(&m.scenario, intrabar)?;
+    if shard::fingerprint(&[&sc.text, &m.settings.to_string()]) != m.fingerprint {
+        return Err(bad_input(format!(
+            "{}: the scenario changed since the shards ran; run the shards again",
+            m.scenario.display()
+        )));
+    }
+    if jobs.len() != m.items {
+        return Err(bad_input(format!(
+            "{}: {} runs now, {} when the shards ran",
+            m.scenario.display(),
+            jobs.len(),
+            m.items
+        )));
+    }
+    let staging = Staging::new(&out)?;
+    let opts = OutputOptions {
+        full_equity,
+        adl: !sc.engine.adl.is_off(),
+    };
+    let mut writer = RunWriter::create(staging.dir(), opts)?;
+    let mut rows = None;
+    let mut at = 0usize;
+    for dir in &dirs {
+        let path = dir.join("runs.parquet");
+        let mut cols = ringfence_data::tables::read_parquet(&path)?;
+        let Some(k) = cols.iter().position(|(n, _)| n == "result") else {
+            return Err(bad_input(format!(
+                "{}: column result missing",
+                path.display()
+            )));
+        };
+        let TableColumn::Str(texts) = cols.swap_remove(k).1 else {
+            return Err(bad_input(format!(
+                "{}: column result is not text",
+                path.display()
+            )));
+        };
+        for (i, text) in texts.iter().enumerate() {
+            let r: RunResult = serde_json::from_str(text).map_err(|e| {
+                bad_input(format!(
+                    "{}: row {}: not a run result ({e})",
+                    path.display(),
+                    i + 1
+                ))
+            })?;
+            if jobs.get(at).map(|j| &j.name) != Some(&r.run) {
+                return Err(bad_input(format!(
+                    "{}: row {}: run {} where the job list has {}",
+                    path.display(),
+                    i + 1,
+                    r.run,
+                    jobs.get(at).map_or("nothing", |j| j.name.as_str())
+                )));
+            }
+            if at == 0 {
+                rows = Some(pipeline::checklist_rows(
+                    &sc,
+                    &prepared,
+                    &jobs[0],
+                    &r,
+                    &pipeline::default_checklist_config(&sc),
+                ));
+            }
+            writer.push(r)?;
+            at += 1;
+        }
+    }
+    if at != jobs.len() {
+        return Err(bad_input(format!(
+            "merge: the shards hold {at} runs of {}",
+            jobs.len()
+        )));
+    }
+    let input = finish_outputs(
+        &staging,
+        writer,
+        &sc,
+        &prepared,
+        &jobs,
+        rows,
+        no_report,
+        &Timings::default(),
+    )?;
+    let dest = staging.commit()?;
+    print_summary(&input.runs);
+    Ok(dest)
 }
 
 /// The worker threads a run uses without `--threads` (`RAYON_NUM_THREADS`, else every core).

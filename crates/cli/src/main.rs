@@ -7,9 +7,11 @@ mod cmd_checklist;
 mod cmd_fetch;
 mod cmd_inspect;
 mod cmd_liq;
+mod cmd_merge;
 mod cmd_report;
 mod cmd_run;
 mod cmd_signals;
+mod cmd_stress;
 mod cmd_synth;
 mod cmd_validate;
 mod exit;
@@ -21,6 +23,7 @@ mod report_input;
 mod robust;
 mod scenario;
 mod setup;
+mod shard;
 mod tables;
 mod timings;
 mod warnings;
@@ -39,6 +42,12 @@ struct Cli {
 enum Command {
     /// Run a scenario: every account × policy × sweep point, tables, charts and report.html.
     Run(cmd_run::RunArgs),
+    /// Stress a scenario on many market paths (block bootstrap or crash transplant): P(wipeout),
+    /// liquidations, drawdown and final equity per policy, cross − isolated on the same paths.
+    Stress(cmd_stress::StressArgs),
+    /// Merge the `shard=i` directories of a sharded `run` or `stress` into one output directory,
+    /// identical to a one-machine run.
+    Merge(cmd_merge::MergeArgs),
     /// Check a scenario, its data, brackets and signals without running; print coverage.
     Validate(cmd_validate::ValidateArgs),
     /// Re-render the charts and report.html of a run directory without re-running.
@@ -84,6 +93,8 @@ fn main() {
         },
         Command::LiqPrice(args) => cmd_liq::run(args),
         Command::Run(args) => cmd_run::run(args),
+        Command::Stress(args) => cmd_stress::run(args),
+        Command::Merge(args) => cmd_merge::run(args),
         Command::Validate(args) => cmd_validate::run(args),
         Command::Report(args) => cmd_report::run(args),
         Command::Checklist(args) => cmd_checklist::run(args),

@@ -549,6 +549,118 @@ pub fn claims() -> Vec<Column<ClaimCheck>> {
     ]
 }
 
+/// Writes `records` as Parquet like [`write_parquet`], `batch` records at a time (one row group
+/// each): memory holds one batch's cells, not the table's.
+pub fn write_parquet_batched<R>(
+    path: &Path,
+    columns: &[Column<R>],
+    records: &[R],
+    batch: usize,
+) -> Result<()> {
+    let mut stream = ringfence_data::tables::ParquetStream::create(path)?;
+    for chunk in records.chunks(batch.max(1)) {
+        stream.write(parquet_columns(columns, chunk))?;
+    }
+    stream.finish(parquet_columns(columns, &[]))?;
+    Ok(())
+}
+
+/// One run on one path of `ringfence stress`.
+pub struct PathRow<'a> {
+    /// Path number.
+    pub path: u64,
+    /// The run.
+    pub job: &'a crate::cmd_stress::JobInfo,
+    /// What it ended with.
+    pub outcome: ringfence_paths::distribution::PathOutcome,
+}
+
+/// `stress_paths.csv` / `stress_paths.parquet`: one line per path and run, in path order.
+pub fn stress_paths<'a>() -> Vec<Column<PathRow<'a>>> {
+    vec![
+        int("path", |r| r.path.to_string()),
+        text("run", |r| r.job.name.clone()),
+        text("account", |r| r.job.account.clone()),
+        text("policy", |r| r.job.policy.clone()),
+        text("params", |r| r.job.params.clone()),
+        float("start_equity", |r| f(r.outcome.start_equity)),
+        float("final_equity", |r| f(r.outcome.final_equity)),
+        float("max_drawdown_pct", |r| f(r.outcome.max_drawdown_pct)),
+        int("liquidations", |r| r.outcome.liquidations.to_string()),
+        int("wipeouts", |r| r.outcome.wipeouts.to_string()),
+        float("min_equity", |r| f(r.outcome.min_equity)),
+        int("cascades", |r| r.outcome.cascades.to_string()),
+    ]
+}
+
+/// `stress_summary.csv`: the distribution of each run over the paths.
+pub fn stress_rows() -> Vec<Column<ringfence_report::stress::StressRow>> {
+    vec![
+        text("run", |r| r.run.clone()),
+        text("account", |r| r.account.clone()),
+        text("policy", |r| r.policy.clone()),
+        text("params", |r| r.params.clone()),
+        int("paths", |r| r.paths.to_string()),
+        int("wipeouts", |r| r.wipeouts.to_string()),
+        float("p_wipeout", |r| f(r.p_wipeout)),
+        float("p_wipeout_low95", |r| f(r.p_wipeout_low)),
+        float("p_wipeout_high95", |r| f(r.p_wipeout_high)),
+        float("p_liquidated", |r| f(r.p_liquidated)),
+        float("mean_liquidations", |r| f(r.mean_liquidations)),
+        float("max_drawdown_pct_median", |r| f(r.max_drawdown_median)),
+        float("max_drawdown_pct_p95", |r| f(r.max_drawdown_p95)),
+        float("start_equity", |r| f(r.start_equity)),
+        float("final_equity_p05", |r| f(r.final_p05)),
+        float("final_equity_median", |r| f(r.final_median)),
+        float("final_equity_p95", |r| f(r.final_p95)),
+        float("final_equity_mean", |r| f(r.final_mean)),
+    ]
+}
+
+/// `stress_paired.csv`: cross − isolated on the same paths.
+pub fn stress_pairs() -> Vec<Column<ringfence_report::stress::PairRow>> {
+    vec![
+        text("account", |r| r.account.clone()),
+        text("params", |r| r.params.clone()),
+        text("cross", |r| r.cross.clone()),
+        text("isolated", |r| r.isolated.clone()),
+        int("paths", |r| r.paths.to_string()),
+        float("wipeout_diff", |r| f(r.wipeout_diff)),
+        float("wipeout_diff_low95", |r| f(r.wipeout_diff_low)),
+        float("wipeout_diff_high95", |r| f(r.wipeout_diff_high)),
+        int("only_cross_wiped", |r| r.only_cross_wiped.to_string()),
+        int("only_isolated_wiped", |r| r.only_isolated_wiped.to_string()),
+        float("final_diff_p05", |r| f(r.final_diff_p05)),
+        float("final_diff_median", |r| f(r.final_diff_median)),
+        float("final_diff_p95", |r| f(r.final_diff_p95)),
+        float("final_diff_mean", |r| f(r.final_diff_mean)),
+        float("final_diff_mean_low95", |r| f(r.final_diff_mean_low)),
+        float("final_diff_mean_high95", |r| f(r.final_diff_mean_high)),
+        float("cross_lower_share", |r| f(r.cross_lower_share)),
+    ]
+}
+
+/// One time point of one run's fan chart.
+pub struct FanRow<'a> {
+    /// The fan.
+    pub fan: &'a ringfence_report::stress::Fan,
+    /// Its time point.
+    pub i: usize,
+}
+
+/// `stress_fan.csv`: equity quantiles over the paths at each fan-chart time.
+pub fn stress_fan<'a>() -> Vec<Column<FanRow<'a>>> {
+    vec![
+        text("run", |r| r.fan.run.clone()),
+        text("time", |r| iso(r.fan.times[r.i])),
+        float("equity_p05", |r| f(r.fan.quantiles[0][r.i])),
+        float("equity_p25", |r| f(r.fan.quantiles[1][r.i])),
+        float("equity_p50", |r| f(r.fan.quantiles[2][r.i])),
+        float("equity_p75", |r| f(r.fan.quantiles[3][r.i])),
+        float("equity_p95", |r| f(r.fan.quantiles[4][r.i])),
+    ]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

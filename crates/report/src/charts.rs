@@ -18,6 +18,8 @@ use crate::font::{FAMILY, ensure_fonts};
 use crate::{ReportError, ReportInput};
 use chrono::{DateTime, Utc};
 use plotters::coord::Shift;
+use plotters::coord::combinators::WithKeyPoints;
+use plotters::coord::types::{RangedCoordf64, RangedCoordi64};
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use ringfence_model::{EquityPoint, LiquidationEvent, MarginMode, RunResult, TimestampMs};
@@ -71,7 +73,7 @@ const PRICE_TONES: [RGBColor; 6] = [
 const HEAT: RGBColor = RGBColor(0xB2, 0x18, 0x2B);
 /// Gain end of the heatmap scale.
 const GAIN: RGBColor = RGBColor(0x1A, 0x98, 0x50);
-const GRID: RGBColor = RGBColor(0xE4, 0xE4, 0xE4);
+pub(crate) const GRID: RGBColor = RGBColor(0xE4, 0xE4, 0xE4);
 const NOTE: RGBColor = RGBColor(0x55, 0x55, 0x55);
 /// Most points drawn per curve; longer curves keep each bucket's minimum and maximum.
 const MAX_CURVE_POINTS: usize = 1200;
@@ -219,7 +221,7 @@ pub fn policy_colour_hex(input: &ReportInput, policy: &str) -> String {
 // ---------------------------------------------------------------------------------------------
 // Shared helpers
 
-fn ce<E: std::fmt::Display>(chart: &'static str) -> impl Fn(E) -> ReportError {
+pub(crate) fn ce<E: std::fmt::Display>(chart: &'static str) -> impl Fn(E) -> ReportError {
     move |e| ReportError::Chart {
         chart,
         message: e.to_string(),
@@ -293,10 +295,22 @@ fn preferred_shade(runs: &[RunResult], policy: &str) -> (usize, usize) {
 
 /// Colours of every policy of `runs`, clashes resolved in sorted-name order.
 fn policy_colours(runs: &[RunResult]) -> BTreeMap<String, RGBColor> {
+    colours_of(policies(runs), runs)
+}
+
+/// Colours of `names` (the policies of a report that holds no runs, e.g. a stress report: the
+/// family then comes from the name alone), resolved like [`policy_colour_hex`].
+pub(crate) fn colours_by_name(names: &[String]) -> BTreeMap<String, RGBColor> {
+    let mut v = names.to_vec();
+    v.sort();
+    v.dedup();
+    colours_of(v, &[])
+}
+
+fn colours_of(mut names: Vec<String>, runs: &[RunResult]) -> BTreeMap<String, RGBColor> {
     let mut taken: Vec<(usize, usize)> = Vec::new();
     let mut out = BTreeMap::new();
     // Names that are exactly a family name claim their shade first.
-    let mut names = policies(runs);
     names.sort_by_key(|p| preferred_shade(runs, p).1 != 0);
     for p in names {
         let (family, shade) = preferred_shade(runs, &p);
@@ -321,22 +335,22 @@ fn policy_colour(runs: &[RunResult], policy: &str) -> RGBColor {
 }
 
 /// Mixes `c` with white: `f = 0` keeps `c`, `f = 1` is white.
-fn lighten(c: RGBColor, f: f64) -> RGBColor {
+pub(crate) fn lighten(c: RGBColor, f: f64) -> RGBColor {
     let m = |x: u8| (f64::from(x) + (255.0 - f64::from(x)) * f).round() as u8;
     RGBColor(m(c.0), m(c.1), m(c.2))
 }
 
-fn font(size: u32) -> TextStyle<'static> {
+pub(crate) fn font(size: u32) -> TextStyle<'static> {
     TextStyle::from((FAMILY, size).into_font())
 }
 
-fn bold(size: u32) -> TextStyle<'static> {
+pub(crate) fn bold(size: u32) -> TextStyle<'static> {
     TextStyle::from((FAMILY, size, FontStyle::Bold).into_font())
 }
 
 /// How a legend entry is drawn.
 #[derive(Clone, Copy)]
-enum Swatch {
+pub(crate) enum Swatch {
     /// Filled square.
     Square(RGBColor),
     /// Square with a light fill and a dark border.
@@ -349,12 +363,12 @@ enum Swatch {
     Triangle(RGBColor),
 }
 
-struct LegendItem {
+pub(crate) struct LegendItem {
     label: String,
     swatch: Swatch,
 }
 
-fn item(label: impl Into<String>, swatch: Swatch) -> LegendItem {
+pub(crate) fn item(label: impl Into<String>, swatch: Swatch) -> LegendItem {
     LegendItem {
         label: label.into(),
         swatch,
@@ -362,7 +376,7 @@ fn item(label: impl Into<String>, swatch: Swatch) -> LegendItem {
 }
 
 /// Draws the title and a wrapped legend in a header strip; returns the area below it.
-fn draw_header<DB: DrawingBackend>(
+pub(crate) fn draw_header<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     chart: &'static str,
     title: &str,
@@ -421,8 +435,48 @@ fn draw_header<DB: DrawingBackend>(
     Ok(body)
 }
 
+/// The chart context the time-series charts share: a caption, time (UTC) on x with whole-step
+/// ticks, `y_desc` on y with `yfmt` labels, light grid; the mesh is drawn.
+#[allow(clippy::type_complexity)]
+pub(crate) fn time_chart<'a, DB: DrawingBackend>(
+    panel: &'a DrawingArea<DB, Shift>,
+    chart: &'static str,
+    caption: &str,
+    (t0, t1): (TimestampMs, TimestampMs),
+    (y0, y1): (f64, f64),
+    y_desc: &str,
+    yfmt: &dyn Fn(&f64) -> String,
+) -> Result<
+    ChartContext<'a, DB, Cartesian2d<WithKeyPoints<RangedCoordi64>, RangedCoordf64>>,
+    ReportError,
+> {
+    let (ticks, tfmt) = time_ticks(t0, t1, 9);
+    let xfmt = |t: &i64| fmt_time(*t, tfmt);
+    let mut cc = ChartBuilder::on(panel)
+        .caption(caption, bold(17))
+        .margin(12)
+        .margin_right(28)
+        .x_label_area_size(44)
+        .y_label_area_size(86)
+        .build_cartesian_2d((t0..t1).with_key_points(ticks), y0..y1)
+        .map_err(ce(chart))?;
+    cc.configure_mesh()
+        .x_label_formatter(&xfmt)
+        .y_label_formatter(&yfmt)
+        .x_desc("time (UTC)")
+        .y_desc(y_desc)
+        .label_style(font(15))
+        .axis_desc_style(font(16))
+        .light_line_style(TRANSPARENT)
+        .bold_line_style(GRID)
+        .y_labels(7)
+        .draw()
+        .map_err(ce(chart))?;
+    Ok(cc)
+}
+
 /// Writes a centred grey note (used when a chart has nothing to show).
-fn draw_note<DB: DrawingBackend>(
+pub(crate) fn draw_note<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     chart: &'static str,
     text: &str,
@@ -436,7 +490,7 @@ fn draw_note<DB: DrawingBackend>(
 }
 
 /// Tick positions aligned to whole steps, and the date format that suits the step.
-fn time_ticks(
+pub(crate) fn time_ticks(
     t0: TimestampMs,
     t1: TimestampMs,
     max_ticks: i64,
@@ -480,7 +534,7 @@ fn time_ticks(
     (ticks, fmt)
 }
 
-fn fmt_time(ms: TimestampMs, fmt: &str) -> String {
+pub(crate) fn fmt_time(ms: TimestampMs, fmt: &str) -> String {
     DateTime::<Utc>::from_timestamp_millis(ms)
         .map(|d| d.format(fmt).to_string())
         .unwrap_or_else(|| format!("{ms}ms"))
@@ -572,7 +626,7 @@ fn cat_centres(n: usize) -> Vec<i32> {
     (0..n).map(|i| cx(i as f64 + 0.5)).collect()
 }
 
-fn padded(lo: f64, hi: f64, frac: f64) -> (f64, f64) {
+pub(crate) fn padded(lo: f64, hi: f64, frac: f64) -> (f64, f64) {
     if !lo.is_finite() || !hi.is_finite() {
         return (0.0, 1.0);
     }
@@ -589,7 +643,7 @@ fn padded(lo: f64, hi: f64, frac: f64) -> (f64, f64) {
 }
 
 /// A compact number for axis labels: `12,345` / `1.2M` / `0.35`.
-fn fmt_num(v: f64) -> String {
+pub(crate) fn fmt_num(v: f64) -> String {
     let a = v.abs();
     if a >= 1e6 {
         format!("{:.1}M", v / 1e6)
@@ -723,32 +777,19 @@ fn draw_curves<DB: DrawingBackend>(
         } else {
             (y0, y1)
         };
-        let (ticks, tfmt) = time_ticks(t0, t1, 9);
-        let xfmt = |t: &i64| fmt_time(*t, tfmt);
         let yfmt = |v: &f64| match curve {
             Curve::Equity => fmt_num(*v),
             Curve::Drawdown => format!("{v:.0}%"),
         };
-        let mut cc = ChartBuilder::on(panel)
-            .caption(format!("account {account}"), bold(17))
-            .margin(12)
-            .margin_right(28)
-            .x_label_area_size(44)
-            .y_label_area_size(86)
-            .build_cartesian_2d((t0..t1).with_key_points(ticks), y0..y1)
-            .map_err(ce(chart))?;
-        cc.configure_mesh()
-            .x_label_formatter(&xfmt)
-            .y_label_formatter(&yfmt)
-            .x_desc("time (UTC)")
-            .y_desc(y_desc)
-            .label_style(font(15))
-            .axis_desc_style(font(16))
-            .light_line_style(TRANSPARENT)
-            .bold_line_style(GRID)
-            .y_labels(7)
-            .draw()
-            .map_err(ce(chart))?;
+        let mut cc = time_chart(
+            panel,
+            chart,
+            &format!("account {account}"),
+            (t0, t1),
+            (y0, y1),
+            y_desc,
+            &yfmt,
+        )?;
         if runs.iter().all(|r| r.equity.is_empty()) {
             draw_note(panel, chart, "no equity points for this account")?;
             continue;

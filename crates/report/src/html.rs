@@ -49,7 +49,7 @@ pub(crate) fn money(d: Decimal) -> String {
     group_thousands(&format!("{r:.2}"))
 }
 
-fn group_thousands(s: &str) -> String {
+pub(crate) fn group_thousands(s: &str) -> String {
     let (sign, rest) = s.strip_prefix('-').map_or(("", s), |r| ("-", r));
     let (int, frac) = rest
         .split_once('.')
@@ -116,7 +116,7 @@ fn swatch(input: &ReportInput, policy: &str) -> String {
 }
 
 /// Makes a plotters SVG document fit for inlining: no `xmlns` URL, width/height from CSS.
-fn inline_svg(svg: &str, label: &str) -> String {
+pub(crate) fn inline_svg(svg: &str, label: &str) -> String {
     let Some(start) = svg.find("<svg") else {
         return String::new();
     };
@@ -1056,7 +1056,7 @@ fn assumptions(h: &mut String, input: &ReportInput) {
     h.push_str("</dl></section>\n");
 }
 
-const CSS: &str = r#"
+pub(crate) const CSS: &str = r#"
 :root { color-scheme: light; --fg:#1d1d1f; --muted:#5a5a5f; --line:#dcdce0; --bg:#fff; --head:#f4f4f6; }
 * { box-sizing: border-box; }
 body { margin: 0 auto; max-width: 1320px; padding: 0 24px 48px; color: var(--fg); background: var(--bg);
@@ -1137,7 +1137,7 @@ tr[hidden] { display: none; }
 }
 "#;
 
-const JS: &str = r#"
+pub(crate) const JS: &str = r#"
 (function () {
   function key(td) {
     var v = td.getAttribute('data-v');

@@ -7,6 +7,7 @@
 //! - [`render_html`] returns the HTML page as a string (charts inlined as SVG);
 //! - [`charts`] holds the backend-generic drawing functions, one per chart, used for both
 //!   PNG ([`plotters::prelude::BitMapBackend`]) and SVG ([`plotters::prelude::SVGBackend`]).
+//! - [`stress`] renders the stress report (distributions over market paths, fan charts);
 //! - [`checklist`] renders the pre-signal checklist from the plain rows of [`ReportInput::checklist`]:
 //!   the report's section, the channel lines and the terminal table of the `checklist` command.
 //!
@@ -28,6 +29,7 @@ mod font;
 mod html;
 mod interactive;
 mod png_out;
+pub mod stress;
 
 #[cfg(any(test, feature = "fixtures"))]
 pub mod fixtures;
