@@ -142,7 +142,12 @@ impl<'a> MarketStats<'a> {
         ys.clear();
         if start + 1 < end {
             let (ra, rb) = (self.returns(a), self.returns(b));
-            for (&x, &y) in ra[start + 1..end].iter().zip(&rb[start + 1..end]) {
+            let (wa, wb) = (&ra[start + 1..end], &rb[start + 1..end]);
+            // The common case, every return of the window finite: no copy.
+            if wa.iter().chain(wb).all(|v| v.is_finite()) {
+                return pearson(wa, wb);
+            }
+            for (&x, &y) in wa.iter().zip(wb) {
                 if x.is_finite() && y.is_finite() {
                     xs.push(x);
                     ys.push(y);
@@ -161,8 +166,14 @@ pub(crate) fn pearson(xs: &[f64], ys: &[f64]) -> Option<f64> {
         return None;
     }
     let n = xs.len() as f64;
-    let mx = xs.iter().sum::<f64>() / n;
-    let my = ys.iter().sum::<f64>() / n;
+    // Both sums in one pass (each still left to right, as `Iterator::sum`): the two dependency
+    // chains overlap.
+    let (mut sx, mut sy) = (-0.0, -0.0);
+    for (x, y) in xs.iter().zip(ys) {
+        sx += x;
+        sy += y;
+    }
+    let (mx, my) = (sx / n, sy / n);
     let (mut sxy, mut sxx, mut syy) = (0.0, 0.0, 0.0);
     for (x, y) in xs.iter().zip(ys) {
         sxy += (x - mx) * (y - my);

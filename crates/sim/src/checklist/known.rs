@@ -10,7 +10,13 @@ pub(super) struct Known<'a> {
     pub(super) stats: &'a MarketStats<'a>,
     /// Bars `0..closed` closed at or before `t`.
     pub(super) closed: usize,
+    /// [`Known::rho`]'s values so far, by (lower symbol index, higher, window): a call asks for
+    /// the same pair several times (book before and after, both orders of each pair).
+    rhos: std::cell::RefCell<Vec<(RhoKey, Option<f64>)>>,
 }
+
+/// A return correlation's key in [`Known`]'s per-call table: (lower symbol index, higher, window).
+type RhoKey = (usize, usize, usize);
 
 impl<'a> Known<'a> {
     pub(super) fn new(stats: &'a MarketStats<'a>, t: TimestampMs) -> Self {
@@ -21,6 +27,7 @@ impl<'a> Known<'a> {
             market,
             stats,
             closed,
+            rhos: std::cell::RefCell::new(Vec::new()),
         }
     }
 
@@ -43,8 +50,17 @@ impl<'a> Known<'a> {
 
     /// The return correlation of `a` and `b` over the `window` bars before the first bar not
     /// closed ([`crate::engine::correlation`]'s value, from the shared returns).
+    /// Computed once per pair and window for the call (the value is symmetric bit for bit).
     pub(super) fn rho(&self, a: usize, b: usize, window: usize) -> Option<f64> {
-        self.stats.correlation_over(a, b, self.closed, window)
+        let key = (a.min(b), a.max(b), window);
+        if let Some(&(_, r)) = self.rhos.borrow().iter().find(|(k, _)| *k == key) {
+            return r;
+        }
+        let r = self
+            .stats
+            .correlation_over(key.0, key.1, self.closed, window);
+        self.rhos.borrow_mut().push((key, r));
+        r
     }
 }
 
@@ -136,6 +152,7 @@ pub(super) fn equity_at(book: &RunResult, known: &Known, account: &Account, t: T
                 market: m,
                 stats: known.stats,
                 closed: m.bar_at_or_after(p.time) + 1,
+                rhos: std::cell::RefCell::new(Vec::new()),
             };
             p.equity + now - volatile(&|s| then.close_of(s))
         }

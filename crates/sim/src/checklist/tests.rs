@@ -695,3 +695,65 @@ fn adl_exposure_at_the_first_target_by_hand() {
     assert_eq!(r.adl_quantile_at_target, Some(2));
     assert!((r.adl_first_margin_share.unwrap() - 1_000.0 / 1_200.0).abs() < 1e-12);
 }
+
+/// The screened search for the highest safe leverage ([`Sizer::max_safe`]) returns the same bits
+/// as deciding every bisection step exactly ([`Sizer::max_safe_exact`]).
+mod max_safe_screen {
+    use super::*;
+    use crate::config::MaintenanceBasis;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(400))]
+        #[test]
+        fn screened_search_equals_the_exact_one(
+            long in any::<bool>(),
+            price in 0.0001f64..150_000.0,
+            stop_frac in 0.0001f64..0.9,
+            amount in 1.0f64..5_000_000.0,
+            fraction in 0.001f64..1.0,
+            kind in 0usize..4,
+            fee_pct in 0u32..300,
+            maker in any::<bool>(),
+            buffer in 0.0f64..0.02,
+            equity in 10.0f64..1e7,
+            entry_basis in any::<bool>(),
+        ) {
+            let tiers = binance_default_brackets()
+                .table(&sym("BTCUSDT"), i64::MAX)
+                .unwrap()
+                .to_vec();
+            let amount = Decimal::from_f64_retain(amount).unwrap().round_dp(2);
+            let sizing = match kind {
+                0 => Sizing::FixedMargin(amount),
+                1 => Sizing::FixedNotional(amount),
+                2 => Sizing::MarginFraction(fraction),
+                _ => Sizing::RiskFraction(fraction / 10.0),
+            };
+            let policy = Policy::new("p", ModeRule::Isolated, sizing);
+            let mut cfg = EngineConfig::default();
+            if entry_basis {
+                cfg.exchange.maintenance_basis = MaintenanceBasis::Entry;
+            }
+            let side = if long { Side::Long } else { Side::Short };
+            let stop = price * (1.0 - side.sign() * stop_frac);
+            let sizer = Sizer {
+                tiers: &tiers,
+                policy: &policy,
+                cfg: &cfg,
+                fee_mult: Decimal::new(i64::from(fee_pct), 2),
+                maker,
+                side,
+                price,
+                stop: Some(stop),
+                equity,
+                price_dec: dec(price),
+                stop_dec: Some(dec(stop)),
+            };
+            prop_assert_eq!(
+                sizer.max_safe(stop, buffer).map(f64::to_bits),
+                sizer.max_safe_exact(stop, buffer).map(f64::to_bits)
+            );
+        }
+    }
+}
