@@ -273,6 +273,10 @@ pub fn fate_in_words(run: &RunResult, money: impl Fn(f64) -> String) -> String {
             if !culprits.is_empty() {
                 let _ = write!(out, ", started by {}", join_words(&culprits));
             }
+            // the hedge auto-deleveraging took before the book went (the cause a reader needs)
+            if let Some(why) = &ev.after_adl {
+                let _ = write!(out, ", after ADL: {why}");
+            }
         }
         let _ = write!(
             out,

@@ -638,6 +638,22 @@ fn verdict_names_the_wiped_out_policy_and_its_culprits() {
     assert!(html.find("id=\"verdict\"") < html.find("id=\"summary\""));
     let words = fate_in_words(&cross, |v| format!("{v:.0}"));
     assert!(words.starts_with("wiped out 2025-10-10 21:00"), "{words}");
+    assert!(!words.contains("ADL"), "{words}");
+}
+
+#[test]
+fn verdict_says_when_adl_took_the_hedge_before_the_wipeout() {
+    let (mut cross, _) = cross_wipeout_vs_isolated();
+    let why = "BTCUSDT short deleveraged 2025-10-10 20:55 (quantile 2, 50 %)";
+    for ev in cross.liquidations.iter_mut().filter(|e| e.wipeout) {
+        ev.after_adl = Some(why.into());
+    }
+    let words = fate_in_words(&cross, |v| format!("{v:.0}"));
+    assert!(
+        words.contains("one cascade closed 5 positions")
+            && words.contains(&format!(", after ADL: {why}; final equity")),
+        "{words}"
+    );
 }
 
 #[test]
