@@ -106,11 +106,30 @@ fn import(args: ImportArgs) -> anyhow::Result<()> {
     );
     let imported = classify(&messages, &grammar, &source);
 
-    let rendered = write::render_all(&imported, jsonl);
-    let signals = rendered.signals;
-    // what we write must load: a failure here is our bug, not the user's input
-    ringfence_data::signals::parse_signals(&args.out.display().to_string(), &signals, None)
-        .context("internal error: the imported signal file does not load")?;
+    let signals = if jsonl {
+        write::signals_jsonl(&imported.events)
+    } else {
+        write::signals_csv(&imported.events)
+    };
+    // What we write must load (a failure here is our bug, not the user's input). The check reads
+    // the signal file back while the import report and the claims are rendered beside it.
+    let (loaded, (report_csv, (report_json, claims_csv))) = rayon::join(
+        || {
+            ringfence_data::signals::parse_signals(&args.out.display().to_string(), &signals, None)
+        },
+        || {
+            rayon::join(
+                || write::report_csv(&imported),
+                || {
+                    rayon::join(
+                        || write::report_json(&imported),
+                        || write::claims_csv(&imported.claims),
+                    )
+                },
+            )
+        },
+    );
+    loaded.context("internal error: the imported signal file does not load")?;
 
     let report_dir = args.report.clone().unwrap_or_else(|| {
         let stem = args
@@ -127,9 +146,9 @@ fn import(args: ImportArgs) -> anyhow::Result<()> {
     })?;
     write_all(&[
         (args.out.clone(), signals),
-        (report_dir.join("import-report.csv"), rendered.report_csv),
-        (report_dir.join("import-report.json"), rendered.report_json),
-        (report_dir.join("claims.csv"), rendered.claims_csv),
+        (report_dir.join("import-report.csv"), report_csv),
+        (report_dir.join("import-report.json"), report_json),
+        (report_dir.join("claims.csv"), claims_csv),
     ])?;
 
     let c = imported.counts();
