@@ -112,19 +112,30 @@ fn detect_format(name: &str, text: &str) -> Format {
     }
 }
 
-/// One row as key -> text (empty values are absent), with its 1-based line.
+/// One row's text per column, in the order of [`COLUMNS`] (absent and empty values read as
+/// none), with its 1-based line. No map per row: a file of calls is mostly rows.
 struct RawRow {
     line: usize,
-    fields: BTreeMap<String, String>,
+    fields: Vec<Option<String>>,
 }
 
 impl RawRow {
-    fn get(&self, key: &str) -> Option<&str> {
-        self.fields
-            .get(key)
-            .map(String::as_str)
-            .filter(|v| !v.is_empty())
+    fn new(line: usize) -> RawRow {
+        RawRow {
+            line,
+            fields: vec![None; COLUMNS.len()],
+        }
     }
+
+    fn get(&self, key: &str) -> Option<&str> {
+        let i = column_index(key)?;
+        self.fields[i].as_deref().filter(|v| !v.is_empty())
+    }
+}
+
+/// Where `key` (lowercase) stands in [`COLUMNS`].
+fn column_index(key: &str) -> Option<usize> {
+    COLUMNS.iter().position(|c| *c == key)
 }
 
 fn unknown_key_message(keys: &[String]) -> String {
@@ -192,18 +203,22 @@ fn csv_rows(name: &str, text: &str) -> Result<Vec<RawRow>, DataError> {
             format!("missing required column(s) {}", missing.join(", ")),
         ));
     }
+    // every header is a known column (checked above)
+    let at: Vec<usize> = headers
+        .iter()
+        .filter_map(|h| column_index(h))
+        .collect();
     let mut rows = Vec::new();
     let mut errors = Vec::new();
     for record in reader.records() {
         match record {
             Ok(rec) => {
                 let line = rec.position().map_or(0, |p| p.line() as usize);
-                let fields = headers
-                    .iter()
-                    .cloned()
-                    .zip(rec.iter().map(str::to_string))
-                    .collect();
-                rows.push(RawRow { line, fields });
+                let mut row = RawRow::new(line);
+                for (&i, value) in at.iter().zip(rec.iter()) {
+                    row.fields[i] = Some(value.to_string());
+                }
+                rows.push(row);
             }
             Err(e) => {
                 let line = e.position().map_or(0, |p| p.line() as usize);
@@ -245,7 +260,7 @@ fn json_rows(name: &str, text: &str) -> Result<Vec<RawRow>, DataError> {
                 continue;
             }
         };
-        let mut fields = BTreeMap::new();
+        let mut row = RawRow::new(line);
         let mut unknown = Vec::new();
         for (key, value) in obj {
             let key = key.to_ascii_lowercase();
@@ -255,7 +270,9 @@ fn json_rows(name: &str, text: &str) -> Result<Vec<RawRow>, DataError> {
             }
             match json_text(&key, &value) {
                 Ok(text) => {
-                    fields.insert(key, text);
+                    if let Some(i) = column_index(&key) {
+                        row.fields[i] = Some(text);
+                    }
                 }
                 Err(msg) => errors.push(DataError::at(name, line, msg)),
             }
@@ -263,7 +280,7 @@ fn json_rows(name: &str, text: &str) -> Result<Vec<RawRow>, DataError> {
         if !unknown.is_empty() {
             errors.push(DataError::at(name, line, unknown_key_message(&unknown)));
         }
-        rows.push(RawRow { line, fields });
+        rows.push(row);
     }
     DataError::collect(errors)?;
     Ok(rows)
