@@ -204,10 +204,7 @@ fn csv_rows(name: &str, text: &str) -> Result<Vec<RawRow>, DataError> {
         ));
     }
     // every header is a known column (checked above)
-    let at: Vec<usize> = headers
-        .iter()
-        .filter_map(|h| column_index(h))
-        .collect();
+    let at: Vec<usize> = headers.iter().filter_map(|h| column_index(h)).collect();
     let mut rows = Vec::new();
     let mut errors = Vec::new();
     for record in reader.records() {
