@@ -229,23 +229,17 @@ pub struct Rendered {
     pub claims_csv: String,
 }
 
-/// Renders the signal file (`jsonl` chooses JSON Lines over CSV), the import report (CSV and
-/// JSON) and the claims table, side by side on the thread pool.
+/// Renders the signal file (`jsonl` chooses JSON Lines over CSV) beside [`render_reports`].
 pub fn render_all(import: &Import, jsonl: bool) -> Rendered {
-    let ((signals, claims_csv), (report_csv, report_json)) = rayon::join(
+    let (signals, (report_csv, report_json, claims_csv)) = rayon::join(
         || {
-            rayon::join(
-                || {
-                    if jsonl {
-                        signals_jsonl(&import.events)
-                    } else {
-                        signals_csv(&import.events)
-                    }
-                },
-                || claims_csv(&import.claims),
-            )
+            if jsonl {
+                signals_jsonl(&import.events)
+            } else {
+                signals_csv(&import.events)
+            }
         },
-        || rayon::join(|| report_csv(import), || report_json(import)),
+        || render_reports(import),
     );
     Rendered {
         signals,
@@ -253,4 +247,13 @@ pub fn render_all(import: &Import, jsonl: bool) -> Rendered {
         report_json,
         claims_csv,
     }
+}
+
+/// The import report (CSV, JSON) and the claims table, rendered side by side on the thread pool.
+pub fn render_reports(import: &Import) -> (String, String, String) {
+    let (report_csv, (report_json, claims_csv)) = rayon::join(
+        || report_csv(import),
+        || rayon::join(|| report_json(import), || claims_csv(&import.claims)),
+    );
+    (report_csv, report_json, claims_csv)
 }

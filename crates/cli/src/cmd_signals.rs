@@ -113,19 +113,9 @@ fn import(args: ImportArgs) -> anyhow::Result<()> {
     };
     // What we write must load (a failure here is our bug, not the user's input). The check reads
     // the signal file back while the import report and the claims are rendered beside it.
-    let (loaded, (report_csv, (report_json, claims_csv))) = rayon::join(
+    let (loaded, (report_csv, report_json, claims_csv)) = rayon::join(
         || ringfence_data::signals::parse_signals(&args.out.display().to_string(), &signals, None),
-        || {
-            rayon::join(
-                || write::report_csv(&imported),
-                || {
-                    rayon::join(
-                        || write::report_json(&imported),
-                        || write::claims_csv(&imported.claims),
-                    )
-                },
-            )
-        },
+        || write::render_reports(&imported),
     );
     loaded.context("internal error: the imported signal file does not load")?;
 
