@@ -320,3 +320,86 @@ fn generic_mark_without_volume_loads_with_default_columns() {
         "{msg}"
     );
 }
+
+/// Writes `o, h, l, c` bars at `T0 + hour × HOUR_MS` to a Parquet file with `timestamp` (ms).
+fn parquet_bars(path: &Path, bars: &[(i64, [f64; 4])]) {
+    let col = |name: &str, k: usize| -> Column {
+        Column::new(
+            name.into(),
+            bars.iter().map(|b| b.1[k]).collect::<Vec<f64>>(),
+        )
+    };
+    let times: Vec<i64> = bars.iter().map(|b| T0 + b.0 * HOUR_MS).collect();
+    let mut df = DataFrame::new_infer_height(vec![
+        Column::new("timestamp".into(), times),
+        col("open", 0),
+        col("high", 1),
+        col("low", 2),
+        col("close", 3),
+    ])
+    .unwrap();
+    ParquetWriter::new(std::fs::File::create(path).unwrap())
+        .finish(&mut df)
+        .unwrap();
+}
+
+#[test]
+fn parquet_rows_are_record_numbers_after_a_window_and_a_partial_mark_is_placed_on_the_grid() {
+    let dir = tempfile::tempdir().unwrap();
+    let bar = |h: i64| (h, [100.0 + h as f64, 110.0, 90.0, 101.0 + h as f64]);
+    let mut bars: Vec<_> = (0..6).map(bar).collect();
+    bars[4].1[2] = 105.0; // record 5: low above min(open, close)
+    let candles = dir.path().join("btc.parquet");
+    parquet_bars(&candles, &bars);
+    let spec = |path: &Path| FileSpec {
+        path: path.to_path_buf(),
+        format: FileFormat::Parquet(Columns {
+            volume: None,
+            ..Columns::default()
+        }),
+    };
+    let src = |mark: Option<FileSpec>| SymbolSources {
+        symbol: Symbol::parse("BTCUSDT").unwrap(),
+        candles: spec(&candles),
+        mark,
+        funding: None,
+    };
+    let window = LoadOptions {
+        start: Some(T0 + 2 * HOUR_MS),
+        ..LoadOptions::default()
+    };
+    let msg = load_market(&[src(None)], HOUR_MS, &window)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        msg.contains("btc.parquet, row 5: ") && msg.contains("low 105 is above min(open 104"),
+        "{msg}"
+    );
+
+    // Clean candles; a mark file from hour 1 to 4: inside the window [2h, 6h) it covers hours
+    // 2 to 4, placed at grid bars 0 to 2, and the last bar falls back to last prices.
+    bars[4] = bar(4);
+    parquet_bars(&candles, &bars);
+    let mark = dir.path().join("btc-mark.parquet");
+    let mark_bars: Vec<_> = (1..5)
+        .map(|h| (h, [50.0 + h as f64, 60.0, 40.0, 51.0]))
+        .collect();
+    parquet_bars(&mark, &mark_bars);
+    let m = load_market(&[src(Some(spec(&mark)))], HOUR_MS, &window).unwrap();
+    assert_eq!(
+        m.times,
+        (2..6).map(|h| T0 + h * HOUR_MS).collect::<Vec<_>>()
+    );
+    let s = &m.series[0];
+    assert_eq!(s.open, vec![102.0, 103.0, 104.0, 105.0]);
+    let mark = s.mark.as_ref().unwrap();
+    assert_eq!(&mark.open[..3], &[52.0, 53.0, 54.0]);
+    assert!(mark.open[3].is_nan());
+    assert!(
+        m.warnings
+            .iter()
+            .any(|w| w.message.contains("mark-price candles cover 3 of 4 bars")),
+        "{:?}",
+        m.warnings
+    );
+}

@@ -22,6 +22,7 @@ pub(crate) mod validate;
 pub(crate) use read::{RawCandles, RawFunding, read_candles, read_funding, read_mark};
 
 use crate::error::DataError;
+use rayon::prelude::*;
 use ringfence_model::market::{
     DataWarning, Funding, MarkColumns, Market, SymbolSeries, WarningKind,
 };
@@ -29,7 +30,7 @@ use ringfence_model::symbol::Symbol;
 use ringfence_model::time::{iso, parse_timeframe, timeframe_label};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use validate::{Gap, describe_gap, grid_anchor, scan_candles, scan_funding};
+use validate::{CandleScan, Gap, describe_gap, grid_anchor, scan_candles, scan_funding};
 
 /// What to do with missing bars inside a series (`gaps = "error" | "fill"` in a scenario).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
@@ -241,26 +242,32 @@ pub fn load_market(
         }
     }
 
-    // Pass 1: read everything.
+    // Pass 1: read everything (the symbols in parallel; results and errors kept in symbol order).
     let mut errors = Vec::new();
     let mut read: Vec<(Symbol, RawCandles, Option<RawCandles>, Option<RawFunding>)> = Vec::new();
-    for src in &sorted {
-        let candles = read_candles(&src.candles).map(|mut c| {
-            c.retain_window(opts.start, opts.end);
-            c
-        });
-        let mark = src.mark.as_ref().map(|m| {
-            read_mark(m).map(|mut c| {
+    let files: Vec<_> = sorted
+        .par_iter()
+        .map(|src| {
+            let candles = read_candles(&src.candles).map(|mut c| {
                 c.retain_window(opts.start, opts.end);
                 c
-            })
-        });
-        let funding = src.funding.as_ref().map(|f| {
-            read_funding(f).map(|mut r| {
-                r.retain_window(opts.start, opts.end);
-                r
-            })
-        });
+            });
+            let mark = src.mark.as_ref().map(|m| {
+                read_mark(m).map(|mut c| {
+                    c.retain_window(opts.start, opts.end);
+                    c
+                })
+            });
+            let funding = src.funding.as_ref().map(|f| {
+                read_funding(f).map(|mut r| {
+                    r.retain_window(opts.start, opts.end);
+                    r
+                })
+            });
+            (candles, mark, funding)
+        })
+        .collect();
+    for (src, (candles, mark, funding)) in sorted.iter().zip(files) {
         let candles = match candles {
             Ok(c) if c.len() == 0 => {
                 errors.push(DataError::file(
@@ -301,15 +308,28 @@ pub fn load_market(
         .min()
         .unwrap_or(0);
     let anchor = grid_anchor(timeframe_ms, global_first);
+    // Each symbol's files scanned in parallel; their problems reported in symbol order.
+    let scans: Vec<_> = read
+        .par_iter()
+        .map(|(_, candles, mark, funding)| {
+            (
+                scan_candles(candles, timeframe_ms, anchor),
+                mark.as_ref().map(|m| scan_candles(m, timeframe_ms, anchor)),
+                funding.as_ref().map(scan_funding),
+            )
+        })
+        .collect();
     let mut prepared = Vec::with_capacity(read.len());
-    for (symbol, candles, mark, funding) in read {
-        let gaps = check(&candles, timeframe_ms, anchor, opts.gaps, &mut errors);
-        let mark = mark.map(|m| {
-            let gaps = check(&m, timeframe_ms, anchor, opts.gaps, &mut errors);
+    for ((symbol, candles, mark, funding), (scan, mark_scan, funding_problems)) in
+        read.into_iter().zip(scans)
+    {
+        let gaps = check(&candles, scan, timeframe_ms, opts.gaps, &mut errors);
+        let mark = mark.zip(mark_scan).map(|(m, scan)| {
+            let gaps = check(&m, scan, timeframe_ms, opts.gaps, &mut errors);
             (m, gaps)
         });
-        if let Some(f) = &funding {
-            errors.extend(scan_funding(f).into_iter().map(|(_, e)| e));
+        if let Some(problems) = funding_problems {
+            errors.extend(problems.into_iter().map(|(_, e)| e));
         }
         prepared.push(Prepared {
             symbol,
@@ -334,15 +354,15 @@ fn window_note(opts: &LoadOptions) -> String {
     }
 }
 
-/// Validates one candle file; returns its gaps (already reported as errors under [`GapPolicy::Error`]).
+/// Reports the scan of one candle file; returns its gaps (already reported as errors under
+/// [`GapPolicy::Error`]).
 fn check(
     raw: &RawCandles,
+    scan: CandleScan,
     timeframe_ms: i64,
-    anchor: i64,
     policy: GapPolicy,
     errors: &mut Vec<DataError>,
 ) -> Vec<Gap> {
-    let scan = scan_candles(raw, timeframe_ms, anchor);
     errors.extend(scan.problems.into_iter().map(|(_, e)| e));
     if policy == GapPolicy::Error {
         for g in &scan.gaps {
@@ -377,23 +397,41 @@ fn align(prepared: Vec<Prepared>, timeframe_ms: i64) -> Market {
     let index = |t: i64| ((t - start) / timeframe_ms) as usize;
     let mut warnings = Vec::new();
     let mut series = Vec::with_capacity(prepared.len());
-    for p in prepared {
-        let c = &p.candles;
-        let first = index(c.times[0]);
-        let end = index(c.times[c.len() - 1]) + 1;
+    for mut p in prepared {
+        let first = index(p.candles.times[0]);
+        let end = index(p.candles.times[p.candles.len() - 1]) + 1;
         let nan = || vec![f64::NAN; n];
-        let (mut open, mut high, mut low, mut close) = (nan(), nan(), nan(), nan());
-        let mut volume = c.volume.as_ref().map(|_| nan());
-        for k in 0..c.len() {
-            let i = index(c.times[k]);
-            open[i] = c.open[k];
-            high[i] = c.high[k];
-            low[i] = c.low[k];
-            close[i] = c.close[k];
-            if let (Some(v), Some(src)) = (volume.as_mut(), c.volume.as_ref()) {
-                v[i] = src[k];
+        // Validated times are on the grid and strictly increasing: as many rows as bars in
+        // `first..end` means no bar is missing, and the columns are placed whole (moved when they
+        // span the grid).
+        let (mut open, mut high, mut low, mut close, mut volume) = if end - first == p.candles.len()
+        {
+            let c = &mut p.candles;
+            let place = |v: &mut Vec<f64>| on_grid(std::mem::take(v), first, n);
+            (
+                place(&mut c.open),
+                place(&mut c.high),
+                place(&mut c.low),
+                place(&mut c.close),
+                c.volume.as_mut().map(place),
+            )
+        } else {
+            let c = &p.candles;
+            let (mut open, mut high, mut low, mut close) = (nan(), nan(), nan(), nan());
+            let mut volume = c.volume.as_ref().map(|_| nan());
+            for k in 0..c.len() {
+                let i = index(c.times[k]);
+                open[i] = c.open[k];
+                high[i] = c.high[k];
+                low[i] = c.low[k];
+                close[i] = c.close[k];
+                if let (Some(v), Some(src)) = (volume.as_mut(), c.volume.as_ref()) {
+                    v[i] = src[k];
+                }
             }
-        }
+            (open, high, low, close, volume)
+        };
+        let c = &p.candles;
         if !p.gaps.is_empty() {
             for i in first + 1..end {
                 if open[i].is_nan() {
@@ -419,31 +457,56 @@ fn align(prepared: Vec<Prepared>, timeframe_ms: i64) -> Market {
                 });
                 None
             }
-            Some((m, gaps)) => {
-                let mut cols = MarkColumns {
-                    open: nan(),
-                    high: nan(),
-                    low: nan(),
-                    close: nan(),
-                };
+            Some((mut m, gaps)) => {
                 let lo = times[first];
                 let hi = times[end - 1];
-                let mut covered = 0usize;
-                let (mut m_first, mut m_last) = (usize::MAX, 0usize);
-                for k in 0..m.len() {
-                    let t = m.times[k];
-                    if t < lo || t > hi {
-                        continue;
-                    }
-                    let i = index(t);
-                    cols.open[i] = m.open[k];
-                    cols.high[i] = m.high[k];
-                    cols.low[i] = m.low[k];
-                    cols.close[i] = m.close[k];
-                    covered += 1;
-                    m_first = m_first.min(i);
-                    m_last = m_last.max(i);
-                }
+                // The rows inside the candles' range (validated: on the grid, strictly increasing).
+                let k0 = m.times.partition_point(|&t| t < lo);
+                let k1 = m.times.partition_point(|&t| t <= hi);
+                let (mut cols, mut covered, m_first, m_last) =
+                    if k0 < k1 && index(m.times[k1 - 1]) - index(m.times[k0]) + 1 == k1 - k0 {
+                        // No bar missing in between: placed whole (moved when they span the grid).
+                        let at = index(m.times[k0]);
+                        let whole = k0 == 0 && k1 == m.len();
+                        let place = |v: &mut Vec<f64>| {
+                            if whole {
+                                on_grid(std::mem::take(v), at, n)
+                            } else {
+                                on_grid(v[k0..k1].to_vec(), at, n)
+                            }
+                        };
+                        let cols = MarkColumns {
+                            open: place(&mut m.open),
+                            high: place(&mut m.high),
+                            low: place(&mut m.low),
+                            close: place(&mut m.close),
+                        };
+                        (cols, k1 - k0, at, at + (k1 - k0) - 1)
+                    } else {
+                        let mut cols = MarkColumns {
+                            open: nan(),
+                            high: nan(),
+                            low: nan(),
+                            close: nan(),
+                        };
+                        let mut covered = 0usize;
+                        let (mut m_first, mut m_last) = (usize::MAX, 0usize);
+                        for k in 0..m.len() {
+                            let t = m.times[k];
+                            if t < lo || t > hi {
+                                continue;
+                            }
+                            let i = index(t);
+                            cols.open[i] = m.open[k];
+                            cols.high[i] = m.high[k];
+                            cols.low[i] = m.low[k];
+                            cols.close[i] = m.close[k];
+                            covered += 1;
+                            m_first = m_first.min(i);
+                            m_last = m_last.max(i);
+                        }
+                        (cols, covered, m_first, m_last)
+                    };
                 if covered > 0 && !gaps.is_empty() {
                     for i in m_first + 1..=m_last {
                         if cols.open[i].is_nan() {
@@ -523,6 +586,17 @@ fn align(prepared: Vec<Prepared>, timeframe_ms: i64) -> Market {
         lower: None,
         warnings,
     }
+}
+
+/// The `values` of bars `first..first + values.len()` on a grid of `n` bars (NaN elsewhere):
+/// `values` itself when it spans the grid.
+fn on_grid(values: Vec<f64>, first: usize, n: usize) -> Vec<f64> {
+    if first == 0 && values.len() == n {
+        return values;
+    }
+    let mut out = vec![f64::NAN; n];
+    out[first..first + values.len()].copy_from_slice(&values);
+    out
 }
 
 fn gap_warning(symbol: &Symbol, raw: &RawCandles, gaps: &[Gap]) -> DataWarning {

@@ -16,7 +16,7 @@ pub(crate) struct RawCandles {
     /// The file, for messages.
     pub file: String,
     /// 1-based row of each record in the file.
-    pub rows: Vec<usize>,
+    pub rows: Rows,
     /// Bar open times (ms UTC).
     pub times: Vec<i64>,
     /// Open prices.
@@ -37,7 +37,7 @@ impl RawCandles {
         let Some(keep) = window_mask(&self.times, start, end) else {
             return;
         };
-        retain(&mut self.rows, &keep);
+        self.rows.retain(&keep);
         retain(&mut self.times, &keep);
         retain(&mut self.open, &keep);
         retain(&mut self.high, &keep);
@@ -60,7 +60,7 @@ pub(crate) struct RawFunding {
     /// The file, for messages.
     pub file: String,
     /// 1-based row of each record in the file.
-    pub rows: Vec<usize>,
+    pub rows: Rows,
     /// Settlement times (ms UTC), as given.
     pub times: Vec<i64>,
     /// Funding rates (fractions).
@@ -73,9 +73,67 @@ impl RawFunding {
         let Some(keep) = window_mask(&self.times, start, end) else {
             return;
         };
-        retain(&mut self.rows, &keep);
+        self.rows.retain(&keep);
         retain(&mut self.times, &keep);
         retain(&mut self.rates, &keep);
+    }
+}
+
+/// The 1-based rows of a file's records: listed (text files, which skip blank lines and bad
+/// records), or counted from a first row (Feather and Parquet records, one row each), which needs
+/// no list of millions of numbers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Rows {
+    /// Row of each record.
+    Listed(Vec<usize>),
+    /// Record `i` is row `first + i`.
+    Counted {
+        /// Row of the first record.
+        first: usize,
+    },
+}
+
+impl Default for Rows {
+    fn default() -> Self {
+        Rows::Listed(Vec::new())
+    }
+}
+
+impl Rows {
+    /// Row of record `i`.
+    pub fn get(&self, i: usize) -> usize {
+        match self {
+            Rows::Listed(rows) => rows[i],
+            Rows::Counted { first } => first + i,
+        }
+    }
+
+    /// Appends the row of a next record to listed rows.
+    fn push(&mut self, row: usize) {
+        if let Rows::Listed(rows) = self {
+            rows.push(row);
+        }
+    }
+
+    /// Keeps the rows of the kept records (counted still when they are one run of records).
+    fn retain(&mut self, keep: &[bool]) {
+        match self {
+            Rows::Listed(rows) => retain(rows, keep),
+            Rows::Counted { first } => {
+                let from = keep.iter().position(|&k| k).unwrap_or(keep.len());
+                let to = keep.iter().rposition(|&k| k).map_or(from, |i| i + 1);
+                if keep[from..to].iter().all(|&k| k) {
+                    *first += from;
+                } else {
+                    *self = Rows::Listed(
+                        (0..keep.len())
+                            .filter(|&i| keep[i])
+                            .map(|i| *first + i)
+                            .collect(),
+                    );
+                }
+            }
+        }
     }
 }
 
@@ -302,7 +360,7 @@ fn take_columns<const N: usize>(values: Vec<Option<Vec<f64>>>) -> [Option<Vec<f6
 
 /// A parsed table: times plus the wanted value columns (None where an optional column is absent).
 struct Table {
-    rows: Vec<usize>,
+    rows: Rows,
     times: Vec<i64>,
     values: Vec<Option<Vec<f64>>>,
 }
@@ -450,7 +508,7 @@ fn read_csv(bytes: &[u8], file: &str, wants: &[Wanted], role: Role) -> Result<Ta
     };
 
     let mut table = Table {
-        rows: Vec::new(),
+        rows: Rows::default(),
         times: Vec::new(),
         values: wants
             .iter()
@@ -573,7 +631,7 @@ fn read_json(path: &Path, file: &str, wants: &[Wanted]) -> Result<Table, DataErr
     };
     let n_values = wants.len() - 1;
     let mut table = Table {
-        rows: Vec::with_capacity(rows.len()),
+        rows: Rows::Listed(Vec::with_capacity(rows.len())),
         times: Vec::with_capacity(rows.len()),
         values: (0..n_values)
             .map(|_| Some(Vec::with_capacity(rows.len())))
@@ -739,20 +797,49 @@ fn read_frame(
                 ),
             )
         })?;
-        let ca = cast.f64().map_err(pe)?;
-        values.push(Some(ca.iter().map(|v| v.unwrap_or(f64::NAN)).collect()));
+        values.push(Some(f64_values(cast.f64().map_err(pe)?)));
     }
     if height == 0 {
         return Err(DataError::file(file, "file has no data rows"));
     }
     Ok(Table {
-        rows: (1..=height).collect(),
+        rows: Rows::Counted { first: 1 },
         times,
         values,
     })
 }
 
+/// The values of a float column, nulls as NaN (without nulls: copied a chunk's slice at a time).
+fn f64_values(ca: &Float64Chunked) -> Vec<f64> {
+    if ca.null_count() > 0 {
+        return ca.iter().map(|v| v.unwrap_or(f64::NAN)).collect();
+    }
+    let mut out = Vec::with_capacity(ca.len());
+    for arr in ca.downcast_iter() {
+        out.extend_from_slice(arr.values());
+    }
+    out
+}
+
+/// The times of an `i64` column without nulls, as the general path reads any integer column
+/// (through `f64`, then [`normalise_epoch`]), without materialising the cast column.
+fn i64_times(ca: &Int64Chunked) -> Vec<i64> {
+    let mut out = Vec::with_capacity(ca.len());
+    for arr in ca.downcast_iter() {
+        out.extend(
+            arr.values()
+                .iter()
+                .map(|&v| normalise_epoch(v as f64 as i64)),
+        );
+    }
+    out
+}
+
 fn frame_times(file: &str, s: &Series) -> Result<(Vec<i64>, Vec<DataError>), DataError> {
+    if s.dtype() == &DataType::Int64 && s.null_count() == 0 {
+        let ca = s.i64().map_err(|e| DataError::file(file, e.to_string()))?;
+        return Ok((i64_times(ca), Vec::new()));
+    }
     let mut errors = Vec::new();
     let name = s.name().to_string();
     let mut missing = |row: usize| {
@@ -772,6 +859,17 @@ fn frame_times(file: &str, s: &Series) -> Result<(Vec<i64>, Vec<DataError>), Dat
             let ca = s
                 .datetime()
                 .map_err(|e| DataError::file(file, e.to_string()))?;
+            if ca.null_count() == 0 {
+                let mut out = Vec::with_capacity(ca.len());
+                for arr in ca.physical().downcast_iter() {
+                    if div == 1 {
+                        out.extend_from_slice(arr.values());
+                    } else {
+                        out.extend(arr.values().iter().map(|v| v.div_euclid(div)));
+                    }
+                }
+                return Ok((out, Vec::new()));
+            }
             ca.physical()
                 .iter()
                 .enumerate()
@@ -835,6 +933,19 @@ fn frame_times(file: &str, s: &Series) -> Result<(Vec<i64>, Vec<DataError>), Dat
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counted_rows_stay_counted_for_one_run_of_records() {
+        let mut rows = Rows::Counted { first: 1 };
+        rows.retain(&[false, false, true, true, true, false]);
+        assert_eq!(rows, Rows::Counted { first: 3 });
+        assert_eq!(rows.get(2), 5);
+        rows.retain(&[true, false, true]);
+        assert_eq!(rows, Rows::Listed(vec![3, 5]));
+        let mut none = Rows::Counted { first: 1 };
+        none.retain(&[false, false]);
+        assert_eq!(none, Rows::Counted { first: 3 });
+    }
 
     #[test]
     fn times_parse_in_every_spelling() {
