@@ -778,22 +778,40 @@ fn read_frame(
     let (times, time_errors) = frame_times(file, time_col)?;
     DataError::collect(time_errors)?;
     let mut values = Vec::with_capacity(wants.len() - 1);
-    for idx in indices.iter().skip(1) {
+    let mut columns: Vec<Option<Column>> = df.into_columns().into_iter().map(Some).collect();
+    for (w, idx) in indices.iter().enumerate().skip(1) {
         let Some(idx) = idx else {
             values.push(None);
             continue;
         };
-        let col = df
-            .column(&header[*idx])
-            .map_err(pe)?
-            .as_materialized_series();
-        let cast = col.cast(&DataType::Float64).map_err(|e| {
+        let name = &header[*idx];
+        let slot = columns
+            .iter_mut()
+            .find(|c| {
+                c.as_ref()
+                    .is_some_and(|c| c.name().as_str() == name.as_str())
+            })
+            .ok_or_else(|| DataError::file(file, format!("column {name} was not read")))?;
+        // The column itself at its last use (its buffer can then be moved), a copy before.
+        let col = if indices[w + 1..].contains(&Some(*idx)) {
+            slot.clone()
+        } else {
+            slot.take()
+        };
+        let series = col
+            .map(Column::take_materialized_series)
+            .ok_or_else(|| DataError::file(file, format!("column {name} was not read")))?;
+        if series.dtype() == &DataType::Float64 {
+            values.push(Some(owned_f64_values(series).map_err(pe)?));
+            continue;
+        }
+        let cast = series.cast(&DataType::Float64).map_err(|e| {
             DataError::file(
                 file,
                 format!(
                     "column {} ({}) is not numeric: {e}",
                     header[*idx],
-                    col.dtype()
+                    series.dtype()
                 ),
             )
         })?;
@@ -807,6 +825,26 @@ fn read_frame(
         times,
         values,
     })
+}
+
+/// The values of a `Float64` series, nulls as NaN: without nulls, its buffers themselves where
+/// nothing else holds them (the first chunk moved, no copy), else [`f64_values`].
+fn owned_f64_values(series: Series) -> PolarsResult<Vec<f64>> {
+    let ca = series.f64()?.clone();
+    drop(series);
+    if ca.null_count() > 0 {
+        return Ok(f64_values(&ca));
+    }
+    let mut out = Vec::new();
+    for arr in ca.downcast_into_iter() {
+        let values = arr.into_inner().1.into_mut().right_or_else(|b| b.to_vec());
+        if out.is_empty() {
+            out = values;
+        } else {
+            out.extend_from_slice(&values);
+        }
+    }
+    Ok(out)
 }
 
 /// The values of a float column, nulls as NaN (without nulls: copied a chunk's slice at a time).

@@ -96,7 +96,7 @@ fn all_clean(raw: &RawCandles, timeframe_ms: i64, anchor: i64) -> bool {
     let volume_ok = raw
         .volume
         .as_ref()
-        .is_none_or(|v| v.iter().fold(true, |ok, &x| ok & !(x < 0.0)));
+        .is_none_or(|v| v.iter().fold(true, |ok, &x| ok & (x >= 0.0 || x.is_nan())));
     let consecutive = raw
         .times
         .windows(2)
