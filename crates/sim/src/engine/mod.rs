@@ -30,7 +30,8 @@ use entries::Pending;
 use ledger::{Collateral, Pos, Table};
 use path::Slot;
 use scan::{ScanCache, Touch};
-/// The engine's return correlation, which `returns::MarketStats` reproduces bit for bit (tested).
+/// The engine's exact return correlation, which `returns::MarketStats` slides incrementally within
+/// its tolerance (tested).
 #[cfg(test)]
 pub(crate) use stats::correlation;
 
