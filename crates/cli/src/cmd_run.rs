@@ -84,10 +84,13 @@ pub fn run(args: RunArgs) -> Result<()> {
     let opts = OutputOptions {
         full_equity: args.full_equity,
         adl: !sc.engine.adl.is_off(),
+        detail_runs: sc.detail_runs,
     };
     // Each run's rows are written as soon as it and every run before it are done; only its
     // trades and its equity at the report's resolution are kept.
-    let mut writer = timings.time("outputs", || RunWriter::create(staging.dir(), opts))?;
+    let mut writer = timings.time("outputs", || {
+        RunWriter::create(staging.dir(), opts, &jobs, &prepared.claims)
+    })?;
     let mut rows = None;
     pipeline::stream_jobs(
         &prepared,
@@ -121,10 +124,13 @@ pub fn run(args: RunArgs) -> Result<()> {
         &timings,
     )?;
     let dest = staging.commit()?;
-    print_summary(&input.runs);
+    print_summary(&input);
     eprintln!(
         "{} runs in {:.2} s; outputs in {}{}",
-        input.runs.len(),
+        input
+            .sweep
+            .as_ref()
+            .map_or(input.runs.len() as u64, |s| s.runs),
         started.elapsed().as_secs_f64(),
         shown(&dest).display(),
         if args.no_report {
@@ -155,22 +161,17 @@ fn finish_outputs(
     no_report: bool,
     timings: &Timings,
 ) -> Result<ringfence_report::ReportInput> {
-    let results = timings.time("outputs", || -> Result<_> {
-        let runs = writer.finish()?;
+    let finished = timings.time("outputs", || -> Result<_> {
+        let finished = writer.finish()?;
         write_run_json(staging.dir(), sc, prepared, jobs)?;
-        Ok(runs)
+        Ok(finished)
     })?;
     let mut input = timings.time("checklist", || {
-        report_input(sc, prepared, jobs, results, rows)
+        report_input(sc, prepared, jobs, finished, rows)
     });
     crate::warnings::print(&input);
-    timings.time("outputs", || -> Result<()> {
-        crate::report_input::write_input(staging.dir(), &mut input)?;
-        if let Some(c) = &input.claims {
-            let path = staging.dir().join("claims_vs_replay.csv");
-            crate::tables::write_csv(&path, &crate::tables::claims(), &c.rows)?;
-        }
-        Ok(())
+    timings.time("outputs", || {
+        crate::report_input::write_input(staging.dir(), &mut input)
     })?;
     if !no_report {
         timings.time("report", || {
@@ -295,8 +296,9 @@ pub fn merge(shards: &[(PathBuf, Manifest)], out: &Path, no_report: bool) -> Res
     let opts = OutputOptions {
         full_equity,
         adl: !sc.engine.adl.is_off(),
+        detail_runs: sc.detail_runs,
     };
-    let mut writer = RunWriter::create(staging.dir(), opts)?;
+    let mut writer = RunWriter::create(staging.dir(), opts, &jobs, &prepared.claims)?;
     let mut rows = None;
     let mut at = 0usize;
     for dir in &dirs {
@@ -361,7 +363,7 @@ pub fn merge(shards: &[(PathBuf, Manifest)], out: &Path, no_report: bool) -> Res
         &Timings::default(),
     )?;
     let dest = staging.commit()?;
-    print_summary(&input.runs);
+    print_summary(&input);
     Ok(dest)
 }
 
@@ -424,7 +426,11 @@ fn write_run_json(dir: &Path, sc: &Scenario, p: &Prepared, jobs: &[Job]) -> Resu
     write_json(&dir.join("run.json"), &json)
 }
 
-fn print_summary(runs: &[RunResult]) {
+fn print_summary(input: &ringfence_report::ReportInput) {
+    if let Some(sweep) = &input.sweep {
+        return print_sweep(sweep);
+    }
+    let runs = &input.runs;
     let w = runs.iter().map(|r| r.run.len()).max().unwrap_or(3).max(3);
     println!(
         "{:<w$}  {:>12}  {:>8}  {:>7}  {:>6}  {:>8}  {:>7}  {:>6}",
@@ -448,4 +454,38 @@ fn print_summary(runs: &[RunResult]) {
             s.trades
         );
     }
+}
+
+/// A large sweep's table on stdout: one line per account × policy over its runs.
+fn print_sweep(sweep: &ringfence_report::SweepSection) {
+    let name = |g: &ringfence_report::stress::StressRow| format!("{}/{}", g.account, g.policy);
+    let w = sweep
+        .groups
+        .iter()
+        .map(|g| name(g).len())
+        .max()
+        .unwrap_or(5)
+        .max(5);
+    println!(
+        "{:<w$}  {:>6}  {:>9}  {:>12}  {:>12}  {:>12}  {:>11}",
+        "group", "runs", "wiped%", "final_p05", "final_median", "final_p95", "max_dd%_med"
+    );
+    for g in &sweep.groups {
+        println!(
+            "{:<w$}  {:>6}  {:>9.1}  {:>12.2}  {:>12.2}  {:>12.2}  {:>11.2}",
+            name(g),
+            g.paths,
+            100.0 * g.p_wipeout,
+            // `+ 0.0` turns a negative zero into zero (no "-0.00").
+            g.final_p05 + 0.0,
+            g.final_median + 0.0,
+            g.final_p95 + 0.0,
+            g.max_drawdown_median
+        );
+    }
+    println!(
+        "({} runs: every one in summary.csv; the report shows the best and the worst run of each \
+         group in detail)",
+        sweep.runs
+    );
 }

@@ -83,7 +83,8 @@ pub use ordered::for_each_in_order;
 pub use returns::MarketStats;
 
 pub use checklist::{
-    ChannelSummary, ChecklistConfig, ChecklistRow, Verdict, channel_summaries, checklist,
+    ChannelSummary, ChecklistConfig, ChecklistRow, Verdict, add_cascade_victims, channel_summaries,
+    channel_summaries_of, checklist,
 };
 
 pub use config::{
