@@ -11,7 +11,7 @@ use crate::shard::{self, Manifest, Shard};
 use crate::timings::Timings;
 use anyhow::{Context, Result};
 use clap::Args;
-use ringfence_data::tables::TableColumn;
+use ringfence_data::tables::{ParquetStream, TableColumn};
 use ringfence_model::RunResult;
 use ringfence_model::time::{iso, timeframe_label};
 use ringfence_sim::Intrabar;
@@ -61,6 +61,9 @@ pub fn parse_intrabar(s: &str) -> Result<Intrabar> {
         ))),
     }
 }
+
+/// Runs a merge reads from a shard's `runs.parquet` at a time (and a shard writes per row group).
+const MERGE_SLICE: usize = 256;
 
 /// Runs the command.
 pub fn run(args: RunArgs) -> Result<()> {
@@ -196,7 +199,6 @@ fn run_shard(
 ) -> Result<()> {
     let out = args.out.clone().unwrap_or_else(|| sc.output.clone());
     let range = s.range(jobs.len());
-    let results = pipeline::run_jobs(prepared, &jobs[range.clone()], &sc.engine, args.threads)?;
     let settings = serde_json::json!({
         "intrabar": args.intrabar,
         "full_equity": args.full_equity,
@@ -215,30 +217,53 @@ fn run_shard(
     };
     let staging = Staging::new(&shard::shard_dir(&out, &s))?;
     write_json(&staging.dir().join("shard.json"), &manifest)?;
-    let json = results
-        .iter()
-        .map(serde_json::to_string)
-        .collect::<Result<Vec<_>, _>>()?;
-    ringfence_data::tables::write_parquet(
-        &staging.dir().join("runs.parquet"),
+    // Each run is serialised as it finishes and written MERGE_SLICE runs per row group: memory
+    // holds a slice of the shard's runs, not all of them.
+    let mut stream = ParquetStream::create(&staging.dir().join("runs.parquet"))?;
+    let mut batch: Vec<(i64, String, String)> = Vec::new();
+    let columns = |batch: &mut Vec<(i64, String, String)>| {
+        let (mut index, mut run, mut result) = (Vec::new(), Vec::new(), Vec::new());
+        for (i, n, j) in batch.drain(..) {
+            index.push(i);
+            run.push(n);
+            result.push(j);
+        }
         vec![
-            (
-                "index".into(),
-                TableColumn::I64(range.clone().map(|i| i as i64).collect()),
-            ),
-            (
-                "run".into(),
-                TableColumn::Str(results.iter().map(|r| r.run.clone()).collect()),
-            ),
-            ("result".into(), TableColumn::Str(json)),
-        ],
+            ("index".to_string(), TableColumn::I64(index)),
+            ("run".to_string(), TableColumn::Str(run)),
+            ("result".to_string(), TableColumn::Str(result)),
+        ]
+    };
+    let mut done = 0usize;
+    pipeline::stream_jobs(
+        prepared,
+        &jobs[range.clone()],
+        &sc.engine,
+        args.threads,
+        &Timings::default(),
+        |i, r| {
+            batch.push((
+                (range.start + i) as i64,
+                r.run.clone(),
+                serde_json::to_string(&r)?,
+            ));
+            done += 1;
+            if batch.len() >= MERGE_SLICE {
+                stream.write(columns(&mut batch))?;
+            }
+            Ok(())
+        },
     )?;
+    if !batch.is_empty() {
+        stream.write(columns(&mut batch))?;
+    }
+    stream.finish(columns(&mut batch))?;
     let dest = staging.commit()?;
     eprintln!(
         "shard {} of {}: {} runs in {:.2} s; outputs in {}",
         s.index,
         s.count,
-        results.len(),
+        done,
         started.elapsed().as_secs_f64(),
         shown(&dest).display()
     );
@@ -303,47 +328,53 @@ pub fn merge(shards: &[(PathBuf, Manifest)], out: &Path, no_report: bool) -> Res
     let mut at = 0usize;
     for dir in &dirs {
         let path = dir.join("runs.parquet");
-        let mut cols = ringfence_data::tables::read_parquet(&path)?;
-        let Some(k) = cols.iter().position(|(n, _)| n == "result") else {
-            return Err(bad_input(format!(
-                "{}: column result missing",
-                path.display()
-            )));
-        };
-        let TableColumn::Str(texts) = cols.swap_remove(k).1 else {
-            return Err(bad_input(format!(
-                "{}: column result is not text",
-                path.display()
-            )));
-        };
-        for (i, text) in texts.iter().enumerate() {
-            let r: RunResult = serde_json::from_str(text).map_err(|e| {
-                bad_input(format!(
-                    "{}: row {}: not a run result ({e})",
-                    path.display(),
-                    i + 1
-                ))
-            })?;
-            if jobs.get(at).map(|j| &j.name) != Some(&r.run) {
+        let rows_in_file = ringfence_data::tables::parquet_rows(&path)?;
+        // A slice of runs at a time: memory holds MERGE_SLICE runs of a shard, not the shard.
+        for first in (0..rows_in_file).step_by(MERGE_SLICE) {
+            let slice = (first, MERGE_SLICE.min(rows_in_file - first));
+            let mut cols = ringfence_data::tables::read_parquet_slice(&path, Some(slice))?;
+            let Some(k) = cols.iter().position(|(n, _)| n == "result") else {
                 return Err(bad_input(format!(
-                    "{}: row {}: run {} where the job list has {}",
-                    path.display(),
-                    i + 1,
-                    r.run,
-                    jobs.get(at).map_or("nothing", |j| j.name.as_str())
+                    "{}: column result missing",
+                    path.display()
                 )));
+            };
+            let TableColumn::Str(texts) = cols.swap_remove(k).1 else {
+                return Err(bad_input(format!(
+                    "{}: column result is not text",
+                    path.display()
+                )));
+            };
+            for (j, text) in texts.iter().enumerate() {
+                let i = first + j;
+                let r: RunResult = serde_json::from_str(text).map_err(|e| {
+                    bad_input(format!(
+                        "{}: row {}: not a run result ({e})",
+                        path.display(),
+                        i + 1
+                    ))
+                })?;
+                if jobs.get(at).map(|j| &j.name) != Some(&r.run) {
+                    return Err(bad_input(format!(
+                        "{}: row {}: run {} where the job list has {}",
+                        path.display(),
+                        i + 1,
+                        r.run,
+                        jobs.get(at).map_or("nothing", |j| j.name.as_str())
+                    )));
+                }
+                if at == 0 {
+                    rows = Some(pipeline::checklist_rows(
+                        &sc,
+                        &prepared,
+                        &jobs[0],
+                        &r,
+                        &pipeline::default_checklist_config(&sc),
+                    ));
+                }
+                writer.push(r)?;
+                at += 1;
             }
-            if at == 0 {
-                rows = Some(pipeline::checklist_rows(
-                    &sc,
-                    &prepared,
-                    &jobs[0],
-                    &r,
-                    &pipeline::default_checklist_config(&sc),
-                ));
-            }
-            writer.push(r)?;
-            at += 1;
         }
     }
     if at != jobs.len() {
