@@ -119,7 +119,8 @@ const TRADE_BATCH: usize = 65_536;
 ///
 /// [`RunWriter::push`] writes one finished run's rows to `summary.csv`, `summary.json`,
 /// `trades.csv`, `trades.parquet`, `liquidations.csv`, `equity.csv` (at the report's bounded
-/// resolution, see [`ringfence_report::charts::thin_equity`]), `skipped.csv`, with claims
+/// resolution, see [`ringfence_report::charts::thin_equity`]; past `detail_runs`, written at the
+/// end for the runs shown in detail only), `skipped.csv`, with claims
 /// `claims_vs_replay.csv`, with [`OutputOptions::adl`] `adl.csv`, and with
 /// [`OutputOptions::full_equity`] `equity.parquet` (every point). It keeps for the report:
 /// - with at most [`OutputOptions::detail_runs`] jobs, every run (equity at the bounded resolution);
@@ -299,8 +300,10 @@ impl RunWriter {
             full.write(tables::parquet_columns(&tables::equity(), &rows))?;
         }
         run.equity = thin_equity(&run.equity, STORED_CURVE_POINTS);
-        self.equity
-            .write(&tables::equity(), &tables::in_run(&run, |r| &r.equity))?;
+        if let Keep::All(_) = self.keep {
+            self.equity
+                .write(&tables::equity(), &tables::in_run(&run, |r| &r.equity))?;
+        }
         self.skipped
             .write(&tables::skipped(), &tables::in_run(&run, |r| &r.skipped))?;
         let claims = match &mut self.claims {
@@ -347,13 +350,14 @@ impl RunWriter {
             opts: _,
         } = self;
         let has_claims = claims.is_some();
-        for t in [summary, trades, liquidations, equity, skipped]
+        for t in [summary, trades, liquidations, skipped]
             .into_iter()
             .chain(adl)
             .chain(claims.map(|(_, csv)| csv))
         {
             t.finish()?;
         }
+        let mut equity = Some(equity);
         summary_json.finish()?;
         if !pending_trades.is_empty() {
             trades_parquet.write(pending_trades)?;
@@ -394,6 +398,16 @@ impl RunWriter {
                 (kept, Some(sweep))
             }
         };
+        if let Some(mut csv) = equity.take() {
+            // A large sweep's curves: those of the runs shown in detail (the others' thinned
+            // curves would be tens of kilobytes per run; `--full-equity` writes every point).
+            if sweep.is_some() {
+                for k in &kept {
+                    csv.write(&tables::equity(), &tables::in_run(&k.run, |r| &r.equity))?;
+                }
+            }
+            csv.finish()?;
+        }
         let mut runs = Vec::with_capacity(kept.len());
         let (mut rows, mut summaries) = (Vec::new(), Vec::new());
         for k in kept {

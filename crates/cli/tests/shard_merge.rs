@@ -231,7 +231,6 @@ fn a_large_sweep_keeps_every_run_in_the_tables_and_its_extremes_in_the_report() 
         "summary.json",
         "trades.csv",
         "trades.parquet",
-        "equity.csv",
         "liquidations.csv",
         "skipped.csv",
     ] {
@@ -280,6 +279,18 @@ fn a_large_sweep_keeps_every_run_in_the_tables_and_its_extremes_in_the_report() 
         assert!(worst.0 <= median && median <= best.0);
     }
     assert!(kept.len() <= 4, "{kept:?}");
+    // equity.csv holds the curves of the runs shown in detail, as the run-by-run sweep has them.
+    let rows_of = |dir: &str, keep: &dyn Fn(&str) -> bool| -> Vec<String> {
+        std::fs::read_to_string(cwd.join(dir).join("equity.csv"))
+            .unwrap()
+            .lines()
+            .filter(|l| keep(l))
+            .map(str::to_string)
+            .collect()
+    };
+    let shown =
+        |l: &str| l.starts_with("run,") || kept.iter().any(|k| l.starts_with(&format!("{k},")));
+    assert_eq!(rows_of("large-out", &|_| true), rows_of("all", &shown));
     let html = std::fs::read_to_string(cwd.join("large-out/report.html")).unwrap();
     assert!(html.contains("8 runs (") && html.contains("Whole sweep"));
     assert!(!cwd.join("large-out/sweep_heatmap.png").exists());
