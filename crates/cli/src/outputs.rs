@@ -113,7 +113,7 @@ impl Default for OutputOptions {
 pub const DETAIL_RUNS: usize = 200;
 
 /// Rows of `trades.parquet` gathered before they are written as one row group.
-const TRADE_BATCH: usize = 65_536;
+const TRADE_BATCH: usize = 8_192;
 
 /// The per-run tables of a run directory, written as the runs come, in job order.
 ///

@@ -90,10 +90,7 @@ pub fn stream_jobs(
             bar.set_draw_target(ProgressDrawTarget::stderr());
         }
     };
-    let pairs: Vec<_> = jobs
-        .iter()
-        .map(|j| (j.account.clone(), j.policy.clone()))
-        .collect();
+    let pairs: Vec<_> = jobs.iter().map(|j| (&j.account, &j.policy)).collect();
     let stats = timings.time("prepare", || {
         MarketStats::new(&p.market, cfg.correlation_window)
     });
