@@ -507,10 +507,9 @@ fn print_sweep(sweep: &ringfence_report::SweepSection) {
             name(g),
             g.paths,
             100.0 * g.p_wipeout,
-            // `+ 0.0` turns a negative zero into zero (no "-0.00").
-            g.final_p05 + 0.0,
-            g.final_median + 0.0,
-            g.final_p95 + 0.0,
+            zero_if_cents(g.final_p05),
+            zero_if_cents(g.final_median),
+            zero_if_cents(g.final_p95),
             g.max_drawdown_median
         );
     }
@@ -519,4 +518,9 @@ fn print_sweep(sweep: &ringfence_report::SweepSection) {
          group in detail)",
         sweep.runs
     );
+}
+
+/// `v`, or 0 when it rounds to 0.00 (so that no "-0.00" is printed).
+fn zero_if_cents(v: f64) -> f64 {
+    if v.abs() < 0.005 { 0.0 } else { v }
 }
