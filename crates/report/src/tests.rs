@@ -326,6 +326,7 @@ fn empty_cases_render() {
         assumptions: vec![],
         checklist: None,
         claims: None,
+        sweep: None,
     };
     for kind in ChartKind::ALL {
         svg(kind, &nothing);
