@@ -11,8 +11,8 @@
 //! added, and whenever the centred sums are not large enough against everything summed since the
 //! anchor ([`GUARD`]) to trust them to about 1e-12. So the values differ from the exact two-pass
 //! formula ([`crate::engine::correlation`], which the checklist still uses) only in the last
-//! digits: by at most `~50 × window × f64::EPSILON` (about 1e-12 at 72 bars, see
-//! [`Rolling::value`]); property-tested against it.
+//! digits: within [`MarketStats::tolerance`], `64 × max(window, 16) × f64::EPSILON` (1.0e-12 at 72
+//! bars; the bound is derived at [`Rolling`]); property-tested against it.
 
 use ringfence_model::Market;
 use std::sync::OnceLock;
