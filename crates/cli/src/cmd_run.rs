@@ -14,6 +14,7 @@ use clap::Args;
 use ringfence_data::tables::{ParquetStream, TableColumn};
 use ringfence_model::RunResult;
 use ringfence_model::time::{iso, timeframe_label};
+use ringfence_report::charts::{STORED_CURVE_POINTS, thin_equity};
 use ringfence_sim::Intrabar;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -188,7 +189,8 @@ fn finish_outputs(
 
 /// Runs shard `s` of the job list and writes `<out>/shard=i`: `shard.json` and `runs.parquet`
 /// (one row per run: its index in the job list, its name and the run serialised as JSON, exact:
-/// floats round-trip, money as decimal strings).
+/// floats round-trip, money as decimal strings; its equity at the report's bounded resolution,
+/// except with `--full-equity` and for the first job, whose curve the checklist reads).
 fn run_shard(
     args: &RunArgs,
     s: Shard,
@@ -241,12 +243,14 @@ fn run_shard(
         &sc.engine,
         args.threads,
         &Timings::default(),
-        |i, r| {
-            batch.push((
-                (range.start + i) as i64,
-                r.run.clone(),
-                serde_json::to_string(&r)?,
-            ));
+        |i, mut r| {
+            let index = range.start + i;
+            if index > 0 && !args.full_equity {
+                // Only the first job's curve is read at full resolution (by the checklist);
+                // the others are stored as the run directory keeps them.
+                r.equity = thin_equity(&r.equity, STORED_CURVE_POINTS);
+            }
+            batch.push((index as i64, r.run.clone(), serde_json::to_string(&r)?));
             done += 1;
             if batch.len() >= MERGE_SLICE {
                 stream.write(columns(&mut batch))?;
@@ -372,7 +376,11 @@ pub fn merge(shards: &[(PathBuf, Manifest)], out: &Path, no_report: bool) -> Res
                         &pipeline::default_checklist_config(&sc),
                     ));
                 }
-                writer.push(r)?;
+                if at == 0 || full_equity {
+                    writer.push(r)?;
+                } else {
+                    writer.push_thinned(r)?;
+                }
                 at += 1;
             }
         }
