@@ -63,8 +63,12 @@ pub fn parse_intrabar(s: &str) -> Result<Intrabar> {
     }
 }
 
-/// Runs a merge reads from a shard's `runs.parquet` at a time (and a shard writes per row group).
-const MERGE_SLICE: usize = 256;
+/// Runs a merge reads from a shard's `runs.parquet` at a time, and the most a shard writes per row
+/// group.
+const MERGE_SLICE: usize = 64;
+
+/// The most JSON text a shard holds before it writes a row group.
+const SHARD_BATCH_BYTES: usize = 16 << 20;
 
 /// Runs the command.
 pub fn run(args: RunArgs) -> Result<()> {
@@ -219,8 +223,8 @@ fn run_shard(
     };
     let staging = Staging::new(&shard::shard_dir(&out, &s))?;
     write_json(&staging.dir().join("shard.json"), &manifest)?;
-    // Each run is serialised as it finishes and written MERGE_SLICE runs per row group: memory
-    // holds a slice of the shard's runs, not all of them.
+    // Each run is serialised as it finishes and written in row groups of at most MERGE_SLICE runs
+    // and SHARD_BATCH_BYTES of text: memory holds a slice of the shard's runs, not all of them.
     let mut stream = ParquetStream::create(&staging.dir().join("runs.parquet"))?;
     let mut batch: Vec<(i64, String, String)> = Vec::new();
     let columns = |batch: &mut Vec<(i64, String, String)>| {
@@ -237,6 +241,7 @@ fn run_shard(
         ]
     };
     let mut done = 0usize;
+    let mut batch_bytes = 0usize;
     pipeline::stream_jobs(
         prepared,
         &jobs[range.clone()],
@@ -252,7 +257,9 @@ fn run_shard(
             }
             batch.push((index as i64, r.run.clone(), serde_json::to_string(&r)?));
             done += 1;
-            if batch.len() >= MERGE_SLICE {
+            batch_bytes += batch.last().map_or(0, |b| b.2.len());
+            if batch.len() >= MERGE_SLICE || batch_bytes >= SHARD_BATCH_BYTES {
+                batch_bytes = 0;
                 stream.write(columns(&mut batch))?;
             }
             Ok(())
