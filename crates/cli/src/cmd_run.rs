@@ -11,9 +11,10 @@ use crate::shard::{self, Manifest, Shard};
 use crate::timings::Timings;
 use anyhow::{Context, Result};
 use clap::Args;
-use ringfence_data::tables::TableColumn;
+use ringfence_data::tables::{ParquetStream, TableColumn};
 use ringfence_model::RunResult;
 use ringfence_model::time::{iso, timeframe_label};
+use ringfence_report::charts::{STORED_CURVE_POINTS, thin_equity};
 use ringfence_sim::Intrabar;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -62,6 +63,9 @@ pub fn parse_intrabar(s: &str) -> Result<Intrabar> {
     }
 }
 
+/// Runs a merge reads from a shard's `runs.parquet` at a time (and a shard writes per row group).
+const MERGE_SLICE: usize = 256;
+
 /// Runs the command.
 pub fn run(args: RunArgs) -> Result<()> {
     let started = Instant::now();
@@ -84,10 +88,13 @@ pub fn run(args: RunArgs) -> Result<()> {
     let opts = OutputOptions {
         full_equity: args.full_equity,
         adl: !sc.engine.adl.is_off(),
+        detail_runs: sc.detail_runs,
     };
     // Each run's rows are written as soon as it and every run before it are done; only its
     // trades and its equity at the report's resolution are kept.
-    let mut writer = timings.time("outputs", || RunWriter::create(staging.dir(), opts))?;
+    let mut writer = timings.time("outputs", || {
+        RunWriter::create(staging.dir(), opts, &jobs, &prepared.claims)
+    })?;
     let mut rows = None;
     pipeline::stream_jobs(
         &prepared,
@@ -121,10 +128,13 @@ pub fn run(args: RunArgs) -> Result<()> {
         &timings,
     )?;
     let dest = staging.commit()?;
-    print_summary(&input.runs);
+    print_summary(&input);
     eprintln!(
         "{} runs in {:.2} s; outputs in {}{}",
-        input.runs.len(),
+        input
+            .sweep
+            .as_ref()
+            .map_or(input.runs.len() as u64, |s| s.runs),
         started.elapsed().as_secs_f64(),
         shown(&dest).display(),
         if args.no_report {
@@ -155,22 +165,17 @@ fn finish_outputs(
     no_report: bool,
     timings: &Timings,
 ) -> Result<ringfence_report::ReportInput> {
-    let results = timings.time("outputs", || -> Result<_> {
-        let runs = writer.finish()?;
+    let finished = timings.time("outputs", || -> Result<_> {
+        let finished = writer.finish()?;
         write_run_json(staging.dir(), sc, prepared, jobs)?;
-        Ok(runs)
+        Ok(finished)
     })?;
     let mut input = timings.time("checklist", || {
-        report_input(sc, prepared, jobs, results, rows)
+        report_input(sc, prepared, jobs, finished, rows)
     });
     crate::warnings::print(&input);
-    timings.time("outputs", || -> Result<()> {
-        crate::report_input::write_input(staging.dir(), &mut input)?;
-        if let Some(c) = &input.claims {
-            let path = staging.dir().join("claims_vs_replay.csv");
-            crate::tables::write_csv(&path, &crate::tables::claims(), &c.rows)?;
-        }
-        Ok(())
+    timings.time("outputs", || {
+        crate::report_input::write_input(staging.dir(), &mut input)
     })?;
     if !no_report {
         timings.time("report", || {
@@ -184,7 +189,8 @@ fn finish_outputs(
 
 /// Runs shard `s` of the job list and writes `<out>/shard=i`: `shard.json` and `runs.parquet`
 /// (one row per run: its index in the job list, its name and the run serialised as JSON, exact:
-/// floats round-trip, money as decimal strings).
+/// floats round-trip, money as decimal strings; its equity at the report's bounded resolution,
+/// except with `--full-equity` and for the first job, whose curve the checklist reads).
 fn run_shard(
     args: &RunArgs,
     s: Shard,
@@ -195,7 +201,6 @@ fn run_shard(
 ) -> Result<()> {
     let out = args.out.clone().unwrap_or_else(|| sc.output.clone());
     let range = s.range(jobs.len());
-    let results = pipeline::run_jobs(prepared, &jobs[range.clone()], &sc.engine, args.threads)?;
     let settings = serde_json::json!({
         "intrabar": args.intrabar,
         "full_equity": args.full_equity,
@@ -214,30 +219,55 @@ fn run_shard(
     };
     let staging = Staging::new(&shard::shard_dir(&out, &s))?;
     write_json(&staging.dir().join("shard.json"), &manifest)?;
-    let json = results
-        .iter()
-        .map(serde_json::to_string)
-        .collect::<Result<Vec<_>, _>>()?;
-    ringfence_data::tables::write_parquet(
-        &staging.dir().join("runs.parquet"),
+    // Each run is serialised as it finishes and written MERGE_SLICE runs per row group: memory
+    // holds a slice of the shard's runs, not all of them.
+    let mut stream = ParquetStream::create(&staging.dir().join("runs.parquet"))?;
+    let mut batch: Vec<(i64, String, String)> = Vec::new();
+    let columns = |batch: &mut Vec<(i64, String, String)>| {
+        let (mut index, mut run, mut result) = (Vec::new(), Vec::new(), Vec::new());
+        for (i, n, j) in batch.drain(..) {
+            index.push(i);
+            run.push(n);
+            result.push(j);
+        }
         vec![
-            (
-                "index".into(),
-                TableColumn::I64(range.clone().map(|i| i as i64).collect()),
-            ),
-            (
-                "run".into(),
-                TableColumn::Str(results.iter().map(|r| r.run.clone()).collect()),
-            ),
-            ("result".into(), TableColumn::Str(json)),
-        ],
+            ("index".to_string(), TableColumn::I64(index)),
+            ("run".to_string(), TableColumn::Str(run)),
+            ("result".to_string(), TableColumn::Str(result)),
+        ]
+    };
+    let mut done = 0usize;
+    pipeline::stream_jobs(
+        prepared,
+        &jobs[range.clone()],
+        &sc.engine,
+        args.threads,
+        &Timings::default(),
+        |i, mut r| {
+            let index = range.start + i;
+            if index > 0 && !args.full_equity {
+                // Only the first job's curve is read at full resolution (by the checklist);
+                // the others are stored as the run directory keeps them.
+                r.equity = thin_equity(&r.equity, STORED_CURVE_POINTS);
+            }
+            batch.push((index as i64, r.run.clone(), serde_json::to_string(&r)?));
+            done += 1;
+            if batch.len() >= MERGE_SLICE {
+                stream.write(columns(&mut batch))?;
+            }
+            Ok(())
+        },
     )?;
+    if !batch.is_empty() {
+        stream.write(columns(&mut batch))?;
+    }
+    stream.finish(columns(&mut batch))?;
     let dest = staging.commit()?;
     eprintln!(
         "shard {} of {}: {} runs in {:.2} s; outputs in {}",
         s.index,
         s.count,
-        results.len(),
+        done,
         started.elapsed().as_secs_f64(),
         shown(&dest).display()
     );
@@ -295,53 +325,64 @@ pub fn merge(shards: &[(PathBuf, Manifest)], out: &Path, no_report: bool) -> Res
     let opts = OutputOptions {
         full_equity,
         adl: !sc.engine.adl.is_off(),
+        detail_runs: sc.detail_runs,
     };
-    let mut writer = RunWriter::create(staging.dir(), opts)?;
+    let mut writer = RunWriter::create(staging.dir(), opts, &jobs, &prepared.claims)?;
     let mut rows = None;
     let mut at = 0usize;
     for dir in &dirs {
         let path = dir.join("runs.parquet");
-        let mut cols = ringfence_data::tables::read_parquet(&path)?;
-        let Some(k) = cols.iter().position(|(n, _)| n == "result") else {
-            return Err(bad_input(format!(
-                "{}: column result missing",
-                path.display()
-            )));
-        };
-        let TableColumn::Str(texts) = cols.swap_remove(k).1 else {
-            return Err(bad_input(format!(
-                "{}: column result is not text",
-                path.display()
-            )));
-        };
-        for (i, text) in texts.iter().enumerate() {
-            let r: RunResult = serde_json::from_str(text).map_err(|e| {
-                bad_input(format!(
-                    "{}: row {}: not a run result ({e})",
-                    path.display(),
-                    i + 1
-                ))
-            })?;
-            if jobs.get(at).map(|j| &j.name) != Some(&r.run) {
+        let rows_in_file = ringfence_data::tables::parquet_rows(&path)?;
+        // A slice of runs at a time: memory holds MERGE_SLICE runs of a shard, not the shard.
+        for first in (0..rows_in_file).step_by(MERGE_SLICE) {
+            let slice = (first, MERGE_SLICE.min(rows_in_file - first));
+            let mut cols = ringfence_data::tables::read_parquet_slice(&path, Some(slice))?;
+            let Some(k) = cols.iter().position(|(n, _)| n == "result") else {
                 return Err(bad_input(format!(
-                    "{}: row {}: run {} where the job list has {}",
-                    path.display(),
-                    i + 1,
-                    r.run,
-                    jobs.get(at).map_or("nothing", |j| j.name.as_str())
+                    "{}: column result missing",
+                    path.display()
                 )));
+            };
+            let TableColumn::Str(texts) = cols.swap_remove(k).1 else {
+                return Err(bad_input(format!(
+                    "{}: column result is not text",
+                    path.display()
+                )));
+            };
+            for (j, text) in texts.iter().enumerate() {
+                let i = first + j;
+                let r: RunResult = serde_json::from_str(text).map_err(|e| {
+                    bad_input(format!(
+                        "{}: row {}: not a run result ({e})",
+                        path.display(),
+                        i + 1
+                    ))
+                })?;
+                if jobs.get(at).map(|j| &j.name) != Some(&r.run) {
+                    return Err(bad_input(format!(
+                        "{}: row {}: run {} where the job list has {}",
+                        path.display(),
+                        i + 1,
+                        r.run,
+                        jobs.get(at).map_or("nothing", |j| j.name.as_str())
+                    )));
+                }
+                if at == 0 {
+                    rows = Some(pipeline::checklist_rows(
+                        &sc,
+                        &prepared,
+                        &jobs[0],
+                        &r,
+                        &pipeline::default_checklist_config(&sc),
+                    ));
+                }
+                if at == 0 || full_equity {
+                    writer.push(r)?;
+                } else {
+                    writer.push_thinned(r)?;
+                }
+                at += 1;
             }
-            if at == 0 {
-                rows = Some(pipeline::checklist_rows(
-                    &sc,
-                    &prepared,
-                    &jobs[0],
-                    &r,
-                    &pipeline::default_checklist_config(&sc),
-                ));
-            }
-            writer.push(r)?;
-            at += 1;
         }
     }
     if at != jobs.len() {
@@ -361,7 +402,7 @@ pub fn merge(shards: &[(PathBuf, Manifest)], out: &Path, no_report: bool) -> Res
         &Timings::default(),
     )?;
     let dest = staging.commit()?;
-    print_summary(&input.runs);
+    print_summary(&input);
     Ok(dest)
 }
 
@@ -424,7 +465,11 @@ fn write_run_json(dir: &Path, sc: &Scenario, p: &Prepared, jobs: &[Job]) -> Resu
     write_json(&dir.join("run.json"), &json)
 }
 
-fn print_summary(runs: &[RunResult]) {
+fn print_summary(input: &ringfence_report::ReportInput) {
+    if let Some(sweep) = &input.sweep {
+        return print_sweep(sweep);
+    }
+    let runs = &input.runs;
     let w = runs.iter().map(|r| r.run.len()).max().unwrap_or(3).max(3);
     println!(
         "{:<w$}  {:>12}  {:>8}  {:>7}  {:>6}  {:>8}  {:>7}  {:>6}",
@@ -448,4 +493,42 @@ fn print_summary(runs: &[RunResult]) {
             s.trades
         );
     }
+}
+
+/// A large sweep's table on stdout: one line per account × policy over its runs.
+fn print_sweep(sweep: &ringfence_report::SweepSection) {
+    let name = |g: &ringfence_report::stress::StressRow| format!("{}/{}", g.account, g.policy);
+    let w = sweep
+        .groups
+        .iter()
+        .map(|g| name(g).len())
+        .max()
+        .unwrap_or(5)
+        .max(5);
+    println!(
+        "{:<w$}  {:>6}  {:>9}  {:>12}  {:>12}  {:>12}  {:>11}",
+        "group", "runs", "wiped%", "final_p05", "final_median", "final_p95", "max_dd%_med"
+    );
+    for g in &sweep.groups {
+        println!(
+            "{:<w$}  {:>6}  {:>9.1}  {:>12.2}  {:>12.2}  {:>12.2}  {:>11.2}",
+            name(g),
+            g.paths,
+            100.0 * g.p_wipeout,
+            zero_if_cents(g.final_p05),
+            zero_if_cents(g.final_median),
+            zero_if_cents(g.final_p95),
+            g.max_drawdown_median
+        );
+    }
+    println!(
+        "({} runs: every one in summary.csv; the report shows the best and the worst run of each \
+         group in detail)",
+        sweep.runs
+    );
+}
+
+/// `v`, or 0 when it rounds to 0.00 (so that no "-0.00" is printed).
+fn zero_if_cents(v: f64) -> f64 {
+    if v.abs() < 0.005 { 0.0 } else { v }
 }

@@ -446,6 +446,52 @@ fn f64_of(d: rust_decimal::Decimal) -> f64 {
     d.to_f64().unwrap_or(f64::NAN)
 }
 
+/// What one run ended with, as the distributions count it (the lowest equity from its curve).
+pub fn outcome_of(r: &ringfence_model::RunResult) -> PathOutcome {
+    let s = &r.summary;
+    let start = f64_of(s.start_equity);
+    PathOutcome {
+        start_equity: start,
+        final_equity: f64_of(s.final_equity),
+        max_drawdown_pct: s.max_drawdown_pct,
+        liquidations: s.liquidations,
+        wipeouts: s.wipeouts,
+        min_equity: r.equity.iter().map(|p| p.equity).fold(start, f64::min),
+        cascades: s.cascades,
+    }
+}
+
+/// The distribution of `outcomes` as a report row named `run`, `account`, `policy`, `params`.
+pub fn distribution_row(
+    run: &str,
+    account: &str,
+    policy: &str,
+    params: &str,
+    outcomes: &[PathOutcome],
+) -> StressRow {
+    let d = distribution(outcomes);
+    StressRow {
+        run: run.to_string(),
+        account: account.to_string(),
+        policy: policy.to_string(),
+        params: params.to_string(),
+        paths: d.paths,
+        wipeouts: d.wipeouts,
+        p_wipeout: d.p_wipeout,
+        p_wipeout_low: d.p_wipeout_ci.0,
+        p_wipeout_high: d.p_wipeout_ci.1,
+        p_liquidated: d.p_liquidated,
+        mean_liquidations: d.mean_liquidations,
+        max_drawdown_median: d.max_drawdown_median,
+        max_drawdown_p95: d.max_drawdown_p95,
+        start_equity: outcomes.first().map_or(f64::NAN, |x| x.start_equity),
+        final_p05: d.final_equity[0],
+        final_median: d.final_equity[1],
+        final_p95: d.final_equity[2],
+        final_mean: d.final_equity_mean,
+    }
+}
+
 /// Runs `paths` (in chunks, folded in path order): one record per path and job, and the fan
 /// histograms of every job.
 fn run_paths(
@@ -517,19 +563,12 @@ fn one_path(
             let r =
                 ringfence_sim::simulate(&market, &p.brackets, &signals, &j.account, &j.policy, cfg)
                     .with_context(|| format!("path {k}, run {}", j.name))?;
-            let s = &r.summary;
-            let start = f64_of(s.start_equity);
+            let outcome = outcome_of(&r);
             let curve: Vec<(i64, f64)> = r.equity.iter().map(|e| (e.time, e.equity)).collect();
-            let outcome = PathOutcome {
-                start_equity: start,
-                final_equity: f64_of(s.final_equity),
-                max_drawdown_pct: s.max_drawdown_pct,
-                liquidations: s.liquidations,
-                wipeouts: s.wipeouts,
-                min_equity: curve.iter().map(|p| p.1).fold(start, f64::min),
-                cascades: s.cascades,
-            };
-            Ok((outcome, ratios_at(&curve, start, &plan.fan_times)))
+            Ok((
+                outcome,
+                ratios_at(&curve, outcome.start_equity, &plan.fan_times),
+            ))
         })
         .collect()
 }
@@ -549,29 +588,7 @@ pub fn section(plan: &Plan, records: &[Record], fans: &[FanHistogram]) -> Stress
         .jobs
         .iter()
         .zip(&per_job)
-        .map(|(j, o)| {
-            let d = distribution(o);
-            StressRow {
-                run: j.name.clone(),
-                account: j.account.clone(),
-                policy: j.policy.clone(),
-                params: j.params.clone(),
-                paths: d.paths,
-                wipeouts: d.wipeouts,
-                p_wipeout: d.p_wipeout,
-                p_wipeout_low: d.p_wipeout_ci.0,
-                p_wipeout_high: d.p_wipeout_ci.1,
-                p_liquidated: d.p_liquidated,
-                mean_liquidations: d.mean_liquidations,
-                max_drawdown_median: d.max_drawdown_median,
-                max_drawdown_p95: d.max_drawdown_p95,
-                start_equity: o.first().map_or(f64::NAN, |x| x.start_equity),
-                final_p05: d.final_equity[0],
-                final_median: d.final_equity[1],
-                final_p95: d.final_equity[2],
-                final_mean: d.final_equity_mean,
-            }
-        })
+        .map(|(j, o)| distribution_row(&j.name, &j.account, &j.policy, &j.params, o))
         .collect();
     let pairs = plan
         .pairs

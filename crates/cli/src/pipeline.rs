@@ -10,8 +10,9 @@ use ringfence_model::RunResult;
 use ringfence_report::checklist::{self as plain, ChecklistSection};
 use ringfence_sim::{
     ChannelSummary, ChecklistConfig, ChecklistRow, EngineConfig, Intrabar, MarketStats, ModeRule,
-    SimError, annotate_book_exposure, channel_summaries,
+    SimError, add_cascade_victims, annotate_book_exposure, channel_summaries_of,
 };
+use std::collections::BTreeSet;
 use std::io::IsTerminal;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -89,10 +90,7 @@ pub fn stream_jobs(
             bar.set_draw_target(ProgressDrawTarget::stderr());
         }
     };
-    let pairs: Vec<_> = jobs
-        .iter()
-        .map(|j| (j.account.clone(), j.policy.clone()))
-        .collect();
+    let pairs: Vec<_> = jobs.iter().map(|j| (&j.account, &j.policy)).collect();
     let stats = timings.time("prepare", || {
         MarketStats::new(&p.market, cfg.correlation_window)
     });
@@ -194,18 +192,33 @@ impl<'a> Checked<'a> {
     /// and `runs` are in the same order; `jobs` is not empty.
     pub fn new(rows: Vec<ChecklistRow>, jobs: &'a [Job], runs: &'a [RunResult]) -> Self {
         let job = &jobs[0];
-        let cross: Vec<&RunResult> = jobs
+        let mut victims = BTreeSet::new();
+        let mut cross_runs = Vec::new();
+        for (_, r) in jobs
             .iter()
             .zip(runs)
             .filter(|(j, _)| j.account.name == job.account.name && j.policy.mode == ModeRule::Cross)
-            .map(|(_, r)| r)
-            .collect();
-        let channels = channel_summaries(&rows, &cross);
+        {
+            add_cascade_victims(r, &mut victims);
+            cross_runs.push(r.run.as_str());
+        }
+        Self::from_victims(rows, job, &victims, cross_runs)
+    }
+
+    /// The checklist of `job`'s calls from its `rows`, with the cascade victims gathered from the
+    /// cross runs of its account ([`add_cascade_victims`]) as the runs finished.
+    pub fn from_victims(
+        rows: Vec<ChecklistRow>,
+        job: &'a Job,
+        victims: &BTreeSet<String>,
+        cross_runs: Vec<&'a str>,
+    ) -> Self {
+        let channels = channel_summaries_of(&rows, victims, cross_runs.len());
         Checked {
             job,
             rows,
             channels,
-            cross_runs: cross.iter().map(|r| r.run.as_str()).collect(),
+            cross_runs,
         }
     }
 

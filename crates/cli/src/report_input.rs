@@ -4,6 +4,7 @@
 //! report's bounded resolution), from which `ringfence report` re-renders.
 
 use crate::exit::bad_input;
+use crate::outputs::Finished;
 use crate::pipeline;
 use crate::prepare::Prepared;
 use crate::scenario::{Job, Scenario};
@@ -31,7 +32,8 @@ fn price_series(m: &Market, max: usize) -> Vec<PriceSeries> {
         .collect()
 }
 
-/// The report's input from the runs (in job order, equity at any resolution). The checklist
+/// The report's input from what the writer kept of the runs ([`Finished`]: the runs shown in
+/// detail, in job order, the claims comparison, a large sweep's distribution). The checklist
 /// section checks the calls against the first job (first account × first policy × first sweep
 /// point): `rows` are its rows, computed from that run at full resolution
 /// ([`pipeline::checklist_rows`]; `None` when there is no run). When they could not be computed,
@@ -40,9 +42,16 @@ pub fn report_input(
     sc: &Scenario,
     p: &Prepared,
     jobs: &[Job],
-    runs: Vec<RunResult>,
+    finished: Finished,
     rows: Option<anyhow::Result<Vec<ChecklistRow>>>,
 ) -> ReportInput {
+    let Finished {
+        runs,
+        sweep,
+        claims,
+        victims,
+        cross_runs,
+    } = finished;
     let m = &p.market;
     let mut assumptions = sc.engine.assumptions(m, &p.brackets);
     if let Some(d) = &sc.description {
@@ -58,7 +67,10 @@ pub fn report_input(
     }
     let rows = rows.unwrap_or_else(|| Err(anyhow::anyhow!("no run to check the calls against")));
     let checklist = match rows {
-        Ok(rows) if !jobs.is_empty() => Some(pipeline::Checked::new(rows, jobs, &runs).section()),
+        Ok(rows) if !jobs.is_empty() => {
+            let cross = cross_runs.iter().map(String::as_str).collect();
+            Some(pipeline::Checked::from_victims(rows, &jobs[0], &victims, cross).section())
+        }
         Ok(_) => None,
         Err(e) => {
             let message = format!("pre-signal checklist not computed: {e:#}");
@@ -71,10 +83,6 @@ pub fn report_input(
             None
         }
     };
-    let claims = (!p.claims.is_empty()).then(|| {
-        let (rows, summaries) = ringfence_sim::claims::claims_vs_replay(&p.claims, &runs);
-        ringfence_report::claims::ClaimsSection { summaries, rows }
-    });
     ReportInput {
         title: sc.name.clone(),
         generated_by: format!("ringfence {}", env!("CARGO_PKG_VERSION")),
@@ -84,6 +92,7 @@ pub fn report_input(
         assumptions,
         checklist,
         claims,
+        sweep,
     }
 }
 
@@ -268,18 +277,20 @@ mod tests {
     fn written_runs_read_back_exactly_at_the_bounded_resolution() {
         let dir = tempfile::tempdir().unwrap();
         let full = long_runs();
-        let mut w = RunWriter::create(
+        let mut w = RunWriter::with_plan(
             dir.path(),
             OutputOptions {
                 full_equity: true,
-                adl: false,
+                ..OutputOptions::default()
             },
+            vec![false; full.runs.len()],
+            &[],
         )
         .unwrap();
         for r in full.runs.clone() {
             w.push(r).unwrap();
         }
-        let kept = w.finish().unwrap();
+        let kept = w.finish().unwrap().runs;
         assert_eq!(kept.len(), full.runs.len());
         for (k, f) in kept.iter().zip(&full.runs) {
             assert!(

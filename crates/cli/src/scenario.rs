@@ -63,6 +63,32 @@ pub struct ScenarioFile {
     /// Auto-deleveraging (off by default).
     #[serde(default)]
     pub adl: AdlSection,
+    /// What the report shows.
+    #[serde(default)]
+    pub report: ReportSection,
+}
+
+/// `[report]`: what the report shows.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportSection {
+    /// A sweep of more runs than this is reported by its distribution per account × policy and,
+    /// in detail, by the best and the worst run of each (default 200); the tables always hold
+    /// every run.
+    #[serde(default = "default_detail_runs")]
+    pub detail_runs: usize,
+}
+
+impl Default for ReportSection {
+    fn default() -> Self {
+        ReportSection {
+            detail_runs: default_detail_runs(),
+        }
+    }
+}
+
+fn default_detail_runs() -> usize {
+    crate::outputs::DETAIL_RUNS
 }
 
 /// `[adl]`: auto-deleveraging of the account's own profitable positions.
@@ -384,6 +410,8 @@ pub struct Scenario {
     pub policies: Vec<PolicySection>,
     /// Sweep axes in file order of keys (sorted by key).
     pub sweep: Vec<(String, Vec<toml::Value>)>,
+    /// `report.detail_runs`: the most runs the report shows one by one.
+    pub detail_runs: usize,
 }
 
 /// One run to do: account × policy × sweep point.
@@ -658,6 +686,7 @@ fn resolve(path: &Path, text: &str, file: ScenarioFile) -> Result<Scenario> {
         accounts,
         policies: file.policies.clone(),
         sweep,
+        detail_runs: file.report.detail_runs,
     };
     // Build every job once now, so a bad policy or sweep value fails before any data is read.
     scenario.jobs()?;

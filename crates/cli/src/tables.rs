@@ -118,12 +118,6 @@ pub fn parquet_columns<R>(columns: &[Column<R>], records: &[R]) -> Vec<(String, 
         .collect()
 }
 
-/// Writes `records` as Parquet ([`parquet_columns`]).
-pub fn write_parquet<R>(path: &Path, columns: &[Column<R>], records: &[R]) -> Result<()> {
-    ringfence_data::tables::write_parquet(path, parquet_columns(columns, records))?;
-    Ok(())
-}
-
 /// A float as Rust prints it; NaN empty, infinities `inf`.
 fn f(x: f64) -> String {
     if x.is_finite() {
@@ -196,13 +190,6 @@ impl<T> OfRun for InRun<'_, T> {
 /// The items `of` one run lists, with their run.
 pub fn in_run<'a, T>(run: &'a RunResult, of: fn(&RunResult) -> &[T]) -> Vec<InRun<'a, T>> {
     of(run).iter().map(|item| InRun { run, item }).collect()
-}
-
-/// The items `of` each run lists, with their run, in run order.
-pub fn in_runs<'a, T>(runs: &'a [RunResult], of: fn(&RunResult) -> &[T]) -> Vec<InRun<'a, T>> {
-    runs.iter()
-        .flat_map(|run| of(run).iter().map(move |item| InRun { run, item }))
-        .collect()
 }
 
 /// `summary.csv`: one line per run.

@@ -76,11 +76,18 @@ pub fn format(input: &ReportInput) -> String {
     }
     if skipped > 0 {
         let runs = input.runs.iter().filter(|r| !r.skipped.is_empty()).count();
+        let of = match &input.sweep {
+            Some(s) => format!(
+                "{} runs shown in detail (of {}; every run's in skipped.csv)",
+                input.runs.len(),
+                s.runs
+            ),
+            None => format!("{} runs (every one in skipped.csv)", input.runs.len()),
+        };
         let _ = writeln!(
             out,
-            "note: {skipped} signal{} skipped in {runs} of {} runs (every one in skipped.csv):",
+            "note: {skipped} signal{} skipped in {runs} of {of}:",
             if skipped == 1 { "" } else { "s" },
-            input.runs.len()
         );
         let mut list: Vec<(String, (usize, usize))> = reasons.into_iter().collect();
         list.sort_by(|a, b| b.1.0.cmp(&a.1.0).then(a.0.cmp(&b.0)));

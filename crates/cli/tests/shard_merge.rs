@@ -13,6 +13,11 @@ const DEMO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
 /// A small scenario on the demo data (one account, isolated and cross, four leverage caps: 8
 /// runs), written into `dir`.
 fn scenario(dir: &Path) -> PathBuf {
+    scenario_with(dir, "")
+}
+
+/// [`scenario`] with `extra` appended to its text.
+fn scenario_with(dir: &Path, extra: &str) -> PathBuf {
     let root = Path::new(DEMO).canonicalize().unwrap();
     let text = format!(
         r#"name = "shards"
@@ -45,7 +50,7 @@ margin_fraction = 0.05
 
 [sweep]
 max_leverage = [5, 10, 20, 25]
-"#,
+{extra}"#,
         root = root.display()
     );
     let path = dir.join("shards.toml");
@@ -197,9 +202,128 @@ fn sharded_equals_single(command: &[&str], extra: &[&str]) {
     }
 }
 
+/// A sweep larger than `report.detail_runs`: the tables are those of the same sweep reported run
+/// by run, byte for byte; the report keeps the best and the worst run of each account × policy
+/// and the distribution of all of them; a sharded run merges to it byte for byte.
+#[test]
+fn a_large_sweep_keeps_every_run_in_the_tables_and_its_extremes_in_the_report() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cwd = tmp.path();
+    let all = scenario(cwd);
+    let large_dir = cwd.join("large");
+    std::fs::create_dir(&large_dir).unwrap();
+    let large = scenario_with(&large_dir, "\n[report]\ndetail_runs = 3\n");
+    let (all, large) = (all.to_str().unwrap(), large.to_str().unwrap());
+    ok(
+        &ringfence(cwd, &["run", all, "--out", "all"], &[]),
+        "run by run",
+    );
+    let o = ringfence(cwd, &["run", large, "--out", "large-out"], &[]);
+    ok(&o, "large sweep");
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(stdout.contains("small/isolated"), "{stdout}");
+    assert!(
+        stdout.contains("(8 runs: every one in summary.csv"),
+        "{stdout}"
+    );
+    for f in [
+        "summary.csv",
+        "summary.json",
+        "trades.csv",
+        "trades.parquet",
+        "liquidations.csv",
+        "skipped.csv",
+    ] {
+        assert!(
+            std::fs::read(cwd.join("all").join(f)).unwrap()
+                == std::fs::read(cwd.join("large-out").join(f)).unwrap(),
+            "{f} differs between the sweep reported run by run and the large one"
+        );
+    }
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(cwd.join("all/summary.json")).unwrap()).unwrap();
+    let input: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(cwd.join("large-out/report-input.json")).unwrap())
+            .unwrap();
+    assert_eq!(input["sweep"]["runs"], 8);
+    let groups = input["sweep"]["groups"].as_array().unwrap();
+    assert_eq!(groups.len(), 2);
+    let kept: Vec<&str> = input["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["run"].as_str().unwrap())
+        .collect();
+    for (g, policy) in groups.iter().zip(["isolated", "cross"]) {
+        assert_eq!(g["policy"], policy);
+        assert_eq!(g["paths"], 4);
+        let finals: Vec<(f64, &str)> = summary
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["policy"] == policy)
+            .map(|r| {
+                let f: f64 = r["summary"]["final_equity"]
+                    .as_str()
+                    .unwrap()
+                    .parse()
+                    .unwrap();
+                (f, r["run"].as_str().unwrap())
+            })
+            .collect();
+        let best = finals.iter().max_by(|a, b| a.0.total_cmp(&b.0)).unwrap();
+        let worst = finals.iter().min_by(|a, b| a.0.total_cmp(&b.0)).unwrap();
+        assert!(kept.contains(&best.1), "best {best:?} not in {kept:?}");
+        assert!(kept.contains(&worst.1), "worst {worst:?} not in {kept:?}");
+        let median = g["final_median"].as_f64().unwrap();
+        assert!(worst.0 <= median && median <= best.0);
+    }
+    assert!(kept.len() <= 4, "{kept:?}");
+    // equity.csv holds the curves of the runs shown in detail, as the run-by-run sweep has them.
+    let rows_of = |dir: &str, keep: &dyn Fn(&str) -> bool| -> Vec<String> {
+        std::fs::read_to_string(cwd.join(dir).join("equity.csv"))
+            .unwrap()
+            .lines()
+            .filter(|l| keep(l))
+            .map(str::to_string)
+            .collect()
+    };
+    let shown =
+        |l: &str| l.starts_with("run,") || kept.iter().any(|k| l.starts_with(&format!("{k},")));
+    assert_eq!(rows_of("large-out", &|_| true), rows_of("all", &shown));
+    let html = std::fs::read_to_string(cwd.join("large-out/report.html")).unwrap();
+    assert!(html.contains("8 runs (") && html.contains("Whole sweep"));
+    assert!(!cwd.join("large-out/sweep_heatmap.png").exists());
+    for n in [2, 3] {
+        let parts = format!("large-parts-{n}");
+        for i in 0..n {
+            shard(
+                cwd,
+                Engine::Kubernetes,
+                i,
+                n,
+                &["run", large, "--out", &parts],
+            );
+        }
+        let merged = format!("large-merged-{n}");
+        ok(
+            &ringfence(cwd, &["merge", &parts, "--out", &merged], &[]),
+            &format!("merge of {n}"),
+        );
+        assert_same_dirs(&cwd.join("large-out"), &cwd.join(&merged));
+    }
+}
+
 #[test]
 fn run_shards_merge_to_the_single_run_byte_for_byte() {
     sharded_equals_single(&["run"], &[]);
+}
+
+/// With `--full-equity` the shards keep every equity point (for `equity.parquet`); without it
+/// they store the curves at the bounded resolution, and both merge to the single run.
+#[test]
+fn full_equity_run_shards_merge_to_the_single_run_byte_for_byte() {
+    sharded_equals_single(&["run"], &["--full-equity", "--no-report"]);
 }
 
 #[test]

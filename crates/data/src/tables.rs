@@ -130,9 +130,30 @@ impl ParquetStream {
 /// Reads a Parquet file written by [`write_parquet`] or [`ParquetStream`]: every column by name,
 /// text, float and integer columns as such (other types are an error naming the column).
 pub fn read_parquet(path: &Path) -> Result<Vec<(String, TableColumn)>, DataError> {
+    read_parquet_slice(path, None)
+}
+
+/// The number of rows of a Parquet file (from its footer).
+pub fn parquet_rows(path: &Path) -> Result<usize, DataError> {
+    let file = std::fs::File::open(path).map_err(|e| DataError::io(path, e))?;
+    ParquetReader::new(file).num_rows().map_err(|e| {
+        DataError::file(
+            path.display().to_string(),
+            format!("unreadable parquet file: {e}"),
+        )
+    })
+}
+
+/// [`read_parquet`] of the rows `offset .. offset + len` only (`None`: every row), so that a
+/// large table can be read a slice at a time.
+pub fn read_parquet_slice(
+    path: &Path,
+    slice: Option<(usize, usize)>,
+) -> Result<Vec<(String, TableColumn)>, DataError> {
     let name = path.display().to_string();
     let file = std::fs::File::open(path).map_err(|e| DataError::io(path, e))?;
     let df = ParquetReader::new(file)
+        .with_slice(slice)
         .finish()
         .map_err(|e| DataError::file(&name, format!("unreadable parquet file: {e}")))?;
     let bad = |c: &str, e: PolarsError| DataError::file(&name, format!("column {c}: {e}"));

@@ -154,7 +154,9 @@ pub struct LiquidationEvent {
     pub mode: MarginMode,
     /// Positions closed.
     pub positions: Vec<LiquidatedPosition>,
-    /// Margin ratio at the trigger (maintenance / margin balance; ≥ 1 means liquidation).
+    /// Margin ratio at the trigger (maintenance / margin balance; ≥ 1 means liquidation; infinite
+    /// when the balance is not positive, written as `null` in JSON and read back as infinite).
+    #[serde(with = "infinite_as_null")]
     pub margin_ratio: f64,
     /// Margin balance at the trigger.
     pub margin_balance: Decimal,
@@ -243,7 +245,9 @@ pub struct AdlRecord {
     pub fraction: f64,
     /// Realised PnL of the closed quantity (always positive: ADL only takes profitable positions).
     pub pnl: Decimal,
-    /// The position's ADL ranking score (Binance "leverage PnL") at the trigger.
+    /// The position's ADL ranking score (Binance "leverage PnL") at the trigger (infinite when
+    /// its margin is gone; written as `null` in JSON and read back as infinite).
+    #[serde(with = "infinite_as_null")]
     pub score: f64,
     /// Its ADL quantile 0–4 (4 = first in the queue).
     pub quantile: u8,
@@ -262,7 +266,9 @@ pub struct EquityPoint {
     pub equity: f64,
     /// Drawdown from the running peak, as a fraction (0.25 = 25 %).
     pub drawdown: f64,
-    /// Cross margin ratio (Σ MM / margin balance), 0 with no cross position.
+    /// Cross margin ratio (Σ MM / margin balance), 0 with no cross position, infinite when the
+    /// balance is not positive (written as `null` in JSON and read back as infinite).
+    #[serde(with = "infinite_as_null")]
     pub margin_ratio: f64,
     /// Open positions.
     pub open_positions: u32,

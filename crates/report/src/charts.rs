@@ -145,7 +145,8 @@ impl ChartKind {
     /// parameters); every other chart always draws, with a note when it has nothing to show.
     pub fn applies(self, input: &ReportInput) -> bool {
         match self {
-            ChartKind::SweepHeatmap => sweep_axes(&input.runs).is_some(),
+            // A large sweep's detail runs are only its extremes: no grid to draw.
+            ChartKind::SweepHeatmap => input.sweep.is_none() && sweep_axes(&input.runs).is_some(),
             _ => true,
         }
     }
@@ -294,7 +295,7 @@ fn preferred_shade(runs: &[RunResult], policy: &str) -> (usize, usize) {
 }
 
 /// Colours of every policy of `runs`, clashes resolved in sorted-name order.
-fn policy_colours(runs: &[RunResult]) -> BTreeMap<String, RGBColor> {
+pub(crate) fn policy_colours(runs: &[RunResult]) -> BTreeMap<String, RGBColor> {
     colours_of(policies(runs), runs)
 }
 

@@ -513,6 +513,7 @@ pub fn sample_with(levs: &[u32], margins: &[f64]) -> ReportInput {
         ],
         checklist: Some(checklist()),
         claims: None,
+        sweep: None,
     }
 }
 

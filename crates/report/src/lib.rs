@@ -68,6 +68,34 @@ pub struct ReportInput {
     /// [`claims`]).
     #[serde(default)]
     pub claims: Option<claims::ClaimsSection>,
+    /// A sweep with more runs than the report shows in detail: the distribution of every run per
+    /// account × policy, while [`ReportInput::runs`] holds only the runs chosen for detail (see
+    /// [`SweepSection::detail`]). `None` when every run is in [`ReportInput::runs`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sweep: Option<SweepSection>,
+}
+
+/// The whole of a sweep too large to show run by run: one distribution per account × policy over
+/// its sweep points, computed from every run as it finished.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SweepSection {
+    /// Runs in the sweep (each one is a row of `summary.csv`).
+    pub runs: u64,
+    /// How the runs shown in detail were chosen, in words.
+    pub detail: String,
+    /// One row per account × policy, in job order: its runs counted in
+    /// [`stress::StressRow::paths`], `run` and `params` empty.
+    pub groups: Vec<stress::StressRow>,
+}
+
+impl SweepSection {
+    /// The number of runs of `account` × `policy` in the whole sweep.
+    pub fn runs_of(&self, account: &str, policy: &str) -> Option<u64> {
+        self.groups
+            .iter()
+            .find(|g| g.account == account && g.policy == policy)
+            .map(|g| g.paths)
+    }
 }
 
 /// Close prices of one symbol over time.

@@ -285,7 +285,11 @@ fn pct(v: f64) -> String {
 
 fn usd(v: f64) -> String {
     if v.is_finite() {
-        group_thousands(&format!("{v:.2}"))
+        // A loss rounded to nothing is shown as 0.00, never -0.00.
+        group_thousands(&format!(
+            "{:.2}",
+            if v > -0.005 && v < 0.0 { 0.0 } else { v }
+        ))
     } else {
         "–".into()
     }
@@ -304,6 +308,73 @@ fn swatch(colours: &std::collections::BTreeMap<String, RGBColor>, p: &str) -> St
         c.2,
         e(p)
     )
+}
+
+/// The table of distributions, one row per `rows` item: P(wipeout) with its interval,
+/// liquidations, drawdown and final equity quantiles over the draws (`per`: "path" for stress
+/// paths, "run" for a sweep's runs), with a Sweep column when `sweep_column`.
+pub(crate) fn distribution_table(
+    h: &mut String,
+    rows: &[StressRow],
+    colours: &std::collections::BTreeMap<String, RGBColor>,
+    per: &str,
+    sweep_column: bool,
+) {
+    let _ = writeln!(
+        h,
+        "<div class=\"scroll\"><table class=\"sortable\"><thead><tr><th>Account</th><th>Policy</th>{}{}<th>P(wipeout)</th><th>95 % interval</th><th>P(≥ 1 liquidation)</th><th>Liquidations / {per}</th><th>Max drawdown, median</th><th>Max drawdown, 95th pct</th><th>Final equity 5 %</th><th>median</th><th>95 %</th><th>Start</th></tr></thead><tbody>",
+        if sweep_column { "<th>Sweep</th>" } else { "" },
+        if sweep_column {
+            String::new()
+        } else {
+            format!("<th>{}s</th>", capitalised(per))
+        },
+    );
+    for r in rows {
+        let first = if sweep_column {
+            format!("<td>{}</td>", e(&r.params))
+        } else {
+            format!(
+                "{}{}</td>",
+                num(r.paths as f64),
+                group_thousands(&r.paths.to_string())
+            )
+        };
+        let _ = writeln!(
+            h,
+            "<tr><td>{}</td><td>{}</td>{first}{}{}</td><td class=\"n\">{} – {}</td>{}{}</td>{}{:.2}</td>{}{:.1}%</td>{}{:.1}%</td>{}{}</td>{}{}</td>{}{}</td>{}{}</td></tr>",
+            e(&r.account),
+            swatch(colours, &r.policy),
+            num(r.p_wipeout),
+            pct(r.p_wipeout),
+            pct(r.p_wipeout_low),
+            pct(r.p_wipeout_high),
+            num(r.p_liquidated),
+            pct(r.p_liquidated),
+            num(r.mean_liquidations),
+            r.mean_liquidations,
+            num(r.max_drawdown_median),
+            r.max_drawdown_median,
+            num(r.max_drawdown_p95),
+            r.max_drawdown_p95,
+            num(r.final_p05),
+            usd(r.final_p05),
+            num(r.final_median),
+            usd(r.final_median),
+            num(r.final_p95),
+            usd(r.final_p95),
+            num(r.start_equity),
+            usd(r.start_equity),
+        );
+    }
+    h.push_str("</tbody></table></div>");
+}
+
+fn capitalised(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_uppercase().chain(c).collect())
+        .unwrap_or_default()
 }
 
 /// Renders the stress page (fan charts inlined as SVG, uPlot for the interactive copies).
@@ -333,37 +404,8 @@ pub fn render_stress_html(s: &StressSection) -> Result<String, ReportError> {
 
     h.push_str("<section id=\"stress\"><h2>Distribution per policy</h2>\n");
     h.push_str("<p class=\"hint\">Every account × policy ran on every path; the paths are the same for all policies. A path is a wipeout when the account's equity reached zero. Intervals are 95 % (Wilson).</p>\n");
-    h.push_str("<div class=\"scroll\"><table class=\"sortable\"><thead><tr><th>Account</th><th>Policy</th><th>Sweep</th><th>P(wipeout)</th><th>95 % interval</th><th>P(≥ 1 liquidation)</th><th>Liquidations / path</th><th>Max drawdown, median</th><th>Max drawdown, 95th pct</th><th>Final equity 5 %</th><th>median</th><th>95 %</th><th>Start</th></tr></thead><tbody>\n");
-    for r in &s.rows {
-        let _ = writeln!(
-            h,
-            "<tr><td>{}</td><td>{}</td><td>{}</td>{}{}</td><td class=\"n\">{} – {}</td>{}{}</td>{}{:.2}</td>{}{:.1}%</td>{}{:.1}%</td>{}{}</td>{}{}</td>{}{}</td>{}{}</td></tr>",
-            e(&r.account),
-            swatch(&colours, &r.policy),
-            e(&r.params),
-            num(r.p_wipeout),
-            pct(r.p_wipeout),
-            pct(r.p_wipeout_low),
-            pct(r.p_wipeout_high),
-            num(r.p_liquidated),
-            pct(r.p_liquidated),
-            num(r.mean_liquidations),
-            r.mean_liquidations,
-            num(r.max_drawdown_median),
-            r.max_drawdown_median,
-            num(r.max_drawdown_p95),
-            r.max_drawdown_p95,
-            num(r.final_p05),
-            usd(r.final_p05),
-            num(r.final_median),
-            usd(r.final_median),
-            num(r.final_p95),
-            usd(r.final_p95),
-            num(r.start_equity),
-            usd(r.start_equity),
-        );
-    }
-    h.push_str("</tbody></table></div></section>\n");
+    distribution_table(&mut h, &s.rows, &colours, "path", true);
+    h.push_str("</section>\n");
 
     h.push_str("<section id=\"paired\"><h2>Cross − isolated, same paths</h2>\n");
     if s.pairs.is_empty() {

@@ -326,6 +326,7 @@ fn empty_cases_render() {
         assumptions: vec![],
         checklist: None,
         claims: None,
+        sweep: None,
     };
     for kind in ChartKind::ALL {
         svg(kind, &nothing);
@@ -904,4 +905,28 @@ fn a_page_with_adl_shows_the_effect_the_chain_and_the_markers() {
             &["BTCUSDT short deleveraged 2024-03-05 21:13 (quantile 3, 100 %) → book liquidated"],
         );
     }
+}
+
+/// A liquidation with no margin balance left has an infinite margin ratio (so does the equity
+/// point at it, and the ADL score of a position whose margin is gone): JSON has no infinity, so
+/// they are written as `null`, and a report input or a shard's run must read them back as they
+/// were.
+#[test]
+fn infinite_margin_ratios_round_trip_through_json() {
+    let mut input = sample();
+    let run = input
+        .runs
+        .iter_mut()
+        .find(|r| !r.liquidations.is_empty())
+        .expect("a run with a liquidation");
+    run.liquidations[0].margin_ratio = f64::INFINITY;
+    run.equity[1].margin_ratio = f64::INFINITY;
+    run.summary.profit_factor = f64::INFINITY;
+    let text = serde_json::to_string(&input).unwrap();
+    assert!(
+        text.contains("\"margin_ratio\":null"),
+        "infinity written as null"
+    );
+    let back: ReportInput = serde_json::from_str(&text).unwrap();
+    assert_eq!(back, input);
 }

@@ -83,7 +83,8 @@ pub use ordered::for_each_in_order;
 pub use returns::MarketStats;
 
 pub use checklist::{
-    ChannelSummary, ChecklistConfig, ChecklistRow, Verdict, channel_summaries, checklist,
+    ChannelSummary, ChecklistConfig, ChecklistRow, Verdict, add_cascade_victims, channel_summaries,
+    channel_summaries_of, checklist,
 };
 
 pub use config::{
@@ -233,10 +234,10 @@ pub fn run_all(
 /// A job's simulation as [`run_each`] hands it to its `each`: call it to run the job.
 pub type Simulate<'a> = &'a dyn Fn() -> Result<RunResult, SimError>;
 
-/// Runs every (account, policy) job like [`run_all`] over `stats`' market, and hands each result to
-/// `sink` on the calling thread in job order as soon as it and every job before it are done, so
-/// that results can be written as they come while at most `2 × threads` are held
-/// ([`for_each_in_order`]).
+/// Runs every (account, policy) job (owned or borrowed) like [`run_all`] over `stats`' market, and
+/// hands each result to `sink` on the calling thread in job order as soon as it and every job
+/// before it are done, so that results can be written as they come while at most `2 × threads`
+/// are held ([`for_each_in_order`]).
 ///
 /// On the worker thread, `each(i, simulate)` is called for job `i`: `simulate()` runs it
 /// ([`run_unannotated`]); `each` is where the caller annotates the result
@@ -247,16 +248,20 @@ pub type Simulate<'a> = &'a dyn Fn() -> Result<RunResult, SimError>;
 /// The first error in job order: [`SimError::Job`] (converted into `E`) for a failed job, or
 /// `sink`'s error.
 #[allow(clippy::too_many_arguments)]
-pub fn run_each<T: Send, E: From<SimError>>(
+pub fn run_each<T: Send, E: From<SimError>, A, P>(
     stats: &MarketStats<'_>,
     brackets: &BracketBook,
     signals: &[SignalEvent],
-    jobs: &[(Account, Policy)],
+    jobs: &[(A, P)],
     cfg: &EngineConfig,
     threads: Option<usize>,
     each: impl Fn(usize, Simulate<'_>) -> Result<T, SimError> + Sync,
     mut sink: impl FnMut(usize, T) -> Result<(), E>,
-) -> Result<(), E> {
+) -> Result<(), E>
+where
+    A: std::borrow::Borrow<Account> + Sync,
+    P: std::borrow::Borrow<Policy> + Sync,
+{
     let market = stats.market();
     for_each_in_order(
         jobs.len(),
@@ -264,7 +269,14 @@ pub fn run_each<T: Send, E: From<SimError>>(
         |i| {
             let (account, policy) = &jobs[i];
             each(i, &|| {
-                run_unannotated(market, brackets, signals, account, policy, cfg)
+                run_unannotated(
+                    market,
+                    brackets,
+                    signals,
+                    account.borrow(),
+                    policy.borrow(),
+                    cfg,
+                )
             })
         },
         |i, r| match r {

@@ -522,18 +522,37 @@ fn check_one(
 /// closed with [`ExitReason::Cascade`]), median safe leverage, verdict counts. Channels in order of
 /// first appearance.
 pub fn channel_summaries(rows: &[ChecklistRow], cross_runs: &[&RunResult]) -> Vec<ChannelSummary> {
+    let mut victims = std::collections::BTreeSet::new();
+    for run in cross_runs {
+        add_cascade_victims(run, &mut victims);
+    }
+    channel_summaries_of(rows, &victims, cross_runs.len())
+}
+
+/// Adds to `victims` the ids of the calls that were cascade victims in `run` (a trade of the
+/// call closed with [`ExitReason::Cascade`]): what [`channel_summaries_of`] needs from each cross
+/// run, gathered as runs finish so that the runs themselves need not be kept.
+pub fn add_cascade_victims(run: &RunResult, victims: &mut std::collections::BTreeSet<String>) {
+    for tr in &run.trades {
+        if !tr.background && tr.exit_reason == ExitReason::Cascade {
+            victims.insert(tr.signal_id.to_string());
+        }
+    }
+}
+
+/// [`channel_summaries`] from the cascade victims of `cross_runs` runs gathered with
+/// [`add_cascade_victims`].
+pub fn channel_summaries_of(
+    rows: &[ChecklistRow],
+    victims: &std::collections::BTreeSet<String>,
+    cross_runs: usize,
+) -> Vec<ChannelSummary> {
     let mut order: Vec<&str> = Vec::new();
     for r in rows {
         if !order.contains(&r.channel.as_str()) {
             order.push(&r.channel);
         }
     }
-    let victims: std::collections::BTreeSet<&str> = cross_runs
-        .iter()
-        .flat_map(|run| run.trades.iter())
-        .filter(|tr| !tr.background && tr.exit_reason == ExitReason::Cascade)
-        .map(|tr| tr.signal_id.as_str())
-        .collect();
     order
         .into_iter()
         .map(|ch| {
@@ -554,8 +573,8 @@ pub fn channel_summaries(rows: &[ChecklistRow], cross_runs: &[&RunResult]) -> Ve
                 calls_with_stop: with_stop.len(),
                 stop_beyond_liq_share: (!with_stop.is_empty())
                     .then(|| beyond as f64 / with_stop.len() as f64),
-                cross_runs: cross_runs.len(),
-                cascade_victim_share: (!cross_runs.is_empty() && n > 0).then(|| {
+                cross_runs,
+                cascade_victim_share: (cross_runs > 0 && n > 0).then(|| {
                     mine.iter()
                         .filter(|r| victims.contains(r.signal_id.as_str()))
                         .count() as f64
