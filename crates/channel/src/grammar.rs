@@ -9,7 +9,7 @@
 use crate::tokens::{Mark, Tok};
 use serde::Deserialize;
 use std::borrow::Borrow;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
 /// FNV-1a: the vocabulary lookups hash short words, where SipHash's set-up dominates.
@@ -457,8 +457,9 @@ pub struct LifecycleWords {
 pub struct Grammar {
     /// (phrase as words, field), longest phrases first.
     labels: Vec<(Vec<String>, Field)>,
-    /// Indices into `labels` by the phrase's first word.
-    by_first: BTreeMap<String, Vec<usize>>,
+    /// Indices into `labels` by the phrase's first word (looked up for every word of every
+    /// message: a hash map, not a tree).
+    by_first: HashMap<String, Vec<usize>, BuildHasherDefault<Fnv>>,
     /// Word -> the classes ([`wc`]) it belongs to: one lookup per word.
     words: WordMap,
     quotes: Vec<String>,
@@ -511,7 +512,7 @@ impl Grammar {
         }
         let mut g = Grammar {
             labels,
-            by_first: BTreeMap::new(),
+            by_first: HashMap::default(),
             words: WordMap::default(),
             quotes: QUOTES.iter().map(|q| q.to_string()).collect(),
         };
@@ -543,7 +544,7 @@ impl Grammar {
         let mut g = if file.replace {
             Grammar {
                 labels: Vec::new(),
-                by_first: BTreeMap::new(),
+                by_first: HashMap::default(),
                 words: WordMap::default(),
                 quotes: Vec::new(),
             }

@@ -1,11 +1,13 @@
 //! Renders an [`Import`]: the signal file (CSV or JSON Lines in the project's format, DESIGN.md §4
 //! plus `msg_id` and `entries`), the import report (CSV and JSON) and the claims table (CSV).
-//! Everything is rendered to memory; the caller writes files.
+//! Each is written to any [`Write`] (the command streams them into its staging files, rendered in
+//! parallel chunks) or rendered to a `String`.
 
 use crate::classify::{Claim, Import, Record};
 use rayon::prelude::*;
 use ringfence_model::signal::SIGNAL_COLUMNS;
 use ringfence_model::{Action, EntrySpec, SignalEvent, time::iso};
+use std::io::{self, Write};
 
 fn opt(v: Option<f64>) -> String {
     v.map(|x| x.to_string()).unwrap_or_default()
@@ -65,56 +67,101 @@ fn cells(e: &SignalEvent) -> [String; 13] {
 }
 
 /// Rows rendered per task: CSV quoting is decided field by field, so chunks rendered apart and
-/// joined in order give the same bytes as one writer.
+/// written in order give the same bytes as one writer.
 const RENDER_CHUNK: usize = 4096;
 
-fn csv_string<T: Sync, R: AsRef<[String]>>(
+/// Chunks rendered side by side before they are written; their buffers are reused for the next
+/// group, so an output of any size needs only this many chunk buffers in memory.
+const RENDER_WINDOW: usize = 4;
+
+/// Writes `items` to `out`: `render(first, rows, buf)` appends the bytes of `rows` (the first of
+/// which is `items[first]`) to `buf`. Chunks of [`RENDER_CHUNK`] rows are rendered in parallel,
+/// [`RENDER_WINDOW`] at a time, and written in order.
+fn write_chunked<T: Sync, W: Write + ?Sized>(
+    out: &mut W,
+    items: &[T],
+    render: impl Fn(usize, &[T], &mut Vec<u8>) + Sync,
+) -> io::Result<()> {
+    let mut bufs: Vec<Vec<u8>> = (0..RENDER_WINDOW).map(|_| Vec::new()).collect();
+    for (g, group) in items.chunks(RENDER_CHUNK * RENDER_WINDOW).enumerate() {
+        let n = group.len().div_ceil(RENDER_CHUNK);
+        let first = g * RENDER_CHUNK * RENDER_WINDOW;
+        bufs[..n]
+            .par_iter_mut()
+            .zip(group.par_chunks(RENDER_CHUNK))
+            .enumerate()
+            .for_each(|(k, (buf, rows))| {
+                buf.clear();
+                render(first + k * RENDER_CHUNK, rows, buf);
+            });
+        for buf in &bufs[..n] {
+            out.write_all(buf)?;
+        }
+    }
+    Ok(())
+}
+
+/// Writes a CSV table: `header`, then one record per item (rendered in parallel chunks).
+fn write_csv<T: Sync, R: AsRef<[String]>, W: Write + ?Sized>(
+    out: &mut W,
     header: &[&str],
     items: &[T],
     row: impl Fn(&T) -> R + Sync,
-) -> String {
-    let render = |rows: &[T], header: Option<&[&str]>| {
-        let mut w = csv::Writer::from_writer(Vec::new());
+) -> io::Result<()> {
+    let mut head = csv::Writer::from_writer(Vec::new());
+    head.write_record(header)?;
+    out.write_all(&head.into_inner().map_err(|e| e.into_error())?)?;
+    write_chunked(out, items, |_, rows, buf| {
+        let mut w = csv::Writer::from_writer(buf);
         // writing to memory cannot fail
-        if let Some(h) = header {
-            let _ = w.write_record(h);
-        }
         for r in rows {
             let _ = w.write_record(row(r).as_ref());
         }
-        w.into_inner().unwrap_or_default()
-    };
-    let mut out = render(&[], Some(header));
-    let parts: Vec<Vec<u8>> = items
-        .par_chunks(RENDER_CHUNK)
-        .map(|c| render(c, None))
-        .collect();
-    out.reserve(parts.iter().map(Vec::len).sum());
-    for p in parts {
-        out.extend_from_slice(&p);
-    }
+        let _ = w.flush();
+    })
+}
+
+/// Renders to memory with a writer function (writing to a `Vec` cannot fail; every writer here
+/// writes UTF-8).
+fn to_string(write: impl FnOnce(&mut Vec<u8>) -> io::Result<()>) -> String {
+    let mut out = Vec::new();
+    let _ = write(&mut out);
     String::from_utf8(out).unwrap_or_default()
+}
+
+/// Writes the signal file as CSV, or as JSON Lines when `jsonl`.
+pub fn write_signals<W: Write + ?Sized>(
+    out: &mut W,
+    events: &[SignalEvent],
+    jsonl: bool,
+) -> io::Result<()> {
+    if jsonl {
+        write_chunked(out, events, |_, rows, buf| {
+            for e in rows {
+                let mut obj = serde_json::Map::new();
+                for (k, v) in SIGNAL_COLUMNS.iter().zip(cells(e)) {
+                    if !v.is_empty() {
+                        obj.insert((*k).to_string(), serde_json::Value::String(v));
+                    }
+                }
+                // a map of strings always serializes
+                let _ = serde_json::to_writer(&mut *buf, &serde_json::Value::Object(obj));
+                buf.push(b'\n');
+            }
+        })
+    } else {
+        write_csv(out, &SIGNAL_COLUMNS, events, cells)
+    }
 }
 
 /// The signal file as CSV.
 pub fn signals_csv(events: &[SignalEvent]) -> String {
-    csv_string(&SIGNAL_COLUMNS, events, cells)
+    to_string(|out| write_signals(out, events, false))
 }
 
 /// The signal file as JSON Lines (same keys; empty cells left out).
 pub fn signals_jsonl(events: &[SignalEvent]) -> String {
-    let mut out = String::new();
-    for e in events {
-        let mut obj = serde_json::Map::new();
-        for (k, v) in SIGNAL_COLUMNS.iter().zip(cells(e)) {
-            if !v.is_empty() {
-                obj.insert((*k).to_string(), serde_json::Value::String(v));
-            }
-        }
-        out.push_str(&serde_json::Value::Object(obj).to_string());
-        out.push('\n');
-    }
-    out
+    to_string(|out| write_signals(out, events, true))
 }
 
 const REPORT_COLUMNS: [&str; 10] = [
@@ -145,16 +192,21 @@ fn record_cells(r: &Record) -> Vec<String> {
     ]
 }
 
-/// The import report as CSV: one row per message.
-pub fn report_csv(import: &Import) -> String {
-    csv_string(&REPORT_COLUMNS, &import.records, record_cells)
+/// Writes the import report as CSV: one row per message.
+pub fn write_report_csv<W: Write + ?Sized>(out: &mut W, import: &Import) -> io::Result<()> {
+    write_csv(out, &REPORT_COLUMNS, &import.records, record_cells)
 }
 
-/// The import report as JSON: the counts and the parse rate, then `messages` with one object per
-/// message, one per line (readable with `grep`, and rendered in parallel chunks).
-pub fn report_json(import: &Import) -> String {
+/// The import report as CSV: one row per message.
+pub fn report_csv(import: &Import) -> String {
+    to_string(|out| write_report_csv(out, import))
+}
+
+/// Writes the import report as JSON: the counts and the parse rate, then `messages` with one
+/// object per message, one per line (readable with `grep`, and rendered in parallel chunks).
+pub fn write_report_json<W: Write + ?Sized>(out: &mut W, import: &Import) -> io::Result<()> {
     let c = import.counts();
-    let mut out = serde_json::json!({
+    let mut head = serde_json::json!({
         "calls": c.calls,
         "updates": c.updates,
         "claims": c.claims,
@@ -163,30 +215,26 @@ pub fn report_json(import: &Import) -> String {
         "parse_rate": c.parse_rate(),
     })
     .to_string();
-    out.pop(); // the closing brace: `messages` follows
-    out.push_str(",\"messages\":[");
-    let parts: Vec<String> = import
-        .records
-        .par_chunks(RENDER_CHUNK)
-        .map(|rows| {
-            let mut s = String::new();
-            for r in rows {
-                s.push('\n');
-                // a record of plain fields always serializes
-                s.push_str(&serde_json::to_string(r).unwrap_or_default());
-                s.push(',');
+    head.pop(); // the closing brace: `messages` follows
+    head.push_str(",\"messages\":[");
+    out.write_all(head.as_bytes())?;
+    write_chunked(out, &import.records, |first, rows, buf| {
+        for (i, r) in rows.iter().enumerate() {
+            // a comma between records, none after the last
+            if first + i > 0 {
+                buf.push(b',');
             }
-            s
-        })
-        .collect();
-    for p in parts {
-        out.push_str(&p);
-    }
-    if !import.records.is_empty() {
-        out.pop(); // the last comma
-    }
-    out.push_str("\n]}\n");
-    out
+            buf.push(b'\n');
+            // a record of plain fields always serializes
+            let _ = serde_json::to_writer(&mut *buf, r);
+        }
+    })?;
+    out.write_all(b"\n]}\n")
+}
+
+/// The import report as JSON (see [`write_report_json`]).
+pub fn report_json(import: &Import) -> String {
+    to_string(|out| write_report_json(out, import))
 }
 
 const CLAIM_COLUMNS: [&str; 7] = [
@@ -211,9 +259,14 @@ fn claim_cells(c: &Claim) -> Vec<String> {
     ]
 }
 
+/// Writes the claims table as CSV.
+pub fn write_claims_csv<W: Write + ?Sized>(out: &mut W, claims: &[Claim]) -> io::Result<()> {
+    write_csv(out, &CLAIM_COLUMNS, claims, claim_cells)
+}
+
 /// The claims table as CSV.
 pub fn claims_csv(claims: &[Claim]) -> String {
-    csv_string(&CLAIM_COLUMNS, claims, claim_cells)
+    to_string(|out| write_claims_csv(out, claims))
 }
 
 /// Everything an import writes, rendered to memory.
@@ -251,9 +304,28 @@ pub fn render_all(import: &Import, jsonl: bool) -> Rendered {
 
 /// The import report (CSV, JSON) and the claims table, rendered side by side on the thread pool.
 pub fn render_reports(import: &Import) -> (String, String, String) {
-    let (report_csv, (report_json, claims_csv)) = rayon::join(
-        || report_csv(import),
-        || rayon::join(|| report_json(import), || claims_csv(&import.claims)),
+    let (mut csv, mut json, mut claims) = (Vec::new(), Vec::new(), Vec::new());
+    // writing to memory cannot fail
+    let _ = write_reports(import, [&mut csv, &mut json, &mut claims]);
+    let text = |b: Vec<u8>| String::from_utf8(b).unwrap_or_default();
+    (text(csv), text(json), text(claims))
+}
+
+/// Writes the import report CSV, the import report JSON and the claims table to `outs` (in that
+/// order), side by side on the thread pool; the result of each, in the same order.
+pub fn write_reports<W: Write + Send + ?Sized>(
+    import: &Import,
+    outs: [&mut W; 3],
+) -> [io::Result<()>; 3] {
+    let [csv, json, claims] = outs;
+    let (a, (b, c)) = rayon::join(
+        || write_report_csv(csv, import),
+        || {
+            rayon::join(
+                || write_report_json(json, import),
+                || write_claims_csv(claims, &import.claims),
+            )
+        },
     );
-    (report_csv, report_json, claims_csv)
+    [a, b, c]
 }

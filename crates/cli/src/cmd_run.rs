@@ -14,6 +14,7 @@ use clap::Args;
 use ringfence_data::tables::{ParquetStream, TableColumn};
 use ringfence_model::RunResult;
 use ringfence_model::time::{iso, timeframe_label};
+use ringfence_report::charts::{STORED_CURVE_POINTS, thin_equity};
 use ringfence_sim::Intrabar;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -62,8 +63,12 @@ pub fn parse_intrabar(s: &str) -> Result<Intrabar> {
     }
 }
 
-/// Runs a merge reads from a shard's `runs.parquet` at a time (and a shard writes per row group).
-const MERGE_SLICE: usize = 256;
+/// Runs a merge reads from a shard's `runs.parquet` at a time, and the most a shard writes per row
+/// group.
+const MERGE_SLICE: usize = 64;
+
+/// The most JSON text a shard holds before it writes a row group.
+const SHARD_BATCH_BYTES: usize = 16 << 20;
 
 /// Runs the command.
 pub fn run(args: RunArgs) -> Result<()> {
@@ -188,7 +193,8 @@ fn finish_outputs(
 
 /// Runs shard `s` of the job list and writes `<out>/shard=i`: `shard.json` and `runs.parquet`
 /// (one row per run: its index in the job list, its name and the run serialised as JSON, exact:
-/// floats round-trip, money as decimal strings).
+/// floats round-trip, money as decimal strings; its equity at the report's bounded resolution,
+/// except with `--full-equity` and for the first job, whose curve the checklist reads).
 fn run_shard(
     args: &RunArgs,
     s: Shard,
@@ -217,8 +223,8 @@ fn run_shard(
     };
     let staging = Staging::new(&shard::shard_dir(&out, &s))?;
     write_json(&staging.dir().join("shard.json"), &manifest)?;
-    // Each run is serialised as it finishes and written MERGE_SLICE runs per row group: memory
-    // holds a slice of the shard's runs, not all of them.
+    // Each run is serialised as it finishes and written in row groups of at most MERGE_SLICE runs
+    // and SHARD_BATCH_BYTES of text: memory holds a slice of the shard's runs, not all of them.
     let mut stream = ParquetStream::create(&staging.dir().join("runs.parquet"))?;
     let mut batch: Vec<(i64, String, String)> = Vec::new();
     let columns = |batch: &mut Vec<(i64, String, String)>| {
@@ -235,20 +241,25 @@ fn run_shard(
         ]
     };
     let mut done = 0usize;
+    let mut batch_bytes = 0usize;
     pipeline::stream_jobs(
         prepared,
         &jobs[range.clone()],
         &sc.engine,
         args.threads,
         &Timings::default(),
-        |i, r| {
-            batch.push((
-                (range.start + i) as i64,
-                r.run.clone(),
-                serde_json::to_string(&r)?,
-            ));
+        |i, mut r| {
+            let index = range.start + i;
+            if index > 0 && !args.full_equity {
+                // Only the first job's curve is read at full resolution (by the checklist);
+                // the others are stored as the run directory keeps them.
+                r.equity = thin_equity(&r.equity, STORED_CURVE_POINTS);
+            }
+            batch.push((index as i64, r.run.clone(), serde_json::to_string(&r)?));
             done += 1;
-            if batch.len() >= MERGE_SLICE {
+            batch_bytes += batch.last().map_or(0, |b| b.2.len());
+            if batch.len() >= MERGE_SLICE || batch_bytes >= SHARD_BATCH_BYTES {
+                batch_bytes = 0;
                 stream.write(columns(&mut batch))?;
             }
             Ok(())
@@ -372,7 +383,11 @@ pub fn merge(shards: &[(PathBuf, Manifest)], out: &Path, no_report: bool) -> Res
                         &pipeline::default_checklist_config(&sc),
                     ));
                 }
-                writer.push(r)?;
+                if at == 0 || full_equity {
+                    writer.push(r)?;
+                } else {
+                    writer.push_thinned(r)?;
+                }
                 at += 1;
             }
         }

@@ -272,7 +272,18 @@ impl RunWriter {
 
     /// Writes the rows of the next run (runs come in job order) and keeps what the report needs
     /// of it.
-    pub fn push(&mut self, mut run: RunResult) -> Result<()> {
+    pub fn push(&mut self, run: RunResult) -> Result<()> {
+        self.push_run(run, false)
+    }
+
+    /// [`RunWriter::push`] of a run whose equity is already at the bounded resolution
+    /// (`thin_equity(…, STORED_CURVE_POINTS)` of its full curve, as a shard stores it): the same
+    /// bytes as pushing the run with its full curve, without `equity.parquet`'s points.
+    pub fn push_thinned(&mut self, run: RunResult) -> Result<()> {
+        self.push_run(run, true)
+    }
+
+    fn push_run(&mut self, mut run: RunResult, thinned: bool) -> Result<()> {
         let index = self.pushed;
         self.pushed += 1;
         self.summary
@@ -299,7 +310,9 @@ impl RunWriter {
             let rows = tables::in_run(&run, |r| &r.equity);
             full.write(tables::parquet_columns(&tables::equity(), &rows))?;
         }
-        run.equity = thin_equity(&run.equity, STORED_CURVE_POINTS);
+        if !thinned {
+            run.equity = thin_equity(&run.equity, STORED_CURVE_POINTS);
+        }
         if let Keep::All(_) = self.keep {
             self.equity
                 .write(&tables::equity(), &tables::in_run(&run, |r| &r.equity))?;

@@ -319,6 +319,13 @@ fn run_shards_merge_to_the_single_run_byte_for_byte() {
     sharded_equals_single(&["run"], &[]);
 }
 
+/// With `--full-equity` the shards keep every equity point (for `equity.parquet`); without it
+/// they store the curves at the bounded resolution, and both merge to the single run.
+#[test]
+fn full_equity_run_shards_merge_to_the_single_run_byte_for_byte() {
+    sharded_equals_single(&["run"], &["--full-equity", "--no-report"]);
+}
+
 #[test]
 fn stress_shards_merge_to_the_single_run_byte_for_byte() {
     sharded_equals_single(&["stress"], &["--paths", "9", "--seed", "5"]);

@@ -154,7 +154,9 @@ pub struct LiquidationEvent {
     pub mode: MarginMode,
     /// Positions closed.
     pub positions: Vec<LiquidatedPosition>,
-    /// Margin ratio at the trigger (maintenance / margin balance; ≥ 1 means liquidation).
+    /// Margin ratio at the trigger (maintenance / margin balance; ≥ 1 means liquidation; infinite
+    /// when the balance is not positive, written as `null` in JSON and read back as infinite).
+    #[serde(with = "infinite_as_null")]
     pub margin_ratio: f64,
     /// Margin balance at the trigger.
     pub margin_balance: Decimal,
@@ -243,7 +245,9 @@ pub struct AdlRecord {
     pub fraction: f64,
     /// Realised PnL of the closed quantity (always positive: ADL only takes profitable positions).
     pub pnl: Decimal,
-    /// The position's ADL ranking score (Binance "leverage PnL") at the trigger.
+    /// The position's ADL ranking score (Binance "leverage PnL") at the trigger (infinite when
+    /// its margin is gone; written as `null` in JSON and read back as infinite).
+    #[serde(with = "infinite_as_null")]
     pub score: f64,
     /// Its ADL quantile 0–4 (4 = first in the queue).
     pub quantile: u8,
@@ -262,7 +266,9 @@ pub struct EquityPoint {
     pub equity: f64,
     /// Drawdown from the running peak, as a fraction (0.25 = 25 %).
     pub drawdown: f64,
-    /// Cross margin ratio (Σ MM / margin balance), 0 with no cross position.
+    /// Cross margin ratio (Σ MM / margin balance), 0 with no cross position, infinite when the
+    /// balance is not positive (written as `null` in JSON and read back as infinite).
+    #[serde(with = "infinite_as_null")]
     pub margin_ratio: f64,
     /// Open positions.
     pub open_positions: u32,
@@ -384,6 +390,69 @@ impl std::fmt::Debug for RunResult {
 }
 
 impl RunResult {
+    /// Gives every ledger amount that is zero a positive sign. `Decimal` arithmetic can end on a
+    /// negative zero (a sum of opposite funding payments, `max` of −0 and 0), which JSON shows as
+    /// `"-0"` and reads back as `"0"`: with zeros unsigned, a run serialised and read back (a
+    /// shard's runs, `report-input.json`) writes the same bytes again. Scales are kept (`-0.00`
+    /// becomes `0.00`).
+    pub fn unsign_zeros(&mut self) {
+        fn z(d: &mut Decimal) {
+            if d.is_zero() {
+                d.set_sign_positive(true);
+            }
+        }
+        for t in &mut self.trades {
+            for d in [
+                &mut t.qty,
+                &mut t.leverage,
+                &mut t.margin,
+                &mut t.margin_added,
+                &mut t.pnl,
+                &mut t.fees,
+                &mut t.clearance_fee,
+                &mut t.funding,
+            ] {
+                z(d);
+            }
+            for e in &mut t.exits {
+                for d in [&mut e.qty, &mut e.pnl, &mut e.fee] {
+                    z(d);
+                }
+            }
+        }
+        for l in &mut self.liquidations {
+            for d in [
+                &mut l.margin_balance,
+                &mut l.maintenance,
+                &mut l.clearance_fee,
+                &mut l.insurance_shortfall,
+            ] {
+                z(d);
+            }
+            for p in &mut l.positions {
+                z(&mut p.loss_beyond_margin);
+                z(&mut p.upnl);
+            }
+        }
+        for a in &mut self.adl {
+            z(&mut a.qty);
+            z(&mut a.pnl);
+        }
+        let s = &mut self.summary;
+        for d in [
+            &mut s.start_equity,
+            &mut s.final_equity,
+            &mut s.insurance_shortfall,
+            &mut s.fees,
+            &mut s.funding,
+        ] {
+            z(d);
+        }
+        if let Some(d) = &mut self.adl_off_final_equity {
+            z(d);
+        }
+    }
+
     /// With ADL on: the PnL ADL cost (negative) or saved (positive) — final equity minus the final
     /// equity of the same run with ADL off — and that amount as a share of the ADL-off run's PnL
     /// (`None` when that PnL is zero). `None` with ADL off.

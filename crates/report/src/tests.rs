@@ -906,3 +906,53 @@ fn a_page_with_adl_shows_the_effect_the_chain_and_the_markers() {
         );
     }
 }
+
+/// A liquidation with no margin balance left has an infinite margin ratio (so does the equity
+/// point at it, and the ADL score of a position whose margin is gone): JSON has no infinity, so
+/// they are written as `null`, and a report input or a shard's run must read them back as they
+/// were.
+#[test]
+fn infinite_margin_ratios_round_trip_through_json() {
+    let mut input = sample();
+    let run = input
+        .runs
+        .iter_mut()
+        .find(|r| !r.liquidations.is_empty())
+        .expect("a run with a liquidation");
+    run.liquidations[0].margin_ratio = f64::INFINITY;
+    run.equity[1].margin_ratio = f64::INFINITY;
+    run.summary.profit_factor = f64::INFINITY;
+    let text = serde_json::to_string(&input).unwrap();
+    assert!(
+        text.contains("\"margin_ratio\":null"),
+        "infinity written as null"
+    );
+    let back: ReportInput = serde_json::from_str(&text).unwrap();
+    assert_eq!(back, input);
+}
+
+/// A negative zero (a sum of opposite funding payments) is written `"-0"` in JSON and read back as
+/// `"0"`; with zeros unsigned, as the engine hands its runs over, a run survives the round trip
+/// byte for byte (a merge of shards depends on it). Scales are kept.
+#[test]
+fn unsigned_zeros_survive_a_json_round_trip() {
+    let mut input = sample();
+    let run = input
+        .runs
+        .iter_mut()
+        .find(|r| !r.liquidations.is_empty())
+        .expect("a run with a liquidation");
+    let negative_zero = -Decimal::new(0, 2);
+    assert!(negative_zero.is_sign_negative());
+    run.liquidations[0].insurance_shortfall = negative_zero;
+    run.summary.funding = negative_zero;
+    let before = serde_json::to_string(&*run).unwrap();
+    assert!(before.contains("\"-0.00\""));
+    run.unsign_zeros();
+    let text = serde_json::to_string(&*run).unwrap();
+    assert!(!text.contains("\"-0"), "no negative zero left");
+    assert!(text.contains("\"funding\":\"0.00\""), "scale kept");
+    assert!(text.contains("\"insurance_shortfall\":\"0.00\""));
+    let back: ringfence_model::RunResult = serde_json::from_str(&text).unwrap();
+    assert_eq!(serde_json::to_string(&back).unwrap(), text);
+}

@@ -386,7 +386,13 @@ impl Sim<'_> {
         } else {
             money(dec(mb_after))
         };
-        let shortfall = money((-mb_after).max(Decimal::ZERO));
+        // Zero when the balance is not negative: a positive zero (`max` of −0 and 0 kept the sign
+        // of −0, which JSON then showed as "-0" and a merge of shards read back as "0").
+        let shortfall = if mb_after < Decimal::ZERO {
+            money(-mb_after)
+        } else {
+            Decimal::ZERO
+        };
         self.wallet += shortfall;
         self.auto_exchange(seg, t);
         let any_culprit = closed.iter().any(|(p, _, pnl)| -*pnl > p.im);

@@ -133,7 +133,7 @@ impl Sim<'_> {
             },
             profit_factor,
         };
-        RunResult {
+        let mut r = RunResult {
             run: format!("{}/{}", self.account.name, self.policy.name),
             account: self.account.name.clone(),
             policy: self.policy.name.clone(),
@@ -146,7 +146,9 @@ impl Sim<'_> {
             liquidation_band: None,
             adl: self.adl_log,
             adl_off_final_equity: None,
-        }
+        };
+        r.unsign_zeros();
+        r
     }
 }
 
