@@ -199,7 +199,10 @@ pub fn classify(messages: &[Message], grammar: &Grammar, source: &str) -> Import
     // and the grammar, so it runs in parallel, a chunk at a time (bounded memory); linking updates
     // to calls depends on the order of messages and stays sequential.
     for chunk in order.chunks(ANALYSIS_CHUNK) {
-        let read: Vec<Reading> = chunk.par_iter().map(|m| Reading::of(m, grammar)).collect();
+        let read: Vec<Reading> = chunk
+            .par_iter()
+            .map(|m| Reading::of(m, grammar, source))
+            .collect();
         for (m, reading) in chunk.iter().zip(read) {
             st.line = reading.line;
             st.message(m, reading.text);
@@ -212,8 +215,9 @@ pub fn classify(messages: &[Message], grammar: &Grammar, source: &str) -> Import
 const ANALYSIS_CHUNK: usize = 8192;
 
 /// What a message's text says, read without any state: its one-line form for the report, and
-/// (for a message with text) the call fields and the lifecycle words when it is not a complete
-/// call. The tokens are dropped on the worker that made them.
+/// (for a message with text) the call fields and, for a complete call, the call checked and
+/// rendered (its event and report detail), else the lifecycle words. The tokens are dropped on
+/// the worker that made them.
 struct Reading {
     line: String,
     text: Option<TextReading>,
@@ -223,20 +227,46 @@ struct TextReading {
     parsed: Parsed,
     /// `None` for a complete call (its lifecycle words are never consulted).
     said: Option<Said>,
+    /// For a complete call: the call checked, or why it cannot be taken.
+    call: Option<Result<ReadCall, String>>,
+}
+
+/// A checked call with what its record and the signal file need.
+struct ReadCall {
+    call: Call,
+    detail: String,
+    event: SignalEvent,
+    entry_ref: Option<f64>,
+}
+
+impl ReadCall {
+    fn of(p: &Parsed, m: &Message, source: &str) -> Result<ReadCall, String> {
+        let call = build_call(p)?;
+        Ok(ReadCall {
+            detail: call.detail(),
+            event: call.event(m, source),
+            entry_ref: call.entry_ref(),
+            call,
+        })
+    }
 }
 
 impl Reading {
-    fn of(m: &Message, grammar: &Grammar) -> Reading {
+    fn of(m: &Message, grammar: &Grammar, source: &str) -> Reading {
         let line = one_line(&m.text);
         if m.service.is_some() || m.text.trim().is_empty() {
             return Reading { line, text: None };
         }
         let lines = tokenize(&m.text);
         let parsed = grammar.parse(&lines);
-        let said = (!is_full_call(&parsed)).then(|| grammar.lifecycle(&lines));
+        let (said, call) = if is_full_call(&parsed) {
+            (None, Some(ReadCall::of(&parsed, m, source)))
+        } else {
+            (Some(grammar.lifecycle(&lines)), None)
+        };
         Reading {
             line,
-            text: Some(TextReading { parsed, said }),
+            text: Some(TextReading { parsed, said, call }),
         }
     }
 }
@@ -320,20 +350,20 @@ impl State<'_> {
             self.record(m, Class::Chatter, format!("service message ({action})"));
             return;
         }
-        let Some(TextReading { parsed, said }) = reading else {
+        let Some(TextReading { parsed, said, call }) = reading else {
             self.record(m, Class::Chatter, "no text (media, sticker or empty)");
             return;
         };
         let has_prices =
             !parsed.entries.is_empty() || parsed.stop.is_some() || !parsed.targets.is_empty();
         let Some(said) = said else {
-            self.call(m, &parsed);
+            self.call(m, &parsed, call);
             return;
         };
         if !said.forms.is_empty() {
             self.lifecycle(m, &parsed, &said);
         } else if parsed.symbol.is_some() && has_prices && said.pct.is_none() {
-            self.call(m, &parsed);
+            self.call(m, &parsed, None);
         } else if said.pct.is_some() {
             self.lifecycle(m, &parsed, &said);
         } else if has_prices || (parsed.entry_label && parsed.symbol.is_some()) {
@@ -374,16 +404,21 @@ impl State<'_> {
         })
     }
 
-    fn call(&mut self, m: &Message, p: &Parsed) {
-        match build_call(p) {
+    /// Takes a call (`read`: the call as read beforehand, else it is read here).
+    fn call(&mut self, m: &Message, p: &Parsed, read: Option<Result<ReadCall, String>>) {
+        match read.unwrap_or_else(|| ReadCall::of(p, m, self.source)) {
             Err(reason) => {
                 let sym = p.symbol.clone();
                 let r = self.record(m, Class::Unparsed, reason);
                 r.symbol = sym;
             }
-            Ok(call) => {
+            Ok(ReadCall {
+                call,
+                detail,
+                event,
+                entry_ref,
+            }) => {
                 let symbol = call.symbol.clone();
-                let detail = call.detail();
                 let mut note = String::new();
                 if let Some(o) = p.ote {
                     note = join_note(
@@ -411,15 +446,14 @@ impl State<'_> {
                 if matches!(call.entry, Entry::Market) && !p.market && p.entries.is_empty() {
                     note = join_note(&note, "no entry price written: taken at market");
                 }
-                let event = call.event(m, self.source);
                 self.calls.insert(
                     m.id,
                     CallInfo {
                         time: m.time,
                         symbol: symbol.clone(),
                         side: call.side,
-                        entry_ref: call.entry_ref(),
-                        targets: call.targets.clone(),
+                        entry_ref,
+                        targets: call.targets,
                     },
                 );
                 self.link.insert(m.id, m.id);

@@ -228,24 +228,41 @@ const PLAUSIBLE: std::ops::RangeInclusive<TimestampMs> = 0..=32_503_680_000_000;
 // JSON
 
 #[derive(Deserialize)]
-struct JExport {
-    #[serde(default)]
-    messages: Option<Vec<JMessage>>,
+struct JExport<'a> {
+    #[serde(default, borrow)]
+    messages: Option<Vec<JMessage<'a>>>,
     #[serde(default)]
     chats: Option<serde::de::IgnoredAny>,
 }
 
+/// One message: [`JFields`], read with the note that no `text` has been seen yet (see
+/// [`JEntities`]).
+struct JMessage<'a>(JFields<'a>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for JMessage<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        TEXT_READ.set(false);
+        JFields::deserialize(d).map(JMessage)
+    }
+}
+
+thread_local! {
+    /// Whether the message being read has a non-empty `text` read already: its `text_entities`
+    /// (the same text again, split into entities) are then checked but not joined.
+    static TEXT_READ: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
 #[derive(Deserialize)]
-struct JMessage {
+struct JFields<'a> {
     id: i64,
-    #[serde(rename = "type", default)]
-    kind: String,
-    #[serde(default)]
-    date: Option<String>,
+    #[serde(rename = "type", default, borrow)]
+    kind: JStr<'a>,
+    #[serde(default, borrow)]
+    date: Option<JStr<'a>>,
     #[serde(default)]
     date_unixtime: Option<JNum>,
-    #[serde(default)]
-    edited: Option<String>,
+    #[serde(default, borrow)]
+    edited: Option<JStr<'a>>,
     #[serde(default)]
     edited_unixtime: Option<JNum>,
     #[serde(default)]
@@ -257,12 +274,36 @@ struct JMessage {
     #[serde(default)]
     text: Option<JText>,
     #[serde(default)]
-    text_entities: Option<JText>,
+    text_entities: Option<JEntities>,
 }
 
-/// `date_unixtime` is a string in real exports; accept a number too.
+/// A string value, borrowed from the export where it has no escapes.
+#[derive(Default)]
+struct JStr<'a>(std::borrow::Cow<'a, str>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for JStr<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = JStr<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: serde::de::Error>(self, v: &'de str) -> Result<JStr<'de>, E> {
+                Ok(JStr(std::borrow::Cow::Borrowed(v)))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<JStr<'de>, E> {
+                Ok(JStr(std::borrow::Cow::Owned(v.to_string())))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// `date_unixtime` is a string in real exports (kept here as its value, `None` when it is not a
+/// whole number); accept a number too.
 enum JNum {
-    S(String),
+    S(Option<i64>),
     N(i64),
 }
 
@@ -275,7 +316,7 @@ impl<'de> Deserialize<'de> for JNum {
                 f.write_str("seconds since 1970, as a string or a number")
             }
             fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<JNum, E> {
-                Ok(JNum::S(v.to_string()))
+                Ok(JNum::S(v.trim().parse::<i64>().ok()))
             }
             fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<JNum, E> {
                 Ok(JNum::N(v))
@@ -297,34 +338,64 @@ struct JText(String);
 
 impl<'de> Deserialize<'de> for JText {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> serde::de::Visitor<'de> for V {
-            type Value = JText;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a message text: a string, or an array of strings and entities")
-            }
-            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<JText, E> {
-                Ok(JText(v.to_string()))
-            }
-            fn visit_string<E: serde::de::Error>(self, v: String) -> Result<JText, E> {
-                Ok(JText(v))
-            }
-            fn visit_seq<A: serde::de::SeqAccess<'de>>(
-                self,
-                mut seq: A,
-            ) -> Result<JText, A::Error> {
-                let mut s = String::new();
-                while seq.next_element_seed(PartInto(&mut s))?.is_some() {}
-                Ok(JText(s))
-            }
+        let text = d.deserialize_any(TextVisitor { keep: true })?;
+        if !text.0.is_empty() {
+            TEXT_READ.set(true);
         }
-        d.deserialize_any(V)
+        Ok(text)
     }
 }
 
-/// One part of a text array, appended to the string being joined: a plain string, or an entity
-/// object whose `text` is taken (its other keys are skipped).
-struct PartInto<'s>(&'s mut String);
+/// `text_entities`: read like [`JText`] (so checked the same), but joined only when the message's
+/// `text` was empty or not read yet; otherwise left empty (the `text` is the one taken).
+struct JEntities(String);
+
+impl<'de> Deserialize<'de> for JEntities {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let keep = !TEXT_READ.get();
+        d.deserialize_any(TextVisitor { keep })
+            .map(|JText(s)| JEntities(s))
+    }
+}
+
+/// Reads a text (a string, or an array of strings and entity objects), joining it when `keep`.
+struct TextVisitor {
+    keep: bool,
+}
+
+impl<'de> serde::de::Visitor<'de> for TextVisitor {
+    type Value = JText;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a message text: a string, or an array of strings and entities")
+    }
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<JText, E> {
+        Ok(JText(if self.keep {
+            v.to_string()
+        } else {
+            String::new()
+        }))
+    }
+    fn visit_string<E: serde::de::Error>(self, v: String) -> Result<JText, E> {
+        Ok(JText(if self.keep { v } else { String::new() }))
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<JText, A::Error> {
+        let mut s = String::new();
+        let into = if self.keep { Some(&mut s) } else { None };
+        let mut part = PartInto(into);
+        while seq.next_element_seed(part.reborrow())?.is_some() {}
+        Ok(JText(s))
+    }
+}
+
+/// One part of a text array, appended to the string being joined (when there is one): a plain
+/// string, or an entity object whose `text` is taken (its other keys are skipped).
+struct PartInto<'s>(Option<&'s mut String>);
+
+impl PartInto<'_> {
+    fn reborrow(&mut self) -> PartInto<'_> {
+        PartInto(self.0.as_deref_mut())
+    }
+}
 
 impl<'de> serde::de::DeserializeSeed<'de> for PartInto<'_> {
     type Value = ();
@@ -339,14 +410,18 @@ impl<'de> serde::de::Visitor<'de> for PartInto<'_> {
         f.write_str("a string or an entity object with a \"text\"")
     }
     fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<(), E> {
-        self.0.push_str(v);
+        if let Some(s) = self.0 {
+            s.push_str(v);
+        }
         Ok(())
     }
-    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+    fn visit_map<A: serde::de::MapAccess<'de>>(mut self, mut map: A) -> Result<(), A::Error> {
         while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
             if key == "text" {
                 let t: std::borrow::Cow<'de, str> = map.next_value()?;
-                self.0.push_str(&t);
+                if let Some(s) = self.0.as_deref_mut() {
+                    s.push_str(&t);
+                }
             } else {
                 map.next_value::<serde::de::IgnoredAny>()?;
             }
@@ -387,7 +462,7 @@ pub fn parse_json(name: &str, text: &str, tz: Option<Zone>) -> Result<Vec<Messag
         });
     };
     let mut out = Vec::with_capacity(messages.len());
-    for mut m in messages {
+    for JMessage(mut m) in messages {
         let time = json_time(name, &m, tz)?;
         if !PLAUSIBLE.contains(&time) {
             return Err(ImportError::Message {
@@ -403,7 +478,7 @@ pub fn parse_json(name: &str, text: &str, tz: Option<Zone>) -> Result<Vec<Messag
             body = ents.0;
         }
         let service =
-            (m.kind == "service").then(|| m.action.clone().unwrap_or_else(|| "service".into()));
+            (m.kind.0 == "service").then(|| m.action.clone().unwrap_or_else(|| "service".into()));
         out.push(Message {
             id: m.id,
             time,
@@ -425,7 +500,7 @@ fn strip_pos(s: &str) -> String {
     }
 }
 
-fn json_time(name: &str, m: &JMessage, tz: Option<Zone>) -> Result<TimestampMs, ImportError> {
+fn json_time(name: &str, m: &JFields<'_>, tz: Option<Zone>) -> Result<TimestampMs, ImportError> {
     let bad = |what: String| ImportError::Message {
         file: name.to_string(),
         id: m.id,
@@ -434,14 +509,14 @@ fn json_time(name: &str, m: &JMessage, tz: Option<Zone>) -> Result<TimestampMs, 
     if let Some(u) = &m.date_unixtime {
         let secs = match u {
             JNum::N(n) => Some(*n),
-            JNum::S(s) => s.trim().parse::<i64>().ok(),
+            JNum::S(s) => *s,
         };
         return match secs.and_then(|s| s.checked_mul(1000)) {
             Some(ms) if PLAUSIBLE.contains(&ms) => Ok(ms),
             _ => Err(bad("date_unixtime is not a time in seconds".into())),
         };
     }
-    let Some(date) = &m.date else {
+    let Some(JStr(date)) = &m.date else {
         return Err(bad("has no date".into()));
     };
     let local = NaiveDateTime::parse_from_str(date.trim(), "%Y-%m-%dT%H:%M:%S")

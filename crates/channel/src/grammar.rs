@@ -620,7 +620,27 @@ impl Grammar {
 
     /// Whether `w` belongs to any of the word classes in `class`.
     fn has(&self, w: &str, class: u32) -> bool {
-        self.words.get(w).is_some_and(|c| c & class != 0)
+        self.classes(w) & class != 0
+    }
+
+    /// Every word class `w` belongs to (0 for none): one lookup where several classes are asked.
+    fn classes(&self, w: &str) -> u32 {
+        self.words.get(w).copied().unwrap_or(0)
+    }
+
+    /// [`Grammar::classes`] of `w` lowercased (a tag); short ASCII tags are lowercased on the
+    /// stack.
+    fn classes_lowercase(&self, w: &str) -> u32 {
+        let mut buf = [0u8; 32];
+        if w.len() <= buf.len() && w.is_ascii() {
+            let buf = &mut buf[..w.len()];
+            buf.copy_from_slice(w.as_bytes());
+            buf.make_ascii_lowercase();
+            if let Ok(lower) = std::str::from_utf8(buf) {
+                return self.classes(lower);
+            }
+        }
+        self.classes(&w.to_lowercase())
     }
 
     /// The label starting at `toks[i]`: its field, how many tokens it spans, and an index glued to
@@ -800,10 +820,11 @@ impl Grammar {
                         // `Buy: 0.1 - 0.2`, `LONG 27400`: a direction word before prices is an
                         // entry label; after a long entry `Sell:` gives targets (spot style)
                         let before = p.long;
-                        self.word(w, field, &mut p);
-                        let dir = self.has(w, wc::LONG) || self.has(w, wc::SHORT);
+                        let classes = self.classes(w);
+                        Grammar::word(classes, field, &mut p);
+                        let dir = classes & (wc::LONG | wc::SHORT) != 0;
                         if dir && matches!(toks.get(i), Some(Tok::Punct(':') | Tok::Num(_))) {
-                            let this_long = self.has(w, wc::LONG);
+                            let this_long = classes & wc::LONG != 0;
                             field = Some(
                                 if before.is_some_and(|b| b != this_long) && !p.entries.is_empty() {
                                     Field::Targets
@@ -815,10 +836,10 @@ impl Grammar {
                         }
                     }
                     Tok::Tag(t) => {
-                        let w = t.to_lowercase();
-                        if self.has(&w, wc::LONG) {
+                        let classes = self.classes_lowercase(t);
+                        if classes & wc::LONG != 0 {
                             p.long.get_or_insert(true);
-                        } else if self.has(&w, wc::SHORT) {
+                        } else if classes & wc::SHORT != 0 {
                             p.long.get_or_insert(false);
                         }
                     }
@@ -870,16 +891,18 @@ impl Grammar {
         p
     }
 
-    fn word(&self, w: &str, field: Option<Field>, p: &mut Parsed) {
-        if self.has(w, wc::LONG) {
+    /// What a word of the word classes `classes` says (direction, market, margin mode).
+    fn word(classes: u32, field: Option<Field>, p: &mut Parsed) {
+        let is = |class: u32| classes & class != 0;
+        if is(wc::LONG) {
             p.long.get_or_insert(true);
-        } else if self.has(w, wc::SHORT) {
+        } else if is(wc::SHORT) {
             p.long.get_or_insert(false);
-        } else if field == Some(Field::Entry) && self.has(w, wc::MARKET) {
+        } else if field == Some(Field::Entry) && is(wc::MARKET) {
             p.market = true;
-        } else if self.has(w, wc::CROSS) {
+        } else if is(wc::CROSS) {
             p.cross.get_or_insert(true);
-        } else if self.has(w, wc::ISOLATED) {
+        } else if is(wc::ISOLATED) {
             p.cross.get_or_insert(false);
         }
     }
@@ -937,6 +960,12 @@ impl Grammar {
                 {
                     continue;
                 }
+                // A word with no `/` after it, no quote glued on and no `#`/`$` can only be a pair
+                // after a pair label (`Coin: ETH`): most words stop here, before any copy.
+                let after_label = maybe_label && self.pair_label_before(toks, i);
+                if !(slash || glued_quote || is_tag || after_label) {
+                    continue;
+                }
                 let base = raw.to_ascii_uppercase();
                 // BASE/QUOTE
                 if let (Some(Tok::Punct('/')), Some(Tok::Word(q))) =
@@ -954,7 +983,7 @@ impl Grammar {
                         return Some(format!("{b}{}", if q == "USD" { "USDT" } else { q }));
                     }
                 }
-                if maybe_label && self.pair_label_before(toks, i) && self.plausible_base(&base) {
+                if after_label && self.plausible_base(&base) {
                     labelled = Some(format!("{base}USDT"));
                 }
                 if bare_tag.is_none() && is_tag && self.plausible_base(&base) {
@@ -1131,11 +1160,15 @@ impl Grammar {
                 k = after;
                 continue;
             }
+            let classes = match flat[k] {
+                Tok::Word(w) => self.classes(w),
+                _ => 0,
+            };
             match flat[k] {
-                Tok::Word(w) if self.has(w, wc::CANCEL) => said.forms.push(Lifecycle::Cancel),
-                Tok::Word(w) if self.has(w, wc::STOPPED) => said.forms.push(Lifecycle::StopHit),
-                Tok::Word(w) if self.has(w, wc::PROFIT) => has_profit_word = true,
-                Tok::Word(w) if self.has(w, wc::CLOSE) => {
+                Tok::Word(_) if classes & wc::CANCEL != 0 => said.forms.push(Lifecycle::Cancel),
+                Tok::Word(_) if classes & wc::STOPPED != 0 => said.forms.push(Lifecycle::StopHit),
+                Tok::Word(_) if classes & wc::PROFIT != 0 => has_profit_word = true,
+                Tok::Word(_) if classes & wc::CLOSE != 0 => {
                     let ctx = (k + 1..(k + 3).min(flat.len())).any(|j| {
                         word(j).is_some_and(|x| self.has(x, wc::CLOSE_CTX | wc::PARTIAL))
                             || matches!(flat.get(j), Some(Tok::Pct(_)))

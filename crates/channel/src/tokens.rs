@@ -60,12 +60,19 @@ fn mark_of(c: char) -> Option<Mark> {
 
 /// Splits `text` into lines of tokens (empty lines kept as empty vectors: they end blocks).
 pub fn tokenize(text: &str) -> Vec<Vec<Tok>> {
+    // one character buffer, one token buffer and one number buffer for all lines; each line's
+    // tokens are then moved into a vector of exactly their number (one allocation a line)
     let mut chars = Vec::new();
+    let mut toks = Vec::new();
+    let mut digits = String::new();
     text.split('\n')
         .map(|line| {
             chars.clear();
             chars.extend(line.chars());
-            tokenize_chars(&chars)
+            tokenize_chars(&chars, &mut toks, &mut digits);
+            let mut line_toks = Vec::with_capacity(toks.len());
+            line_toks.append(&mut toks);
+            line_toks
         })
         .collect()
 }
@@ -77,17 +84,18 @@ fn is_dash(c: char) -> bool {
 /// Tokens of one line.
 pub fn tokenize_line(line: &str) -> Vec<Tok> {
     let chars: Vec<char> = line.chars().collect();
-    tokenize_chars(&chars)
+    let mut out = Vec::new();
+    tokenize_chars(&chars, &mut out, &mut String::new());
+    out
 }
 
-/// Tokens of one line given as characters.
-fn tokenize_chars(chars: &[char]) -> Vec<Tok> {
-    let mut out = Vec::new();
+/// Tokens of one line given as characters, pushed to `out` (`digits` is a scratch buffer).
+fn tokenize_chars(chars: &[char], out: &mut Vec<Tok>, digits: &mut String) {
     let mut i = 0;
     while i < chars.len() {
         let c = chars[i];
         if c.is_ascii_digit() || (c == '.' && chars.get(i + 1).is_some_and(char::is_ascii_digit)) {
-            i = lex_number(chars, i, &mut out);
+            i = lex_number(chars, i, out, digits);
         } else if c == '$' || c == '#' {
             if chars
                 .get(i + 1)
@@ -145,11 +153,32 @@ fn tokenize_chars(chars: &[char]) -> Vec<Tok> {
             i += 1;
         }
     }
-    out
 }
 
 /// `chars` upper- or lowercased (ASCII fast, any script correct).
 fn cased(chars: &[char], upper: bool) -> CompactString {
+    // most words are short and ASCII: case them into a stack buffer and copy that in once
+    const INLINE: usize = 24;
+    if chars.len() <= INLINE && chars.iter().all(char::is_ascii) {
+        let mut buf = [0u8; INLINE];
+        for (b, c) in buf.iter_mut().zip(chars) {
+            // ASCII (checked above): one byte each
+            let byte = *c as u8;
+            *b = if upper {
+                byte.to_ascii_uppercase()
+            } else {
+                byte.to_ascii_lowercase()
+            };
+        }
+        if let Ok(text) = std::str::from_utf8(&buf[..chars.len()]) {
+            return CompactString::new(text);
+        }
+    }
+    cased_any(chars, upper)
+}
+
+/// [`cased`] for any characters, one at a time.
+fn cased_any(chars: &[char], upper: bool) -> CompactString {
     let mut s = CompactString::with_capacity(chars.len());
     for &c in chars {
         match (c.is_ascii(), upper) {
@@ -185,9 +214,9 @@ fn perp_suffix(chars: &[char], end: usize, word: CompactString) -> (CompactStrin
 
 /// Lexes a number at `start` (a digit or `.digit`), with what follows it (`x`, `%`, `k`, `)`,
 /// letters); returns the index after it.
-fn lex_number(chars: &[char], start: usize, out: &mut Vec<Tok>) -> usize {
+fn lex_number(chars: &[char], start: usize, out: &mut Vec<Tok>, digits: &mut String) -> usize {
     let mut j = start;
-    let mut digits = String::new();
+    digits.clear();
     while j < chars.len() && chars[j].is_ascii_digit() {
         digits.push(chars[j]);
         j += 1;
@@ -230,11 +259,11 @@ fn lex_number(chars: &[char], start: usize, out: &mut Vec<Tok>) -> usize {
                 j = k;
                 continue;
             }
-            if digits == "0" {
+            if digits.as_str() == "0" {
                 digits.push('.');
                 digits.extend(&chars[j + 1..k]);
                 j = k;
-                return finish_number(chars, j, &digits, out);
+                return finish_number(chars, j, digits, out);
             }
         }
         break;
@@ -256,7 +285,7 @@ fn lex_number(chars: &[char], start: usize, out: &mut Vec<Tok>) -> usize {
         }
         return j + 1;
     }
-    finish_number(chars, j, &digits, out)
+    finish_number(chars, j, digits, out)
 }
 
 fn first_non_space(chars: &[char]) -> usize {
@@ -376,6 +405,26 @@ mod tests {
             toks("1\u{fe0f}\u{20e3} 5"),
             vec![Tok::Index(1), Tok::Num(5.0)]
         );
+    }
+
+    #[test]
+    fn long_and_non_ascii_words_are_cased_too() {
+        assert_eq!(
+            toks("Supercalifragilisticexpialidocious #ÉtéUSDT"),
+            vec![
+                Tok::Word("supercalifragilisticexpialidocious".into()),
+                Tok::Tag("ÉTÉUSDT".into())
+            ]
+        );
+    }
+
+    proptest::proptest! {
+        /// The ASCII fast path cases words exactly as the character-by-character path.
+        #[test]
+        fn fast_casing_matches_the_general_path(word in "[a-zA-Z0-9_éÉßДд]{0,40}", upper: bool) {
+            let chars: Vec<char> = word.chars().collect();
+            proptest::prop_assert_eq!(cased(&chars, upper), cased_any(&chars, upper));
+        }
     }
 
     #[test]

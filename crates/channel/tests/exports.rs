@@ -247,3 +247,53 @@ fn edited_and_reply_links_survive_into_events() {
             .all(|r| r.class != Class::Call || !r.detail.is_empty())
     );
 }
+
+/// `text_entities` repeat the text split into entities: the `text` is taken when it has any
+/// (whichever key comes first), the entities when it is empty, and malformed entities are refused
+/// either way.
+#[test]
+fn text_entities_are_taken_only_without_text_and_always_checked() {
+    let dir = std::env::temp_dir().join(format!("ringfence-channel-ents-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join("result.json");
+    let msg = |id: u32, body: &str| {
+        format!(
+            "{{\"id\": {id}, \"type\": \"message\", \"date\": \"2023-03-15T10:00:00\", \"date_unixtime\": \"1678874400\", {body}}}"
+        )
+    };
+    let export = format!(
+        "{{\"messages\": [{}, {}, {}, {}]}}",
+        msg(
+            1,
+            "\"text\": \"from text\", \"text_entities\": [{\"type\": \"plain\", \"text\": \"from entities\"}]"
+        ),
+        msg(
+            2,
+            "\"text\": \"\", \"text_entities\": [{\"type\": \"bold\", \"text\": \"only \"}, \"entities\"]"
+        ),
+        msg(
+            3,
+            "\"text_entities\": [{\"type\": \"plain\", \"text\": \"entities first\"}], \"text\": [\"text \", {\"type\": \"bold\", \"text\": \"second\"}]"
+        ),
+        msg(4, "\"text_entities\": [], \"text\": \"\""),
+    );
+    std::fs::write(&p, &export).unwrap();
+    let texts: Vec<String> = read_export(&p, Format::Auto, None)
+        .expect("export reads")
+        .into_iter()
+        .map(|m| m.text)
+        .collect();
+    assert_eq!(texts, ["from text", "only entities", "text second", ""]);
+    // entities that are not text are refused even when the text is taken
+    for bad in [
+        "\"text\": \"fine\", \"text_entities\": 5",
+        "\"text\": \"fine\", \"text_entities\": [{\"type\": \"plain\", \"text\": 7}]",
+    ] {
+        std::fs::write(&p, format!("{{\"messages\": [{}]}}", msg(9, bad))).unwrap();
+        let e = read_export(&p, Format::Auto, None)
+            .expect_err("malformed entities")
+            .to_string();
+        assert!(e.contains("not a Telegram chat export"), "{bad}: {e}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -22,6 +22,7 @@
 
 use crate::DataError;
 use chrono::{DateTime, NaiveDate, NaiveDateTime};
+use rayon::prelude::*;
 use ringfence_model::{
     Action, EntryLevel, EntrySpec, MarginMode, Side, SignalEvent, Symbol, TimestampMs,
 };
@@ -66,11 +67,23 @@ pub fn parse_signals(
         Format::Csv => csv_rows(name, text)?,
         Format::JsonLines => json_rows(name, text)?,
     };
+    // Rows are read independently of each other, so in parallel; their results (and warnings)
+    // are then taken in row order, as a sequential pass would give them.
+    let read: Vec<RowRead> = rows
+        .par_iter()
+        .with_min_len(ROWS_PER_TASK)
+        .map(|row| {
+            let mut warnings = Vec::new();
+            let event = parse_row(name, row, known_symbols, &mut warnings);
+            (event, warnings)
+        })
+        .collect();
     let mut errors = Vec::new();
     let mut warnings = Vec::new();
-    let mut events = Vec::new();
-    for row in &rows {
-        match parse_row(name, row, known_symbols, &mut warnings) {
+    let mut events = Vec::with_capacity(read.len());
+    for (event, mut row_warnings) in read {
+        warnings.append(&mut row_warnings);
+        match event {
             Ok(ev) => events.push(ev),
             Err(mut errs) => errors.append(&mut errs),
         }
@@ -86,6 +99,12 @@ pub fn parse_signals(
     }
     Ok(SignalSet { events, warnings })
 }
+
+/// A row read: its event or its errors, and its warnings.
+type RowRead = (Result<SignalEvent, Vec<DataError>>, Vec<String>);
+
+/// Rows read by one parallel task at least (small files stay on one thread).
+const ROWS_PER_TASK: usize = 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Format {
@@ -116,20 +135,39 @@ fn detect_format(name: &str, text: &str) -> Format {
 /// none), with its 1-based line. No map per row: a file of calls is mostly rows.
 struct RawRow {
     line: usize,
-    fields: Vec<Option<String>>,
+    cells: Cells,
+}
+
+/// A row's values.
+enum Cells {
+    /// A CSV record as read, with where each of [`COLUMNS`] stands in it (no string per value).
+    Record(csv::StringRecord, [Option<u8>; COLUMNS.len()]),
+    /// One value per column of [`COLUMNS`].
+    Texts(Vec<Option<String>>),
 }
 
 impl RawRow {
     fn new(line: usize) -> RawRow {
         RawRow {
             line,
-            fields: vec![None; COLUMNS.len()],
+            cells: Cells::Texts(vec![None; COLUMNS.len()]),
         }
     }
 
     fn get(&self, key: &str) -> Option<&str> {
         let i = column_index(key)?;
-        self.fields[i].as_deref().filter(|v| !v.is_empty())
+        let value = match &self.cells {
+            Cells::Record(record, at) => at[i].and_then(|p| record.get(usize::from(p))),
+            Cells::Texts(fields) => fields[i].as_deref(),
+        };
+        value.filter(|v| !v.is_empty())
+    }
+
+    /// Sets column `i` (a row made by [`RawRow::new`]).
+    fn set(&mut self, i: usize, text: String) {
+        if let Cells::Texts(fields) = &mut self.cells {
+            fields[i] = Some(text);
+        }
     }
 }
 
@@ -203,19 +241,23 @@ fn csv_rows(name: &str, text: &str) -> Result<Vec<RawRow>, DataError> {
             format!("missing required column(s) {}", missing.join(", ")),
         ));
     }
-    // every header is a known column (checked above)
-    let at: Vec<usize> = headers.iter().filter_map(|h| column_index(h)).collect();
+    // every header is a known column (checked above), and appears once
+    let mut at = [None; COLUMNS.len()];
+    for (p, h) in headers.iter().enumerate() {
+        if let Some(i) = column_index(h) {
+            at[i] = u8::try_from(p).ok();
+        }
+    }
     let mut rows = Vec::new();
     let mut errors = Vec::new();
     for record in reader.records() {
         match record {
             Ok(rec) => {
                 let line = rec.position().map_or(0, |p| p.line() as usize);
-                let mut row = RawRow::new(line);
-                for (&i, value) in at.iter().zip(rec.iter()) {
-                    row.fields[i] = Some(value.to_string());
-                }
-                rows.push(row);
+                rows.push(RawRow {
+                    line,
+                    cells: Cells::Record(rec, at),
+                });
             }
             Err(e) => {
                 let line = e.position().map_or(0, |p| p.line() as usize);
@@ -234,53 +276,67 @@ fn csv_rows(name: &str, text: &str) -> Result<Vec<RawRow>, DataError> {
 }
 
 fn json_rows(name: &str, text: &str) -> Result<Vec<RawRow>, DataError> {
-    let mut rows = Vec::new();
+    // lines are read independently, in parallel; rows and errors are taken in line order
+    let lines: Vec<&str> = text.lines().collect();
+    let read: Vec<(Option<RawRow>, Vec<DataError>)> = lines
+        .par_iter()
+        .enumerate()
+        .with_min_len(ROWS_PER_TASK)
+        .map(|(i, raw)| json_row(name, i + 1, raw))
+        .collect();
+    let mut rows = Vec::with_capacity(read.len());
     let mut errors = Vec::new();
-    for (i, raw) in text.lines().enumerate() {
-        let line = i + 1;
-        let raw = raw.trim().trim_start_matches('\u{feff}');
-        if raw.is_empty() {
-            continue;
-        }
-        let obj = match serde_json::from_str::<serde_json::Value>(raw) {
-            Ok(serde_json::Value::Object(obj)) => obj,
-            Ok(other) => {
-                errors.push(DataError::at(
-                    name,
-                    line,
-                    format!("expected a json object, found {}", json_kind(&other)),
-                ));
-                continue;
-            }
-            Err(e) => {
-                errors.push(DataError::at(name, line, format!("invalid json: {e}")));
-                continue;
-            }
-        };
-        let mut row = RawRow::new(line);
-        let mut unknown = Vec::new();
-        for (key, value) in obj {
-            let key = key.to_ascii_lowercase();
-            if !COLUMNS.contains(&key.as_str()) {
-                unknown.push(key);
-                continue;
-            }
-            match json_text(&key, &value) {
-                Ok(text) => {
-                    if let Some(i) = column_index(&key) {
-                        row.fields[i] = Some(text);
-                    }
-                }
-                Err(msg) => errors.push(DataError::at(name, line, msg)),
-            }
-        }
-        if !unknown.is_empty() {
-            errors.push(DataError::at(name, line, unknown_key_message(&unknown)));
-        }
-        rows.push(row);
+    for (row, mut errs) in read {
+        errors.append(&mut errs);
+        rows.extend(row);
     }
     DataError::collect(errors)?;
     Ok(rows)
+}
+
+/// One line of a JSON Lines file: its row (none for a blank or unreadable line) and its errors.
+fn json_row(name: &str, line: usize, raw: &str) -> (Option<RawRow>, Vec<DataError>) {
+    let mut errors = Vec::new();
+    let raw = raw.trim().trim_start_matches('\u{feff}');
+    if raw.is_empty() {
+        return (None, errors);
+    }
+    let obj = match serde_json::from_str::<serde_json::Value>(raw) {
+        Ok(serde_json::Value::Object(obj)) => obj,
+        Ok(other) => {
+            errors.push(DataError::at(
+                name,
+                line,
+                format!("expected a json object, found {}", json_kind(&other)),
+            ));
+            return (None, errors);
+        }
+        Err(e) => {
+            errors.push(DataError::at(name, line, format!("invalid json: {e}")));
+            return (None, errors);
+        }
+    };
+    let mut row = RawRow::new(line);
+    let mut unknown = Vec::new();
+    for (key, value) in obj {
+        let key = key.to_ascii_lowercase();
+        if !COLUMNS.contains(&key.as_str()) {
+            unknown.push(key);
+            continue;
+        }
+        match json_text(&key, &value) {
+            Ok(text) => {
+                if let Some(i) = column_index(&key) {
+                    row.set(i, text);
+                }
+            }
+            Err(msg) => errors.push(DataError::at(name, line, msg)),
+        }
+    }
+    if !unknown.is_empty() {
+        errors.push(DataError::at(name, line, unknown_key_message(&unknown)));
+    }
+    (Some(row), errors)
 }
 
 fn json_kind(v: &serde_json::Value) -> &'static str {

@@ -568,3 +568,67 @@ fn ladder_in_json_lines_matches_csv() {
     };
     assert_eq!(strip(&j), strip(&c));
 }
+
+/// A file of many rows (read in parallel) gives its events, warnings and errors in row order, the
+/// same from CSV and JSON Lines.
+#[test]
+fn large_files_keep_row_order_in_csv_and_jsonl() {
+    let n = 5000;
+    let row = |i: usize| {
+        // every 97th call above 125x: a warning naming its line
+        let lev = if i.is_multiple_of(97) { "150x" } else { "10x" };
+        let secs = 1_760_000_000 + i * 60;
+        (
+            format!("c{i},{secs}000,open,BTCUSDT,long,100,,95,110,{lev},isolated"),
+            format!(
+                "{{\"id\":\"c{i}\",\"time\":{secs}000,\"action\":\"open\",\"symbol\":\"BTCUSDT\",\"side\":\"long\",\"entry\":100,\"stop\":95,\"targets\":\"110\",\"leverage\":\"{lev}\",\"margin_mode\":\"isolated\"}}"
+            ),
+        )
+    };
+    let (csv_rows, jsonl_rows): (Vec<String>, Vec<String>) = (0..n).map(row).unzip();
+    let csv_text = format!("{HEADER}\n{}\n", csv_rows.join("\n"));
+    let jsonl_text = format!("{}\n", jsonl_rows.join("\n"));
+    let a = parse_signals("ch.csv", &csv_text, None).expect("csv");
+    let b = parse_signals("ch.jsonl", &jsonl_text, None).expect("jsonl");
+    let ids: Vec<String> = (0..n).map(|i| format!("c{i}")).collect();
+    for set in [&a, &b] {
+        assert_eq!(
+            set.events.iter().map(|e| e.id.clone()).collect::<Vec<_>>(),
+            ids
+        );
+    }
+    let warned: Vec<usize> = (0..n).filter(|i| i.is_multiple_of(97)).collect();
+    assert_eq!(a.warnings.len(), warned.len(), "{:?}", &a.warnings[..3]);
+    for (w, i) in a.warnings.iter().zip(&warned) {
+        // CSV line = row + 2 (the header is line 1); JSON Lines line = row + 1
+        assert!(
+            w.starts_with(&format!(
+                "ch.csv, line {}: leverage 150x of \"c{i}\"",
+                i + 2
+            )),
+            "{w}"
+        );
+    }
+    for (w, i) in b.warnings.iter().zip(&warned) {
+        assert!(
+            w.starts_with(&format!(
+                "ch.jsonl, line {}: leverage 150x of \"c{i}\"",
+                i + 1
+            )),
+            "{w}"
+        );
+    }
+    // errors scattered through the file are all reported, in row order
+    let mut bad = csv_rows.clone();
+    for i in [4321, 17, 2500] {
+        bad[i] = bad[i].replace(",95,", ",105,");
+    }
+    let e = parse_signals("ch.csv", &format!("{HEADER}\n{}\n", bad.join("\n")), None)
+        .expect_err("stops above the entry")
+        .to_string();
+    let at = |line: usize| {
+        e.find(&format!("ch.csv, row {line}:"))
+            .unwrap_or_else(|| panic!("row {line} not in:\n{e}"))
+    };
+    assert!(at(19) < at(2502) && at(2502) < at(4323), "{e}");
+}
