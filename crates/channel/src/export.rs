@@ -116,7 +116,13 @@ pub fn read_export(
         .collect();
     let mut out = Vec::new();
     for page in pages {
-        out.extend(page?);
+        let page = page?;
+        if out.is_empty() {
+            // the first page (a JSON export's only one) is taken as it is, not copied
+            out = page;
+        } else {
+            out.extend(page);
+        }
     }
     Ok(out)
 }
