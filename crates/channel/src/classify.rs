@@ -197,16 +197,28 @@ pub fn classify(messages: &[Message], grammar: &Grammar, source: &str) -> Import
     st.out.records.reserve(order.len());
     // Reading a message's text (tokens, fields, lifecycle words) depends on nothing but the text
     // and the grammar, so it runs in parallel, a chunk at a time (bounded memory); linking updates
-    // to calls depends on the order of messages and stays sequential.
-    for chunk in order.chunks(ANALYSIS_CHUNK) {
-        let read: Vec<Reading> = chunk
+    // to calls depends on the order of messages and stays sequential, one chunk linked while the
+    // next is read.
+    let read_chunk = |chunk: &[&Message]| -> Vec<Reading> {
+        chunk
             .par_iter()
             .map(|m| Reading::of(m, grammar, source))
-            .collect();
-        for (m, reading) in chunk.iter().zip(read) {
-            st.line = reading.line;
-            st.message(m, reading.text);
-        }
+            .collect()
+    };
+    let chunks: Vec<&[&Message]> = order.chunks(ANALYSIS_CHUNK).collect();
+    let mut next = chunks.first().map(|c| read_chunk(c));
+    for (k, chunk) in chunks.iter().enumerate() {
+        let read = next.take().unwrap_or_default();
+        let ((), after) = rayon::join(
+            || {
+                for (m, reading) in chunk.iter().zip(read) {
+                    st.line = reading.line;
+                    st.message(m, reading.text);
+                }
+            },
+            || chunks.get(k + 1).map(|c| read_chunk(c)),
+        );
+        next = after;
     }
     st.out
 }
