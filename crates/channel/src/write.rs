@@ -7,6 +7,7 @@ use crate::classify::{Claim, Import, Record};
 use rayon::prelude::*;
 use ringfence_model::signal::SIGNAL_COLUMNS;
 use ringfence_model::{Action, EntrySpec, SignalEvent, time::iso};
+use std::borrow::Cow;
 use std::io::{self, Write};
 
 fn opt(v: Option<f64>) -> String {
@@ -101,12 +102,13 @@ fn write_chunked<T: Sync, W: Write + ?Sized>(
     Ok(())
 }
 
-/// Writes a CSV table: `header`, then one record per item (rendered in parallel chunks).
-fn write_csv<T: Sync, R: AsRef<[String]>, W: Write + ?Sized>(
+/// Writes a CSV table: `header`, then one record per item (rendered in parallel chunks);
+/// `row(item, writer)` writes an item's record.
+fn write_csv<T: Sync, W: Write + ?Sized>(
     out: &mut W,
     header: &[&str],
     items: &[T],
-    row: impl Fn(&T) -> R + Sync,
+    row: impl Fn(&T, &mut csv::Writer<&mut Vec<u8>>) -> csv::Result<()> + Sync,
 ) -> io::Result<()> {
     let mut head = csv::Writer::from_writer(Vec::new());
     head.write_record(header)?;
@@ -115,7 +117,7 @@ fn write_csv<T: Sync, R: AsRef<[String]>, W: Write + ?Sized>(
         let mut w = csv::Writer::from_writer(buf);
         // writing to memory cannot fail
         for r in rows {
-            let _ = w.write_record(row(r).as_ref());
+            let _ = row(r, &mut w);
         }
         let _ = w.flush();
     })
@@ -150,7 +152,9 @@ pub fn write_signals<W: Write + ?Sized>(
             }
         })
     } else {
-        write_csv(out, &SIGNAL_COLUMNS, events, cells)
+        write_csv(out, &SIGNAL_COLUMNS, events, |e, w| {
+            w.write_record(&cells(e))
+        })
     }
 }
 
@@ -177,24 +181,28 @@ const REPORT_COLUMNS: [&str; 10] = [
     "text",
 ];
 
-fn record_cells(r: &Record) -> Vec<String> {
-    vec![
-        r.msg_id.to_string(),
-        iso(r.time),
-        r.class.as_str().to_string(),
-        r.reason.clone(),
-        r.call_id.map(|c| c.to_string()).unwrap_or_default(),
-        r.symbol.clone().unwrap_or_default(),
-        r.edited.to_string(),
-        r.forwarded_from.clone().unwrap_or_default(),
-        r.detail.clone(),
-        r.text.clone(),
+/// One record as the cells of [`REPORT_COLUMNS`] (its texts borrowed, not copied).
+fn record_cells(r: &Record) -> [Cow<'_, str>; 10] {
+    [
+        Cow::Owned(r.msg_id.to_string()),
+        Cow::Owned(iso(r.time)),
+        Cow::Borrowed(r.class.as_str()),
+        Cow::Borrowed(&r.reason),
+        r.call_id
+            .map_or(Cow::Borrowed(""), |c| Cow::Owned(c.to_string())),
+        Cow::Borrowed(r.symbol.as_deref().unwrap_or_default()),
+        Cow::Borrowed(if r.edited { "true" } else { "false" }),
+        Cow::Borrowed(r.forwarded_from.as_deref().unwrap_or_default()),
+        Cow::Borrowed(&r.detail),
+        Cow::Borrowed(&r.text),
     ]
 }
 
 /// Writes the import report as CSV: one row per message.
 pub fn write_report_csv<W: Write + ?Sized>(out: &mut W, import: &Import) -> io::Result<()> {
-    write_csv(out, &REPORT_COLUMNS, &import.records, record_cells)
+    write_csv(out, &REPORT_COLUMNS, &import.records, |r, w| {
+        w.write_record(record_cells(r).iter().map(|c| c.as_bytes()))
+    })
 }
 
 /// The import report as CSV: one row per message.
@@ -261,7 +269,9 @@ fn claim_cells(c: &Claim) -> Vec<String> {
 
 /// Writes the claims table as CSV.
 pub fn write_claims_csv<W: Write + ?Sized>(out: &mut W, claims: &[Claim]) -> io::Result<()> {
-    write_csv(out, &CLAIM_COLUMNS, claims, claim_cells)
+    write_csv(out, &CLAIM_COLUMNS, claims, |c, w| {
+        w.write_record(&claim_cells(c))
+    })
 }
 
 /// The claims table as CSV.
