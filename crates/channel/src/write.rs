@@ -153,7 +153,7 @@ pub fn write_signals<W: Write + ?Sized>(
         })
     } else {
         write_csv(out, &SIGNAL_COLUMNS, events, |e, w| {
-            w.write_record(&cells(e))
+            w.write_record(cells(e))
         })
     }
 }
@@ -270,7 +270,7 @@ fn claim_cells(c: &Claim) -> Vec<String> {
 /// Writes the claims table as CSV.
 pub fn write_claims_csv<W: Write + ?Sized>(out: &mut W, claims: &[Claim]) -> io::Result<()> {
     write_csv(out, &CLAIM_COLUMNS, claims, |c, w| {
-        w.write_record(&claim_cells(c))
+        w.write_record(claim_cells(c))
     })
 }
 
