@@ -99,28 +99,40 @@ pub fn run(args: RunArgs) -> Result<()> {
     let mut writer = timings.time("outputs", || {
         RunWriter::create(staging.dir(), opts, &jobs, &prepared.claims)
     })?;
-    let mut rows = None;
-    pipeline::stream_jobs(
-        &prepared,
-        &jobs,
-        &sc.engine,
-        args.threads,
-        &timings,
-        |i, r| {
-            if i == 0 {
-                rows = Some(timings.time("checklist", || {
-                    pipeline::checklist_rows(
-                        &sc,
-                        &prepared,
-                        &jobs[0],
-                        &r,
-                        &pipeline::default_checklist_config(&sc),
-                    )
-                }));
-            }
-            timings.time("outputs", || writer.push(r))
-        },
-    )?;
+    // The checklist of the first run's calls is computed on its own thread while the runs are
+    // written (it reads the first run at full resolution; the writer keeps it thinned).
+    let rows = std::thread::scope(|scope| -> Result<_> {
+        let mut checklist = None;
+        pipeline::stream_jobs(
+            &prepared,
+            &jobs,
+            &sc.engine,
+            args.threads,
+            &timings,
+            |i, r| {
+                if i == 0 {
+                    let (first, sc, prepared, job, timings) =
+                        (r.clone(), &sc, &prepared, &jobs[0], &timings);
+                    checklist = Some(scope.spawn(move || {
+                        timings.time("checklist", || {
+                            pipeline::checklist_rows(
+                                sc,
+                                prepared,
+                                job,
+                                &first,
+                                &pipeline::default_checklist_config(sc),
+                            )
+                        })
+                    }));
+                }
+                timings.time("outputs", || writer.push(r))
+            },
+        )?;
+        Ok(checklist.map(|h| {
+            h.join()
+                .unwrap_or_else(|_| Err(anyhow::anyhow!("the checklist stopped unexpectedly")))
+        }))
+    })?;
     let input = finish_outputs(
         &staging,
         writer,
