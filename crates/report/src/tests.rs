@@ -907,6 +907,15 @@ fn a_page_with_adl_shows_the_effect_the_chain_and_the_markers() {
     }
 }
 
+/// The first run of `input` with a liquidation.
+fn with_liquidation(input: &mut ReportInput) -> &mut ringfence_model::RunResult {
+    input
+        .runs
+        .iter_mut()
+        .find(|r| !r.liquidations.is_empty())
+        .expect("a run with a liquidation")
+}
+
 /// A liquidation with no margin balance left has an infinite margin ratio (so does the equity
 /// point at it, and the ADL score of a position whose margin is gone): JSON has no infinity, so
 /// they are written as `null`, and a report input or a shard's run must read them back as they
@@ -914,11 +923,7 @@ fn a_page_with_adl_shows_the_effect_the_chain_and_the_markers() {
 #[test]
 fn infinite_margin_ratios_round_trip_through_json() {
     let mut input = sample();
-    let run = input
-        .runs
-        .iter_mut()
-        .find(|r| !r.liquidations.is_empty())
-        .expect("a run with a liquidation");
+    let run = with_liquidation(&mut input);
     run.liquidations[0].margin_ratio = f64::INFINITY;
     run.equity[1].margin_ratio = f64::INFINITY;
     run.summary.profit_factor = f64::INFINITY;
@@ -937,11 +942,7 @@ fn infinite_margin_ratios_round_trip_through_json() {
 #[test]
 fn unsigned_zeros_survive_a_json_round_trip() {
     let mut input = sample();
-    let run = input
-        .runs
-        .iter_mut()
-        .find(|r| !r.liquidations.is_empty())
-        .expect("a run with a liquidation");
+    let run = with_liquidation(&mut input);
     let negative_zero = -Decimal::new(0, 2);
     assert!(negative_zero.is_sign_negative());
     run.liquidations[0].insurance_shortfall = negative_zero;
