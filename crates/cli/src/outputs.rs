@@ -14,7 +14,6 @@ use ringfence_model::{Claim, ClaimCheck, ClaimSummary, RunResult};
 use ringfence_paths::distribution::PathOutcome;
 use ringfence_report::analysis::Standing;
 use ringfence_report::charts::{STORED_CURVE_POINTS, thin_equity};
-use ringfence_sim::ModeRule;
 use std::collections::BTreeSet;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -162,16 +161,10 @@ struct Kept {
     claims: (Vec<ClaimCheck>, Vec<ClaimSummary>),
 }
 
-/// The report's ranking key of a run: fewer wipeouts, higher final equity, smaller drawdown in
-/// money, then the name (total, so the kept runs do not depend on anything but the runs).
+/// True when `a` ranks before `b` by money, as the report ranks runs
+/// ([`Standing::money_order`]).
 fn better(a: &RunResult, b: &RunResult) -> bool {
-    let (x, y) = (Standing::of(a), Standing::of(b));
-    x.wipeouts
-        .cmp(&y.wipeouts)
-        .then(y.final_equity.total_cmp(&x.final_equity))
-        .then(x.drawdown.total_cmp(&y.drawdown))
-        .then(a.run.cmp(&b.run))
-        .is_lt()
+    Standing::of(a).money_order(&Standing::of(b)).is_lt()
 }
 
 /// One account × policy of a large sweep: its best and worst run so far and every run's outcome.
@@ -209,11 +202,13 @@ impl RunWriter {
     /// Creates the tables in `dir` (their headers) for the runs of `jobs`, in order; `claims`
     /// are the channels' claims (none: no claims table).
     pub fn create(dir: &Path, opts: OutputOptions, jobs: &[Job], claims: &[Claim]) -> Result<Self> {
-        let first = jobs.first().map(|j| j.account.name.as_str());
-        let cross_of_first = jobs
-            .iter()
-            .map(|j| Some(j.account.name.as_str()) == first && j.policy.mode == ModeRule::Cross)
-            .collect();
+        let cross_of_first = match jobs.first() {
+            Some(first) => jobs
+                .iter()
+                .map(|j| crate::pipeline::counts_cascades_for(j, first))
+                .collect(),
+            None => Vec::new(),
+        };
         Self::with_plan(dir, opts, cross_of_first, claims)
     }
 
@@ -350,7 +345,7 @@ impl RunWriter {
             mut trades_parquet,
             pending_trades,
             liquidations,
-            equity,
+            mut equity,
             skipped,
             adl,
             full_equity,
@@ -370,7 +365,6 @@ impl RunWriter {
         {
             t.finish()?;
         }
-        let mut equity = Some(equity);
         summary_json.finish()?;
         if !pending_trades.is_empty() {
             trades_parquet.write(pending_trades)?;
@@ -411,16 +405,14 @@ impl RunWriter {
                 (kept, Some(sweep))
             }
         };
-        if let Some(mut csv) = equity.take() {
+        if sweep.is_some() {
             // A large sweep's curves: those of the runs shown in detail (the others' thinned
             // curves would be tens of kilobytes per run; `--full-equity` writes every point).
-            if sweep.is_some() {
-                for k in &kept {
-                    csv.write(&tables::equity(), &tables::in_run(&k.run, |r| &r.equity))?;
-                }
+            for k in &kept {
+                equity.write(&tables::equity(), &tables::in_run(&k.run, |r| &r.equity))?;
             }
-            csv.finish()?;
         }
+        equity.finish()?;
         let mut runs = Vec::with_capacity(kept.len());
         let (mut rows, mut summaries) = (Vec::new(), Vec::new());
         for k in kept {

@@ -186,6 +186,12 @@ pub fn checklist_rows(
     .with_context(|| format!("checklist of {}", job.name))
 }
 
+/// True when `job`'s run is one whose cascade victims the checklist of `first`'s calls counts:
+/// a cross run of the same account.
+pub fn counts_cascades_for(job: &Job, first: &Job) -> bool {
+    job.account.name == first.account.name && job.policy.mode == ModeRule::Cross
+}
+
 impl<'a> Checked<'a> {
     /// The checklist of `jobs[0]`'s calls from its `rows`, with one summary per channel whose
     /// cascade victims are counted in the runs of the same account whose policy is cross. `jobs`
@@ -197,7 +203,7 @@ impl<'a> Checked<'a> {
         for (_, r) in jobs
             .iter()
             .zip(runs)
-            .filter(|(j, _)| j.account.name == job.account.name && j.policy.mode == ModeRule::Cross)
+            .filter(|(j, _)| counts_cascades_for(j, job))
         {
             add_cascade_victims(r, &mut victims);
             cross_runs.push(r.run.as_str());

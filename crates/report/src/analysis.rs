@@ -218,19 +218,23 @@ impl<'a> Standing<'a> {
             wipeouts: run.summary.wipeouts,
         }
     }
+
+    /// The order of [`rank_by_money`], best first: fewer wipeouts, then higher final equity, then
+    /// smaller drawdown in money, then run name (total).
+    pub fn money_order(&self, other: &Standing<'_>) -> std::cmp::Ordering {
+        self.wipeouts
+            .cmp(&other.wipeouts)
+            .then(other.final_equity.total_cmp(&self.final_equity))
+            .then(self.drawdown.total_cmp(&other.drawdown))
+            .then(self.run.run.cmp(&other.run.run))
+    }
 }
 
 /// Ranks runs by money, best first: fewer wipeouts, then higher final equity, then smaller
 /// drawdown in money, then run name (so the order is total and stable).
 pub fn rank_by_money<'a>(runs: impl IntoIterator<Item = &'a RunResult>) -> Vec<Standing<'a>> {
     let mut v: Vec<Standing<'a>> = runs.into_iter().map(Standing::of).collect();
-    v.sort_by(|a, b| {
-        a.wipeouts
-            .cmp(&b.wipeouts)
-            .then(b.final_equity.total_cmp(&a.final_equity))
-            .then(a.drawdown.total_cmp(&b.drawdown))
-            .then(a.run.run.cmp(&b.run.run))
-    });
+    v.sort_by(Standing::money_order);
     v
 }
 
