@@ -681,13 +681,18 @@ fn max_group_runs(runs: &[RunResult]) -> usize {
     groups(runs).iter().map(|g| g.2.len()).max().unwrap_or(0)
 }
 
-fn policy_legend(runs: &[RunResult], swatch: fn(RGBColor) -> Swatch) -> Vec<LegendItem> {
+/// One legend entry per policy; with a sweep it says which runs the lines are (every run, or a
+/// large sweep's best and worst run of each account × policy, [`ReportInput::sweep`]).
+fn policy_legend(input: &ReportInput, swatch: fn(RGBColor) -> Swatch) -> Vec<LegendItem> {
+    let runs = &input.runs;
     let sorted = policies(runs);
     let n = max_group_runs(runs);
     sorted
         .iter()
         .map(|p| {
-            let label = if n > 1 {
+            let label = if input.sweep.is_some() {
+                format!("{p} (best and worst run of the sweep)")
+            } else if n > 1 {
                 format!("{p} (one line per sweep run)")
             } else {
                 p.clone()
@@ -734,7 +739,7 @@ fn draw_curves<DB: DrawingBackend>(
     };
     let chart = kind.file_stem();
     area.fill(&WHITE).map_err(ce(chart))?;
-    let legend = policy_legend(&input.runs, Swatch::Line);
+    let legend = policy_legend(input, Swatch::Line);
     let body = draw_header(area, chart, kind.title(), &legend)?;
     let accs = accounts(&input.runs);
     let value = |p: &ringfence_model::EquityPoint| match curve {

@@ -957,3 +957,21 @@ fn unsigned_zeros_survive_a_json_round_trip() {
     let back: ringfence_model::RunResult = serde_json::from_str(&text).unwrap();
     assert_eq!(serde_json::to_string(&back).unwrap(), text);
 }
+
+/// A large sweep's charts draw only the runs shown in detail: the equity legend says so, and the
+/// heatmap (whose cells would be extremes only) is not drawn.
+#[test]
+fn a_large_sweeps_charts_say_which_runs_they_draw() {
+    let mut input = sample_with(&[5, 10, 20], &[0.02, 0.05]);
+    input.sweep = Some(crate::SweepSection {
+        runs: 10_000,
+        detail: "In detail: the best and the worst run of each account × policy.".into(),
+        groups: Vec::new(),
+    });
+    let eq = svg(ChartKind::Equity, &input);
+    assert!(eq.contains("best and worst run of the sweep"));
+    assert!(!eq.contains("one line per sweep run"));
+    assert!(!ChartKind::SweepHeatmap.applies(&input));
+    let html = render_html(&input).expect("html");
+    assert!(html.contains("shown in detail"));
+}
