@@ -104,39 +104,26 @@ const LIMIT: u64 = 1 << 52;
 /// `Decimal`'s largest scale.
 const MAX_SCALE: u32 = 28;
 
-/// `5^0 ..= 5^41` (`5^41 < 2^96 < 5^42`).
-const POW5: [u128; 42] = {
-    let mut t = [1u128; 42];
+/// `t[0] = first`, `t[i] = t[i-1] · mul + add`: the power tables below.
+const fn table<const N: usize>(first: u128, mul: u128, add: u128) -> [u128; N] {
+    let mut t = [first; N];
     let mut i = 1;
-    while i < t.len() {
-        t[i] = t[i - 1] * 5;
+    while i < N {
+        t[i] = t[i - 1] * mul + add;
         i += 1;
     }
     t
-};
+}
+
+/// `5^0 ..= 5^41` (`5^41 < 2^96 < 5^42`).
+const POW5: [u128; 42] = table(1, 5, 0);
 
 /// `10^0 ..= 10^38`.
-const POW10: [u128; 39] = {
-    let mut t = [1u128; 39];
-    let mut i = 1;
-    while i < t.len() {
-        t[i] = t[i - 1] * 10;
-        i += 1;
-    }
-    t
-};
+const POW10: [u128; 39] = table(1, 10, 0);
 
 /// `55…5` (`j` fives) = `5 · (10^j − 1) / 9`: rounding half up `j` times, a digit at a time, is
 /// adding this once and dropping `j` digits.
-const FIVES: [u128; 39] = {
-    let mut t = [0u128; 39];
-    let mut i = 1;
-    while i < t.len() {
-        t[i] = t[i - 1] * 10 + 5;
-        i += 1;
-    }
-    t
-};
+const FIVES: [u128; 39] = table(0, 10, 5);
 
 /// `floor(log10(2^n))` for `0 ≤ n ≤ 1650`.
 fn log10_pow2(n: u32) -> u32 {
