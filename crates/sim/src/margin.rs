@@ -118,6 +118,63 @@ pub(crate) fn mm_f64(tiers: &[TierF], notional: f64) -> f64 {
     notional * b.mmr - b.cum
 }
 
+/// The bracket of an `f64` table that holds one notional, as a half-open notional range with the
+/// bracket's rate and offset: a notional inside the range gets [`mm_f64`]'s value without a
+/// search. Per-bar loops take it once per position and fall back to the search outside it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct TierSpan {
+    /// Lowest notional of the bracket (the previous cap; `-∞` for the first).
+    lo: f64,
+    /// First notional beyond it (its cap; `+∞` past the last cap).
+    hi: f64,
+    pub(crate) mmr: f64,
+    cum: f64,
+}
+
+impl TierSpan {
+    /// A span that holds no notional.
+    pub(crate) const EMPTY: TierSpan = TierSpan {
+        lo: f64::INFINITY,
+        hi: f64::NEG_INFINITY,
+        mmr: f64::NAN,
+        cum: f64::NAN,
+    };
+
+    /// The bracket `mm_f64` would use for `notional`; `None` unless the caps are non-decreasing
+    /// (the order under which "cap ≤ n" holds for a prefix, so that the search's answer is
+    /// exactly the bracket whose range holds `n`).
+    pub(crate) fn of(tiers: &[TierF], notional: f64) -> Option<TierSpan> {
+        if tiers.is_empty() || !tiers.windows(2).all(|w| w[0].cap <= w[1].cap) {
+            return None;
+        }
+        let k = tiers.partition_point(|b| b.cap <= notional);
+        let b = &tiers[k.min(tiers.len() - 1)];
+        Some(TierSpan {
+            lo: if k == 0 {
+                f64::NEG_INFINITY
+            } else {
+                tiers[k - 1].cap
+            },
+            hi: tiers.get(k).map_or(f64::INFINITY, |t| t.cap),
+            mmr: b.mmr,
+            cum: b.cum,
+        })
+    }
+
+    /// Whether `notional` falls in this bracket (never for `NaN` or `+∞`).
+    #[inline]
+    pub(crate) fn holds(&self, notional: f64) -> bool {
+        self.lo <= notional && notional < self.hi
+    }
+
+    /// [`mm_f64`] of a notional this bracket [`holds`](Self::holds): the same expression on the
+    /// same bracket.
+    #[inline]
+    pub(crate) fn mm(&self, notional: f64) -> f64 {
+        notional * self.mmr - self.cum
+    }
+}
+
 impl crate::config::MaintenanceBasis {
     /// The notional maintenance is looked up and charged on, for `qty` at `mark` (entry price
     /// `entry`): valued at the mark (Binance) or at the entry (Bybit's examples).
@@ -273,5 +330,56 @@ mod tests {
                 "{n}"
             );
         }
+    }
+
+    /// Notionals around every cap of `tiers` (the cap, one ulp either side) and some specials.
+    fn edges(tiers: &[TierF]) -> Vec<f64> {
+        let mut xs = vec![0.0, -0.0, -1.0, f64::NAN, f64::INFINITY, f64::NEG_INFINITY];
+        for t in tiers {
+            xs.extend([t.cap, t.cap.next_down(), t.cap.next_up()]);
+        }
+        xs
+    }
+
+    proptest::proptest! {
+        /// A notional a [`TierSpan`] holds gets `mm_f64`'s value bit for bit, and the span holds
+        /// exactly the notionals the search puts in the span's bracket: on the Binance BTC table,
+        /// on a table with a repeated cap, at and beside every cap and at random notionals.
+        #[test]
+        fn a_tier_span_answers_as_the_search(
+            repeated in proptest::bool::ANY,
+            at in -10.0f64..1e9,
+            xs in proptest::collection::vec(-10.0f64..1e9, 1..40),
+        ) {
+            let mut tiers = tiers_f64(&btc());
+            if repeated {
+                let t = tiers[2];
+                tiers.insert(2, TierF { mmr: t.mmr * 0.5, ..t });
+            }
+            let search = |n: f64| tiers.partition_point(|b| b.cap <= n);
+            let mut starts = edges(&tiers);
+            starts.push(at);
+            let mut probes = edges(&tiers);
+            probes.extend(xs);
+            for &n0 in &starts {
+                let span = TierSpan::of(&tiers, n0).expect("sorted caps");
+                for &n in &probes {
+                    proptest::prop_assert_eq!(span.holds(n), !n.is_nan() && n != f64::INFINITY
+                        && search(n) == search(n0));
+                    if span.holds(n) {
+                        proptest::prop_assert_eq!(span.mm(n).to_bits(), mm_f64(&tiers, n).to_bits());
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_tier_span_needs_sorted_caps() {
+        let mut tiers = tiers_f64(&btc());
+        assert!(TierSpan::of(&tiers, 1.0).is_some());
+        tiers.swap(1, 2);
+        assert_eq!(TierSpan::of(&tiers, 1.0), None);
+        assert_eq!(TierSpan::of(&[], 1.0), None);
     }
 }

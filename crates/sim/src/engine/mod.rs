@@ -103,6 +103,9 @@ pub(crate) struct Sim<'a> {
     peak: f64,
     /// Scratch equity buffer of [`Sim::quiet_stretch`].
     equity_buf: Vec<f64>,
+    /// Scratch margin balance and maintenance buffers of [`Sim::quiet_until`] and
+    /// [`Sim::quiet_stretch`] for cross books.
+    cross_buf: (Vec<f64>, Vec<f64>),
     /// The run's ADL events in time order (empty with ADL off) and the next one not yet applied.
     adl_events: Vec<crate::adl::Scheduled>,
     adl_next: usize,
@@ -216,6 +219,7 @@ impl<'a> Sim<'a> {
             skipped: Vec::new(),
             peak: 0.0,
             equity_buf: Vec::new(),
+            cross_buf: (Vec::new(), Vec::new()),
             adl_events,
             adl_next: 0,
             adl_log: Vec::new(),

@@ -3,7 +3,7 @@
 
 use super::Sim;
 use super::ledger::Pos;
-use crate::margin::mm_f64;
+use crate::margin::{TierSpan, mm_f64};
 use crate::num::flt;
 use ringfence_model::{EquityPoint, MarginMode, SymbolSeries, TimestampMs};
 
@@ -83,31 +83,80 @@ impl Sim<'_> {
     /// The first bar at or after `i` (at most `next_due`, the bar of the next due signal or
     /// background open) at which the per-bar passes of [`Sim::run`] can do more than refresh the
     /// closes and record the equity point; `i` when that cannot be shown cheaply. It applies only to
-    /// books of isolated positions without pending entries or collateral, every position inside a
-    /// valid scan window of [`Sim::may_touch`] (which ends at the latest at the symbol's data end
-    /// and at the position's next funding settlement): on every bar before the answer,
-    /// `close_ended`, `settle_funding` and `expire_pending` do nothing, no event is due and
-    /// `may_touch` answers [`Touch::Skip`] with every position cold.
-    pub(super) fn quiet_until(&self, i: usize, next_due: usize) -> usize {
+    /// books without pending entries or collateral, every position inside a valid scan window of
+    /// [`Sim::may_touch`] (which ends at the latest at the symbol's data end and at the position's
+    /// next funding settlement), and, with cross positions, only up to the first bar where
+    /// [`Sim::cross_safe`] fails: on every bar before the answer, `close_ended`, `settle_funding`
+    /// and `expire_pending` do nothing, no event is due and `may_touch` answers [`Touch::Skip`]
+    /// with every position cold.
+    pub(super) fn quiet_until(&mut self, i: usize, next_due: usize) -> usize {
         if !self.pending.is_empty() || !self.collateral.is_empty() {
             return i;
         }
         let mut end = next_due;
+        let mut cross = false;
         for (p, c) in self.positions.iter().zip(&self.scan) {
-            if p.mode != MarginMode::Isolated || !c.covers(p, i) {
+            if !c.covers(p, i) {
                 return i;
             }
             end = end.min(c.until).min(c.sym_end);
+            cross |= p.mode == MarginMode::Cross;
+        }
+        if cross && end > i {
+            end = self.cross_safe_until(i, end);
         }
         end
     }
 
+    /// The first bar in `i..end` at which [`Sim::cross_safe`] answers `false` (`end` when none),
+    /// for a book without collateral whose positions all have a bar in `i..end`. Bar `i` is tried
+    /// alone first; then chunks of growing length are summed position-major into per-bar buffers,
+    /// each bar's terms in position order from the wallet term ([`Sim::cross_term`], the very
+    /// terms of `cross_safe`), so every bar gets the same floating-point answer as `cross_safe`.
+    fn cross_safe_until(&mut self, i: usize, end: usize) -> usize {
+        if !self.cross_safe(i) {
+            return i;
+        }
+        let wallet = flt(self.wallet);
+        let mut mb = std::mem::take(&mut self.cross_buf.0);
+        let mut mm = std::mem::take(&mut self.cross_buf.1);
+        let (mut a, mut len) = (i + 1, 16);
+        let mut found = end;
+        while a < end {
+            let b = (a + len).min(end);
+            mb.clear();
+            mb.resize(b - a, wallet);
+            mm.clear();
+            mm.resize(b - a, 0.0);
+            for p in self
+                .positions
+                .iter()
+                .filter(|p| p.mode == MarginMode::Cross)
+            {
+                self.add_cross_terms(p, a, &mut mb, &mut mm);
+            }
+            if let Some(k) = mb
+                .iter()
+                .zip(&mm)
+                .position(|(x, y)| x.partial_cmp(y) != Some(std::cmp::Ordering::Greater))
+            {
+                found = a + k;
+                break;
+            }
+            a = b;
+            len = (len * 2).min(1024);
+        }
+        self.cross_buf = (mb, mm);
+        found
+    }
+
     /// Bars `a..b` as [`Sim::run`] would process them when [`Sim::quiet_until`] says nothing can
-    /// happen there: the closes refreshed and one equity point per bar. The equity is summed
-    /// position-major into a per-bar buffer that starts from the wallet term, adding each position's
-    /// term in position order, which is the floating-point order of [`Sim::equity_now`]; the peak,
-    /// drawdown and (zero: no cross position) margin ratio then follow bar by bar as in
-    /// [`Sim::mark_equity`].
+    /// happen there: the closes (and the cross positions' marks) refreshed and one equity point
+    /// per bar. The equity is summed position-major into a per-bar buffer that starts from the
+    /// wallet term, adding each position's term in position order, which is the floating-point
+    /// order of [`Sim::equity_now`]; with cross positions the margin balance and maintenance at
+    /// the marks are summed the same way in the order of [`Sim::cross_state`]. The peak, drawdown
+    /// and margin ratio then follow bar by bar as in [`Sim::mark_equity`].
     pub(super) fn quiet_stretch(&mut self, a: usize, b: usize) {
         let series = &self.market.series;
         let times = &self.market.times;
@@ -126,6 +175,37 @@ impl Sim<'_> {
             }
             self.last_close[p.sym] = close[b - a - 1];
         }
+        let cross = self.positions.iter().any(|p| p.mode == MarginMode::Cross);
+        let (mut mb, mut mm) = std::mem::take(&mut self.cross_buf);
+        mb.clear();
+        mm.clear();
+        if cross {
+            mb.resize(b - a, flt(self.wallet));
+            mm.resize(b - a, 0.0);
+            let basis = self.cfg.exchange.maintenance_basis;
+            for p in self
+                .positions
+                .iter()
+                .filter(|p| p.mode == MarginMode::Cross)
+            {
+                let s = &series[p.sym];
+                let tiers = &self.tables[p.table].tiers_f;
+                let mark = |j: usize| s.liq_hlc(j).2;
+                let span = TierSpan::of(tiers, basis.notional(p.qty_f, mark(a), p.entry_f));
+                for (j, (x, y)) in (a..b).zip(mb.iter_mut().zip(mm.iter_mut())) {
+                    let m = mark(j);
+                    *x += p.s * p.qty_f * (m - p.entry_f);
+                    let n = basis.notional(p.qty_f, m, p.entry_f);
+                    let dmm = match span {
+                        Some(t) if t.holds(n) => t.mm(n),
+                        _ => mm_f64(tiers, n),
+                    };
+                    debug_assert_eq!(dmm.to_bits(), self.mm_of(p, m).to_bits());
+                    *y += dmm;
+                }
+                self.last_mark[p.sym] = mark(b - 1);
+            }
+        }
         match self.refreshed.last_mut() {
             Some(r) if r.1 >= b - 1 => {}
             Some(r) if r.1 + 1 >= a => r.1 = b - 1,
@@ -133,19 +213,27 @@ impl Sim<'_> {
         }
         let open = self.positions.len() as u32;
         self.equity.reserve(b - a);
-        for (&e, &time) in buf.iter().zip(&times[a..b]) {
+        for (k, (&e, &time)) in buf.iter().zip(&times[a..b]).enumerate() {
             let dd = self.drawdown_at(e);
+            let ratio = if !cross {
+                0.0
+            } else if mb[k] > 0.0 {
+                mm[k] / mb[k]
+            } else {
+                f64::INFINITY
+            };
             self.equity.push(EquityPoint {
                 time,
                 equity: e,
                 drawdown: dd,
-                margin_ratio: 0.0,
+                margin_ratio: ratio,
                 open_positions: open,
                 book_correlation: None,
                 correlated_exposure: 0.0,
             });
         }
         self.equity_buf = buf;
+        self.cross_buf = (mb, mm);
     }
 
     /// The closes as of bar `i` for the symbols whose closes are read (open positions and
@@ -271,17 +359,6 @@ impl Sim<'_> {
     /// non-negative factor are monotone, so the bound holds exactly in `f64`. A notional range
     /// that straddles a bracket boundary answers `false` (the exact check then decides).
     pub(super) fn cross_safe(&self, i: usize) -> bool {
-        const WIDEN: f64 = 1e-12;
-        let series = &self.market.series;
-        let range = |k: usize| -> Option<(f64, f64)> {
-            let s = &series[k];
-            let (lo, hi) = if s.has_bar(i) {
-                mark_range(s, i).unwrap_or_else(|| last_range(s, i))
-            } else {
-                (self.last_close[k], self.last_close[k])
-            };
-            (lo > 0.0 && hi.is_finite()).then_some((lo * (1.0 - WIDEN), hi * (1.0 + WIDEN)))
-        };
         let mut mb = flt(self.wallet);
         for c in &self.collateral {
             let keep = 1.0 - c.haircut;
@@ -290,35 +367,129 @@ impl Sim<'_> {
             }
             let p = match c.sym {
                 None => 1.0,
-                Some(k) => match range(k) {
+                Some(k) => match self.adverse_range(k, i) {
                     Some((lo, _)) => lo,
                     None => return false,
                 },
             };
             mb += c.amount_f * p * keep;
         }
-        let basis = self.cfg.exchange.maintenance_basis;
         let mut mm = 0.0;
         for p in &self.positions {
             if p.mode != MarginMode::Cross {
                 continue;
             }
-            let Some((lo, hi)) = range(p.sym) else {
+            let Some((dmb, dmm)) = self.cross_term(p, i) else {
                 return false;
             };
-            let adverse = if p.s > 0.0 { lo } else { hi };
-            mb += p.s * p.qty_f * (adverse - p.entry_f);
-            let tiers = &self.tables[p.table].tiers_f;
-            let (nlo, nhi) = basis.notional_range(p.qty_f, lo, hi, p.entry_f);
-            let tier = |n: f64| tiers.partition_point(|b| b.cap <= n);
-            let k = tier(nhi);
-            let mmr = tiers[k.min(tiers.len() - 1)].mmr;
-            if tier(nlo) != k || mmr.is_nan() || mmr < 0.0 {
-                return false;
-            }
-            mm += mm_f64(tiers, nhi);
+            mb += dmb;
+            mm += dmm;
         }
         mb > mm
+    }
+
+    /// Symbol `k`'s price range in bar `i` for [`Sim::cross_safe`]: the mark's range (else the
+    /// last price's; the last close without a bar), widened by 1e-12; `None` when not positive and
+    /// finite.
+    fn adverse_range(&self, k: usize, i: usize) -> Option<(f64, f64)> {
+        const WIDEN: f64 = 1e-12;
+        let s = &self.market.series[k];
+        let (lo, hi) = if s.has_bar(i) {
+            mark_range(s, i).unwrap_or_else(|| last_range(s, i))
+        } else {
+            (self.last_close[k], self.last_close[k])
+        };
+        (lo > 0.0 && hi.is_finite()).then_some((lo * (1.0 - WIDEN), hi * (1.0 + WIDEN)))
+    }
+
+    /// Cross position `p`'s terms of [`Sim::cross_safe`] in bar `i`: its PnL at the adverse
+    /// extreme and its maintenance at the largest notional; `None` when the bound cannot be
+    /// taken (no usable range, or a notional range straddling a bracket boundary).
+    fn cross_term(&self, p: &Pos, i: usize) -> Option<(f64, f64)> {
+        let (lo, hi) = self.adverse_range(p.sym, i)?;
+        let adverse = if p.s > 0.0 { lo } else { hi };
+        let dmb = p.s * p.qty_f * (adverse - p.entry_f);
+        let tiers = &self.tables[p.table].tiers_f;
+        let basis = self.cfg.exchange.maintenance_basis;
+        let (nlo, nhi) = basis.notional_range(p.qty_f, lo, hi, p.entry_f);
+        let tier = |n: f64| tiers.partition_point(|b| b.cap <= n);
+        let k = tier(nhi);
+        let mmr = tiers[k.min(tiers.len() - 1)].mmr;
+        if tier(nlo) != k || mmr.is_nan() || mmr < 0.0 {
+            return None;
+        }
+        Some((dmb, mm_f64(tiers, nhi)))
+    }
+
+    /// Adds cross position `p`'s [`Sim::cross_term`]s of bars `a..a + mb.len()` to the per-bar
+    /// margin balance `mb` and maintenance `mm` (a bar without the term gets a `NaN` balance, never
+    /// above maintenance). Each bar's term is the same `f64` expression as `cross_term`'s; the
+    /// bracket is looked up once ([`TierSpan`]) and the search is made only for notionals outside
+    /// it. The symbol must have every bar of the range (as inside a scan window).
+    fn add_cross_terms(&self, p: &Pos, a: usize, mb: &mut [f64], mm: &mut [f64]) {
+        const WIDEN: f64 = 1e-12;
+        let s = &self.market.series[p.sym];
+        let b = a + mb.len();
+        let r = a..b;
+        let last = [
+            &s.open[r.clone()],
+            &s.high[r.clone()],
+            &s.low[r.clone()],
+            &s.close[r.clone()],
+        ];
+        let mark = s.mark.as_ref().map_or(last, |m| {
+            [
+                &m.open[r.clone()],
+                &m.high[r.clone()],
+                &m.low[r.clone()],
+                &m.close[r],
+            ]
+        });
+        let tiers = &self.tables[p.table].tiers_f;
+        let basis = self.cfg.exchange.maintenance_basis;
+        let span = TierSpan::of(
+            tiers,
+            basis.notional(p.qty_f, self.last_mark[p.sym], p.entry_f),
+        )
+        .filter(|t| !t.mmr.is_nan() && t.mmr >= 0.0)
+        .unwrap_or(TierSpan::EMPTY);
+        let long = p.s > 0.0;
+        for (j, (x, y)) in mb.iter_mut().zip(mm.iter_mut()).enumerate() {
+            let (o, h, l, c) = (last[0][j], last[1][j], last[2][j], last[3][j]);
+            let (mo, mh, ml, mc) = (mark[0][j], mark[1][j], mark[2][j], mark[3][j]);
+            // `adverse_range` of a bar that exists: the mark's range when its candle is
+            // complete, else the last price's (`NaN`s ignored)
+            let fin = mo.is_finite() & mh.is_finite() & ml.is_finite() & mc.is_finite();
+            let (lo, hi) = if fin {
+                (mo.min(mh).min(ml).min(mc), mo.max(mh).max(ml).max(mc))
+            } else {
+                (
+                    f64::INFINITY.min(o).min(h).min(l).min(c),
+                    f64::NEG_INFINITY.max(o).max(h).max(l).max(c),
+                )
+            };
+            let (lo, hi) = (lo * (1.0 - WIDEN), hi * (1.0 + WIDEN));
+            let (nlo, nhi) = basis.notional_range(p.qty_f, lo, hi, p.entry_f);
+            let term = if lo > 0.0 && hi.is_finite() && span.holds(nlo) && span.holds(nhi) {
+                let adverse = if long { lo } else { hi };
+                Some((p.s * p.qty_f * (adverse - p.entry_f), span.mm(nhi)))
+            } else {
+                // outside the bracket, or no usable range: the term itself decides
+                self.cross_term(p, a + j)
+            };
+            debug_assert_eq!(
+                term.map(|(u, v)| (u.to_bits(), v.to_bits())),
+                self.cross_term(p, a + j)
+                    .map(|(u, v)| (u.to_bits(), v.to_bits()))
+            );
+            match term {
+                Some((dmb, dmm)) => {
+                    *x += dmb;
+                    *y += dmm;
+                }
+                None => *x = f64::NAN,
+            }
+        }
     }
 }
 
