@@ -128,7 +128,10 @@ impl Sim<'_> {
     pub(super) fn on_open(&mut self, k: usize, at: At) -> Result<(), SimError> {
         let i = at.bar;
         let s = &self.signals[k];
-        let sym = self.signal_symbol(s)?;
+        let sym = match self.sig_sym.get(k) {
+            Some(&sym) if sym != usize::MAX => sym,
+            _ => self.signal_symbol(s)?,
+        };
         let side = s.side.unwrap_or(Side::Long);
         let series = &self.market.series[sym];
         if !series.has_bar(i) {
@@ -139,8 +142,7 @@ impl Sim<'_> {
             );
             return Ok(());
         }
-        if self.positions.iter().any(|p| p.sym == sym) || self.pending.iter().any(|p| p.sym == sym)
-        {
+        if self.held[sym] > 0 || self.pending.iter().any(|p| p.sym == sym) {
             self.skip(
                 k,
                 format!(
@@ -404,7 +406,7 @@ impl Sim<'_> {
                 ),
             })?;
         let series = &self.market.series[sym];
-        if !series.has_bar(i) || self.positions.iter().any(|p| p.sym == sym) {
+        if !series.has_bar(i) || self.held[sym] > 0 {
             return Err(SimError::BadAccount {
                 account: self.account.name.clone(),
                 message: format!(

@@ -45,7 +45,8 @@ pub(super) struct Pos {
     pub(super) targets: Vec<(f64, Decimal)>,
     pub(super) next_target: usize,
     pub(super) table: usize,
-    pub(super) trade: Trade,
+    /// The trade record (boxed: it is large, and positions are shifted when one closes).
+    pub(super) trade: Box<Trade>,
     pub(super) funding_next: usize,
     /// The call's whole notional when it came with an entry ladder (`NaN` otherwise): each
     /// later level adds its share of it.
@@ -112,6 +113,19 @@ pub(super) struct Opening {
 }
 
 impl Sim<'_> {
+    /// The wallet as `f64` (`flt(wallet)`), converted once per wallet value: the per-bar passes
+    /// read it every bar and the wallet changes only at fills, exits and settlements.
+    pub(super) fn wallet_f(&self) -> f64 {
+        let bits = self.wallet.serialize();
+        let (cached, f) = self.wallet_cache.get();
+        if cached == bits {
+            return f;
+        }
+        let f = flt(self.wallet);
+        self.wallet_cache.set((bits, f));
+        f
+    }
+
     pub(super) fn collateral_value(&self, haircut: bool) -> f64 {
         self.collateral
             .iter()
@@ -170,7 +184,7 @@ impl Sim<'_> {
 
     /// Equity at the last known closes: wallet + isolated margins + uPnL + collateral at market value.
     pub(super) fn equity_now(&self) -> f64 {
-        let mut e = flt(self.wallet) + self.collateral_value(false);
+        let mut e = self.wallet_f() + self.collateral_value(false);
         for p in &self.positions {
             e += p.iso_f + p.s * p.qty_f * (self.last_close[p.sym] - p.entry_f);
         }
@@ -185,7 +199,7 @@ impl Sim<'_> {
 
     /// Cross margin balance and maintenance with prices given per symbol.
     pub(super) fn cross_state(&self, mark: impl Fn(usize) -> f64) -> (f64, f64, usize) {
-        let mut mb = flt(self.wallet);
+        let mut mb = self.wallet_f();
         for c in &self.collateral {
             let p = c.sym.map_or(1.0, &mark);
             mb += c.amount_f * p * (1.0 - c.haircut);
@@ -373,7 +387,7 @@ impl Sim<'_> {
             table,
             funding_next,
             call_notional: ladder.map_or(f64::NAN, |(n, _)| n),
-            trade: Trade {
+            trade: Box::new(Trade {
                 signal_id: id,
                 symbol: self.market.series[sym].symbol.clone(),
                 side,
@@ -396,7 +410,7 @@ impl Sim<'_> {
                 exits: Vec::new(),
                 entry_levels: ladder.map_or(1, |(_, n)| n),
                 levels_filled: 1,
-            },
+            }),
         };
         self.recompute_lp(&mut p);
         p.trade.liq_price_at_entry = if mode == MarginMode::Isolated {
@@ -520,7 +534,7 @@ impl Sim<'_> {
             let id = t.signal_id.clone();
             self.cancel_levels(&id);
         }
-        self.trades.push(p.trade);
+        self.trades.push(*p.trade);
     }
 
     /// Why the account cannot put up initial margin `im` plus fee `fee` for a new position (or
@@ -546,7 +560,7 @@ impl Sim<'_> {
             return None;
         }
         let (what, have) = if short_wallet {
-            ("USDT wallet", flt(self.wallet))
+            ("USDT wallet", self.wallet_f())
         } else {
             ("available margin", available)
         };

@@ -106,6 +106,13 @@ pub(crate) struct Sim<'a> {
     /// Scratch margin balance and maintenance buffers of [`Sim::quiet_until`] and
     /// [`Sim::quiet_stretch`] for cross books.
     cross_buf: (Vec<f64>, Vec<f64>),
+    /// Per channel event: the market symbol index of an open call (resolved once, before the
+    /// run; `usize::MAX` for other events).
+    sig_sym: Vec<usize>,
+    /// Per symbol: the number of open positions on it.
+    held: Vec<u32>,
+    /// The last wallet converted by [`Sim::wallet_f`] (its exact representation) and its `f64`.
+    wallet_cache: std::cell::Cell<([u8; 16], f64)>,
     /// The run's ADL events in time order (empty with ADL off) and the next one not yet applied.
     adl_events: Vec<crate::adl::Scheduled>,
     adl_next: usize,
@@ -220,6 +227,9 @@ impl<'a> Sim<'a> {
             peak: 0.0,
             equity_buf: Vec::new(),
             cross_buf: (Vec::new(), Vec::new()),
+            sig_sym: Vec::new(),
+            held: vec![0; market.series.len()],
+            wallet_cache: std::cell::Cell::new((wallet.serialize(), flt(wallet))),
             adl_events,
             adl_next: 0,
             adl_log: Vec::new(),
@@ -245,9 +255,10 @@ impl<'a> Sim<'a> {
             .collect();
         due.sort_by_key(|&(t, d)| (t, matches!(d, Due::Signal(_))));
         // validate every open before running: unknown symbols are input errors
-        for s in self.signals {
+        self.sig_sym = vec![usize::MAX; self.signals.len()];
+        for (k, s) in self.signals.iter().enumerate() {
             if s.action == Action::Open {
-                self.signal_symbol(s)?;
+                self.sig_sym[k] = self.signal_symbol(s)?;
                 if s.side.is_none() {
                     return Err(SimError::IncompleteSignal {
                         id: s.id.clone(),
@@ -315,9 +326,13 @@ impl<'a> Sim<'a> {
             if !self.positions.is_empty() || !self.pending.is_empty() || self.collateral_debt() {
                 self.process_bar(i)?;
             }
-            self.refresh_closes(i);
-            if active || !self.positions.is_empty() {
-                self.mark_equity(at.time);
+            if (active || !self.positions.is_empty()) && self.collateral.is_empty() {
+                self.refresh_and_mark(i, at.time);
+            } else {
+                self.refresh_closes(i);
+                if active || !self.positions.is_empty() {
+                    self.mark_equity(at.time);
+                }
             }
             i += 1;
             if !self.positions.is_empty() && i < n {

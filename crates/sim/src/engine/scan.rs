@@ -4,7 +4,6 @@
 use super::Sim;
 use super::ledger::Pos;
 use crate::margin::{TierSpan, mm_f64};
-use crate::num::flt;
 use ringfence_model::{EquityPoint, MarginMode, SymbolSeries, TimestampMs};
 
 /// The skip machinery's cache for one open position, kept beside it ([`Sim`]'s `scan`, in the
@@ -71,13 +70,16 @@ impl Sim<'_> {
             funding_due,
             sym_end: self.market.series[p.sym].end,
         });
+        self.held[p.sym] += 1;
         self.positions.push(p);
     }
 
     /// Takes position `k` out of the book (with its scan cache).
     pub(super) fn take_position(&mut self, k: usize) -> Pos {
         self.scan.remove(k);
-        self.positions.remove(k)
+        let p = self.positions.remove(k);
+        self.held[p.sym] -= 1;
+        p
     }
 
     /// The first bar at or after `i` (at most `next_due`, the bar of the next due signal or
@@ -117,7 +119,7 @@ impl Sim<'_> {
         if !self.cross_safe(i) {
             return i;
         }
-        let wallet = flt(self.wallet);
+        let wallet = self.wallet_f();
         let mut mb = std::mem::take(&mut self.cross_buf.0);
         let mut mm = std::mem::take(&mut self.cross_buf.1);
         let (mut a, mut len) = (i + 1, 16);
@@ -160,7 +162,7 @@ impl Sim<'_> {
     pub(super) fn quiet_stretch(&mut self, a: usize, b: usize) {
         let series = &self.market.series;
         let times = &self.market.times;
-        let base = flt(self.wallet) + self.collateral_value(false);
+        let base = self.wallet_f() + self.collateral_value(false);
         let mut buf = std::mem::take(&mut self.equity_buf);
         buf.clear();
         buf.resize(b - a, base);
@@ -180,7 +182,7 @@ impl Sim<'_> {
         mb.clear();
         mm.clear();
         if cross {
-            mb.resize(b - a, flt(self.wallet));
+            mb.resize(b - a, self.wallet_f());
             mm.resize(b - a, 0.0);
             let basis = self.cfg.exchange.maintenance_basis;
             for p in self
@@ -240,11 +242,7 @@ impl Sim<'_> {
     /// collateral); the others are brought up to date on demand by [`Sim::sync_close`], which gives
     /// the same values as refreshing every symbol at every refresh.
     pub(super) fn refresh_closes(&mut self, i: usize) {
-        match self.refreshed.last_mut() {
-            Some(r) if r.1 >= i => {}
-            Some(r) if r.1 + 1 == i => r.1 = i,
-            _ => self.refreshed.push((i, i)),
-        }
+        self.note_refresh(i);
         let series = &self.market.series;
         // the mark close is read only for cross positions and collateral (the book's margin ratio)
         let syms = self
@@ -264,6 +262,15 @@ impl Sim<'_> {
                     self.last_mark[k] = s.liq_hlc(i).2;
                 }
             }
+        }
+    }
+
+    /// Records that the closes were refreshed at bar `i` (for [`Sim::sync_close`]).
+    pub(super) fn note_refresh(&mut self, i: usize) {
+        match self.refreshed.last_mut() {
+            Some(r) if r.1 >= i => {}
+            Some(r) if r.1 + 1 == i => r.1 = i,
+            _ => self.refreshed.push((i, i)),
         }
     }
 
@@ -359,7 +366,7 @@ impl Sim<'_> {
     /// non-negative factor are monotone, so the bound holds exactly in `f64`. A notional range
     /// that straddles a bracket boundary answers `false` (the exact check then decides).
     pub(super) fn cross_safe(&self, i: usize) -> bool {
-        let mut mb = flt(self.wallet);
+        let mut mb = self.wallet_f();
         for c in &self.collateral {
             let keep = 1.0 - c.haircut;
             if !(keep >= 0.0 && c.amount_f >= 0.0) {

@@ -1,7 +1,9 @@
 //! Statistics: equity points, the end of a run and its summary; rolling correlations.
 
 use super::Sim;
+use crate::margin::mm_f64;
 use crate::num::{dec, flt};
+use ringfence_model::MarginMode;
 use ringfence_model::{EquityPoint, ExitReason, Market, RunResult, RunSummary, TimestampMs, Trade};
 use rust_decimal::Decimal;
 
@@ -20,8 +22,50 @@ impl Sim<'_> {
 
     pub(super) fn mark_equity(&mut self, time: TimestampMs) {
         let e = self.equity_now();
-        let dd = self.drawdown_at(e);
         let (mb, mm, n) = self.cross_state(|k| self.last_mark[k]);
+        self.push_point(time, e, (mb, mm, n));
+    }
+
+    /// [`Sim::refresh_closes`] at bar `i` followed by [`Sim::mark_equity`], in one pass over the
+    /// positions, for a book without collateral. Each position's close (and a cross position's
+    /// mark) is refreshed just before its terms are added; the refresh writes the same value
+    /// whichever position of a symbol does it, so every term reads what it would read after the
+    /// full refresh, and the equity, margin balance and maintenance are summed in the same order.
+    pub(super) fn refresh_and_mark(&mut self, i: usize, time: TimestampMs) {
+        debug_assert!(self.collateral.is_empty());
+        self.note_refresh(i);
+        let mut e = self.wallet_f() + self.collateral_value(false);
+        let (mut mb, mut mm, mut n) = (self.wallet_f(), 0.0, 0);
+        let basis = self.cfg.exchange.maintenance_basis;
+        let (series, tables) = (&self.market.series, &self.tables);
+        let (last_close, last_mark) = (&mut self.last_close, &mut self.last_mark);
+        for p in &self.positions {
+            let s = &series[p.sym];
+            let cross = p.mode == MarginMode::Cross;
+            if s.has_bar(i) {
+                last_close[p.sym] = s.close[i];
+                if cross {
+                    last_mark[p.sym] = s.liq_hlc(i).2;
+                }
+            }
+            e += p.iso_f + p.s * p.qty_f * (last_close[p.sym] - p.entry_f);
+            if cross {
+                let m = last_mark[p.sym];
+                mb += p.s * p.qty_f * (m - p.entry_f);
+                mm += mm_f64(
+                    &tables[p.table].tiers_f,
+                    basis.notional(p.qty_f, m, p.entry_f),
+                );
+                n += 1;
+            }
+        }
+        self.push_point(time, e, (mb, mm, n));
+    }
+
+    /// Records the equity point at `time`: equity `e` and the cross state (margin balance,
+    /// maintenance, number of cross positions) it was taken with.
+    fn push_point(&mut self, time: TimestampMs, e: f64, (mb, mm, n): (f64, f64, usize)) {
+        let dd = self.drawdown_at(e);
         let ratio = if n == 0 {
             0.0
         } else if mb > 0.0 {
@@ -55,6 +99,7 @@ impl Sim<'_> {
         }
         let positions = std::mem::take(&mut self.positions);
         self.scan.clear();
+        self.held.fill(0);
         for p in positions {
             let s = &self.market.series[p.sym];
             let last = s.end.saturating_sub(1).max(s.first);
