@@ -47,6 +47,8 @@ impl Sim<'_> {
                 break;
             }
             self.adl_next += 1;
+            // an ADL reduces positions (their thresholds and ledger change)
+            self.cold = super::scan::Cold::NONE;
             let (sym, side, take, trigger) = (e.sym, e.side, e.take, e.trigger.clone());
             let source = e.source.clone();
             let px = e.price.unwrap_or_else(|| self.adl_price(sym, at.bar, sub));

@@ -107,6 +107,7 @@ impl Sim<'_> {
                     return Ok(());
                 }
                 let new = s.stop;
+                self.void_cold();
                 for p in self
                     .positions
                     .iter_mut()

@@ -276,6 +276,10 @@ impl Sim<'_> {
     }
 
     pub(super) fn settle_funding(&mut self, i: usize) {
+        if self.cold_at(i) {
+            // every position is inside a scan window, which ends before its next settlement
+            return;
+        }
         let open_t = self.market.times[i];
         for k in 0..self.positions.len() {
             if self.scan[k].funding_due > open_t {
@@ -311,6 +315,7 @@ impl Sim<'_> {
             }
             self.scan[k].funding_due = funding_due(fund, self.positions[k].funding_next);
             if changed {
+                self.cold = super::scan::Cold::NONE;
                 let basis = self.cfg.exchange.maintenance_basis;
                 Self::refresh_thresholds(&self.tables, basis, &mut self.positions[k]);
             }

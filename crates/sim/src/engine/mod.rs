@@ -29,7 +29,7 @@ mod stats;
 use entries::Pending;
 use ledger::{Collateral, Pos, Table};
 use path::Slot;
-use scan::{ScanCache, Touch};
+use scan::{Cold, ScanCache, Touch};
 /// The engine's exact return correlation, which `returns::MarketStats` slides incrementally within
 /// its tolerance (tested).
 #[cfg(test)]
@@ -111,6 +111,8 @@ pub(crate) struct Sim<'a> {
     sig_sym: Vec<usize>,
     /// Per symbol: the number of open positions on it.
     held: Vec<u32>,
+    /// What the last full pass of [`Sim::may_touch`] established about the book.
+    cold: Cold,
     /// The last wallet converted by [`Sim::wallet_f`] (its exact representation) and its `f64`.
     wallet_cache: std::cell::Cell<([u8; 16], f64)>,
     /// The run's ADL events in time order (empty with ADL off) and the next one not yet applied.
@@ -229,6 +231,7 @@ impl<'a> Sim<'a> {
             cross_buf: (Vec::new(), Vec::new()),
             sig_sym: Vec::new(),
             held: vec![0; market.series.len()],
+            cold: Cold::NONE,
             wallet_cache: std::cell::Cell::new((wallet.serialize(), flt(wallet))),
             adl_events,
             adl_next: 0,
@@ -385,6 +388,9 @@ impl<'a> Sim<'a> {
 
     /// Closes positions whose symbol's data ended before bar `i`.
     fn close_ended(&mut self, i: usize) {
+        if self.cold_at(i) && i < self.cold.sym_end {
+            return;
+        }
         let mut k = 0;
         while k < self.positions.len() {
             if i < self.scan[k].sym_end {
@@ -413,6 +419,8 @@ impl<'a> Sim<'a> {
         if self.may_touch(i) == Touch::Skip && !adl_inside {
             return Ok(());
         }
+        // a path may change any position's thresholds (and sets `hot` flags)
+        self.void_cold();
         if self.cfg.refine && self.market.sub_bars(i).is_some() {
             // sub-bars may reach beyond the bar's range: walk every position, as before
             for c in &mut self.scan {

@@ -34,6 +34,32 @@ impl ScanCache {
     }
 }
 
+/// What the last full pass of [`Sim::may_touch`] established about the book, so that the bars
+/// after it need not walk every position again: positions `0..checked` were all cold, inside scan
+/// windows that last at least until bar `until` (exclusive), on symbols whose data lasts until
+/// `sym_end` at least; `cross` of them are cross. It stays true while no position's thresholds
+/// or ledger change, which only happens inside a walked path, at a funding settlement, at an
+/// ADL, at a stop moved by the channel and when a position is taken out; the first four void
+/// it ([`Sim::void_cold`]), taking a position out keeps the bounds (they stay lower bounds) and
+/// new positions, appended after `checked`, are checked alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Cold {
+    pub(super) until: usize,
+    pub(super) sym_end: usize,
+    pub(super) checked: usize,
+    pub(super) cross: usize,
+}
+
+impl Cold {
+    /// Nothing established.
+    pub(super) const NONE: Cold = Cold {
+        until: 0,
+        sym_end: 0,
+        checked: 0,
+        cross: 0,
+    };
+}
+
 /// The thresholds of `p` the scan cache is keyed on.
 pub(super) fn key(p: &Pos) -> ScanKey {
     (
@@ -79,7 +105,39 @@ impl Sim<'_> {
         self.scan.remove(k);
         let p = self.positions.remove(k);
         self.held[p.sym] -= 1;
+        if k < self.cold.checked {
+            self.cold.checked -= 1;
+            self.cold.cross -= usize::from(p.mode == MarginMode::Cross);
+        }
         p
+    }
+
+    /// Forgets what [`Cold`] established (a position's thresholds or ledger may have changed).
+    pub(super) fn void_cold(&mut self) {
+        self.cold = Cold::NONE;
+    }
+
+    /// True when [`Cold`] covers bar `i` for every open position.
+    pub(super) fn cold_at(&self, i: usize) -> bool {
+        let cold = i < self.cold.until && self.cold.checked == self.positions.len();
+        debug_assert!(!cold || self.cold_prefix_holds(i));
+        cold
+    }
+
+    /// The claim of [`Cold`] at bar `i`, checked the long way (for debug assertions).
+    fn cold_prefix_holds(&self, i: usize) -> bool {
+        let n = self.cold.checked;
+        let cross = self.positions[..n]
+            .iter()
+            .filter(|p| p.mode == MarginMode::Cross)
+            .count();
+        cross == self.cold.cross
+            && self.positions[..n].iter().zip(&self.scan).all(|(p, c)| {
+                c.covers(p, i)
+                    && !c.hot
+                    && self.cold.until <= c.until
+                    && self.cold.sym_end <= c.sym_end
+            })
     }
 
     /// The first bar at or after `i` (at most `next_due`, the bar of the next due signal or
@@ -97,12 +155,18 @@ impl Sim<'_> {
         }
         let mut end = next_due;
         let mut cross = false;
-        for (p, c) in self.positions.iter().zip(&self.scan) {
-            if !c.covers(p, i) {
-                return i;
+        if self.cold_at(i) {
+            // every position covers bar `i` (see `Cold`); its bounds are lower bounds of theirs
+            end = end.min(self.cold.until).min(self.cold.sym_end);
+            cross = self.cold.cross > 0;
+        } else {
+            for (p, c) in self.positions.iter().zip(&self.scan) {
+                if !c.covers(p, i) {
+                    return i;
+                }
+                end = end.min(c.until).min(c.sym_end);
+                cross |= p.mode == MarginMode::Cross;
             }
-            end = end.min(c.until).min(c.sym_end);
-            cross |= p.mode == MarginMode::Cross;
         }
         if cross && end > i {
             end = self.cross_safe_until(i, end);
@@ -300,9 +364,25 @@ impl Sim<'_> {
     pub(super) fn may_touch(&mut self, i: usize) -> Touch {
         let series = &self.market.series;
         let times = &self.market.times;
-        let mut cross = false;
+        // positions `..start` are cold at bar `i` by `Cold`: only the newer ones are checked
+        let cold = i < self.cold.until;
+        debug_assert!(!cold || self.cold_prefix_holds(i));
+        let start = if cold { self.cold.checked } else { 0 };
+        let mut cross = cold && self.cold.cross > 0;
         let mut any = false;
-        for (p, c) in self.positions.iter().zip(self.scan.iter_mut()) {
+        let mut prefix = true;
+        let mut found = if cold {
+            self.cold
+        } else {
+            Cold {
+                until: usize::MAX,
+                sym_end: usize::MAX,
+                checked: 0,
+                cross: 0,
+            }
+        };
+        let positions = &self.positions[start..];
+        for (p, c) in positions.iter().zip(self.scan[start..].iter_mut()) {
             let s = &series[p.sym];
             cross |= p.mode == MarginMode::Cross;
             let tp = p.targets.get(p.next_target).map(|t| t.0);
@@ -321,8 +401,17 @@ impl Sim<'_> {
             }
             if i < c.until {
                 c.hot = false;
+                if prefix {
+                    // still a prefix of positions inside their windows: extend what is
+                    // established
+                    found.until = found.until.min(c.until);
+                    found.sym_end = found.sym_end.min(c.sym_end);
+                    found.checked += 1;
+                    found.cross += usize::from(p.mode == MarginMode::Cross);
+                }
                 continue;
             }
+            prefix = false;
             if !s.has_bar(i) {
                 // the path cannot be built: the bar is skipped (as `build_path` would)
                 return Touch::Skip;
@@ -342,6 +431,9 @@ impl Sim<'_> {
             };
             c.hot = stop || target || liq;
             any |= c.hot;
+        }
+        if prefix {
+            self.cold = found;
         }
         for p in &self.pending {
             let s = &series[p.sym];

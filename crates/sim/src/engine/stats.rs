@@ -100,6 +100,7 @@ impl Sim<'_> {
         let positions = std::mem::take(&mut self.positions);
         self.scan.clear();
         self.held.fill(0);
+        self.void_cold();
         for p in positions {
             let s = &self.market.series[p.sym];
             let last = s.end.saturating_sub(1).max(s.first);
