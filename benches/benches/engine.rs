@@ -124,5 +124,64 @@ fn demo_scenario(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, loading, engine, demo_scenario);
+/// 4,096 values like the engine converts: market prices and funding rates (short decimals across
+/// BTC's to 1000PEPE's magnitudes) and prices computed in `f64` (full 53-bit mantissas), from a
+/// fixed seed.
+fn dec_inputs() -> (Vec<f64>, Vec<f64>) {
+    let mut state = 0x5eed_u64;
+    let mut next = move || {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        state >> 11
+    };
+    // (typical price, decimals quoted): BTC, ETH, BNB, SOL, XRP, DOGE, 1000PEPE, a funding rate
+    let kinds = [
+        (65_000.0, 1),
+        (2_500.0, 2),
+        (600.0, 2),
+        (150.0, 3),
+        (0.6, 4),
+        (0.08, 5),
+        (0.01, 7),
+        (0.0001, 8),
+    ];
+    let mut market = Vec::with_capacity(4096);
+    let mut computed = Vec::with_capacity(4096);
+    for i in 0..4096 {
+        let (level, decimals) = kinds[i % kinds.len()];
+        let unit = 10f64.powi(decimals);
+        let ticks = (level * unit * (0.5 + (next() % 1000) as f64 / 1000.0)).round();
+        market.push(ticks / unit); // correctly rounded, as parsing the quoted text gives
+        computed.push(level * (0.5 + (next() as f64) / (1u64 << 53) as f64));
+    }
+    (market, computed)
+}
+
+fn dec_conversion(c: &mut Criterion) {
+    use rust_decimal::Decimal;
+    use rust_decimal::prelude::FromPrimitive;
+    let (market, computed) = dec_inputs();
+    let mut g = c.benchmark_group("f64_to_decimal");
+    for (name, xs) in [("market", &market), ("computed", &computed)] {
+        g.throughput(criterion::Throughput::Elements(xs.len() as u64));
+        g.bench_function(format!("from_f64_{name}"), |b| {
+            b.iter(|| {
+                for &x in xs {
+                    black_box(Decimal::from_f64(black_box(x)).unwrap_or(Decimal::ZERO));
+                }
+            })
+        });
+        g.bench_function(format!("closed_form_{name}"), |b| {
+            b.iter(|| {
+                for &x in xs {
+                    black_box(ringfence_sim::f64_to_decimal(black_box(x)));
+                }
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, loading, engine, demo_scenario, dec_conversion);
 criterion_main!(benches);

@@ -94,6 +94,10 @@ pub use config::{
     binance_default_brackets,
 };
 pub use error::SimError;
+/// The engine's exact `f64` → `Decimal` conversion (identical to `Decimal::from_f64`) and its fast
+/// path alone; for the real-data test and the micro-benchmark in `benches`, not an API.
+#[doc(hidden)]
+pub use num::{dec as f64_to_decimal, dec_fast as f64_to_decimal_fast};
 
 use ringfence_model::{BracketBook, Market, RunResult, SignalEvent};
 

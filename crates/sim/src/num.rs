@@ -1,13 +1,225 @@
 //! Conversions between the ledger's `Decimal` and the hot path's `f64`: one home for the engine and
 //! the checklist.
+//!
+//! # `f64` → `Decimal` without the bit-by-bit loop
+//!
+//! [`dec`] must give exactly what `Decimal::from_f64` (rust_decimal 1.43) gives — mantissa, scale
+//! and sign — because every ledger amount starts there. That conversion walks the binary exponent
+//! one step at a time (halve, or multiply the 96-bit mantissa by 5 while it fits, else halve and
+//! drop a bit), then rounds the 96-bit result a digit at a time (half up at each digit) until the
+//! mantissa is below 2^52, with the scale at most 28, and strips trailing zeros. [`dec`] gets the
+//! same answer from a closed form on `u128`, for `x = m · 2^-r` (`m` odd, below 2^53):
+//!
+//! - **digit-by-digit rounding is one division**: rounding half up at the last digit, then again
+//!   at the new last digit, `j` times, is `⌊(M + 55…5) / 10^j⌋` (`j` fives); and the scaled value
+//!   `M / 10^j` at scale `k` is `m · 5^k / 2^(r-k)`, an integer `N = m · 5^k < 2^118` shifted
+//!   right, so the rounding is a shift, a mask and one comparison.
+//! - **exact case** (`m · 5^r < 2^96`: the walk never drops a bit): the scale is the largest
+//!   `k ≤ min(r, 28)` whose rounded mantissa is below 2^52, and the carry of the digit-by-digit
+//!   rounding is `f · 5^j + 55…5 ≥ 10^j` for the fraction bits `f` — exact, no fallback.
+//! - **saturated case** (the walk drops bits): the walk's 96-bit value is below the true value by
+//!   a relative error of at most `5 · r / 2^96` (each dropped bit costs at most `1 / 2^94.7`
+//!   relative, and multiplying by 5 or halving exactly does not grow it); with `r ≤ 128` that moves
+//!   the final rounding by less than `11.25 · r · 2^-44 < 2^-32` of a unit in the last place,
+//!   and `55…5 / 10^j` differs from `5/9` by less than that too, so the result is
+//!   `⌊y + 5/9⌋` for `y = x · 10^k` computed exactly — unless `y + 5/9` lies within `2^-32` above
+//!   an integer, or the next scale's rounding lands exactly on 2^52 (where the walk's lower value
+//!   could pick a different scale). Those few values, and everything outside
+//!   `2^-76 ≤ |x| < 2^96` (subnormals, tiny and huge values, non-finite), go to `from_f64`.
+//!
+//! Magnitudes `≥ 2^52` are integers and convert exactly (scale 0). The tests compare `serialize()`
+//! (16 bytes, so the scale counts) with `from_f64` on random bit patterns, price-like decimals
+//! and values near powers of ten and two; `benches/tests/dec_real.rs` runs every price and funding
+//! rate of the shared real data through both.
 
 use rust_decimal::Decimal;
 use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
 
-/// `f64` → `Decimal` by the shortest representation (prices from market data); `0` for a
-/// non-finite value.
-pub(crate) fn dec(x: f64) -> Decimal {
-    Decimal::from_f64(x).unwrap_or(Decimal::ZERO)
+/// `f64` → `Decimal`, identical to `Decimal::from_f64` (mantissa, scale and sign); `0` for a
+/// non-finite value. Prices from market data come out in their shortest decimal form (`0.1` →
+/// `0.1`) because `from_f64` keeps about 15.6 significant digits.
+///
+/// Public only through the hidden re-export `ringfence_sim::f64_to_decimal`, for the real-data test
+/// and the micro-benchmark in `benches`.
+#[inline]
+pub fn dec(x: f64) -> Decimal {
+    match dec_fast(x) {
+        Some(d) => d,
+        None => Decimal::from_f64(x).unwrap_or(Decimal::ZERO),
+    }
+}
+
+/// The closed-form conversion of [`dec`], `None` where it hands over to `Decimal::from_f64`
+/// (non-finite, subnormal, `|x| < 2^-76`, `|x| ≥ 2^96`, and the rare near-tie values described in
+/// the module docs). Public through the hidden re-export `ringfence_sim::f64_to_decimal_fast` so
+/// the randomized check can count how often the fallback is taken.
+#[inline]
+pub fn dec_fast(x: f64) -> Option<Decimal> {
+    let bits = x.to_bits();
+    let negative = bits >> 63 != 0;
+    let biased = ((bits >> 52) & 0x7ff) as i32;
+    let fraction = bits & ((1u64 << 52) - 1);
+    if biased == 0 {
+        if fraction != 0 {
+            return None; // subnormal
+        }
+        let mut zero = Decimal::ZERO;
+        zero.set_sign_negative(negative);
+        return Some(zero);
+    }
+    // x = mantissa · 2^e2 (NaN and infinities have biased 0x7ff: outside the range below)
+    let e2 = biased - 1075;
+    if !(MIN_E2..=MAX_E2).contains(&e2) {
+        return None;
+    }
+    let mantissa = fraction | (1u64 << 52);
+    if e2 >= 0 {
+        // an integer below 2^96: the walk shifts it left exactly, scale 0
+        return Some(build(u128::from(mantissa) << e2, 0, negative));
+    }
+    // x = odd · 2^-r exactly
+    let halvings = mantissa.trailing_zeros().min(e2.unsigned_abs());
+    let odd = mantissa >> halvings;
+    let r = e2.unsigned_abs() - halvings;
+    let exact = r < POW5.len() as u32
+        && u128::from(odd)
+            .checked_mul(POW5[r as usize])
+            .is_some_and(|p| p < 1u128 << 96);
+    let (digits, scale) = if exact {
+        exact_digits(odd, r)
+    } else {
+        saturated_digits(odd, r)?
+    };
+    let (digits, scale) = strip_zeros(digits, scale);
+    Some(build(u128::from(digits), scale, negative))
+}
+
+/// Smallest binary exponent of the fast path: `r ≤ 128` keeps the saturated case's error bound
+/// below `2^-32` and every rounded mantissa far from zero.
+const MIN_E2: i32 = -128;
+/// Largest binary exponent of the fast path: `2^53 · 2^43 = 2^96`.
+const MAX_E2: i32 = 43;
+/// The rounded mantissa stays below this (rust_decimal: about 15.6 significant digits).
+const LIMIT: u64 = 1 << 52;
+/// `Decimal`'s largest scale.
+const MAX_SCALE: u32 = 28;
+
+/// `t[0] = first`, `t[i] = t[i-1] · mul + add`: the power tables below.
+const fn table<const N: usize>(first: u128, mul: u128, add: u128) -> [u128; N] {
+    let mut t = [first; N];
+    let mut i = 1;
+    while i < N {
+        t[i] = t[i - 1] * mul + add;
+        i += 1;
+    }
+    t
+}
+
+/// `5^0 ..= 5^41` (`5^41 < 2^96 < 5^42`).
+const POW5: [u128; 42] = table(1, 5, 0);
+
+/// `10^0 ..= 10^38`.
+const POW10: [u128; 39] = table(1, 10, 0);
+
+/// `55…5` (`j` fives) = `5 · (10^j − 1) / 9`: rounding half up `j` times, a digit at a time, is
+/// adding this once and dropping `j` digits.
+const FIVES: [u128; 39] = table(0, 10, 5);
+
+/// `floor(log10(2^n))` for `0 ≤ n ≤ 1650`.
+fn log10_pow2(n: u32) -> u32 {
+    (n * 78_913) >> 18
+}
+
+/// The first scale to try for `odd · 2^-r`: one above `floor((51 − b) · log10 2)` where
+/// `b = floor(log2 x)`. At that scale's floor the value is below 2^52, two above it is over
+/// `5 · 2^52`, so the largest scale with a mantissa below 2^52 is this one or one of the two
+/// below it.
+fn first_scale(odd: u64, r: u32) -> u32 {
+    let log2 = 63 - odd.leading_zeros() as i32 - r as i32; // ≤ 51: x < 2^52 here
+    log10_pow2((51 - log2) as u32) + 1
+}
+
+/// `odd · 5^k` split at bit `shift`: the integer part and the fraction bits of `odd · 10^k / 2^r`
+/// (`shift = r − k`, `1 ≤ shift`).
+fn split(odd: u64, k: u32, shift: u32) -> (u128, u128) {
+    let n = u128::from(odd) * POW5[k as usize];
+    (n >> shift, n & ((1u128 << shift) - 1))
+}
+
+/// Exact case: `M = odd · 5^r < 2^96` at scale `r`, rounded digit by digit at `j = r − k` digits
+/// for the largest scale `k ≤ min(r, 28)` whose mantissa is below 2^52 (scale 0 when none is).
+fn exact_digits(odd: u64, r: u32) -> (u64, u32) {
+    let top = first_scale(odd, r).min(r).min(MAX_SCALE);
+    let mut k = top;
+    loop {
+        let j = r - k;
+        let rounded = if j == 0 {
+            u128::from(odd) * POW5[k as usize]
+        } else {
+            let (int, frac) = split(odd, k, j);
+            // carry when frac / 2^j + 55…5 / 10^j ≥ 1, times 10^j
+            int + u128::from(frac * POW5[j as usize] + FIVES[j as usize] >= POW10[j as usize])
+        };
+        if rounded < u128::from(LIMIT) || k == 0 {
+            return (rounded as u64, k);
+        }
+        k -= 1;
+    }
+}
+
+/// Saturated case: the scale `k` is the largest `≤ 28` with `⌊x · 10^k + 5/9⌋ < 2^52`, the mantissa
+/// that floor; `None` (fall back) when the walk's truncations could change either.
+fn saturated_digits(odd: u64, r: u32) -> Option<(u64, u32)> {
+    let top = first_scale(odd, r).min(MAX_SCALE);
+    let mut k = top;
+    let mut above: Option<u128> = None;
+    loop {
+        let shift = r.checked_sub(k).filter(|s| (1..=120).contains(s))?;
+        let (int, frac) = split(odd, k, shift);
+        let four_ninths = 4u128 << shift; // compare 9 · frac with 4 · 2^shift
+        let nine_frac = 9 * frac;
+        let rounded = int + u128::from(nine_frac > four_ninths);
+        if rounded < u128::from(LIMIT) {
+            // y + 5/9 just above an integer: the walk's lower value may round down
+            if nine_frac > four_ninths && nine_frac - four_ninths <= (9u128 << shift) >> 32 {
+                return None;
+            }
+            // the scale above rounds to 2^52 exactly: the walk's lower value could keep it
+            if above == Some(u128::from(LIMIT)) {
+                return None;
+            }
+            return Some((rounded as u64, k));
+        }
+        if k == 0 {
+            return None;
+        }
+        above = Some(rounded);
+        k -= 1;
+    }
+}
+
+/// Drops trailing zero digits while the scale is positive (`from_f64` does the same).
+fn strip_zeros(mut digits: u64, mut scale: u32) -> (u64, u32) {
+    for (pow, step) in [(100_000_000u64, 8u32), (10_000, 4), (100, 2), (10, 1)] {
+        if scale >= step && digits.is_multiple_of(pow) {
+            digits /= pow;
+            scale -= step;
+        }
+    }
+    // digits < 2^53 has at most 15 trailing zeros: 8 + 4 + 2 + 1, each taken while both the
+    // zeros and the scale allow it, removes min(zeros, scale) of them
+    (digits, scale)
+}
+
+/// A `Decimal` from a mantissa below 2^96, a scale `≤ 28` and a sign.
+fn build(mantissa: u128, scale: u32, negative: bool) -> Decimal {
+    Decimal::from_parts(
+        mantissa as u32,
+        (mantissa >> 32) as u32,
+        (mantissa >> 64) as u32,
+        negative,
+        scale,
+    )
 }
 
 /// Ledger amounts are kept to 10 decimals so that sums stay exact within `Decimal`'s 28 digits.
@@ -18,4 +230,267 @@ pub(crate) fn money(x: Decimal) -> Decimal {
 /// `Decimal` → `f64` (`NaN` when it does not fit).
 pub(crate) fn flt(x: Decimal) -> f64 {
     x.to_f64().unwrap_or(f64::NAN)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// `from_f64` as the engine used it before (`0` for non-finite).
+    fn reference(x: f64) -> Decimal {
+        Decimal::from_f64(x).unwrap_or(Decimal::ZERO)
+    }
+
+    /// Same mantissa, scale and sign, byte for byte.
+    fn assert_same(x: f64) {
+        let (got, want) = (dec(x), reference(x));
+        assert_eq!(
+            got.serialize(),
+            want.serialize(),
+            "x = {x:e} (bits {:#018x}): got {got} (scale {}), from_f64 gives {want} (scale {})",
+            x.to_bits(),
+            got.scale(),
+            want.scale()
+        );
+    }
+
+    /// `x` moved by `steps` units in the last place (either way).
+    fn ulps(x: f64, steps: i64) -> f64 {
+        f64::from_bits((x.to_bits() as i64 + steps) as u64)
+    }
+
+    #[test]
+    fn worked_examples() {
+        let cases: [(f64, &str); 12] = [
+            (0.1, "0.1"),
+            (1234.56, "1234.56"),
+            (-0.000_123_4, "-0.0001234"),
+            (0.0001, "0.0001"),
+            (0.5, "0.5"),
+            (65_000.0, "65000"),
+            (1e15, "1000000000000000"),
+            (0.3, "0.3"),
+            (2.0f64.powi(52) - 0.5, "4503599627370496"),
+            (9_007_199_254_740_993.0, "9007199254740992"),
+            (1e-12, "0.000000000001"),
+            (123_456_789.123_456_79, "123456789.1234568"),
+        ];
+        for (x, text) in cases {
+            assert_eq!(dec(x).to_string(), text, "{x:e}");
+            assert_same(x);
+        }
+    }
+
+    #[test]
+    fn zeros_specials_and_subnormals() {
+        let specials = [
+            0.0,
+            -0.0,
+            f64::NAN,
+            -f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::MIN_POSITIVE,
+            -f64::MIN_POSITIVE,
+            f64::from_bits(1),
+            f64::from_bits(0x000f_ffff_ffff_ffff),
+            f64::MAX,
+            f64::MIN,
+            f64::EPSILON,
+            7.9e28,
+            8e28,
+        ];
+        for x in specials {
+            assert_same(x);
+        }
+        assert!(dec(-0.0).is_sign_negative() && dec(-0.0).is_zero());
+        assert_eq!(dec(f64::NAN), Decimal::ZERO);
+    }
+
+    #[test]
+    fn every_exponent_of_the_fast_range_and_its_edges() {
+        let mantissas = [
+            0u64,
+            1,
+            2,
+            3,
+            0x000f_ffff_ffff_ffff,
+            0x0008_0000_0000_0001,
+            0x0009_9999_9999_999a,
+            0x0003_3333_3333_3333,
+            0x000a_bcde_f012_3456,
+        ];
+        for biased in (1075 + MIN_E2 - 3)..=(1075 + MAX_E2 + 3) {
+            for &m in &mantissas {
+                for sign in [0u64, 1] {
+                    let bits = (sign << 63) | ((biased as u64) << 52) | m;
+                    assert_same(f64::from_bits(bits));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn near_powers_of_ten_and_two() {
+        for p in -30..=30 {
+            let ten = 10f64.powi(p);
+            for p2 in [p * 3, p * 3 + 1, p * 3 + 2] {
+                let two = 2f64.powi(p2);
+                for s in -40..=40 {
+                    assert_same(ulps(ten, s));
+                    assert_same(-ulps(ten, s));
+                    assert_same(ulps(two, s));
+                }
+            }
+        }
+        // 2^52 (the mantissa limit), 2^96 (Decimal's limit) and the fast range's ends
+        for p in [51, 52, 53, 95, 96, 97, -76, -75, -77] {
+            for s in -1000..=1000 {
+                assert_same(ulps(2f64.powi(p), s));
+            }
+        }
+    }
+
+    #[test]
+    fn price_like_values_take_the_fast_path() {
+        let mut fast = 0;
+        let mut all = 0;
+        for digits in 1..=10u32 {
+            for scale in 0..=12u32 {
+                for n in [1u64, 7, 12_345, 99_999_999, 1_234_567_891, 9_999_999_999] {
+                    let n = n % 10u64.pow(digits);
+                    let x: f64 = format!("{n}e-{scale}").parse().unwrap();
+                    assert_same(x);
+                    all += 1;
+                    fast += usize::from(dec_fast(x).is_some());
+                }
+            }
+        }
+        assert_eq!(
+            fast, all,
+            "every price-like value should convert without the fallback"
+        );
+    }
+
+    /// `a⁻¹ mod 2^64` for odd `a` (Newton's iteration doubles the correct bits each step).
+    fn inverse_mod_2_64(a: u64) -> u64 {
+        let mut inv = a; // correct to 3 bits for odd a
+        for _ in 0..6 {
+            inv = inv.wrapping_mul(2u64.wrapping_sub(a.wrapping_mul(inv)));
+        }
+        inv
+    }
+
+    /// Values built so that `x · 10^k` (k the scale `from_f64` keeps) has a fraction just above or
+    /// below 4/9, where the fallback's margin decides: around the margin, far inside it and just
+    /// outside it, for every binade from 2^-22 to 2^32. Each must equal `from_f64`, and the ones
+    /// closest to the tie must actually take the fallback.
+    #[test]
+    fn near_ties_match_from_f64() {
+        let (mut total, mut fell_back) = (0usize, 0usize);
+        for r in 20u32..=74 {
+            // the scale kept for the middle of the binade [2^(52-r), 2^(53-r))
+            let mid = (3u64 << 51) | 1;
+            let Some((_, k)) = saturated_digits(mid, r) else {
+                continue;
+            };
+            let shift = r - k;
+            if shift == 0 || shift > 52 {
+                continue;
+            }
+            let mask = (1u64 << shift) - 1;
+            // 5^k mod 2^64 is odd, and invertible modulo 2^shift
+            let inv = inverse_mod_2_64(POW5[k as usize] as u64) & mask;
+            let tie = ((4u128 << shift) / 9 + 1) as u64; // first fraction above 4/9
+            let mut deltas: Vec<i64> = (-3..=3).collect();
+            // (2^i with i near `shift` would wrap at the neighbouring scale, where the tie is
+            // at 4/9 again since 10 · 4/9 = 4 + 4/9)
+            for i in 0..shift.saturating_sub(5).min(40) {
+                for d in [1i64 << i, (1i64 << i) + 1, (1i64 << i) - 1] {
+                    deltas.extend([d, -d]);
+                }
+            }
+            for delta in deltas {
+                let target = (tie as i64).wrapping_add(delta) as u64 & mask;
+                let low = target.wrapping_mul(inv) & mask; // m · 5^k ≡ target (mod 2^shift)
+                for j in 0..6u64 {
+                    let span = 1u64 << (52 - shift.min(52));
+                    let spread = j.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 12;
+                    let high = (1u64 << 52) + ((spread % span) << shift);
+                    let m = (high & !mask) | low;
+                    if !(1u64 << 52..1u64 << 53).contains(&m) {
+                        continue;
+                    }
+                    let bits = ((1075 - r as u64) << 52) | (m - (1u64 << 52));
+                    // the margin is 2^-32 of a unit: 2^(shift-32) in units of the fraction bits
+                    // at scale k; the scale below (upper part of the binade) sees a tenth of the
+                    // distance, so "outside" is 16 times the margin
+                    let outside =
+                        delta < 0 || delta > 16 * ((1i64 << shift.saturating_sub(32)) + 1);
+                    for x in [f64::from_bits(bits), -f64::from_bits(bits)] {
+                        assert_same(x);
+                        total += 1;
+                        let fast = dec_fast(x).is_some();
+                        fell_back += usize::from(!fast);
+                        assert!(
+                            fast || !outside,
+                            "{x:e} fell back outside the margin (r {r}, k {k}, delta {delta})"
+                        );
+                    }
+                }
+            }
+        }
+        eprintln!("{total} values near ties, {fell_back} of them by the fallback");
+        assert!(total > 50_000, "{total} values");
+        assert!(
+            fell_back > 0,
+            "no near tie reached the fallback ({total} values)"
+        );
+        assert!(fell_back * 4 < total, "{fell_back} of {total} fell back");
+    }
+
+    /// A decimal string with 1–10 significant digits and a scale of 0–12, read as `f64`.
+    fn price_like() -> impl Strategy<Value = f64> {
+        (1u32..=10, 0u32..=12, any::<u64>(), any::<bool>()).prop_map(
+            |(digits, scale, raw, negative)| {
+                let n = raw % 10u64.pow(digits);
+                let sign = if negative { "-" } else { "" };
+                format!("{sign}{n}e-{scale}").parse().unwrap()
+            },
+        )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(20_000))]
+
+        #[test]
+        fn any_bit_pattern(bits in any::<u64>()) {
+            let x = f64::from_bits(bits);
+            prop_assert_eq!(dec(x).serialize(), reference(x).serialize(), "{:e}", x);
+        }
+
+        #[test]
+        fn any_bit_pattern_in_the_fast_range(
+            m in 0u64..(1 << 52),
+            biased in (1075 + MIN_E2)..=(1075 + MAX_E2),
+            negative in any::<bool>(),
+        ) {
+            let x = f64::from_bits((u64::from(negative) << 63) | ((biased as u64) << 52) | m);
+            prop_assert_eq!(dec(x).serialize(), reference(x).serialize(), "{:e}", x);
+        }
+
+        #[test]
+        fn price_like_decimals(x in price_like()) {
+            prop_assert_eq!(dec(x).serialize(), reference(x).serialize(), "{:e}", x);
+            prop_assert!(dec_fast(x).is_some(), "{:e} fell back", x);
+        }
+
+        #[test]
+        fn near_powers(p in -40i32..=40, steps in -1_000_000i64..=1_000_000, two in any::<bool>()) {
+            let base = if two { 2f64.powi(p * 3) } else { 10f64.powi(p) };
+            let x = ulps(base, steps);
+            prop_assert_eq!(dec(x).serialize(), reference(x).serialize(), "{:e}", x);
+        }
+    }
 }
