@@ -553,27 +553,24 @@ impl Sim<'_> {
         .filter(|t| !t.mmr.is_nan() && t.mmr >= 0.0)
         .unwrap_or(TierSpan::EMPTY);
         let long = p.s > 0.0;
+        let (sq, entry) = (p.s * p.qty_f, p.entry_f);
         for (j, (x, y)) in mb.iter_mut().zip(mm.iter_mut()).enumerate() {
-            let (o, h, l, c) = (last[0][j], last[1][j], last[2][j], last[3][j]);
             let (mo, mh, ml, mc) = (mark[0][j], mark[1][j], mark[2][j], mark[3][j]);
-            // `adverse_range` of a bar that exists: the mark's range when its candle is
-            // complete, else the last price's (`NaN`s ignored)
+            // `adverse_range` of a bar that exists is the mark's range when its candle is
+            // complete (else the last price's, left to `cross_term`). With four finite values a
+            // compare-and-select minimum is `f64::min`'s up to the sign of a zero, and a zero
+            // low fails `lo > 0` either way
             let fin = mo.is_finite() & mh.is_finite() & ml.is_finite() & mc.is_finite();
-            let (lo, hi) = if fin {
-                (mo.min(mh).min(ml).min(mc), mo.max(mh).max(ml).max(mc))
-            } else {
-                (
-                    f64::INFINITY.min(o).min(h).min(l).min(c),
-                    f64::NEG_INFINITY.max(o).max(h).max(l).max(c),
-                )
-            };
+            let (lo, hi) = (min4(mo, mh, ml, mc), max4(mo, mh, ml, mc));
             let (lo, hi) = (lo * (1.0 - WIDEN), hi * (1.0 + WIDEN));
-            let (nlo, nhi) = basis.notional_range(p.qty_f, lo, hi, p.entry_f);
-            let term = if lo > 0.0 && hi.is_finite() && span.holds(nlo) && span.holds(nhi) {
+            let (nlo, nhi) = basis.notional_range(p.qty_f, lo, hi, entry);
+            let fast = fin & (lo > 0.0) & hi.is_finite() & span.holds(nlo) & span.holds(nhi);
+            let term = if fast {
                 let adverse = if long { lo } else { hi };
-                Some((p.s * p.qty_f * (adverse - p.entry_f), span.mm(nhi)))
+                Some((sq * (adverse - entry), span.mm(nhi)))
             } else {
-                // outside the bracket, or no usable range: the term itself decides
+                // no complete mark candle, outside the bracket, or no usable range: the term
+                // itself decides
                 self.cross_term(p, a + j)
             };
             debug_assert_eq!(
@@ -590,6 +587,22 @@ impl Sim<'_> {
             }
         }
     }
+}
+
+/// The least of four finite values (compare and select).
+#[inline(always)]
+fn min4(a: f64, b: f64, c: f64, d: f64) -> f64 {
+    let x = if b < a { b } else { a };
+    let y = if d < c { d } else { c };
+    if y < x { y } else { x }
+}
+
+/// The greatest of four finite values (compare and select).
+#[inline(always)]
+fn max4(a: f64, b: f64, c: f64, d: f64) -> f64 {
+    let x = if b > a { b } else { a };
+    let y = if d > c { d } else { c };
+    if y > x { y } else { x }
 }
 
 /// The first bar in `from..to` where [`Sim::may_touch`]'s per-position test fires for a position on
@@ -680,8 +693,10 @@ pub(super) fn touch<const LONG: bool>(
     let hi = f64::NEG_INFINITY.max(o).max(h).max(l).max(c);
     let (a, b, x, y) = (mark[0][j], mark[1][j], mark[2][j], mark[3][j]);
     let fin = a.is_finite() & b.is_finite() & x.is_finite() & y.is_finite();
-    let mlo = if fin { a.min(b).min(x).min(y) } else { lo };
-    let mhi = if fin { a.max(b).max(x).max(y) } else { hi };
+    // four finite values: compare-and-select is `f64::min`/`max` up to the sign of a zero,
+    // which no comparison below can see
+    let mlo = if fin { min4(a, b, x, y) } else { lo };
+    let mhi = if fin { max4(a, b, x, y) } else { hi };
     if LONG {
         (lo <= st) | (hi >= tp) | (mlo <= lp)
     } else {
