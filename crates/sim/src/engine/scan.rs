@@ -72,6 +72,10 @@ pub(super) fn key(p: &Pos) -> ScanKey {
 /// The thresholds a scan was made for (bit patterns: a change of any of them voids the scan).
 pub(super) type ScanKey = (Option<u64>, Option<u64>, u64);
 
+/// The relative widening of a bar's price range in [`Sim::cross_safe`] (covers the rounding of
+/// path interpolation).
+const WIDEN: f64 = 1e-12;
+
 /// Bars scanned ahead at once for one position by [`first_touch`].
 pub(super) const SCAN_AHEAD: usize = 4096;
 
@@ -491,7 +495,6 @@ impl Sim<'_> {
     /// last price's; the last close without a bar), widened by 1e-12; `None` when not positive and
     /// finite.
     fn adverse_range(&self, k: usize, i: usize) -> Option<(f64, f64)> {
-        const WIDEN: f64 = 1e-12;
         let s = &self.market.series[k];
         let (lo, hi) = if s.has_bar(i) {
             mark_range(s, i).unwrap_or_else(|| last_range(s, i))
@@ -526,24 +529,8 @@ impl Sim<'_> {
     /// bracket is looked up once ([`TierSpan`]) and the search is made only for notionals outside
     /// it. The symbol must have every bar of the range (as inside a scan window).
     fn add_cross_terms(&self, p: &Pos, a: usize, mb: &mut [f64], mm: &mut [f64]) {
-        const WIDEN: f64 = 1e-12;
         let s = &self.market.series[p.sym];
-        let b = a + mb.len();
-        let r = a..b;
-        let last = [
-            &s.open[r.clone()],
-            &s.high[r.clone()],
-            &s.low[r.clone()],
-            &s.close[r.clone()],
-        ];
-        let mark = s.mark.as_ref().map_or(last, |m| {
-            [
-                &m.open[r.clone()],
-                &m.high[r.clone()],
-                &m.low[r.clone()],
-                &m.close[r],
-            ]
-        });
+        let (_, mark) = columns(s, a..a + mb.len());
         let tiers = &self.tables[p.table].tiers_f;
         let basis = self.cfg.exchange.maintenance_basis;
         let span = TierSpan::of(
@@ -587,6 +574,27 @@ impl Sim<'_> {
             }
         }
     }
+}
+
+/// Bars `r` of `s`: the last price's columns (open, high, low, close) and the mark's. Without a
+/// mark candle the path uses the last prices: as a "mark" that is always finite where the last
+/// candle is, they give the same range.
+fn columns(s: &SymbolSeries, r: std::ops::Range<usize>) -> ([&[f64]; 4], [&[f64]; 4]) {
+    let last = [
+        &s.open[r.clone()],
+        &s.high[r.clone()],
+        &s.low[r.clone()],
+        &s.close[r.clone()],
+    ];
+    let mark = s.mark.as_ref().map_or(last, |m| {
+        [
+            &m.open[r.clone()],
+            &m.high[r.clone()],
+            &m.low[r.clone()],
+            &m.close[r],
+        ]
+    });
+    (last, mark)
 }
 
 /// The least of four finite values (compare and select).
@@ -640,23 +648,7 @@ pub(super) fn scan<const LONG: bool>(
     lp: f64,
 ) -> usize {
     const LANES: usize = 8;
-    let r = from..to;
-    let last = [
-        &s.open[r.clone()],
-        &s.high[r.clone()],
-        &s.low[r.clone()],
-        &s.close[r.clone()],
-    ];
-    // without a mark candle the path uses the last prices: as a "mark" that is always finite
-    // where the last candle is, they give the same range
-    let mark = s.mark.as_ref().map_or(last, |m| {
-        [
-            &m.open[r.clone()],
-            &m.high[r.clone()],
-            &m.low[r.clone()],
-            &m.close[r],
-        ]
-    });
+    let (last, mark) = columns(s, from..to);
     let n = to - from;
     let mut j = 0;
     while j + LANES <= n {
