@@ -579,6 +579,7 @@ impl Sim<'_> {
 /// Bars `r` of `s`: the last price's columns (open, high, low, close) and the mark's. Without a
 /// mark candle the path uses the last prices: as a "mark" that is always finite where the last
 /// candle is, they give the same range.
+#[inline(always)]
 fn columns(s: &SymbolSeries, r: std::ops::Range<usize>) -> ([&[f64]; 4], [&[f64]; 4]) {
     let last = [
         &s.open[r.clone()],
