@@ -61,7 +61,7 @@ impl Sim<'_> {
                 if p.sym != sym || p.side != side {
                     continue;
                 }
-                let upnl = p.s * p.qty_f * (px - p.entry_f);
+                let upnl = p.upnl_at(px);
                 if upnl <= 0.0 {
                     continue;
                 }
@@ -119,7 +119,7 @@ impl Sim<'_> {
     /// cross wallet and the whole cross book.
     fn adl_score(&self, k: usize, px: f64) -> f64 {
         let p = &self.positions[k];
-        let upnl = p.s * p.qty_f * (px - p.entry_f);
+        let upnl = p.upnl_at(px);
         match p.mode {
             MarginMode::Isolated => {
                 let wallet = p.iso_f;

@@ -54,6 +54,21 @@ pub(super) struct Pos {
 }
 
 impl Pos {
+    /// Unrealised PnL at `price`, in `f64`: the one expression every per-bar sum adds, so that
+    /// sums taken in different places (bar by bar, position-major over a stretch) agree bit for
+    /// bit.
+    #[inline(always)]
+    pub(super) fn upnl_at(&self, price: f64) -> f64 {
+        self.s * self.qty_f * (price - self.entry_f)
+    }
+
+    /// The position's term of the account's equity at close `close`: its isolated margin and its
+    /// unrealised PnL.
+    #[inline(always)]
+    pub(super) fn value_at(&self, close: f64) -> f64 {
+        self.iso_f + self.upnl_at(close)
+    }
+
     /// Appends an exit leg to the trade record and adds its PnL and fee to the trade's totals.
     pub(super) fn record_exit(
         &mut self,
@@ -186,7 +201,7 @@ impl Sim<'_> {
     pub(super) fn equity_now(&self) -> f64 {
         let mut e = self.wallet_f() + self.collateral_value(false);
         for p in &self.positions {
-            e += p.iso_f + p.s * p.qty_f * (self.last_close[p.sym] - p.entry_f);
+            e += p.value_at(self.last_close[p.sym]);
         }
         e
     }
@@ -209,7 +224,7 @@ impl Sim<'_> {
         for p in &self.positions {
             if p.mode == MarginMode::Cross {
                 let m = mark(p.sym);
-                mb += p.s * p.qty_f * (m - p.entry_f);
+                mb += p.upnl_at(m);
                 mm += self.mm_of(p, m);
                 n += 1;
             }
@@ -484,7 +499,7 @@ impl Sim<'_> {
         let (mb, _, _) = self.cross_f(seg, t);
         let m = self.slot_mark(p.sym, seg, t);
         let fee = p.qty_f * fill * flt(fee_rate);
-        mb - p.s * p.qty_f * (m - p.entry_f) + p.s * p.qty_f * (fill - p.entry_f) - fee < 0.0
+        mb - p.upnl_at(m) + p.upnl_at(fill) - fee < 0.0
     }
 
     /// True when closing an isolated position at `px` would lose more than its isolated margin (last

@@ -338,7 +338,7 @@ impl Sim<'_> {
                     .filter(|(_, p)| p.mode == MarginMode::Cross)
                     .map(|(k, p)| {
                         let m = self.slot_mark(p.sym, seg, t);
-                        (k, p.s * p.qty_f * (m - p.entry_f))
+                        (k, p.upnl_at(m))
                     })
                     .min_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)))
             });

@@ -239,9 +239,8 @@ impl Sim<'_> {
         }
         for p in &self.positions {
             let close = &series[p.sym].close[a..b];
-            let (iso, sq, entry) = (p.iso_f, p.s * p.qty_f, p.entry_f);
             for (e, &c) in buf.iter_mut().zip(close) {
-                *e += iso + sq * (c - entry);
+                *e += p.value_at(c);
             }
             self.last_close[p.sym] = close[b - a - 1];
         }
@@ -264,7 +263,7 @@ impl Sim<'_> {
                 let span = TierSpan::of(tiers, basis.notional(p.qty_f, mark(a), p.entry_f));
                 for (j, (x, y)) in (a..b).zip(mb.iter_mut().zip(mm.iter_mut())) {
                     let m = mark(j);
-                    *x += p.s * p.qty_f * (m - p.entry_f);
+                    *x += p.upnl_at(m);
                     let n = basis.notional(p.qty_f, m, p.entry_f);
                     let dmm = match span {
                         Some(t) if t.holds(n) => t.mm(n),
@@ -510,7 +509,7 @@ impl Sim<'_> {
     fn cross_term(&self, p: &Pos, i: usize) -> Option<(f64, f64)> {
         let (lo, hi) = self.adverse_range(p.sym, i)?;
         let adverse = if p.s > 0.0 { lo } else { hi };
-        let dmb = p.s * p.qty_f * (adverse - p.entry_f);
+        let dmb = p.upnl_at(adverse);
         let tiers = &self.tables[p.table].tiers_f;
         let basis = self.cfg.exchange.maintenance_basis;
         let (nlo, nhi) = basis.notional_range(p.qty_f, lo, hi, p.entry_f);
@@ -540,7 +539,6 @@ impl Sim<'_> {
         .filter(|t| !t.mmr.is_nan() && t.mmr >= 0.0)
         .unwrap_or(TierSpan::EMPTY);
         let long = p.s > 0.0;
-        let (sq, entry) = (p.s * p.qty_f, p.entry_f);
         for (j, (x, y)) in mb.iter_mut().zip(mm.iter_mut()).enumerate() {
             let (mo, mh, ml, mc) = (mark[0][j], mark[1][j], mark[2][j], mark[3][j]);
             // `adverse_range` of a bar that exists is the mark's range when its candle is
@@ -550,11 +548,11 @@ impl Sim<'_> {
             let fin = mo.is_finite() & mh.is_finite() & ml.is_finite() & mc.is_finite();
             let (lo, hi) = (min4(mo, mh, ml, mc), max4(mo, mh, ml, mc));
             let (lo, hi) = (lo * (1.0 - WIDEN), hi * (1.0 + WIDEN));
-            let (nlo, nhi) = basis.notional_range(p.qty_f, lo, hi, entry);
+            let (nlo, nhi) = basis.notional_range(p.qty_f, lo, hi, p.entry_f);
             let fast = fin & (lo > 0.0) & hi.is_finite() & span.holds(nlo) & span.holds(nhi);
             let term = if fast {
                 let adverse = if long { lo } else { hi };
-                Some((sq * (adverse - entry), span.mm(nhi)))
+                Some((p.upnl_at(adverse), span.mm(nhi)))
             } else {
                 // no complete mark candle, outside the bracket, or no usable range: the term
                 // itself decides

@@ -48,10 +48,10 @@ impl Sim<'_> {
                     last_mark[p.sym] = s.liq_hlc(i).2;
                 }
             }
-            e += p.iso_f + p.s * p.qty_f * (last_close[p.sym] - p.entry_f);
+            e += p.value_at(last_close[p.sym]);
             if cross {
                 let m = last_mark[p.sym];
-                mb += p.s * p.qty_f * (m - p.entry_f);
+                mb += p.upnl_at(m);
                 mm += mm_f64(
                     &tables[p.table].tiers_f,
                     basis.notional(p.qty_f, m, p.entry_f),
