@@ -207,9 +207,16 @@ impl Sim<'_> {
     }
 
     pub(super) fn mm_of(&self, p: &Pos, mark: f64) -> f64 {
-        let tiers = &self.tables[p.table].tiers_f;
-        let basis = self.cfg.exchange.maintenance_basis;
-        mm_f64(tiers, basis.notional(p.qty_f, mark, p.entry_f))
+        Self::mm_in(&self.tables, self.cfg.exchange.maintenance_basis, p, mark)
+    }
+
+    /// [`Sim::mm_of`] with the tables and basis passed in (for a pass that writes other fields of
+    /// the run while it reads them).
+    pub(super) fn mm_in(tables: &[Table], basis: MaintenanceBasis, p: &Pos, mark: f64) -> f64 {
+        mm_f64(
+            &tables[p.table].tiers_f,
+            basis.notional(p.qty_f, mark, p.entry_f),
+        )
     }
 
     /// Cross margin balance and maintenance with prices given per symbol.

@@ -1,7 +1,6 @@
 //! Statistics: equity points, the end of a run and its summary; rolling correlations.
 
 use super::Sim;
-use crate::margin::mm_f64;
 use crate::num::{dec, flt};
 use ringfence_model::MarginMode;
 use ringfence_model::{EquityPoint, ExitReason, Market, RunResult, RunSummary, TimestampMs, Trade};
@@ -52,10 +51,7 @@ impl Sim<'_> {
             if cross {
                 let m = last_mark[p.sym];
                 mb += p.upnl_at(m);
-                mm += mm_f64(
-                    &tables[p.table].tiers_f,
-                    basis.notional(p.qty_f, m, p.entry_f),
-                );
+                mm += Self::mm_in(tables, basis, p, m);
                 n += 1;
             }
         }
