@@ -93,6 +93,7 @@ pub use config::{
     LiquidationProcess, MaintenanceBasis, ModeRule, Policy, PresetName, Sizing, StopDiscipline,
     binance_default_brackets,
 };
+pub use engine::ranges::RangeIndex;
 pub use error::SimError;
 /// The engine's exact `f64` → `Decimal` conversion (identical to `Decimal::from_f64`) and its fast
 /// path alone; for the real-data test and the micro-benchmark in `benches`, not an API.
@@ -119,7 +120,13 @@ pub fn run(
     policy: &Policy,
     cfg: &EngineConfig,
 ) -> Result<RunResult, SimError> {
-    let mut result = run_unannotated(market, brackets, signals, account, policy, cfg)?;
+    // the index pays when the market is replayed more than once (counterfactual, band)
+    let ranges = if cfg.adl.is_off() && !cfg.band {
+        RangeIndex::none(market)
+    } else {
+        RangeIndex::new(market)
+    };
+    let mut result = run_unannotated(&ranges, brackets, signals, account, policy, cfg)?;
     annotate_book_exposure(
         &MarketStats::new(market, cfg.correlation_window),
         &mut result,
@@ -128,13 +135,14 @@ pub fn run(
 }
 
 /// [`run`] without the post-run book annotation ([`annotate_book_exposure`]): the simulation, its
-/// ADL-off counterfactual when ADL is on, and with `cfg.band` the liquidation band. A sweep
-/// annotates each result with one [`MarketStats`] shared by all its runs.
+/// ADL-off counterfactual when ADL is on, and with `cfg.band` the liquidation band, over the market
+/// of `ranges` (which they share). A sweep annotates each result with one [`MarketStats`] shared by
+/// all its runs.
 ///
 /// # Errors
 /// As [`run`].
 pub fn run_unannotated(
-    market: &Market,
+    ranges: &RangeIndex<'_>,
     brackets: &BracketBook,
     signals: &[SignalEvent],
     account: &Account,
@@ -143,7 +151,7 @@ pub fn run_unannotated(
 ) -> Result<RunResult, SimError> {
     // the engine on these inputs under settings `c` and intrabar model `model`
     let engine = |c: &EngineConfig, model: Intrabar| {
-        engine::Sim::new(market, brackets, signals, account, policy, c, model)?.run()
+        engine::Sim::new(ranges, brackets, signals, account, policy, c, model)?.run()
     };
     let mut result = engine(cfg, cfg.intrabar)?;
     if !cfg.adl.is_off() {
@@ -181,8 +189,31 @@ pub fn simulate(
     policy: &Policy,
     cfg: &EngineConfig,
 ) -> Result<RunResult, SimError> {
+    simulate_in(
+        &RangeIndex::none(market),
+        brackets,
+        signals,
+        account,
+        policy,
+        cfg,
+    )
+}
+
+/// [`simulate`] over the market of `ranges`, whose per-block price ranges it fills as it goes and
+/// reuses from earlier runs over the same market (results do not depend on what it holds).
+///
+/// # Errors
+/// As [`run`].
+pub fn simulate_in(
+    ranges: &RangeIndex<'_>,
+    brackets: &BracketBook,
+    signals: &[SignalEvent],
+    account: &Account,
+    policy: &Policy,
+    cfg: &EngineConfig,
+) -> Result<RunResult, SimError> {
     engine::Sim::new(
-        market,
+        ranges,
         brackets,
         signals,
         account,
@@ -266,7 +297,7 @@ where
     A: std::borrow::Borrow<Account> + Sync,
     P: std::borrow::Borrow<Policy> + Sync,
 {
-    let market = stats.market();
+    let ranges = RangeIndex::new(stats.market());
     for_each_in_order(
         jobs.len(),
         threads,
@@ -274,7 +305,7 @@ where
             let (account, policy) = &jobs[i];
             each(i, &|| {
                 run_unannotated(
-                    market,
+                    &ranges,
                     brackets,
                     signals,
                     account.borrow(),

@@ -268,6 +268,23 @@ proptest! {
     }
 
     #[test]
+    fn a_range_index_changes_no_result(m in arb_market(), sigs in arb_signals(), cross in any::<bool>(),
+                                       model in 0u8..3, wallet in 100i64..3000) {
+        let mode = if cross { ModeRule::Cross } else { ModeRule::Isolated };
+        let account = Account::usdt("a", Decimal::from(wallet));
+        let (b, p, c) = (brackets(&m), policy(mode, 100), cfg(model, false));
+        let plain = ringfence_sim::simulate(&m, &b, &sigs, &account, &p, &c).unwrap();
+        // filled as it goes (twice: cold, then warm), and filled beforehand
+        let lazy = ringfence_sim::RangeIndex::new(&m);
+        let full = ringfence_sim::RangeIndex::new(&m);
+        full.fill();
+        for ranges in [&lazy, &lazy, &full] {
+            let r = ringfence_sim::simulate_in(ranges, &b, &sigs, &account, &p, &c).unwrap();
+            prop_assert_eq!(format!("{plain:?}"), format!("{r:?}"));
+        }
+    }
+
+    #[test]
     fn run_all_is_independent_of_thread_count(m in arb_market(), sigs in arb_signals()) {
         let jobs: Vec<(Account, Policy)> = [100i64, 300, 1000]
             .iter()

@@ -23,24 +23,29 @@ pub(super) struct Collateral {
 }
 
 /// One open position: `f64` thresholds for the hot path, `Decimal` ledger, the trade record.
+///
+/// Laid out in declaration order (`repr(C)`) on a cache-line boundary, so that what the per-bar
+/// passes over the book read (symbol, side, quantity, entry, isolated margin, liquidation price, next
+/// target, mode) is the first 64 bytes of it: a pass over a large book touches one line per
+/// position.
 #[derive(Debug, Clone)]
+#[repr(C, align(64))]
 pub(super) struct Pos {
     pub(super) sym: usize,
-    pub(super) side: Side,
     pub(super) s: f64,
-    pub(super) mode: MarginMode,
-    pub(super) qty: Decimal,
     pub(super) qty_f: f64,
-    pub(super) entry: Decimal,
     pub(super) entry_f: f64,
-    pub(super) im: Decimal,
-    pub(super) iso_margin: Decimal,
     /// `iso_margin` as `f64` (kept in step by [`Sim::refresh_thresholds`]), for per-bar equity.
     pub(super) iso_f: f64,
     /// Isolated liquidation threshold on the mark (`NaN` when none).
     pub(super) lp: f64,
-    pub(super) stop: Option<f64>,
+    /// The price of the next target (`NaN` when none left), kept in step with `targets` and
+    /// `next_target` by [`Pos::sync_tp`].
+    pub(super) tp: f64,
+    pub(super) mode: MarginMode,
+    pub(super) side: Side,
     pub(super) widened: bool,
+    pub(super) stop: Option<f64>,
     /// Remaining targets: price and quantity.
     pub(super) targets: Vec<(f64, Decimal)>,
     pub(super) next_target: usize,
@@ -51,9 +56,31 @@ pub(super) struct Pos {
     /// The call's whole notional when it came with an entry ladder (`NaN` otherwise): each
     /// later level adds its share of it.
     pub(super) call_notional: f64,
+    pub(super) qty: Decimal,
+    pub(super) entry: Decimal,
+    pub(super) im: Decimal,
+    pub(super) iso_margin: Decimal,
 }
 
 impl Pos {
+    /// Sets [`Pos::tp`] from `targets` and `next_target` (after either changes).
+    pub(super) fn sync_tp(&mut self) {
+        self.tp = self.targets.get(self.next_target).map_or(f64::NAN, |t| t.0);
+    }
+
+    /// The price of the next target, when one is left.
+    #[inline(always)]
+    pub(super) fn next_tp(&self) -> Option<f64> {
+        debug_assert_eq!(
+            self.tp.to_bits(),
+            self.targets
+                .get(self.next_target)
+                .map_or(f64::NAN, |t| t.0)
+                .to_bits()
+        );
+        (!self.tp.is_nan()).then_some(self.tp)
+    }
+
     /// Unrealised PnL at `price`, in `f64`: the one expression every per-bar sum adds, so that
     /// sums taken in different places (bar by bar, position-major over a stretch) agree bit for
     /// bit.
@@ -407,6 +434,7 @@ impl Sim<'_> {
             iso_margin,
             iso_f: 0.0,
             lp: f64::NAN,
+            tp: tq.first().map_or(f64::NAN, |t| t.0),
             stop,
             widened: false,
             targets: tq,
@@ -668,6 +696,7 @@ impl Sim<'_> {
         let tq = self.split_targets(total, prices.into_iter());
         let p = &mut self.positions[k];
         p.targets = tq;
+        p.sync_tp();
         let basis = self.cfg.exchange.maintenance_basis;
         Self::refresh_thresholds(&self.tables, basis, &mut self.positions[k]);
     }

@@ -21,6 +21,8 @@ mod ledger;
 mod liquidation;
 /// The intrabar path of one (sub-)bar and the triggers along it.
 mod path;
+/// Per-block price ranges shared by the runs over one market.
+pub(crate) mod ranges;
 /// Which bars can be skipped, and the per-position scan cache.
 mod scan;
 /// Equity points, the summary, rolling correlations.
@@ -29,6 +31,7 @@ mod stats;
 use entries::Pending;
 use ledger::{Collateral, Pos, Table};
 use path::Slot;
+use ranges::RangeIndex;
 use scan::{Cold, ScanCache, Touch};
 /// The engine's exact return correlation, which `returns::MarketStats` slides incrementally within
 /// its tolerance (tested).
@@ -60,9 +63,32 @@ pub(super) struct At {
     pub(super) time: TimestampMs,
 }
 
+/// A symbol's close column and the grid range holding its data ([`SymbolSeries::has_bar`]).
+///
+/// [`SymbolSeries::has_bar`]: ringfence_model::SymbolSeries::has_bar
+#[derive(Debug, Clone, Copy)]
+struct CloseColumn<'a> {
+    close: &'a [f64],
+    first: usize,
+    end: usize,
+}
+
+impl CloseColumn<'_> {
+    /// The close of bar `i`, when the symbol has that bar.
+    #[inline(always)]
+    fn at(&self, i: usize) -> Option<f64> {
+        (self.first <= i && i < self.end).then(|| self.close[i])
+    }
+}
+
 /// One run's state.
 pub(crate) struct Sim<'a> {
     market: &'a Market,
+    /// The market's per-block price ranges (shared with the other runs over it).
+    ranges: &'a RangeIndex<'a>,
+    /// Per symbol, its close column and data range, packed together for the per-bar refresh
+    /// (a pass over a large book then reads a few cache lines of them, not every symbol's series).
+    closes: Vec<CloseColumn<'a>>,
     brackets: &'a BracketBook,
     signals: &'a [SignalEvent],
     account: &'a Account,
@@ -126,7 +152,7 @@ pub(crate) struct Sim<'a> {
 
 impl<'a> Sim<'a> {
     pub(crate) fn new(
-        market: &'a Market,
+        ranges: &'a RangeIndex<'a>,
         brackets: &'a BracketBook,
         signals: &'a [SignalEvent],
         account: &'a Account,
@@ -134,6 +160,7 @@ impl<'a> Sim<'a> {
         cfg: &'a EngineConfig,
         model: Intrabar,
     ) -> Result<Self, SimError> {
+        let market = ranges.market();
         if market.is_empty() {
             return Err(SimError::EmptyMarket);
         }
@@ -200,6 +227,16 @@ impl<'a> Sim<'a> {
             .collect();
         Ok(Sim {
             market,
+            ranges,
+            closes: market
+                .series
+                .iter()
+                .map(|s| CloseColumn {
+                    close: &s.close,
+                    first: s.first,
+                    end: s.end,
+                })
+                .collect(),
             brackets,
             signals,
             account,

@@ -341,6 +341,7 @@ impl Sim<'_> {
                 let p = &mut self.positions[k];
                 let (_, q) = p.targets[p.next_target];
                 p.next_target += 1;
+                p.sync_tp();
                 let n = p.next_target as u8;
                 if n == 1 && self.policy.breakeven_after_first_target {
                     p.stop = Some(p.entry_f);

@@ -3,8 +3,10 @@
 
 use super::Sim;
 use super::ledger::Pos;
+use super::ranges::{BLOCK, bar_bounds, block_in, columns, fires, max4, min4};
 use crate::margin::{TierSpan, mm_f64};
 use ringfence_model::{EquityPoint, MarginMode, SymbolSeries, TimestampMs};
+use std::sync::atomic::AtomicU64;
 
 /// The skip machinery's cache for one open position, kept beside it ([`Sim`]'s `scan`, in the
 /// order of `positions`; both change together through [`Sim::push_position`] and
@@ -64,7 +66,7 @@ impl Cold {
 pub(super) fn key(p: &Pos) -> ScanKey {
     (
         p.stop.map(f64::to_bits),
-        p.targets.get(p.next_target).map(|t| t.0.to_bits()),
+        p.next_tp().map(f64::to_bits),
         p.lp.to_bits(),
     )
 }
@@ -238,7 +240,7 @@ impl Sim<'_> {
             c.hot = false;
         }
         for p in &self.positions {
-            let close = &series[p.sym].close[a..b];
+            let close = &self.closes[p.sym].close[a..b];
             for (e, &c) in buf.iter_mut().zip(close) {
                 *e += p.value_at(c);
             }
@@ -322,11 +324,10 @@ impl Sim<'_> {
                     .filter_map(|c| c.sym.map(|k| (k, true))),
             );
         for (k, with_mark) in syms {
-            let s = &series[k];
-            if s.has_bar(i) {
-                self.last_close[k] = s.close[i];
+            if let Some(c) = self.closes[k].at(i) {
+                self.last_close[k] = c;
                 if with_mark {
-                    self.last_mark[k] = s.liq_hlc(i).2;
+                    self.last_mark[k] = series[k].liq_hlc(i).2;
                 }
             }
         }
@@ -367,6 +368,7 @@ impl Sim<'_> {
     pub(super) fn may_touch(&mut self, i: usize) -> Touch {
         let series = &self.market.series;
         let times = &self.market.times;
+        let ranges = self.ranges;
         // positions `..start` are cold at bar `i` by `Cold`: only the newer ones are checked
         let cold = i < self.cold.until;
         debug_assert!(!cold || self.cold_prefix_holds(i));
@@ -388,7 +390,7 @@ impl Sim<'_> {
         for (p, c) in positions.iter().zip(self.scan[start..].iter_mut()) {
             let s = &series[p.sym];
             cross |= p.mode == MarginMode::Cross;
-            let tp = p.targets.get(p.next_target).map(|t| t.0);
+            let tp = p.next_tp();
             let key = key(p);
             if key != c.key || i < c.from || i >= c.until {
                 // rescan from this bar: the same test as below, bar after bar, position-major
@@ -397,7 +399,16 @@ impl Sim<'_> {
                 let horizon = times.partition_point(|&t| t < due).max(i + 1);
                 let to = s.end.min(i.saturating_add(SCAN_AHEAD)).min(horizon);
                 let lp = if p.lp.is_finite() { p.lp } else { f64::NAN };
-                let found = first_touch(s, i.max(s.first), to, p.s > 0.0, p.stop, tp, lp);
+                let found = first_touch(
+                    s,
+                    ranges.cells(p.sym),
+                    i.max(s.first),
+                    to,
+                    p.s > 0.0,
+                    p.stop,
+                    tp,
+                    lp,
+                );
                 c.key = key;
                 c.from = i;
                 c.until = if i >= s.first { found } else { i };
@@ -425,9 +436,8 @@ impl Sim<'_> {
                 .stop
                 .is_some_and(|st| if long { lo <= st } else { hi >= st });
             let target = p
-                .targets
-                .get(p.next_target)
-                .is_some_and(|&(tp, _)| if long { hi >= tp } else { lo <= tp });
+                .next_tp()
+                .is_some_and(|tp| if long { hi >= tp } else { lo <= tp });
             let liq = p.lp.is_finite() && {
                 let (mlo, mhi) = mark_range(s, i).unwrap_or((lo, hi));
                 if long { mlo <= p.lp } else { mhi >= p.lp }
@@ -574,50 +584,16 @@ impl Sim<'_> {
     }
 }
 
-/// Bars `r` of `s`: the last price's columns (open, high, low, close) and the mark's. Without a
-/// mark candle the path uses the last prices: as a "mark" that is always finite where the last
-/// candle is, they give the same range.
-#[inline(always)]
-fn columns(s: &SymbolSeries, r: std::ops::Range<usize>) -> ([&[f64]; 4], [&[f64]; 4]) {
-    let last = [
-        &s.open[r.clone()],
-        &s.high[r.clone()],
-        &s.low[r.clone()],
-        &s.close[r.clone()],
-    ];
-    let mark = s.mark.as_ref().map_or(last, |m| {
-        [
-            &m.open[r.clone()],
-            &m.high[r.clone()],
-            &m.low[r.clone()],
-            &m.close[r],
-        ]
-    });
-    (last, mark)
-}
-
-/// The least of four finite values (compare and select).
-#[inline(always)]
-fn min4(a: f64, b: f64, c: f64, d: f64) -> f64 {
-    let x = if b < a { b } else { a };
-    let y = if d < c { d } else { c };
-    if y < x { y } else { x }
-}
-
-/// The greatest of four finite values (compare and select).
-#[inline(always)]
-fn max4(a: f64, b: f64, c: f64, d: f64) -> f64 {
-    let x = if b > a { b } else { a };
-    let y = if d > c { d } else { c };
-    if y > x { y } else { x }
-}
-
 /// The first bar in `from..to` where [`Sim::may_touch`]'s per-position test fires for a position on
 /// `s` (long or short) with these thresholds (`NaN` liquidation price: none); `to` when none does.
-/// The same comparisons as [`last_range`] and [`mark_range`], without branches, eight bars at a
-/// time so that the compiler can vectorise them.
+/// The same comparisons as [`last_range`] and [`mark_range`], without branches. Whole blocks of
+/// [`BLOCK`] bars are tested at once through their bounds in `cells` (`s`'s part of a
+/// [`super::ranges::RangeIndex`]), and only a block that fires is tested bar by bar, so the answer
+/// is the bar-by-bar one.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn first_touch(
     s: &SymbolSeries,
+    cells: &[AtomicU64],
     from: usize,
     to: usize,
     long: bool,
@@ -631,13 +607,44 @@ pub(super) fn first_touch(
     let st = stop.unwrap_or(f64::NAN);
     let tp = tp.unwrap_or(f64::NAN);
     if long {
-        scan::<true>(s, from, to, st, tp, lp)
+        scan_blocks::<true>(s, cells, from, to, st, tp, lp)
     } else {
-        scan::<false>(s, from, to, st, tp, lp)
+        scan_blocks::<false>(s, cells, from, to, st, tp, lp)
     }
 }
 
-/// [`first_touch`] for one side (`NaN` thresholds never fire).
+/// [`first_touch`] for one side (`NaN` thresholds never fire): bar by bar up to the first block
+/// boundary, block by block while whole blocks fit, bar by bar in the first block that fires and
+/// after the last whole block.
+fn scan_blocks<const LONG: bool>(
+    s: &SymbolSeries,
+    cells: &[AtomicU64],
+    from: usize,
+    to: usize,
+    st: f64,
+    tp: f64,
+    lp: f64,
+) -> usize {
+    if cells.is_empty() {
+        return scan::<LONG>(s, from, to, st, tp, lp);
+    }
+    let head = from.next_multiple_of(BLOCK).min(to);
+    let found = scan::<LONG>(s, from, head, st, tp, lp);
+    if found < head {
+        return found;
+    }
+    let mut j = head;
+    while j + BLOCK <= to {
+        if fires::<LONG>(block_in(cells, s, j / BLOCK), st, tp, lp) {
+            return scan::<LONG>(s, j, j + BLOCK, st, tp, lp);
+        }
+        j += BLOCK;
+    }
+    scan::<LONG>(s, j, to, st, tp, lp)
+}
+
+/// The bar-by-bar test of [`first_touch`] for one side over `from..to`, eight bars at a time so
+/// that the compiler can vectorise it.
 pub(super) fn scan<const LONG: bool>(
     s: &SymbolSeries,
     from: usize,
@@ -653,7 +660,7 @@ pub(super) fn scan<const LONG: bool>(
     while j + LANES <= n {
         let mut any = false;
         for k in j..j + LANES {
-            any |= touch::<LONG>(&last, &mark, k, st, tp, lp);
+            any |= fires::<LONG>(bar_bounds(&last, &mark, k), st, tp, lp);
         }
         if any {
             break;
@@ -661,38 +668,12 @@ pub(super) fn scan<const LONG: bool>(
         j += LANES;
     }
     while j < n {
-        if touch::<LONG>(&last, &mark, j, st, tp, lp) {
+        if fires::<LONG>(bar_bounds(&last, &mark, j), st, tp, lp) {
             return from + j;
         }
         j += 1;
     }
     to
-}
-
-/// [`Sim::may_touch`]'s per-position test at offset `j` of the columns (open, high, low, close).
-#[inline(always)]
-pub(super) fn touch<const LONG: bool>(
-    last: &[&[f64]; 4],
-    mark: &[&[f64]; 4],
-    j: usize,
-    st: f64,
-    tp: f64,
-    lp: f64,
-) -> bool {
-    let (o, h, l, c) = (last[0][j], last[1][j], last[2][j], last[3][j]);
-    let lo = f64::INFINITY.min(o).min(h).min(l).min(c);
-    let hi = f64::NEG_INFINITY.max(o).max(h).max(l).max(c);
-    let (a, b, x, y) = (mark[0][j], mark[1][j], mark[2][j], mark[3][j]);
-    let fin = a.is_finite() & b.is_finite() & x.is_finite() & y.is_finite();
-    // four finite values: compare-and-select is `f64::min`/`max` up to the sign of a zero,
-    // which no comparison below can see
-    let mlo = if fin { min4(a, b, x, y) } else { lo };
-    let mhi = if fin { max4(a, b, x, y) } else { hi };
-    if LONG {
-        (lo <= st) | (hi >= tp) | (mlo <= lp)
-    } else {
-        (hi >= st) | (lo <= tp) | (mhi >= lp)
-    }
 }
 
 /// Lowest and highest last price of bar `i` over its four vertices (`NaN`s ignored, as the path's
