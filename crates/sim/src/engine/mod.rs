@@ -325,6 +325,8 @@ impl<'a> Sim<'a> {
         let mut i = 0;
         // the time of the last bar processed (for records made after the loop)
         let mut now = market.times[0];
+        // `(ptr, bar of due[ptr])`, kept while `ptr` stays
+        let mut due_bar = (usize::MAX, n);
         while i < n {
             let debt = self.collateral_debt();
             if self.positions.is_empty() && self.pending.is_empty() && !debt {
@@ -377,10 +379,15 @@ impl<'a> Sim<'a> {
             i += 1;
             if !self.positions.is_empty() && i < n {
                 // jump over the bars where nothing can happen, recording only their equity
-                let next_due = due
-                    .get(ptr)
-                    .map_or(n, |&(t, _)| market.bar_at_or_after(t).min(n))
-                    .min(self.adl_stop_bar());
+                // the bar of the next due event, searched once per event
+                if due_bar.0 != ptr {
+                    due_bar = (
+                        ptr,
+                        due.get(ptr)
+                            .map_or(n, |&(t, _)| market.bar_at_or_after(t).min(n)),
+                    );
+                }
+                let next_due = due_bar.1.min(self.adl_stop_bar());
                 let end = self.quiet_until(i, next_due);
                 if end > i {
                     self.quiet_stretch(i, end);

@@ -396,7 +396,12 @@ impl Sim<'_> {
                 // rescan from this bar: the same test as below, bar after bar, position-major
                 // up to the next funding settlement at most: it moves the liquidation price
                 let due = c.funding_due;
-                let horizon = times.partition_point(|&t| t < due).max(i + 1);
+                let horizon = if due == TimestampMs::MAX {
+                    times.len()
+                } else {
+                    times.partition_point(|&t| t < due)
+                }
+                .max(i + 1);
                 let to = s.end.min(i.saturating_add(SCAN_AHEAD)).min(horizon);
                 let lp = if p.lp.is_finite() { p.lp } else { f64::NAN };
                 let found = first_touch(
