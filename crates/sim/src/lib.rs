@@ -120,12 +120,7 @@ pub fn run(
     policy: &Policy,
     cfg: &EngineConfig,
 ) -> Result<RunResult, SimError> {
-    // the index pays when the market is replayed more than once (counterfactual, band)
-    let ranges = if cfg.adl.is_off() && !cfg.band {
-        RangeIndex::none(market)
-    } else {
-        RangeIndex::new(market)
-    };
+    let ranges = RangeIndex::for_replays(market, replays(cfg));
     let mut result = run_unannotated(&ranges, brackets, signals, account, policy, cfg)?;
     annotate_book_exposure(
         &MarketStats::new(market, cfg.correlation_window),
@@ -173,6 +168,12 @@ pub fn run_unannotated(
         result.liquidation_band = Some(band);
     }
     Ok(result)
+}
+
+/// How many times [`run_unannotated`] replays the market under `cfg`: the run, its ADL-off
+/// counterfactual, and the two other intrabar models of the liquidation band.
+fn replays(cfg: &EngineConfig) -> usize {
+    1 + usize::from(!cfg.adl.is_off()) + 2 * usize::from(cfg.band)
 }
 
 /// Runs the engine alone: like [`run`] without the post-run book annotation
@@ -297,7 +298,7 @@ where
     A: std::borrow::Borrow<Account> + Sync,
     P: std::borrow::Borrow<Policy> + Sync,
 {
-    let ranges = RangeIndex::new(stats.market());
+    let ranges = RangeIndex::for_replays(stats.market(), jobs.len() * replays(cfg));
     for_each_in_order(
         jobs.len(),
         threads,

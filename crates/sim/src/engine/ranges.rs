@@ -138,6 +138,16 @@ impl<'a> RangeIndex<'a> {
         }
     }
 
+    /// [`RangeIndex::new`] when the market is to be replayed more than `1` time (the runs of a
+    /// sweep, a run's counterfactuals), else [`RangeIndex::none`].
+    pub fn for_replays(market: &'a Market, replays: usize) -> Self {
+        if replays > 1 {
+            Self::new(market)
+        } else {
+            Self::none(market)
+        }
+    }
+
     /// The market this index describes.
     pub fn market(&self) -> &'a Market {
         self.market
