@@ -227,15 +227,113 @@ pub(crate) fn money(x: Decimal) -> Decimal {
     x.round_dp(10)
 }
 
-/// `Decimal` → `f64` (`NaN` when it does not fit).
+/// `Decimal` → `f64`, identical to `Decimal::to_f64` (rust_decimal 1.43, which always answers).
+///
+/// That conversion splits the mantissa `m` at scale `s` into `m / 10^s` and `m % 10^s` on `u128`,
+/// adds the fraction `(m % 10^s) / 10^s` to the integral part, and rounds the sum to `s` decimals
+/// through `10^s` as `f64`. For `m < 2^64` and `s ≤ 19` the same steps run here on `u64` (the same
+/// integers, and integer → `f64` conversions are correctly rounded whatever the width), with the
+/// powers of ten from a table: `10^s` for `s ≤ 22` is exact in `f64`, so `10f64.powi(s)` is that
+/// exact value however it is computed. Everything else goes to `to_f64`. In debug builds every
+/// conversion is checked against `to_f64`.
+#[inline]
 pub(crate) fn flt(x: Decimal) -> f64 {
-    x.to_f64().unwrap_or(f64::NAN)
+    let fast = flt_fast(x);
+    debug_assert!(
+        fast.is_none_or(|v| Some(v.to_bits()) == x.to_f64().map(f64::to_bits)),
+        "flt({x:?})"
+    );
+    fast.unwrap_or_else(|| x.to_f64().unwrap_or(f64::NAN))
+}
+
+/// Powers of ten below 2^64.
+const POW10_U64: [u64; 20] = {
+    let mut t = [1u64; 20];
+    let mut k = 1;
+    while k < 20 {
+        t[k] = t[k - 1] * 10;
+        k += 1;
+    }
+    t
+};
+
+/// [`flt`]'s fast path (`None`: outside it).
+#[inline]
+fn flt_fast(x: Decimal) -> Option<f64> {
+    let m = u64::try_from(x.mantissa().unsigned_abs()).ok()?;
+    let scale = x.scale() as usize;
+    let neg = x.is_sign_negative();
+    if scale == 0 {
+        // `to_f64` converts the signed integer, so a negative zero comes out as `+0.0`
+        let v = m as f64;
+        return Some(if neg && m != 0 { -v } else { v });
+    }
+    let p = *POW10_U64.get(scale)?;
+    let (integral, frac) = ((m / p) as f64, (m % p) as f64 / p as f64);
+    if frac == 0.0 {
+        return Some(if neg { -integral } else { integral });
+    }
+    // `10^scale` exactly (`scale ≤ 19`), as `to_f64`'s `10f64.powi(scale)`
+    let round_to = p as f64;
+    let rounded = ((integral + frac) * round_to).round() / round_to;
+    Some(if neg { -rounded } else { rounded })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    proptest! {
+        /// `flt` is `to_f64` bit for bit: every scale, mantissas of every width (up to 96 bits),
+        /// both signs, zeros.
+        #[test]
+        fn flt_is_to_f64(lo in any::<u32>(), mid in any::<u32>(), hi in any::<u32>(),
+                         width in 0u32..4, scale in 0u32..=28, neg in any::<bool>()) {
+            let (mid, hi) = match width {
+                0 => (0, 0),
+                1 => (mid, 0),
+                2 => (mid & 0xffff, 0),
+                _ => (mid, hi),
+            };
+            let x = Decimal::from_parts(lo, mid, hi, neg, scale);
+            prop_assert_eq!(flt(x).to_bits(), x.to_f64().unwrap().to_bits(), "{:?}", x);
+            let y = Decimal::from_parts(lo % 1000, 0, 0, neg, scale);
+            prop_assert_eq!(flt(y).to_bits(), y.to_f64().unwrap().to_bits(), "{:?}", y);
+        }
+    }
+
+    #[test]
+    fn flt_handles_zeros_and_the_edges_of_its_fast_path() {
+        for neg in [false, true] {
+            for scale in [0, 1, 18, 19, 20, 28] {
+                for (lo, mid, hi) in [
+                    (0, 0, 0),
+                    (1, 0, 0),
+                    (u32::MAX, u32::MAX, 0),
+                    (0, 0, 1),
+                    (u32::MAX, u32::MAX, u32::MAX),
+                ] {
+                    let x = Decimal::from_parts(lo, mid, hi, neg, scale);
+                    assert_eq!(flt(x).to_bits(), x.to_f64().unwrap().to_bits(), "{x:?}");
+                }
+            }
+        }
+        // prices and money as the ledger holds them
+        for s in [
+            "0.1",
+            "-0.3",
+            "64123.45",
+            "0.00001234",
+            "1e-10",
+            "123456789.0123456789",
+        ] {
+            let x: Decimal = s
+                .parse()
+                .unwrap_or_else(|_| Decimal::from_scientific(s).unwrap());
+            assert_eq!(flt(x).to_bits(), x.to_f64().unwrap().to_bits(), "{s}");
+        }
+    }
 
     /// `from_f64` as the engine used it before (`0` for non-finite).
     fn reference(x: f64) -> Decimal {
