@@ -213,6 +213,7 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
 
+/// One run over the market of `ranges`.
 fn simulate_in(
     ranges: &ringfence_sim::RangeIndex<'_>,
     w: &Workload,
@@ -228,16 +229,9 @@ fn simulate_in(
     .map_err(|e| format!("{}: {e}", w.name))
 }
 
+/// One run as `ringfence_sim::simulate` makes it (no range index).
 fn simulate(w: &Workload) -> Result<ringfence_model::RunResult, String> {
-    ringfence_sim::simulate(
-        &w.market,
-        &w.brackets,
-        &w.signals,
-        &w.account,
-        &w.policy,
-        &w.cfg,
-    )
-    .map_err(|e| format!("{}: {e}", w.name))
+    simulate_in(&ringfence_sim::RangeIndex::none(&w.market), w)
 }
 
 /// Runs `jobs` copies of `f` on `threads` threads (jobs split evenly) and returns the wall time.
