@@ -558,11 +558,19 @@ fn one_path(
     }
     .map_err(|e| bad_input(format!("path {k}: {e}")))?;
     let signals = rescale_signals(&p.signals, &p.market, &market);
+    // every job replays this path's market: they share its range index
+    let ranges = ringfence_sim::RangeIndex::for_replays(&market, jobs.len());
     jobs.iter()
         .map(|j| {
-            let r =
-                ringfence_sim::simulate(&market, &p.brackets, &signals, &j.account, &j.policy, cfg)
-                    .with_context(|| format!("path {k}, run {}", j.name))?;
+            let r = ringfence_sim::simulate_in(
+                &ranges,
+                &p.brackets,
+                &signals,
+                &j.account,
+                &j.policy,
+                cfg,
+            )
+            .with_context(|| format!("path {k}, run {}", j.name))?;
             let outcome = outcome_of(&r);
             let curve: Vec<(i64, f64)> = r.equity.iter().map(|e| (e.time, e.equity)).collect();
             Ok((
