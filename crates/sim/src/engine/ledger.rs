@@ -248,6 +248,17 @@ impl Sim<'_> {
 
     /// Cross margin balance and maintenance with prices given per symbol.
     pub(super) fn cross_state(&self, mark: impl Fn(usize) -> f64) -> (f64, f64, usize) {
+        debug_assert_eq!(
+            self.cross_open,
+            self.positions
+                .iter()
+                .filter(|p| p.mode == MarginMode::Cross)
+                .count()
+        );
+        if self.cross_open == 0 && self.collateral.is_empty() {
+            // what the sums below come to without a term
+            return (self.wallet_f(), 0.0, 0);
+        }
         let mut mb = self.wallet_f();
         for c in &self.collateral {
             let p = c.sym.map_or(1.0, &mark);

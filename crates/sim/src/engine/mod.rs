@@ -137,6 +137,8 @@ pub(crate) struct Sim<'a> {
     sig_sym: Vec<usize>,
     /// Per symbol: the number of open positions on it.
     held: Vec<u32>,
+    /// How many open positions are cross (kept by `push_position` and `take_position`).
+    cross_open: usize,
     /// What the last full pass of [`Sim::may_touch`] established about the book.
     cold: Cold,
     /// The last wallet converted by [`Sim::wallet_f`] (its exact representation) and its `f64`.
@@ -268,6 +270,7 @@ impl<'a> Sim<'a> {
             cross_buf: (Vec::new(), Vec::new()),
             sig_sym: Vec::new(),
             held: vec![0; market.series.len()],
+            cross_open: 0,
             cold: Cold::NONE,
             wallet_cache: std::cell::Cell::new((wallet.serialize(), flt(wallet))),
             adl_events,

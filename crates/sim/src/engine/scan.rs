@@ -103,6 +103,7 @@ impl Sim<'_> {
             sym_end: self.market.series[p.sym].end,
         });
         self.held[p.sym] += 1;
+        self.cross_open += usize::from(p.mode == MarginMode::Cross);
         self.positions.push(p);
     }
 
@@ -111,6 +112,7 @@ impl Sim<'_> {
         self.scan.remove(k);
         let p = self.positions.remove(k);
         self.held[p.sym] -= 1;
+        self.cross_open -= usize::from(p.mode == MarginMode::Cross);
         if k < self.cold.checked {
             self.cold.checked -= 1;
             self.cold.cross -= usize::from(p.mode == MarginMode::Cross);
