@@ -63,32 +63,11 @@ pub(super) struct At {
     pub(super) time: TimestampMs,
 }
 
-/// A symbol's close column and the grid range holding its data ([`SymbolSeries::has_bar`]).
-///
-/// [`SymbolSeries::has_bar`]: ringfence_model::SymbolSeries::has_bar
-#[derive(Debug, Clone, Copy)]
-struct CloseColumn<'a> {
-    close: &'a [f64],
-    first: usize,
-    end: usize,
-}
-
-impl CloseColumn<'_> {
-    /// The close of bar `i`, when the symbol has that bar.
-    #[inline(always)]
-    fn at(&self, i: usize) -> Option<f64> {
-        (self.first <= i && i < self.end).then(|| self.close[i])
-    }
-}
-
 /// One run's state.
 pub(crate) struct Sim<'a> {
     market: &'a Market,
     /// The market's per-block price ranges (shared with the other runs over it).
     ranges: &'a RangeIndex<'a>,
-    /// Per symbol, its close column and data range, packed together for the per-bar refresh
-    /// (a pass over a large book then reads a few cache lines of them, not every symbol's series).
-    closes: Vec<CloseColumn<'a>>,
     brackets: &'a BracketBook,
     signals: &'a [SignalEvent],
     account: &'a Account,
@@ -230,15 +209,6 @@ impl<'a> Sim<'a> {
         Ok(Sim {
             market,
             ranges,
-            closes: market
-                .series
-                .iter()
-                .map(|s| CloseColumn {
-                    close: &s.close,
-                    first: s.first,
-                    end: s.end,
-                })
-                .collect(),
             brackets,
             signals,
             account,

@@ -242,7 +242,7 @@ impl Sim<'_> {
             c.hot = false;
         }
         for p in &self.positions {
-            let close = &self.closes[p.sym].close[a..b];
+            let close = &series[p.sym].close[a..b];
             for (e, &c) in buf.iter_mut().zip(close) {
                 *e += p.value_at(c);
             }
@@ -326,10 +326,11 @@ impl Sim<'_> {
                     .filter_map(|c| c.sym.map(|k| (k, true))),
             );
         for (k, with_mark) in syms {
-            if let Some(c) = self.closes[k].at(i) {
-                self.last_close[k] = c;
+            let s = &series[k];
+            if s.has_bar(i) {
+                self.last_close[k] = s.close[i];
                 if with_mark {
-                    self.last_mark[k] = series[k].liq_hlc(i).2;
+                    self.last_mark[k] = s.liq_hlc(i).2;
                 }
             }
         }

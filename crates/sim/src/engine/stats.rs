@@ -36,14 +36,15 @@ impl Sim<'_> {
         let mut e = self.wallet_f() + self.collateral_value(false);
         let (mut mb, mut mm, mut n) = (self.wallet_f(), 0.0, 0);
         let basis = self.cfg.exchange.maintenance_basis;
-        let (series, tables, closes) = (&self.market.series, &self.tables, &self.closes);
+        let (series, tables) = (&self.market.series, &self.tables);
         let (last_close, last_mark) = (&mut self.last_close, &mut self.last_mark);
         for p in &self.positions {
+            let s = &series[p.sym];
             let cross = p.mode == MarginMode::Cross;
-            if let Some(c) = closes[p.sym].at(i) {
-                last_close[p.sym] = c;
+            if s.has_bar(i) {
+                last_close[p.sym] = s.close[i];
                 if cross {
-                    last_mark[p.sym] = series[p.sym].liq_hlc(i).2;
+                    last_mark[p.sym] = s.liq_hlc(i).2;
                 }
             }
             e += p.value_at(last_close[p.sym]);
