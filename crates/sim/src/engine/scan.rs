@@ -364,9 +364,10 @@ impl Sim<'_> {
     /// The hot path: can anything trigger in main bar `i`? An allocation-free test on the raw
     /// columns (no path built): [`Touch::Skip`] only when the original full check
     /// ([`Sim::path_touches`] over every position, or a symbol without a bar) would skip the bar,
-    /// so skipping changes no result. Per position it is a handful of `f64` compares of the bar's
-    /// range against the stop, the next target and the liquidation price, which also marks the
-    /// position `hot`; a cross book is skipped when even its all-adverse worst case
+    /// so skipping changes no result. Per position it is the bar's range against the stop, the next
+    /// target and the liquidation price, read from the position's scan window ([`first_touch`],
+    /// rescanned from this bar when the window does not cover it): a position whose window ends
+    /// at this bar is marked `hot`. A cross book is skipped when even its all-adverse worst case
     /// ([`Sim::cross_safe`]) is above maintenance.
     pub(super) fn may_touch(&mut self, i: usize) -> Touch {
         let series = &self.market.series;
@@ -396,8 +397,8 @@ impl Sim<'_> {
             let tp = p.next_tp();
             let key = key(p);
             if key != c.key || i < c.from || i >= c.until {
-                // rescan from this bar: the same test as below, bar after bar, position-major
-                // up to the next funding settlement at most: it moves the liquidation price
+                // rescan from this bar, bar after bar (position-major), up to the next funding
+                // settlement at most: it moves the liquidation price
                 let due = c.funding_due;
                 let horizon = if due == TimestampMs::MAX {
                     times.len()
@@ -438,20 +439,11 @@ impl Sim<'_> {
                 // the path cannot be built: the bar is skipped (as `build_path` would)
                 return Touch::Skip;
             }
-            let (lo, hi) = last_range(s, i);
-            let long = p.s > 0.0;
-            let stop = p
-                .stop
-                .is_some_and(|st| if long { lo <= st } else { hi >= st });
-            let target = p
-                .next_tp()
-                .is_some_and(|tp| if long { hi >= tp } else { lo <= tp });
-            let liq = p.lp.is_finite() && {
-                let (mlo, mhi) = mark_range(s, i).unwrap_or((lo, hi));
-                if long { mlo <= p.lp } else { mhi >= p.lp }
-            };
-            c.hot = stop || target || liq;
-            any |= c.hot;
+            // outside its window, so rescanned above at this bar, which has data: the scan's
+            // first touch is bar `i` itself (`to > i`), so the position may trigger here
+            debug_assert_eq!(c.until, i);
+            c.hot = true;
+            any = true;
         }
         if prefix {
             self.cold = found;
