@@ -63,21 +63,21 @@ pub(super) struct Pos {
 }
 
 impl Pos {
+    /// The next target's price from `targets` and `next_target` (`NaN`: none left), which
+    /// [`Pos::tp`] caches.
+    fn tp_of_targets(&self) -> f64 {
+        self.targets.get(self.next_target).map_or(f64::NAN, |t| t.0)
+    }
+
     /// Sets [`Pos::tp`] from `targets` and `next_target` (after either changes).
     pub(super) fn sync_tp(&mut self) {
-        self.tp = self.targets.get(self.next_target).map_or(f64::NAN, |t| t.0);
+        self.tp = self.tp_of_targets();
     }
 
     /// The price of the next target, when one is left.
     #[inline(always)]
     pub(super) fn next_tp(&self) -> Option<f64> {
-        debug_assert_eq!(
-            self.tp.to_bits(),
-            self.targets
-                .get(self.next_target)
-                .map_or(f64::NAN, |t| t.0)
-                .to_bits()
-        );
+        debug_assert_eq!(self.tp.to_bits(), self.tp_of_targets().to_bits());
         (!self.tp.is_nan()).then_some(self.tp)
     }
 
@@ -445,7 +445,7 @@ impl Sim<'_> {
             iso_margin,
             iso_f: 0.0,
             lp: f64::NAN,
-            tp: tq.first().map_or(f64::NAN, |t| t.0),
+            tp: f64::NAN,
             stop,
             widened: false,
             targets: tq,
@@ -478,6 +478,7 @@ impl Sim<'_> {
                 levels_filled: 1,
             }),
         };
+        p.sync_tp();
         self.recompute_lp(&mut p);
         p.trade.liq_price_at_entry = if mode == MarginMode::Isolated {
             p.lp.is_finite().then_some(p.lp)
