@@ -113,7 +113,7 @@ impl Sim<'_> {
                     .iter_mut()
                     .filter(|p| p.trade.signal_id == s.id)
                 {
-                    p.stop = new;
+                    p.set_stop(new);
                     p.widened = false;
                 }
                 for p in self.pending.iter_mut() {

@@ -45,6 +45,12 @@ pub(super) struct Pos {
     pub(super) mode: MarginMode,
     pub(super) side: Side,
     pub(super) widened: bool,
+    /// A threshold of the position (stop, next target, liquidation price) may have changed since
+    /// its scan window was taken: set by every write of one ([`Pos::set_stop`], [`Pos::sync_tp`],
+    /// [`Sim::refresh_thresholds`]), cleared by the rescan in [`Sim::may_touch`]. While it is
+    /// clear the window's key is the position's (a debug assertion checks it at every read), so the
+    /// per-bar passes need not rebuild the key.
+    pub(super) stale: bool,
     pub(super) stop: Option<f64>,
     /// Remaining targets: price and quantity.
     pub(super) targets: Vec<(f64, Decimal)>,
@@ -72,6 +78,13 @@ impl Pos {
     /// Sets [`Pos::tp`] from `targets` and `next_target` (after either changes).
     pub(super) fn sync_tp(&mut self) {
         self.tp = self.tp_of_targets();
+        self.stale = true;
+    }
+
+    /// Sets the stop (the only way it is written once the position is open).
+    pub(super) fn set_stop(&mut self, stop: Option<f64>) {
+        self.stop = stop;
+        self.stale = true;
     }
 
     /// The price of the next target, when one is left.
@@ -324,6 +337,7 @@ impl Sim<'_> {
     /// added or a partial exit): the isolated liquidation price and the `f64` copy of its margin.
     /// An associated function so that a position can be updated in place inside `positions`.
     pub(super) fn refresh_thresholds(tables: &[Table], basis: MaintenanceBasis, p: &mut Pos) {
+        p.stale = true;
         p.iso_f = flt(p.iso_margin);
         if p.mode != MarginMode::Isolated {
             p.lp = f64::NAN;
@@ -448,6 +462,7 @@ impl Sim<'_> {
             tp: f64::NAN,
             stop,
             widened: false,
+            stale: true,
             targets: tq,
             next_target: 0,
             table,

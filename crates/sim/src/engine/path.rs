@@ -344,7 +344,7 @@ impl Sim<'_> {
                 p.sync_tp();
                 let n = p.next_target as u8;
                 if n == 1 && self.policy.breakeven_after_first_target {
-                    p.stop = Some(p.entry_f);
+                    p.set_stop(Some(p.entry_f));
                 }
                 if n == 1 && p.trade.entry_levels > 1 {
                     // the first target cancels the ladder levels still waiting
@@ -364,7 +364,7 @@ impl Sim<'_> {
                     && !p.widened
                 {
                     let st = p.stop.unwrap_or(px);
-                    p.stop = Some(p.entry_f - p.s * factor * (p.entry_f - st).abs());
+                    p.set_stop(Some(p.entry_f - p.s * factor * (p.entry_f - st).abs()));
                     p.widened = true;
                     return Ok(());
                 }

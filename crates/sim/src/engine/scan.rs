@@ -34,6 +34,20 @@ impl ScanCache {
     pub(super) fn covers(&self, p: &Pos, i: usize) -> bool {
         self.from <= i && i < self.until && key(p) == self.key
     }
+
+    /// [`ScanCache::covers`] for a bar `i` at or after the scan's (as every bar the run loop
+    /// reaches), without building the key: a position not [`Pos::stale`] has had no threshold
+    /// written since its scan. A stale one is answered `false` (rescanned) even when the write
+    /// left its thresholds as they were; a rescan from a later bar with the same thresholds finds
+    /// the same first touch, so only the work differs. A debug assertion checks that a `true` is
+    /// one of `covers`.
+    #[inline(always)]
+    pub(super) fn still_covers(&self, p: &Pos, i: usize) -> bool {
+        debug_assert!(self.from <= i || i >= self.until);
+        let fast = !p.stale && i < self.until;
+        debug_assert!(!fast || self.covers(p, i));
+        fast
+    }
 }
 
 /// What the last full pass of [`Sim::may_touch`] established about the book, so that the bars
@@ -169,7 +183,7 @@ impl Sim<'_> {
             cross = self.cold.cross > 0;
         } else {
             for (p, c) in self.positions.iter().zip(&self.scan) {
-                if !c.covers(p, i) {
+                if !c.still_covers(p, i) {
                     return i;
                 }
                 end = end.min(c.until).min(c.sym_end);
@@ -390,13 +404,11 @@ impl Sim<'_> {
                 cross: 0,
             }
         };
-        let positions = &self.positions[start..];
-        for (p, c) in positions.iter().zip(self.scan[start..].iter_mut()) {
+        let positions = &mut self.positions[start..];
+        for (p, c) in positions.iter_mut().zip(self.scan[start..].iter_mut()) {
             let s = &series[p.sym];
             cross |= p.mode == MarginMode::Cross;
-            let tp = p.next_tp();
-            let key = key(p);
-            if key != c.key || i < c.from || i >= c.until {
+            if !c.still_covers(p, i) {
                 // rescan from this bar, bar after bar (position-major), up to the next funding
                 // settlement at most: it moves the liquidation price
                 let due = c.funding_due;
@@ -408,6 +420,7 @@ impl Sim<'_> {
                 .max(i + 1);
                 let to = s.end.min(i.saturating_add(SCAN_AHEAD)).min(horizon);
                 let lp = if p.lp.is_finite() { p.lp } else { f64::NAN };
+                let tp = p.next_tp();
                 let found = first_touch(
                     s,
                     ranges.cells(p.sym),
@@ -418,7 +431,8 @@ impl Sim<'_> {
                     tp,
                     lp,
                 );
-                c.key = key;
+                c.key = key(p);
+                p.stale = false;
                 c.from = i;
                 c.until = if i >= s.first { found } else { i };
             }
