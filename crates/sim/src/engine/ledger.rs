@@ -66,6 +66,12 @@ pub(super) struct Pos {
     pub(super) entry: Decimal,
     pub(super) im: Decimal,
     pub(super) iso_margin: Decimal,
+    /// The position's place in the book's order (increasing with every position opened).
+    pub(super) seq: u64,
+    /// Deferred valuation ([`super::stats::Values`]): the first bar of the stretch over which
+    /// the position has been valued with `snap`, and `snap` (`iso_f`, `qty_f`, `entry_f` then).
+    pub(super) seg_from: usize,
+    pub(super) snap: [f64; 3],
 }
 
 impl Pos {
@@ -240,8 +246,24 @@ impl Sim<'_> {
     /// Equity at the last known closes: wallet + isolated margins + uPnL + collateral at market value.
     pub(super) fn equity_now(&self) -> f64 {
         let mut e = self.wallet_f() + self.collateral_value(false);
+        if !self.values.on {
+            for p in &self.positions {
+                e += p.value_at(self.last_close[p.sym]);
+            }
+            return e;
+        }
+        // the closes of a deferred book are not refreshed: each position's is the one a refresh
+        // would have left, the close at the last refreshed bar when its symbol has that bar
+        let last = self.refreshed.last().map_or(usize::MAX, |r| r.1);
         for p in &self.positions {
-            e += p.value_at(self.last_close[p.sym]);
+            let s = &self.market.series[p.sym];
+            let close = if s.first <= last && last < s.end {
+                s.close[last]
+            } else {
+                self.refreshed_close(p.sym)
+            };
+            debug_assert_eq!(close.to_bits(), self.refreshed_close(p.sym).to_bits());
+            e += p.value_at(close);
         }
         e
     }
@@ -329,6 +351,16 @@ impl Sim<'_> {
         Ok(self.tables.len() - 1)
     }
 
+    /// [`Sim::refresh_thresholds`] of open position `k`, telling the deferred valuation that its
+    /// value terms may have changed at this bar.
+    pub(super) fn refresh_pos(&mut self, k: usize) {
+        let basis = self.cfg.exchange.maintenance_basis;
+        let p = &mut self.positions[k];
+        self.values.end(p);
+        Self::refresh_thresholds(&self.tables, basis, p);
+        self.values.start(p);
+    }
+
     pub(super) fn recompute_lp(&self, p: &mut Pos) {
         Self::refresh_thresholds(&self.tables, self.cfg.exchange.maintenance_basis, p);
     }
@@ -390,8 +422,7 @@ impl Sim<'_> {
             self.scan[k].funding_due = funding_due(fund, self.positions[k].funding_next);
             if changed {
                 self.cold = super::scan::Cold::NONE;
-                let basis = self.cfg.exchange.maintenance_basis;
-                Self::refresh_thresholds(&self.tables, basis, &mut self.positions[k]);
+                self.refresh_pos(k);
             }
         }
     }
@@ -468,6 +499,9 @@ impl Sim<'_> {
             table,
             funding_next,
             call_notional: ladder.map_or(f64::NAN, |(n, _)| n),
+            seq: 0,
+            seg_from: usize::MAX,
+            snap: [f64::NAN; 3],
             trade: Box::new(Trade {
                 signal_id: id,
                 symbol: self.market.series[sym].symbol.clone(),
@@ -538,8 +572,7 @@ impl Sim<'_> {
             let p = self.take_position(k);
             self.finish_trade(p);
         } else {
-            let basis = self.cfg.exchange.maintenance_basis;
-            Self::refresh_thresholds(&self.tables, basis, &mut self.positions[k]);
+            self.refresh_pos(k);
         }
     }
 
@@ -724,8 +757,7 @@ impl Sim<'_> {
         let p = &mut self.positions[k];
         p.targets = tq;
         p.sync_tp();
-        let basis = self.cfg.exchange.maintenance_basis;
-        Self::refresh_thresholds(&self.tables, basis, &mut self.positions[k]);
+        self.refresh_pos(k);
     }
 }
 

@@ -33,6 +33,7 @@ use ledger::{Collateral, Pos, Table};
 use path::Slot;
 use ranges::RangeIndex;
 use scan::{Cold, ScanCache, Touch};
+use stats::Values;
 /// The engine's exact return correlation, which `returns::MarketStats` slides incrementally within
 /// its tolerance (tested).
 #[cfg(test)]
@@ -129,6 +130,10 @@ pub(crate) struct Sim<'a> {
     adl_log: Vec<ringfence_model::AdlRecord>,
     /// Cross ADL since the last cross liquidation, in words (its attribution).
     adl_since_liq: Vec<(TimestampMs, String)>,
+    /// Positions opened so far (the next one's [`Pos::seq`]).
+    opened: u64,
+    /// The deferred valuation of books that can only hold isolated positions.
+    values: Values,
 }
 
 impl<'a> Sim<'a> {
@@ -187,6 +192,15 @@ impl<'a> Sim<'a> {
             }
         }
         let adl_events = crate::adl::schedule(market, &cfg.adl)?;
+        // only isolated positions, no collateral and no ADL (which reads the closes): nothing
+        // but the equity points needs the closes bar by bar, so their valuation is deferred
+        let defer = collateral.is_empty()
+            && adl_events.is_empty()
+            && policy.mode == crate::config::ModeRule::Isolated
+            && account
+                .background
+                .iter()
+                .all(|b| b.mode == ringfence_model::MarginMode::Isolated);
         let lower_map = match market.lower.as_deref() {
             Some(lower) => market
                 .series
@@ -247,6 +261,8 @@ impl<'a> Sim<'a> {
             adl_next: 0,
             adl_log: Vec::new(),
             adl_since_liq: Vec::new(),
+            opened: 0,
+            values: Values::new(defer, market.len()),
         })
     }
 
@@ -319,6 +335,7 @@ impl<'a> Sim<'a> {
                 time: market.times[i],
             };
             now = at.time;
+            self.values.bar = i;
             let had_open = !self.positions.is_empty();
             self.close_ended(i);
             self.settle_funding(i);
@@ -369,6 +386,8 @@ impl<'a> Sim<'a> {
                 }
             }
         }
+        // positions still open were valued up to the last bar processed
+        self.values.bar = i.min(n);
         // signals due after the data ends
         for &(_, d) in &due[ptr..] {
             if let Due::Signal(k) = d {

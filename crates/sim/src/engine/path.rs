@@ -393,8 +393,7 @@ impl Sim<'_> {
                         p.iso_margin += room;
                         p.trade.margin_added += room;
                         self.wallet -= room;
-                        let basis = self.cfg.exchange.maintenance_basis;
-                        Self::refresh_thresholds(&self.tables, basis, &mut self.positions[k]);
+                        self.refresh_pos(k);
                         return Ok(());
                     }
                 }

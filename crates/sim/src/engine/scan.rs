@@ -107,7 +107,10 @@ pub(super) enum Touch {
 impl Sim<'_> {
     /// Adds an open position to the book with a fresh scan cache (hot: it may trigger in the bar
     /// it opens in); `funding_due` as in [`ScanCache::funding_due`].
-    pub(super) fn push_position(&mut self, p: Pos, funding_due: TimestampMs) {
+    pub(super) fn push_position(&mut self, mut p: Pos, funding_due: TimestampMs) {
+        p.seq = self.opened;
+        self.opened += 1;
+        self.values.start(&mut p);
         self.scan.push(ScanCache {
             hot: true,
             from: usize::MAX,
@@ -125,6 +128,7 @@ impl Sim<'_> {
     pub(super) fn take_position(&mut self, k: usize) -> Pos {
         self.scan.remove(k);
         let p = self.positions.remove(k);
+        self.values.end(&p);
         self.held[p.sym] -= 1;
         self.cross_open -= usize::from(p.mode == MarginMode::Cross);
         if k < self.cold.checked {
@@ -249,6 +253,10 @@ impl Sim<'_> {
         let series = &self.market.series;
         let times = &self.market.times;
         let base = self.wallet_f() + self.collateral_value(false);
+        if self.values.on {
+            self.deferred_stretch(a, b, base);
+            return;
+        }
         let mut buf = std::mem::take(&mut self.equity_buf);
         buf.clear();
         buf.resize(b - a, base);
@@ -323,6 +331,32 @@ impl Sim<'_> {
         self.cross_buf = (mb, mm);
     }
 
+    /// [`Sim::quiet_stretch`] of a deferred book: the points of bars `a..b` with their wallet
+    /// term `base`, the terms of the positions left to [`super::stats::Values`].
+    fn deferred_stretch(&mut self, a: usize, b: usize, base: f64) {
+        for c in &mut self.scan {
+            c.hot = false;
+        }
+        match self.refreshed.last_mut() {
+            Some(r) if r.1 >= b - 1 => {}
+            Some(r) if r.1 + 1 >= a => r.1 = b - 1,
+            _ => self.refreshed.push((a, b - 1)),
+        }
+        self.equity.reserve(b - a);
+        for i in a..b {
+            #[cfg(debug_assertions)]
+            {
+                let mut e = base;
+                for p in &self.positions {
+                    e += p.value_at(self.market.series[p.sym].close[i]);
+                }
+                let k = self.equity.len();
+                self.values.check.push((k, e));
+            }
+            self.push_bar_point(i, self.market.times[i], base);
+        }
+    }
+
     /// The closes as of bar `i` for the symbols whose closes are read (open positions and
     /// collateral); the others are brought up to date on demand by [`Sim::sync_close`], which gives
     /// the same values as refreshing every symbol at every refresh.
@@ -363,16 +397,25 @@ impl Sim<'_> {
     /// of the latest refreshed bar where it has a bar, else its initial value.
     pub(super) fn sync_close(&mut self, k: usize) {
         let s = &self.market.series[k];
-        for &(a, b) in self.refreshed.iter().rev() {
+        (self.last_close[k], self.last_mark[k]) = match self.refreshed_bar(k) {
+            Some(hi) => (s.close[hi], s.liq_hlc(hi).2),
+            None => (self.init_close[k], self.init_close[k]),
+        };
+    }
+
+    /// Symbol `k`'s close as every refresh so far would have left it (see [`Sim::sync_close`]).
+    pub(super) fn refreshed_close(&self, k: usize) -> f64 {
+        self.refreshed_bar(k)
+            .map_or(self.init_close[k], |hi| self.market.series[k].close[hi])
+    }
+
+    /// The latest refreshed bar at which symbol `k` has a bar, if any.
+    fn refreshed_bar(&self, k: usize) -> Option<usize> {
+        let s = &self.market.series[k];
+        self.refreshed.iter().rev().find_map(|&(a, b)| {
             let hi = b.min(s.end.saturating_sub(1));
-            if s.end > s.first && hi >= a.max(s.first) {
-                self.last_close[k] = s.close[hi];
-                self.last_mark[k] = s.liq_hlc(hi).2;
-                return;
-            }
-        }
-        self.last_close[k] = self.init_close[k];
-        self.last_mark[k] = self.init_close[k];
+            (s.end > s.first && hi >= a.max(s.first)).then_some(hi)
+        })
     }
 
     /// The hot path: can anything trigger in main bar `i`? An allocation-free test on the raw

@@ -1,10 +1,105 @@
 //! Statistics: equity points, the end of a run and its summary; rolling correlations.
 
 use super::Sim;
+use super::ledger::Pos;
 use crate::num::{dec, flt};
 use ringfence_model::MarginMode;
 use ringfence_model::{EquityPoint, ExitReason, Market, RunResult, RunSummary, TimestampMs, Trade};
 use rust_decimal::Decimal;
+
+/// Deferred valuation, for books that can only hold isolated positions and have no collateral (no
+/// cross state to watch): the equity points are pushed with the wallet term only, each position's
+/// terms are logged as stretches of bars with constant value terms (its `seq`, and `iso_f`,
+/// `qty_f`, `entry_f` as of the stretch), and [`Values::settle`] adds them at the end of the run,
+/// position by position in the book's order, into the points of their bars. Each point then gets
+/// the terms [`Sim::refresh_and_mark`] would have added, in the same order, from the same wallet
+/// term: the same `f64`. The drawdowns follow, point by point as [`Sim::drawdown_at`] takes them.
+/// The per-bar passes over the book (the refresh of every close and the sum) are gone.
+#[derive(Debug, Default)]
+pub(super) struct Values {
+    /// Whether the run's valuation is deferred.
+    pub(super) on: bool,
+    /// The bar being processed (whose equity point comes next).
+    pub(super) bar: usize,
+    /// The stretches logged so far.
+    segs: Vec<Seg>,
+    /// Per main bar: the index of its equity point (`u32::MAX`: none).
+    point_of_bar: Vec<u32>,
+    /// Debug builds: each bar-valued point's index and the equity the eager sum gives it.
+    #[cfg(debug_assertions)]
+    pub(super) check: Vec<(usize, f64)>,
+}
+
+/// A stretch of bars `from..to` over which a position's value terms were constant.
+#[derive(Debug, Clone, Copy)]
+struct Seg {
+    seq: u64,
+    sym: usize,
+    from: usize,
+    to: usize,
+    s: f64,
+    snap: [f64; 3],
+}
+
+impl Values {
+    /// Deferred valuation over a market of `bars` bars when `on`.
+    pub(super) fn new(on: bool, bars: usize) -> Self {
+        Values {
+            on,
+            point_of_bar: if on { vec![u32::MAX; bars] } else { Vec::new() },
+            ..Values::default()
+        }
+    }
+
+    /// Position `p` is valued with its current terms from this bar on (it was just added, or its
+    /// terms just changed).
+    pub(super) fn start(&self, p: &mut Pos) {
+        if self.on {
+            p.seg_from = self.bar;
+            p.snap = [p.iso_f, p.qty_f, p.entry_f];
+        }
+    }
+
+    /// Position `p`'s terms are about to change, or it leaves the book, at this bar: logs the
+    /// stretch it was valued over with the terms it had.
+    pub(super) fn end(&mut self, p: &Pos) {
+        if self.on && p.seg_from < self.bar {
+            self.segs.push(Seg {
+                seq: p.seq,
+                sym: p.sym,
+                from: p.seg_from,
+                to: self.bar,
+                s: p.s,
+                snap: p.snap,
+            });
+        }
+    }
+
+    /// Adds the logged stretches into `points` (the run's equity points, bar-valued ones holding
+    /// only their wallet term so far), position by position in the book's order.
+    fn settle(&mut self, market: &Market, points: &mut [EquityPoint]) {
+        let mut eq: Vec<f64> = points.iter().map(|p| p.equity).collect();
+        self.segs.sort_by_key(|g| g.seq);
+        for g in &self.segs {
+            let p0 = self.point_of_bar[g.from] as usize;
+            let n = g.to - g.from;
+            debug_assert_eq!(self.point_of_bar[g.to - 1] as usize, p0 + n - 1);
+            let [iso, qty, entry] = g.snap;
+            let close = &market.series[g.sym].close[g.from..g.to];
+            // `Pos::value_at`, term for term
+            for (e, &c) in eq[p0..p0 + n].iter_mut().zip(close) {
+                *e += iso + g.s * qty * (c - entry);
+            }
+        }
+        #[cfg(debug_assertions)]
+        for &(k, e) in &self.check {
+            debug_assert_eq!(eq[k].to_bits(), e.to_bits(), "deferred equity of point {k}");
+        }
+        for (p, e) in points.iter_mut().zip(eq) {
+            p.equity = e;
+        }
+    }
+}
 
 impl Sim<'_> {
     /// Raises the running peak to equity `e` if above it and returns the drawdown from it.
@@ -33,6 +128,20 @@ impl Sim<'_> {
     pub(super) fn refresh_and_mark(&mut self, i: usize, time: TimestampMs) {
         debug_assert!(self.collateral.is_empty());
         self.note_refresh(i);
+        if self.values.on {
+            let base = self.wallet_f() + self.collateral_value(false);
+            #[cfg(debug_assertions)]
+            {
+                let mut e = base;
+                for p in &self.positions {
+                    e += p.value_at(self.market.series[p.sym].close[i]);
+                }
+                let k = self.equity.len();
+                self.values.check.push((k, e));
+            }
+            self.push_bar_point(i, time, base);
+            return;
+        }
         let mut e = self.wallet_f() + self.collateral_value(false);
         let (mut mb, mut mm, mut n) = (self.wallet_f(), 0.0, 0);
         let basis = self.cfg.exchange.maintenance_basis;
@@ -61,6 +170,12 @@ impl Sim<'_> {
     /// Records the equity point at `time`: equity `e` and the cross state (margin balance,
     /// maintenance, number of cross positions) it was taken with.
     fn push_point(&mut self, time: TimestampMs, e: f64, (mb, mm, n): (f64, f64, usize)) {
+        if self.values.on {
+            // its drawdown is taken by `settle_values`, once every point is complete
+            debug_assert_eq!(n, 0);
+            self.push_deferred(time, e);
+            return;
+        }
         let dd = self.drawdown_at(e);
         let ratio = if n == 0 {
             0.0
@@ -80,6 +195,35 @@ impl Sim<'_> {
         });
     }
 
+    /// The equity point of bar `i` of a deferred book, with its wallet term `base` only.
+    pub(super) fn push_bar_point(&mut self, i: usize, time: TimestampMs, base: f64) {
+        self.values.point_of_bar[i] = self.equity.len() as u32;
+        self.push_deferred(time, base);
+    }
+
+    fn push_deferred(&mut self, time: TimestampMs, e: f64) {
+        self.equity.push(EquityPoint {
+            time,
+            equity: e,
+            drawdown: 0.0,
+            margin_ratio: 0.0,
+            open_positions: self.positions.len() as u32,
+            book_correlation: None,
+            correlated_exposure: 0.0,
+        });
+    }
+
+    /// Completes a deferred book's equity points ([`Values::settle`]) and takes their drawdowns
+    /// in order from the starting peak (the first point, the start, has none).
+    fn settle_values(&mut self) {
+        let mut points = std::mem::take(&mut self.equity);
+        self.values.settle(self.market, &mut points);
+        for p in points.iter_mut().skip(1) {
+            p.drawdown = self.drawdown_at(p.equity);
+        }
+        self.equity = points;
+    }
+
     /// Ends the run at `now` (the last bar processed): waiting entries are withdrawn, open
     /// positions closed at their symbol's last close.
     pub(super) fn finish(&mut self, now: TimestampMs) {
@@ -94,6 +238,9 @@ impl Sim<'_> {
             }
         }
         let positions = std::mem::take(&mut self.positions);
+        for p in &positions {
+            self.values.end(p);
+        }
         self.scan.clear();
         self.held.fill(0);
         self.void_cold();
@@ -108,6 +255,9 @@ impl Sim<'_> {
         self.refresh_closes(self.market.len() - 1);
         if self.equity.last().is_none_or(|e| e.time != t) {
             self.mark_equity(t);
+        }
+        if self.values.on {
+            self.settle_values();
         }
     }
 
