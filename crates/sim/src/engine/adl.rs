@@ -47,8 +47,7 @@ impl Sim<'_> {
                 break;
             }
             self.adl_next += 1;
-            // an ADL reduces positions (their thresholds and ledger change)
-            self.cold = super::scan::Cold::NONE;
+            // an ADL reduces positions: their thresholds are refreshed (`refresh_pos`)
             let (sym, side, take, trigger) = (e.sym, e.side, e.take, e.trigger.clone());
             let source = e.source.clone();
             let px = e.price.unwrap_or_else(|| self.adl_price(sym, at.bar, sub));
@@ -108,6 +107,7 @@ impl Sim<'_> {
                 if !whole {
                     // its thresholds moved: walk it on the path of this (sub-)bar
                     self.scan[k].hot = true;
+                    self.rewake(k);
                 }
                 self.adl_log.push(record);
             }

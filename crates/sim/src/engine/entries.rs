@@ -107,14 +107,13 @@ impl Sim<'_> {
                     return Ok(());
                 }
                 let new = s.stop;
-                self.void_cold();
-                for p in self
-                    .positions
-                    .iter_mut()
-                    .filter(|p| p.trade.signal_id == s.id)
-                {
-                    p.set_stop(new);
-                    p.widened = false;
+                for (p, w) in self.positions.iter_mut().zip(&mut self.wake) {
+                    if p.trade.signal_id == s.id {
+                        p.set_stop(new);
+                        p.widened = false;
+                        *w = 0;
+                        self.least_wake = Some(0);
+                    }
                 }
                 for p in self.pending.iter_mut() {
                     if self.signals[p.sig].id == s.id {

@@ -359,6 +359,7 @@ impl Sim<'_> {
         self.values.end(p);
         Self::refresh_thresholds(&self.tables, basis, p);
         self.values.start(p);
+        self.rewake(k);
     }
 
     pub(super) fn recompute_lp(&self, p: &mut Pos) {
@@ -382,13 +383,15 @@ impl Sim<'_> {
     }
 
     pub(super) fn settle_funding(&mut self, i: usize) {
-        if self.cold_at(i) {
-            // every position is inside a scan window, which ends before its next settlement
+        if self.next_wake() > i {
+            // every position is inside a scan window, which ends by its next settlement
             return;
         }
         let open_t = self.market.times[i];
         for k in 0..self.positions.len() {
-            if self.scan[k].funding_due > open_t {
+            // a position whose wake bar is after `i` is inside a scan window, which ends by its
+            // next settlement (see `wake`)
+            if self.wake[k] > i || self.scan[k].funding_due > open_t {
                 continue;
             }
             let sym = self.positions[k].sym;
@@ -421,7 +424,6 @@ impl Sim<'_> {
             }
             self.scan[k].funding_due = funding_due(fund, self.positions[k].funding_next);
             if changed {
-                self.cold = super::scan::Cold::NONE;
                 self.refresh_pos(k);
             }
         }

@@ -32,7 +32,7 @@ use entries::Pending;
 use ledger::{Collateral, Pos, Table};
 use path::Slot;
 use ranges::RangeIndex;
-use scan::{Cold, ScanCache, Touch};
+use scan::{ScanCache, Touch};
 use stats::Values;
 /// The engine's exact return correlation, which `returns::MarketStats` slides incrementally within
 /// its tolerance (tested).
@@ -119,8 +119,16 @@ pub(crate) struct Sim<'a> {
     held: Vec<u32>,
     /// How many open positions are cross (kept by `push_position` and `take_position`).
     cross_open: usize,
-    /// What the last full pass of [`Sim::may_touch`] established about the book.
-    cold: Cold,
+    /// Per open position, in the order of `positions`: the first bar at which the per-bar passes
+    /// must look at it. It is the end of its scan window (`ScanCache::until`), set when
+    /// [`Sim::may_touch`] looks at it, and 0 for a new position, after a write of one of its
+    /// thresholds ([`Sim::refresh_pos`], stops moved) and when every position is walked. Before
+    /// that bar the position is cold and inside its window (its thresholds unwritten since the
+    /// scan), which ends by its symbol's data end and its next funding settlement: `close_ended`,
+    /// `settle_funding`, `may_touch` and `quiet_until` pass it by reading this dense column only.
+    wake: Vec<usize>,
+    /// The least of `wake` (`usize::MAX` for an empty book), when known (see [`Sim::next_wake`]).
+    least_wake: Option<usize>,
     /// The last wallet converted by [`Sim::wallet_f`] (its exact representation) and its `f64`.
     wallet_cache: std::cell::Cell<([u8; 16], f64)>,
     /// The run's ADL events in time order (empty with ADL off) and the next one not yet applied.
@@ -255,7 +263,8 @@ impl<'a> Sim<'a> {
             sig_sym: Vec::new(),
             held: vec![0; market.series.len()],
             cross_open: 0,
-            cold: Cold::NONE,
+            wake: Vec::new(),
+            least_wake: None,
             wallet_cache: std::cell::Cell::new((wallet.serialize(), flt(wallet))),
             adl_events,
             adl_next: 0,
@@ -424,12 +433,14 @@ impl<'a> Sim<'a> {
 
     /// Closes positions whose symbol's data ended before bar `i`.
     fn close_ended(&mut self, i: usize) {
-        if self.cold_at(i) && i < self.cold.sym_end {
+        if self.next_wake() > i {
+            // every position has data at `i` (see `wake`)
             return;
         }
         let mut k = 0;
         while k < self.positions.len() {
-            if i < self.scan[k].sym_end {
+            // a position whose wake bar is after `i` has data there (see `wake`)
+            if self.wake[k] > i || i < self.scan[k].sym_end {
                 k += 1;
                 continue;
             }
@@ -455,13 +466,13 @@ impl<'a> Sim<'a> {
         if self.may_touch(i) == Touch::Skip && !adl_inside {
             return Ok(());
         }
-        // a path may change any position's thresholds (and sets `hot` flags)
-        self.void_cold();
         if self.cfg.refine && self.market.sub_bars(i).is_some() {
             // sub-bars may reach beyond the bar's range: walk every position, as before
             for c in &mut self.scan {
                 c.hot = true;
             }
+            self.wake.fill(0);
+            self.least_wake = None;
         }
         if !self.build_path(false, i) {
             return Ok(());

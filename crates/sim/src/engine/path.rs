@@ -338,6 +338,7 @@ impl Sim<'_> {
                 r?;
             }
             Ev::Target(k, tp) => {
+                self.rewake(k);
                 let p = &mut self.positions[k];
                 let (_, q) = p.targets[p.next_target];
                 p.next_target += 1;
@@ -359,6 +360,7 @@ impl Sim<'_> {
                 }
             }
             Ev::Stop(k, px) => {
+                self.rewake(k);
                 let p = &mut self.positions[k];
                 if let StopDiscipline::Widen(factor) = self.policy.stops
                     && !p.widened

@@ -50,32 +50,6 @@ impl ScanCache {
     }
 }
 
-/// What the last full pass of [`Sim::may_touch`] established about the book, so that the bars
-/// after it need not walk every position again: positions `0..checked` were all cold, inside scan
-/// windows that last at least until bar `until` (exclusive), on symbols whose data lasts until
-/// `sym_end` at least; `cross` of them are cross. It stays true while no position's thresholds
-/// or ledger change, which only happens inside a walked path, at a funding settlement, at an
-/// ADL, at a stop moved by the channel and when a position is taken out; the first four void
-/// it ([`Sim::void_cold`]), taking a position out keeps the bounds (they stay lower bounds) and
-/// new positions, appended after `checked`, are checked alone.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct Cold {
-    pub(super) until: usize,
-    pub(super) sym_end: usize,
-    pub(super) checked: usize,
-    pub(super) cross: usize,
-}
-
-impl Cold {
-    /// Nothing established.
-    pub(super) const NONE: Cold = Cold {
-        until: 0,
-        sym_end: 0,
-        checked: 0,
-        cross: 0,
-    };
-}
-
 /// The thresholds of `p` the scan cache is keyed on.
 pub(super) fn key(p: &Pos) -> ScanKey {
     (
@@ -119,6 +93,8 @@ impl Sim<'_> {
             funding_due,
             sym_end: self.market.series[p.sym].end,
         });
+        self.wake.push(0);
+        self.least_wake = Some(0);
         self.held[p.sym] += 1;
         self.cross_open += usize::from(p.mode == MarginMode::Cross);
         self.positions.push(p);
@@ -127,42 +103,55 @@ impl Sim<'_> {
     /// Takes position `k` out of the book (with its scan cache).
     pub(super) fn take_position(&mut self, k: usize) -> Pos {
         self.scan.remove(k);
+        self.wake.remove(k);
+        self.least_wake = None;
         let p = self.positions.remove(k);
         self.values.end(&p);
         self.held[p.sym] -= 1;
         self.cross_open -= usize::from(p.mode == MarginMode::Cross);
-        if k < self.cold.checked {
-            self.cold.checked -= 1;
-            self.cold.cross -= usize::from(p.mode == MarginMode::Cross);
-        }
         p
     }
 
-    /// Forgets what [`Cold`] established (a position's thresholds or ledger may have changed).
-    pub(super) fn void_cold(&mut self) {
-        self.cold = Cold::NONE;
+    /// Position `k` must be looked at by the next per-bar passes (a threshold of it was written,
+    /// or it is walked whatever its window says).
+    pub(super) fn rewake(&mut self, k: usize) {
+        self.wake[k] = 0;
+        self.least_wake = Some(0);
     }
 
-    /// True when [`Cold`] covers bar `i` for every open position.
-    pub(super) fn cold_at(&self, i: usize) -> bool {
-        let cold = i < self.cold.until && self.cold.checked == self.positions.len();
-        debug_assert!(!cold || self.cold_prefix_holds(i));
-        cold
+    /// The first bar at which some position must be looked at: the least of `wake`
+    /// (`usize::MAX` for an empty book), recomputed only after `wake` changed other than by a 0.
+    pub(super) fn next_wake(&mut self) -> usize {
+        if let Some(w) = self.least_wake {
+            debug_assert_eq!(
+                Some(w),
+                Some(self.wake.iter().copied().min().unwrap_or(usize::MAX))
+            );
+            return w;
+        }
+        let w = self.wake.iter().copied().min().unwrap_or(usize::MAX);
+        self.least_wake = Some(w);
+        w
     }
 
-    /// The claim of [`Cold`] at bar `i`, checked the long way (for debug assertions).
-    fn cold_prefix_holds(&self, i: usize) -> bool {
-        let n = self.cold.checked;
-        let cross = self.positions[..n]
+    /// The claim of `wake` at bar `i`, checked the long way (for debug assertions): a position
+    /// whose wake bar is after `i` is inside its scan window at `i` with its thresholds unwritten
+    /// since the scan, and cold; its window ends by its symbol's data end and its next funding
+    /// settlement.
+    fn wake_holds(&self, i: usize) -> bool {
+        let open_t = self.market.times[i.min(self.market.len() - 1)];
+        self.positions
             .iter()
-            .filter(|p| p.mode == MarginMode::Cross)
-            .count();
-        cross == self.cold.cross
-            && self.positions[..n].iter().zip(&self.scan).all(|(p, c)| {
-                c.covers(p, i)
-                    && !c.hot
-                    && self.cold.until <= c.until
-                    && self.cold.sym_end <= c.sym_end
+            .zip(&self.scan)
+            .zip(&self.wake)
+            .all(|((p, c), &w)| {
+                w <= i
+                    || (w == c.until
+                        && !p.stale
+                        && c.covers(p, i)
+                        && !c.hot
+                        && c.until <= c.sym_end
+                        && c.funding_due > open_t)
             })
     }
 
@@ -179,22 +168,15 @@ impl Sim<'_> {
         if !self.pending.is_empty() || !self.collateral.is_empty() {
             return i;
         }
-        let mut end = next_due;
-        let mut cross = false;
-        if self.cold_at(i) {
-            // every position covers bar `i` (see `Cold`); its bounds are lower bounds of theirs
-            end = end.min(self.cold.until).min(self.cold.sym_end);
-            cross = self.cold.cross > 0;
-        } else {
-            for (p, c) in self.positions.iter().zip(&self.scan) {
-                if !c.still_covers(p, i) {
-                    return i;
-                }
-                end = end.min(c.until).min(c.sym_end);
-                cross |= p.mode == MarginMode::Cross;
-            }
+        debug_assert!(self.wake_holds(i));
+        // a position whose wake bar is after `i` covers bar `i`, and its window ends by its
+        // symbol's data end and its next funding settlement (see `wake`)
+        let w = self.next_wake();
+        if w <= i {
+            return i;
         }
-        if cross && end > i {
+        let mut end = next_due.min(w);
+        if self.cross_open > 0 && end > i {
             end = self.cross_safe_until(i, end);
         }
         end
@@ -430,27 +412,23 @@ impl Sim<'_> {
         let series = &self.market.series;
         let times = &self.market.times;
         let ranges = self.ranges;
-        // positions `..start` are cold at bar `i` by `Cold`: only the newer ones are checked
-        let cold = i < self.cold.until;
-        debug_assert!(!cold || self.cold_prefix_holds(i));
-        let start = if cold { self.cold.checked } else { 0 };
-        let mut cross = cold && self.cold.cross > 0;
+        // positions whose wake bar is after `i` are inside their windows and cold (see `wake`):
+        // only the others are looked at
+        debug_assert!(self.wake_holds(i));
         let mut any = false;
-        let mut prefix = true;
-        let mut found = if cold {
-            self.cold
+        let n = if self.next_wake() > i {
+            0
         } else {
-            Cold {
-                until: usize::MAX,
-                sym_end: usize::MAX,
-                checked: 0,
-                cross: 0,
-            }
+            // the pass below moves wake bars
+            self.least_wake = None;
+            self.positions.len()
         };
-        let positions = &mut self.positions[start..];
-        for (p, c) in positions.iter_mut().zip(self.scan[start..].iter_mut()) {
+        for k in 0..n {
+            if self.wake[k] > i {
+                continue;
+            }
+            let (p, c) = (&mut self.positions[k], &mut self.scan[k]);
             let s = &series[p.sym];
-            cross |= p.mode == MarginMode::Cross;
             if !c.still_covers(p, i) {
                 // rescan from this bar, bar after bar (position-major), up to the next funding
                 // settlement at most: it moves the liquidation price
@@ -479,19 +457,11 @@ impl Sim<'_> {
                 c.from = i;
                 c.until = if i >= s.first { found } else { i };
             }
+            self.wake[k] = c.until;
             if i < c.until {
                 c.hot = false;
-                if prefix {
-                    // still a prefix of positions inside their windows: extend what is
-                    // established
-                    found.until = found.until.min(c.until);
-                    found.sym_end = found.sym_end.min(c.sym_end);
-                    found.checked += 1;
-                    found.cross += usize::from(p.mode == MarginMode::Cross);
-                }
                 continue;
             }
-            prefix = false;
             if !s.has_bar(i) {
                 // the path cannot be built: the bar is skipped (as `build_path` would)
                 return Touch::Skip;
@@ -502,9 +472,6 @@ impl Sim<'_> {
             c.hot = true;
             any = true;
         }
-        if prefix {
-            self.cold = found;
-        }
         for p in &self.pending {
             let s = &series[p.sym];
             if !s.has_bar(i) {
@@ -513,6 +480,7 @@ impl Sim<'_> {
             let (lo, hi) = last_range(s, i);
             any |= hi >= p.lo && lo <= p.hi;
         }
+        let cross = self.cross_open > 0;
         if any || ((cross || self.collateral_debt()) && !self.cross_safe(i)) {
             Touch::Path
         } else {

@@ -242,8 +242,9 @@ impl Sim<'_> {
             self.values.end(p);
         }
         self.scan.clear();
+        self.wake.clear();
+        self.least_wake = None;
         self.held.fill(0);
-        self.void_cold();
         for p in positions {
             let s = &self.market.series[p.sym];
             let last = s.end.saturating_sub(1).max(s.first);
