@@ -255,17 +255,15 @@ impl Sim<'_> {
         // the closes of a deferred book are not refreshed: each position's is the one a refresh
         // would have left, the close at the last refreshed bar when its symbol has that bar
         let last = self.refreshed.last().map_or(usize::MAX, |r| r.1);
-        for p in &self.positions {
-            let s = &self.market.series[p.sym];
-            let close = if s.first <= last && last < s.end {
-                s.close[last]
-            } else {
-                self.refreshed_close(p.sym)
-            };
-            debug_assert_eq!(close.to_bits(), self.refreshed_close(p.sym).to_bits());
-            e += p.value_at(close);
-        }
-        e
+        let sum = self.values.add_book(e, last, |k| self.refreshed_close(k));
+        debug_assert_eq!(
+            sum.to_bits(),
+            self.positions
+                .iter()
+                .fold(e, |e, p| e + p.value_at(self.refreshed_close(p.sym)))
+                .to_bits()
+        );
+        sum
     }
 
     pub(super) fn mm_of(&self, p: &Pos, mark: f64) -> f64 {
@@ -358,7 +356,7 @@ impl Sim<'_> {
         let p = &mut self.positions[k];
         self.values.end(p);
         Self::refresh_thresholds(&self.tables, basis, p);
-        self.values.start(p);
+        self.values.start(p, k);
         self.rewake(k);
     }
 
@@ -664,12 +662,16 @@ impl Sim<'_> {
         fee: Decimal,
         mb: f64,
     ) -> Option<String> {
-        let cross_im: f64 = self
-            .positions
-            .iter()
-            .filter(|p| p.mode == MarginMode::Cross)
-            .map(|p| flt(p.im))
-            .sum();
+        let cross_im: f64 = if self.cross_open == 0 {
+            // the sum below over no term, without reading every position
+            std::iter::empty::<f64>().sum()
+        } else {
+            self.positions
+                .iter()
+                .filter(|p| p.mode == MarginMode::Cross)
+                .map(|p| flt(p.im))
+                .sum()
+        };
         let available = mb - cross_im;
         let need = flt(im + fee);
         let short_wallet = mode == MarginMode::Isolated && self.wallet < im + fee;

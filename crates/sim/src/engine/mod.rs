@@ -141,7 +141,7 @@ pub(crate) struct Sim<'a> {
     /// Positions opened so far (the next one's [`Pos::seq`]).
     opened: u64,
     /// The deferred valuation of books that can only hold isolated positions.
-    values: Values,
+    values: Values<'a>,
 }
 
 impl<'a> Sim<'a> {
@@ -271,7 +271,7 @@ impl<'a> Sim<'a> {
             adl_log: Vec::new(),
             adl_since_liq: Vec::new(),
             opened: 0,
-            values: Values::new(defer, market.len()),
+            values: Values::new(defer, market),
         })
     }
 

@@ -15,10 +15,14 @@ use rust_decimal::Decimal;
 /// the terms [`Sim::refresh_and_mark`] would have added, in the same order, from the same wallet
 /// term: the same `f64`. The drawdowns follow, point by point as [`Sim::drawdown_at`] takes them.
 /// The per-bar passes over the book (the refresh of every close and the sum) are gone.
-#[derive(Debug, Default)]
-pub(super) struct Values {
+#[derive(Debug)]
+pub(super) struct Values<'a> {
     /// Whether the run's valuation is deferred.
     pub(super) on: bool,
+    market: &'a Market,
+    /// Per open position, in the order of the book: its value terms as of now, packed, for
+    /// [`Sim::equity_now`] (which reads every position's and would otherwise touch each record).
+    book: Vec<Term<'a>>,
     /// The bar being processed (whose equity point comes next).
     pub(super) bar: usize,
     /// The stretches logged so far.
@@ -28,6 +32,20 @@ pub(super) struct Values {
     /// Debug builds: each bar-valued point's index and the equity the eager sum gives it.
     #[cfg(debug_assertions)]
     pub(super) check: Vec<(usize, f64)>,
+}
+
+/// One open position's value terms ([`Pos::value_at`]'s), with its symbol's closes and data
+/// range.
+#[derive(Debug, Clone, Copy)]
+struct Term<'a> {
+    close: &'a [f64],
+    first: usize,
+    end: usize,
+    sym: usize,
+    s: f64,
+    iso: f64,
+    qty: f64,
+    entry: f64,
 }
 
 /// A stretch of bars `from..to` over which a position's value terms were constant.
@@ -41,23 +59,81 @@ struct Seg {
     snap: [f64; 3],
 }
 
-impl Values {
-    /// Deferred valuation over a market of `bars` bars when `on`.
-    pub(super) fn new(on: bool, bars: usize) -> Self {
+impl<'a> Values<'a> {
+    /// Deferred valuation of the points of `market` when `on`.
+    pub(super) fn new(on: bool, market: &'a Market) -> Self {
         Values {
             on,
-            point_of_bar: if on { vec![u32::MAX; bars] } else { Vec::new() },
-            ..Values::default()
+            market,
+            book: Vec::new(),
+            bar: 0,
+            segs: Vec::new(),
+            point_of_bar: if on {
+                vec![u32::MAX; market.len()]
+            } else {
+                Vec::new()
+            },
+            #[cfg(debug_assertions)]
+            check: Vec::new(),
         }
     }
 
-    /// Position `p` is valued with its current terms from this bar on (it was just added, or its
-    /// terms just changed).
-    pub(super) fn start(&self, p: &mut Pos) {
-        if self.on {
-            p.seg_from = self.bar;
-            p.snap = [p.iso_f, p.qty_f, p.entry_f];
+    /// Position `p`, the `k`-th of the book, is valued with its current terms from this bar on
+    /// (it was just added, or its terms just changed).
+    pub(super) fn start(&mut self, p: &mut Pos, k: usize) {
+        if !self.on {
+            return;
         }
+        p.seg_from = self.bar;
+        p.snap = [p.iso_f, p.qty_f, p.entry_f];
+        let s = &self.market.series[p.sym];
+        let term = Term {
+            close: &s.close,
+            first: s.first,
+            end: s.end,
+            sym: p.sym,
+            s: p.s,
+            iso: p.iso_f,
+            qty: p.qty_f,
+            entry: p.entry_f,
+        };
+        if k == self.book.len() {
+            self.book.push(term);
+        } else {
+            self.book[k] = term;
+        }
+    }
+
+    /// The `k`-th position of the book was taken out.
+    pub(super) fn remove(&mut self, k: usize) {
+        if self.on {
+            self.book.remove(k);
+        }
+    }
+
+    /// The book was emptied.
+    pub(super) fn clear(&mut self) {
+        self.book.clear();
+    }
+
+    /// The sum of [`Sim::equity_now`] over the book from `e`: each position valued at its
+    /// close at bar `last` (the last refreshed) when its symbol has that bar, else at
+    /// `refreshed(sym)`; term for term `Pos::value_at`, in the book's order.
+    pub(super) fn add_book(
+        &self,
+        mut e: f64,
+        last: usize,
+        refreshed: impl Fn(usize) -> f64,
+    ) -> f64 {
+        for t in &self.book {
+            let close = if t.first <= last && last < t.end {
+                t.close[last]
+            } else {
+                refreshed(t.sym)
+            };
+            e += t.iso + t.s * t.qty * (close - t.entry);
+        }
+        e
     }
 
     /// Position `p`'s terms are about to change, or it leaves the book, at this bar: logs the
@@ -241,6 +317,7 @@ impl Sim<'_> {
         for p in &positions {
             self.values.end(p);
         }
+        self.values.clear();
         self.scan.clear();
         self.wake.clear();
         self.least_wake = None;
