@@ -153,10 +153,9 @@ impl<'a> Values<'a> {
 
     /// Adds the logged stretches into `points` (the run's equity points, bar-valued ones holding
     /// only their wallet term so far), position by position in the book's order.
-    fn settle(&mut self, market: &Market, points: &mut [EquityPoint]) {
+    fn settle(&self, market: &Market, points: &mut [EquityPoint]) {
         let mut eq: Vec<f64> = points.iter().map(|p| p.equity).collect();
-        self.segs.sort_by_key(|g| g.seq);
-        for g in &self.segs {
+        for g in &by_position(&self.segs) {
             let p0 = self.point_of_bar[g.from] as usize;
             let n = g.to - g.from;
             debug_assert_eq!(self.point_of_bar[g.to - 1] as usize, p0 + n - 1);
@@ -175,6 +174,31 @@ impl<'a> Values<'a> {
             p.equity = e;
         }
     }
+}
+
+/// `segs` grouped by position in the book's order (`seq`), each position's stretches in the
+/// order they were logged (the order of their bars): a counting sort, linear in the number of
+/// stretches (a run with frequent funding logs one per settlement and position).
+fn by_position(segs: &[Seg]) -> Vec<Seg> {
+    let n = segs.iter().map(|g| g.seq as usize + 1).max().unwrap_or(0);
+    let mut at = vec![0usize; n + 1];
+    for g in segs {
+        at[g.seq as usize + 1] += 1;
+    }
+    for k in 1..=n {
+        at[k] += at[k - 1];
+    }
+    let mut out = segs.to_vec();
+    for g in segs {
+        let slot = &mut at[g.seq as usize];
+        out[*slot] = *g;
+        *slot += 1;
+    }
+    debug_assert!(
+        out.windows(2)
+            .all(|w| (w[0].seq, w[0].to) <= (w[1].seq, w[1].from))
+    );
+    out
 }
 
 impl Sim<'_> {
