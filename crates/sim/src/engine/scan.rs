@@ -284,11 +284,7 @@ impl Sim<'_> {
                 self.last_mark[p.sym] = mark(b - 1);
             }
         }
-        match self.refreshed.last_mut() {
-            Some(r) if r.1 >= b - 1 => {}
-            Some(r) if r.1 + 1 >= a => r.1 = b - 1,
-            _ => self.refreshed.push((a, b - 1)),
-        }
+        self.note_refresh_range(a, b);
         let open = self.positions.len() as u32;
         self.equity.reserve(b - a);
         for (k, (&e, &time)) in buf.iter().zip(&times[a..b]).enumerate() {
@@ -320,22 +316,9 @@ impl Sim<'_> {
         for c in &mut self.scan {
             c.hot = false;
         }
-        match self.refreshed.last_mut() {
-            Some(r) if r.1 >= b - 1 => {}
-            Some(r) if r.1 + 1 >= a => r.1 = b - 1,
-            _ => self.refreshed.push((a, b - 1)),
-        }
+        self.note_refresh_range(a, b);
         self.equity.reserve(b - a);
         for i in a..b {
-            #[cfg(debug_assertions)]
-            {
-                let mut e = base;
-                for p in &self.positions {
-                    e += p.value_at(self.market.series[p.sym].close[i]);
-                }
-                let k = self.equity.len();
-                self.values.check.push((k, e));
-            }
             self.push_bar_point(i, self.market.times[i], base);
         }
     }
@@ -367,13 +350,18 @@ impl Sim<'_> {
         }
     }
 
+    /// Records that the closes were refreshed at bars `a..b` (for [`Sim::sync_close`]).
+    fn note_refresh_range(&mut self, a: usize, b: usize) {
+        match self.refreshed.last_mut() {
+            Some(r) if r.1 >= b - 1 => {}
+            Some(r) if r.1 + 1 >= a => r.1 = b - 1,
+            _ => self.refreshed.push((a, b - 1)),
+        }
+    }
+
     /// Records that the closes were refreshed at bar `i` (for [`Sim::sync_close`]).
     pub(super) fn note_refresh(&mut self, i: usize) {
-        match self.refreshed.last_mut() {
-            Some(r) if r.1 >= i => {}
-            Some(r) if r.1 + 1 == i => r.1 = i,
-            _ => self.refreshed.push((i, i)),
-        }
+        self.note_refresh_range(i, i + 1);
     }
 
     /// Sets symbol `k`'s last close and mark as if every refresh so far had updated it: the values

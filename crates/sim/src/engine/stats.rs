@@ -31,7 +31,7 @@ pub(super) struct Values<'a> {
     point_of_bar: Vec<u32>,
     /// Debug builds: each bar-valued point's index and the equity the eager sum gives it.
     #[cfg(debug_assertions)]
-    pub(super) check: Vec<(usize, f64)>,
+    check: Vec<(usize, f64)>,
 }
 
 /// One open position's value terms ([`Pos::value_at`]'s), with its symbol's closes and data
@@ -230,15 +230,6 @@ impl Sim<'_> {
         self.note_refresh(i);
         if self.values.on {
             let base = self.wallet_f() + self.collateral_value(false);
-            #[cfg(debug_assertions)]
-            {
-                let mut e = base;
-                for p in &self.positions {
-                    e += p.value_at(self.market.series[p.sym].close[i]);
-                }
-                let k = self.equity.len();
-                self.values.check.push((k, e));
-            }
             self.push_bar_point(i, time, base);
             return;
         }
@@ -297,6 +288,14 @@ impl Sim<'_> {
 
     /// The equity point of bar `i` of a deferred book, with its wallet term `base` only.
     pub(super) fn push_bar_point(&mut self, i: usize, time: TimestampMs, base: f64) {
+        #[cfg(debug_assertions)]
+        {
+            // the equity the per-bar sum gives the point, for `Values::settle` to compare
+            let e = self.positions.iter().fold(base, |e, p| {
+                e + p.value_at(self.market.series[p.sym].close[i])
+            });
+            self.values.check.push((self.equity.len(), e));
+        }
         self.values.point_of_bar[i] = self.equity.len() as u32;
         self.push_deferred(time, base);
     }
