@@ -345,6 +345,9 @@ impl<'a> Sim<'a> {
             };
             now = at.time;
             self.values.bar = i;
+            if self.values.full() {
+                self.settle_early();
+            }
             let had_open = !self.positions.is_empty();
             self.close_ended(i);
             self.settle_funding(i);

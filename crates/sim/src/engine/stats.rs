@@ -152,29 +152,35 @@ impl<'a> Values<'a> {
     }
 
     /// Adds the logged stretches into `points` (the run's equity points, bar-valued ones holding
-    /// only their wallet term so far), position by position in the book's order.
-    fn settle(&self, market: &Market, points: &mut [EquityPoint]) {
-        let mut eq: Vec<f64> = points.iter().map(|p| p.equity).collect();
+    /// only their wallet term and the stretches settled before), position by position in the
+    /// book's order, and forgets them. Every stretch of a bar is settled at once: the run settles
+    /// only at its end and at [`Sim::settle_early`], which first cuts every open position's
+    /// stretch there.
+    fn settle(&mut self, points: &mut [EquityPoint]) {
         for g in &by_position(&self.segs) {
             let p0 = self.point_of_bar[g.from] as usize;
             let n = g.to - g.from;
             debug_assert_eq!(self.point_of_bar[g.to - 1] as usize, p0 + n - 1);
             let [iso, qty, entry] = g.snap;
-            let close = &market.series[g.sym].close[g.from..g.to];
+            let close = &self.market.series[g.sym].close[g.from..g.to];
             // `Pos::value_at`, term for term
-            for (e, &c) in eq[p0..p0 + n].iter_mut().zip(close) {
-                *e += iso + g.s * qty * (c - entry);
+            for (pt, &c) in points[p0..p0 + n].iter_mut().zip(close) {
+                pt.equity += iso + g.s * qty * (c - entry);
             }
         }
-        #[cfg(debug_assertions)]
-        for &(k, e) in &self.check {
-            debug_assert_eq!(eq[k].to_bits(), e.to_bits(), "deferred equity of point {k}");
-        }
-        for (p, e) in points.iter_mut().zip(eq) {
-            p.equity = e;
-        }
+        self.segs.clear();
+    }
+
+    /// Whether so many stretches are logged that they should be settled now (a book settling
+    /// funding every few bars logs one per settlement and position).
+    pub(super) fn full(&self) -> bool {
+        self.segs.len() >= SETTLE_EVERY
     }
 }
+
+/// The number of logged stretches at which [`Values`] settles early (about 1 MB of them; in debug
+/// builds 64, so that the test suite settles early often and compares every point).
+const SETTLE_EVERY: usize = if cfg!(debug_assertions) { 64 } else { 16_384 };
 
 /// `segs` grouped by position in the book's order (`seq`), each position's stretches in the
 /// order they were logged (the order of their bars): a counting sort, linear in the number of
@@ -316,11 +322,27 @@ impl Sim<'_> {
     /// in order from the starting peak (the first point, the start, has none).
     fn settle_values(&mut self) {
         let mut points = std::mem::take(&mut self.equity);
-        self.values.settle(self.market, &mut points);
+        self.values.settle(&mut points);
+        #[cfg(debug_assertions)]
+        for &(k, e) in &self.values.check {
+            let got = points[k].equity;
+            debug_assert_eq!(got.to_bits(), e.to_bits(), "deferred equity of point {k}");
+        }
         for p in points.iter_mut().skip(1) {
             p.drawdown = self.drawdown_at(p.equity);
         }
         self.equity = points;
+    }
+
+    /// Settles the logged stretches at the open of the bar being processed: every open
+    /// position's stretch is cut there (logged, and restarted with the same terms), so that all
+    /// the stretches of every earlier bar are settled together. Keeps the log small.
+    pub(super) fn settle_early(&mut self) {
+        for (k, p) in self.positions.iter_mut().enumerate() {
+            self.values.end(p);
+            self.values.start(p, k);
+        }
+        self.values.settle(&mut self.equity);
     }
 
     /// Ends the run at `now` (the last bar processed): waiting entries are withdrawn, open
