@@ -68,10 +68,6 @@ pub(super) struct Pos {
     pub(super) iso_margin: Decimal,
     /// The position's place in the book's order (increasing with every position opened).
     pub(super) seq: u64,
-    /// Deferred valuation ([`super::stats::Values`]): the first bar of the stretch over which
-    /// the position has been valued with `snap`, and `snap` (`iso_f`, `qty_f`, `entry_f` then).
-    pub(super) seg_from: usize,
-    pub(super) snap: [f64; 3],
 }
 
 impl Pos {
@@ -353,8 +349,8 @@ impl Sim<'_> {
     /// value terms may have changed at this bar.
     pub(super) fn refresh_pos(&mut self, k: usize) {
         let basis = self.cfg.exchange.maintenance_basis;
+        self.values.end(k);
         let p = &mut self.positions[k];
-        self.values.end(p);
         Self::refresh_thresholds(&self.tables, basis, p);
         self.values.start(p, k);
         self.rewake(k);
@@ -500,8 +496,6 @@ impl Sim<'_> {
             funding_next,
             call_notional: ladder.map_or(f64::NAN, |(n, _)| n),
             seq: 0,
-            seg_from: usize::MAX,
-            snap: [f64::NAN; 3],
             trade: Box::new(Trade {
                 signal_id: id,
                 symbol: self.market.series[sym].symbol.clone(),

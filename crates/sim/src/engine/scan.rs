@@ -84,7 +84,7 @@ impl Sim<'_> {
     pub(super) fn push_position(&mut self, mut p: Pos, funding_due: TimestampMs) {
         p.seq = self.opened;
         self.opened += 1;
-        self.values.start(&mut p, self.positions.len());
+        self.values.start(&p, self.positions.len());
         self.scan.push(ScanCache {
             hot: true,
             from: usize::MAX,
@@ -105,9 +105,9 @@ impl Sim<'_> {
         self.scan.remove(k);
         self.wake.remove(k);
         self.least_wake = None;
-        let p = self.positions.remove(k);
-        self.values.end(&p);
+        self.values.end(k);
         self.values.remove(k);
+        let p = self.positions.remove(k);
         self.held[p.sym] -= 1;
         self.cross_open -= usize::from(p.mode == MarginMode::Cross);
         p

@@ -7,8 +7,8 @@ use ringfence_model::MarginMode;
 use ringfence_model::{EquityPoint, ExitReason, Market, RunResult, RunSummary, TimestampMs, Trade};
 use rust_decimal::Decimal;
 
-/// Deferred valuation, for books that can only hold isolated positions and have no collateral (no
-/// cross state to watch): the equity points are pushed with the wallet term only, each position's
+/// Deferred valuation, for books that can only hold isolated positions and have no collateral
+/// (no cross state to watch) and no ADL (which reads the closes): the equity points are pushed with the wallet term only, each position's
 /// terms are logged as stretches of bars with constant value terms (its `seq`, and `iso_f`,
 /// `qty_f`, `entry_f` as of the stretch), and [`Values::settle`] adds them at the end of the run,
 /// position by position in the book's order, into the points of their bars. Each point then gets
@@ -20,8 +20,9 @@ pub(super) struct Values<'a> {
     /// Whether the run's valuation is deferred.
     pub(super) on: bool,
     market: &'a Market,
-    /// Per open position, in the order of the book: its value terms as of now, packed, for
-    /// [`Sim::equity_now`] (which reads every position's and would otherwise touch each record).
+    /// Per open position, in the order of the book: its value terms as of now and the bar they
+    /// hold from, packed (also for [`Sim::equity_now`], which reads every position's and would
+    /// otherwise touch each record).
     book: Vec<Term<'a>>,
     /// The bar being processed (whose equity point comes next).
     pub(super) bar: usize,
@@ -34,14 +35,16 @@ pub(super) struct Values<'a> {
     check: Vec<(usize, f64)>,
 }
 
-/// One open position's value terms ([`Pos::value_at`]'s), with its symbol's closes and data
-/// range.
+/// One open position's value terms ([`Pos::value_at`]'s) since bar `from`, with its place in the
+/// book's order and its symbol's closes and data range.
 #[derive(Debug, Clone, Copy)]
 struct Term<'a> {
     close: &'a [f64],
     first: usize,
     end: usize,
     sym: usize,
+    seq: u64,
+    from: usize,
     s: f64,
     iso: f64,
     qty: f64,
@@ -80,18 +83,18 @@ impl<'a> Values<'a> {
 
     /// Position `p`, the `k`-th of the book, is valued with its current terms from this bar on
     /// (it was just added, or its terms just changed).
-    pub(super) fn start(&mut self, p: &mut Pos, k: usize) {
+    pub(super) fn start(&mut self, p: &Pos, k: usize) {
         if !self.on {
             return;
         }
-        p.seg_from = self.bar;
-        p.snap = [p.iso_f, p.qty_f, p.entry_f];
         let s = &self.market.series[p.sym];
         let term = Term {
             close: &s.close,
             first: s.first,
             end: s.end,
             sym: p.sym,
+            seq: p.seq,
+            from: self.bar,
             s: p.s,
             iso: p.iso_f,
             qty: p.qty_f,
@@ -101,6 +104,25 @@ impl<'a> Values<'a> {
             self.book.push(term);
         } else {
             self.book[k] = term;
+        }
+    }
+
+    /// The terms of the `k`-th position are about to change, or it leaves the book, at this
+    /// bar: logs the stretch it was valued over with the terms it had.
+    pub(super) fn end(&mut self, k: usize) {
+        if !self.on {
+            return;
+        }
+        let t = &self.book[k];
+        if t.from < self.bar {
+            self.segs.push(Seg {
+                seq: t.seq,
+                sym: t.sym,
+                from: t.from,
+                to: self.bar,
+                s: t.s,
+                snap: [t.iso, t.qty, t.entry],
+            });
         }
     }
 
@@ -134,21 +156,6 @@ impl<'a> Values<'a> {
             e += t.iso + t.s * t.qty * (close - t.entry);
         }
         e
-    }
-
-    /// Position `p`'s terms are about to change, or it leaves the book, at this bar: logs the
-    /// stretch it was valued over with the terms it had.
-    pub(super) fn end(&mut self, p: &Pos) {
-        if self.on && p.seg_from < self.bar {
-            self.segs.push(Seg {
-                seq: p.seq,
-                sym: p.sym,
-                from: p.seg_from,
-                to: self.bar,
-                s: p.s,
-                snap: p.snap,
-            });
-        }
     }
 
     /// Adds the logged stretches into `points` (the run's equity points, bar-valued ones holding
@@ -338,8 +345,8 @@ impl Sim<'_> {
     /// position's stretch is cut there (logged, and restarted with the same terms), so that all
     /// the stretches of every earlier bar are settled together. Keeps the log small.
     pub(super) fn settle_early(&mut self) {
-        for (k, p) in self.positions.iter_mut().enumerate() {
-            self.values.end(p);
+        for (k, p) in self.positions.iter().enumerate() {
+            self.values.end(k);
             self.values.start(p, k);
         }
         self.values.settle(&mut self.equity);
@@ -359,8 +366,8 @@ impl Sim<'_> {
             }
         }
         let positions = std::mem::take(&mut self.positions);
-        for p in &positions {
-            self.values.end(p);
+        for k in 0..positions.len() {
+            self.values.end(k);
         }
         self.values.clear();
         self.scan.clear();
