@@ -8,10 +8,11 @@ use ringfence_model::{EquityPoint, ExitReason, Market, RunResult, RunSummary, Ti
 use rust_decimal::Decimal;
 
 /// Deferred valuation, for books that can only hold isolated positions and have no collateral
-/// (no cross state to watch) and no ADL (which reads the closes): the equity points are pushed with the wallet term only, each position's
-/// terms are logged as stretches of bars with constant value terms (its `seq`, and `iso_f`,
-/// `qty_f`, `entry_f` as of the stretch), and [`Values::settle`] adds them at the end of the run,
-/// position by position in the book's order, into the points of their bars. Each point then gets
+/// (no cross state to watch) and no ADL (which reads the closes): the equity points are pushed
+/// with the wallet term only, each position logs the stretches of bars over which its value terms
+/// (`iso_f`, `qty_f`, `entry_f`) were constant, and [`Values::settle`] adds them (at the end of
+/// the run, and early when many are logged), position by position in the book's order, into the
+/// points of their bars. Each point then gets
 /// the terms [`Sim::refresh_and_mark`] would have added, in the same order, from the same wallet
 /// term: the same `f64`. The drawdowns follow, point by point as [`Sim::drawdown_at`] takes them.
 /// The per-bar passes over the book (the refresh of every close and the sum) are gone.
@@ -27,7 +28,7 @@ pub(super) struct Values<'a> {
     /// The bar being processed (whose equity point comes next).
     pub(super) bar: usize,
     /// The stretches logged so far.
-    segs: Vec<Seg>,
+    segs: Vec<Seg<'a>>,
     /// Per main bar: the index of its equity point (`u32::MAX`: none).
     point_of_bar: Vec<u32>,
     /// Debug builds: each bar-valued point's index and the equity the eager sum gives it.
@@ -51,15 +52,11 @@ struct Term<'a> {
     entry: f64,
 }
 
-/// A stretch of bars `from..to` over which a position's value terms were constant.
+/// A stretch of bars `term.from..to` over which a position's value terms were `term`.
 #[derive(Debug, Clone, Copy)]
-struct Seg {
-    seq: u64,
-    sym: usize,
-    from: usize,
+struct Seg<'a> {
+    term: Term<'a>,
     to: usize,
-    s: f64,
-    snap: [f64; 3],
 }
 
 impl<'a> Values<'a> {
@@ -113,16 +110,9 @@ impl<'a> Values<'a> {
         if !self.on {
             return;
         }
-        let t = &self.book[k];
-        if t.from < self.bar {
-            self.segs.push(Seg {
-                seq: t.seq,
-                sym: t.sym,
-                from: t.from,
-                to: self.bar,
-                s: t.s,
-                snap: [t.iso, t.qty, t.entry],
-            });
+        let term = self.book[k];
+        if term.from < self.bar {
+            self.segs.push(Seg { term, to: self.bar });
         }
     }
 
@@ -164,15 +154,13 @@ impl<'a> Values<'a> {
     /// only at its end and at [`Sim::settle_early`], which first cuts every open position's
     /// stretch there.
     fn settle(&mut self, points: &mut [EquityPoint]) {
-        for g in &by_position(&self.segs) {
-            let p0 = self.point_of_bar[g.from] as usize;
-            let n = g.to - g.from;
-            debug_assert_eq!(self.point_of_bar[g.to - 1] as usize, p0 + n - 1);
-            let [iso, qty, entry] = g.snap;
-            let close = &self.market.series[g.sym].close[g.from..g.to];
+        for &Seg { term: t, to } in &by_position(&self.segs) {
+            let p0 = self.point_of_bar[t.from] as usize;
+            let n = to - t.from;
+            debug_assert_eq!(self.point_of_bar[to - 1] as usize, p0 + n - 1);
             // `Pos::value_at`, term for term
-            for (pt, &c) in points[p0..p0 + n].iter_mut().zip(close) {
-                pt.equity += iso + g.s * qty * (c - entry);
+            for (pt, &c) in points[p0..p0 + n].iter_mut().zip(&t.close[t.from..to]) {
+                pt.equity += t.iso + t.s * t.qty * (c - t.entry);
             }
         }
         self.segs.clear();
@@ -192,24 +180,25 @@ const SETTLE_EVERY: usize = if cfg!(debug_assertions) { 64 } else { 16_384 };
 /// `segs` grouped by position in the book's order (`seq`), each position's stretches in the
 /// order they were logged (the order of their bars): a counting sort, linear in the number of
 /// stretches (a run with frequent funding logs one per settlement and position).
-fn by_position(segs: &[Seg]) -> Vec<Seg> {
-    let n = segs.iter().map(|g| g.seq as usize + 1).max().unwrap_or(0);
+fn by_position<'a>(segs: &[Seg<'a>]) -> Vec<Seg<'a>> {
+    let seq = |g: &Seg| g.term.seq as usize;
+    let n = segs.iter().map(|g| seq(g) + 1).max().unwrap_or(0);
     let mut at = vec![0usize; n + 1];
     for g in segs {
-        at[g.seq as usize + 1] += 1;
+        at[seq(g) + 1] += 1;
     }
     for k in 1..=n {
         at[k] += at[k - 1];
     }
     let mut out = segs.to_vec();
     for g in segs {
-        let slot = &mut at[g.seq as usize];
+        let slot = &mut at[seq(g)];
         out[*slot] = *g;
         *slot += 1;
     }
     debug_assert!(
         out.windows(2)
-            .all(|w| (w[0].seq, w[0].to) <= (w[1].seq, w[1].from))
+            .all(|w| (seq(&w[0]), w[0].to) <= (seq(&w[1]), w[1].term.from))
     );
     out
 }
