@@ -106,8 +106,7 @@ impl Sim<'_> {
                 self.exit_leg(k, qty, px, ExitReason::Adl, Decimal::ZERO, at.time);
                 if !whole {
                     // its thresholds moved: walk it on the path of this (sub-)bar
-                    self.scan[k].hot = true;
-                    self.rewake(k);
+                    self.walk_now(k);
                 }
                 self.adl_log.push(record);
             }

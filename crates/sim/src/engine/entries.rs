@@ -107,12 +107,12 @@ impl Sim<'_> {
                     return Ok(());
                 }
                 let new = s.stop;
-                for (p, w) in self.positions.iter_mut().zip(&mut self.wake) {
+                for k in 0..self.positions.len() {
+                    let p = &mut self.positions[k];
                     if p.trade.signal_id == s.id {
                         p.set_stop(new);
                         p.widened = false;
-                        *w = 0;
-                        self.least_wake = Some(0);
+                        self.rewake(k);
                     }
                 }
                 for p in self.pending.iter_mut() {

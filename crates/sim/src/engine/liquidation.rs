@@ -164,8 +164,7 @@ impl Sim<'_> {
             };
             let fee_rate = self.cfg.exchange.taker_fee * self.fee_mult;
             self.exit_leg(k, close, px, ExitReason::Liquidation, fee_rate, time);
-            self.scan[k].hot = true;
-            self.rewake(k);
+            self.walk_now(k);
             let wipeout = self.equity_now() <= 1e-9;
             self.liquidations.push(LiquidationEvent {
                 time,
@@ -275,8 +274,7 @@ impl Sim<'_> {
         let lp = step_record(p, close, m);
         let fee_rate = self.cfg.exchange.taker_fee * self.fee_mult;
         self.exit_leg(k, close, m, ExitReason::Liquidation, fee_rate, time);
-        self.scan[k].hot = true;
-        self.rewake(k);
+        self.walk_now(k);
         Some(lp)
     }
 

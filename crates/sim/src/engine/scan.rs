@@ -120,6 +120,13 @@ impl Sim<'_> {
         self.least_wake = Some(0);
     }
 
+    /// Position `k` is walked along the path of this (sub-)bar whatever its window says (its
+    /// thresholds moved inside the bar); the next per-bar passes look at it again.
+    pub(super) fn walk_now(&mut self, k: usize) {
+        self.scan[k].hot = true;
+        self.rewake(k);
+    }
+
     /// The first bar at which some position must be looked at: the least of `wake`
     /// (`usize::MAX` for an empty book), recomputed only after `wake` changed other than by a 0.
     pub(super) fn next_wake(&mut self) -> usize {
@@ -236,6 +243,8 @@ impl Sim<'_> {
         let series = &self.market.series;
         let times = &self.market.times;
         let base = self.wallet_f() + self.collateral_value(false);
+        // `quiet_until` answered past `a`: every wake bar is after it, so no position is hot
+        debug_assert!(self.scan.iter().all(|c| !c.hot));
         if self.values.on {
             self.deferred_stretch(a, b, base);
             return;
@@ -243,9 +252,6 @@ impl Sim<'_> {
         let mut buf = std::mem::take(&mut self.equity_buf);
         buf.clear();
         buf.resize(b - a, base);
-        for c in &mut self.scan {
-            c.hot = false;
-        }
         for p in &self.positions {
             let close = &series[p.sym].close[a..b];
             for (e, &c) in buf.iter_mut().zip(close) {
@@ -313,9 +319,6 @@ impl Sim<'_> {
     /// [`Sim::quiet_stretch`] of a deferred book: the points of bars `a..b` with their wallet
     /// term `base`, the terms of the positions left to [`super::stats::Values`].
     fn deferred_stretch(&mut self, a: usize, b: usize, base: f64) {
-        for c in &mut self.scan {
-            c.hot = false;
-        }
         self.note_refresh_range(a, b);
         self.equity.reserve(b - a);
         for i in a..b {
