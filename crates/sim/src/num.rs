@@ -224,7 +224,62 @@ fn build(mantissa: u128, scale: u32, negative: bool) -> Decimal {
 
 /// Ledger amounts are kept to 10 decimals so that sums stay exact within `Decimal`'s 28 digits.
 pub(crate) fn money(x: Decimal) -> Decimal {
-    x.round_dp(10)
+    round_dp(x, 10, Rounding::HalfEven)
+}
+
+/// A quantity rounded down (towards zero) to `dp` decimals: what a venue's step size does.
+pub(crate) fn round_down(x: Decimal, dp: u32) -> Decimal {
+    round_dp(x, dp, Rounding::ToZero)
+}
+
+/// The two rounding rules of the ledger ([`round_dp`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Rounding {
+    /// Half to even (`RoundingStrategy::MidpointNearestEven`, `Decimal::round_dp`'s).
+    HalfEven,
+    /// Towards zero (`RoundingStrategy::ToZero`).
+    ToZero,
+}
+
+/// `x.round_dp_with_strategy(dp, rule)`, identical to rust_decimal 1.43 (mantissa, scale and sign).
+///
+/// That method divides the 96-bit mantissa `m` by `10^d` (`d` = scale − `dp`) nine digits at a time
+/// and compares the remainder with `5 · 10^(d−1)`; its result is `m / 10^d`, plus one when the rule
+/// rounds up, at scale `dp` through `from_parts` (so a result of zero is never negative). Here the
+/// same quotient and remainder come from one `u64` or `u128` division. A zero, and a scale already
+/// at most `dp`, go to the method itself (it returns those unchanged, or with the scale raised). In
+/// debug builds every result is checked against it.
+#[inline]
+pub(crate) fn round_dp(x: Decimal, dp: u32, rule: Rounding) -> Decimal {
+    let strategy = match rule {
+        Rounding::HalfEven => rust_decimal::RoundingStrategy::MidpointNearestEven,
+        Rounding::ToZero => rust_decimal::RoundingStrategy::ToZero,
+    };
+    let scale = x.scale();
+    if scale <= dp || x.is_zero() {
+        return x.round_dp_with_strategy(dp, strategy);
+    }
+    let d = scale - dp;
+    let m = x.mantissa().unsigned_abs();
+    let (q, r, half) = if m <= u128::from(u64::MAX) && d <= 19 {
+        let p = POW10_U64[d as usize];
+        let m = m as u64;
+        (u128::from(m / p), u128::from(m % p), u128::from(p / 2))
+    } else {
+        let p = 10u128.pow(d);
+        (m / p, m % p, p / 2)
+    };
+    let up = match rule {
+        Rounding::HalfEven => r > half || (r == half && q & 1 == 1),
+        Rounding::ToZero => false,
+    };
+    let out = build(q + u128::from(up), dp, x.is_sign_negative());
+    debug_assert_eq!(
+        out.serialize(),
+        x.round_dp_with_strategy(dp, strategy).serialize(),
+        "round_dp({x}, {dp}, {rule:?})"
+    );
+    out
 }
 
 /// `Decimal` → `f64`, identical to `Decimal::to_f64` (rust_decimal 1.43, which always answers).
@@ -301,6 +356,67 @@ mod tests {
             let y = Decimal::from_parts(lo % 1000, 0, 0, neg, scale);
             prop_assert_eq!(flt(y).to_bits(), y.to_f64().unwrap().to_bits(), "{:?}", y);
         }
+    }
+
+    proptest! {
+        /// `round_dp` is `round_dp_with_strategy` (mantissa, scale and sign) for both rules: every
+        /// scale and target, mantissas of every width, both signs, zeros, and remainders at,
+        /// just below and just above the midpoint.
+        #[test]
+        fn round_dp_is_the_method(lo in any::<u32>(), mid in any::<u32>(), hi in any::<u32>(),
+                                  width in 0u32..4, scale in 0u32..=28, dp in 0u32..=28,
+                                  neg in any::<bool>(), tie in 0u32..4) {
+            let (mid, hi) = match width {
+                0 => (0, 0),
+                1 => (mid, 0),
+                2 => (mid & 0xffff, 0),
+                _ => (mid, hi),
+            };
+            let mut x = Decimal::from_parts(lo, mid, hi, neg, scale);
+            if tie > 0 && scale > dp {
+                // move the digits below `dp` to the midpoint (or one unit either side of it)
+                let p = 10u128.pow(scale - dp);
+                let m = x.mantissa().unsigned_abs();
+                let at = (m / p) * p + p / 2 + u128::from(tie) - 2;
+                if at < (1u128 << 96) {
+                    x = Decimal::from_i128_with_scale(at as i128, scale);
+                    x.set_sign_negative(neg);
+                }
+            }
+            for (rule, strategy) in [
+                (Rounding::HalfEven, rust_decimal::RoundingStrategy::MidpointNearestEven),
+                (Rounding::ToZero, rust_decimal::RoundingStrategy::ToZero),
+            ] {
+                prop_assert_eq!(
+                    round_dp(x, dp, rule).serialize(),
+                    x.round_dp_with_strategy(dp, strategy).serialize(),
+                    "{:?} to {} ({:?})", x, dp, rule
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn round_dp_worked_examples() {
+        let d = |s: &str| s.parse::<Decimal>().unwrap();
+        // half to even at the tenth decimal, as `money` takes it
+        assert_eq!(money(d("0.00000000005")).to_string(), "0.0000000000");
+        assert_eq!(money(d("0.00000000015")).to_string(), "0.0000000002");
+        assert_eq!(money(d("-2.12345678905")).to_string(), "-2.1234567890");
+        assert_eq!(money(d("-2.123456789051")).to_string(), "-2.1234567891");
+        // a rounded-away negative amount is zero, not negative zero
+        assert!(!money(d("-0.00000000001")).is_sign_negative());
+        // quantities go down to the step
+        assert_eq!(round_down(d("0.123456789"), 8).to_string(), "0.12345678");
+        assert_eq!(round_down(d("-0.123456789"), 8).to_string(), "-0.12345678");
+        assert_eq!(round_down(d("1.5"), 8).to_string(), "1.5");
+        // a 96-bit mantissa at scale 28 (the `u128` path)
+        let wide = Decimal::from_parts(u32::MAX, u32::MAX, u32::MAX, false, 28);
+        assert_eq!(
+            round_down(wide, 8).serialize(),
+            wide.round_dp_with_strategy(8, rust_decimal::RoundingStrategy::ToZero)
+                .serialize()
+        );
     }
 
     #[test]

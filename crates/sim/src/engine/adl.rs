@@ -4,10 +4,10 @@
 
 use super::{At, QTY_DP, Sim};
 use crate::adl::{leverage_pnl, quantile};
-use crate::num::{dec, flt, money};
+use crate::num::{dec, flt, money, round_down};
 use ringfence_model::time::iso;
 use ringfence_model::{AdlRecord, ExitReason, MarginMode, TimestampMs};
-use rust_decimal::{Decimal, RoundingStrategy};
+use rust_decimal::Decimal;
 
 /// A cross liquidation is attributed to the cross ADL of the 24 hours before it.
 pub(super) const ATTRIBUTION_MS: TimestampMs = 24 * 3_600_000;
@@ -77,7 +77,7 @@ impl Sim<'_> {
                 let qty = if f >= 1.0 {
                     p.qty
                 } else {
-                    (p.qty * dec(f)).round_dp_with_strategy(QTY_DP, RoundingStrategy::ToZero)
+                    round_down(p.qty * dec(f), QTY_DP)
                 };
                 if qty.is_zero() {
                     continue;

@@ -5,7 +5,7 @@ use super::stats::correlation;
 use super::{At, QTY_DP, Sim};
 use crate::config::{ModeRule, StopDiscipline};
 use crate::error::SimError;
-use crate::num::dec;
+use crate::num::{dec, round_down};
 use ringfence_model::time::iso;
 use ringfence_model::{
     Action, EntrySpec, ExitReason, MarginMode, Side, SkippedSignal, TimestampMs,
@@ -363,8 +363,7 @@ impl Sim<'_> {
         };
         // a ladder level takes its share of the call's size
         let share = level.map_or(1.0, |l| l.share);
-        let qty = (dec(notional * share) / dec(px))
-            .round_dp_with_strategy(QTY_DP, rust_decimal::RoundingStrategy::ToZero);
+        let qty = round_down(dec(notional * share) / dec(px), QTY_DP);
         if qty <= Decimal::ZERO {
             self.skip(k, format!("size rounds to zero at price {px}"), at.time);
             return Ok(());

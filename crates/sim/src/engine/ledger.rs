@@ -5,7 +5,7 @@ use super::{At, FUNDING_JITTER_MS, QTY_DP, Sim};
 use crate::config::MaintenanceBasis;
 use crate::error::SimError;
 use crate::margin::{TierF, isolated_liq_price, mm_f64, tiers_f64};
-use crate::num::{dec, flt, money};
+use crate::num::{dec, flt, money, round_down};
 use ringfence_model::time::iso;
 use ringfence_model::{Bracket, Exit, ExitReason, MarginMode, Side, TimestampMs, Trade};
 use rust_decimal::Decimal;
@@ -702,9 +702,7 @@ impl Sim<'_> {
                     .get(j)
                     .copied()
                     .unwrap_or(1.0 / n as f64);
-                (qty * dec(w))
-                    .round_dp_with_strategy(QTY_DP, rust_decimal::RoundingStrategy::ToZero)
-                    .min(left)
+                round_down(qty * dec(w), QTY_DP).min(left)
             };
             left -= q;
             tq.push((tp, q));
@@ -720,8 +718,7 @@ impl Sim<'_> {
     pub(super) fn add_level(&mut self, k: usize, px: f64, share: f64) {
         let p = &self.positions[k];
         let notional = p.call_notional * share;
-        let qty = (dec(notional) / dec(px))
-            .round_dp_with_strategy(QTY_DP, rust_decimal::RoundingStrategy::ToZero);
+        let qty = round_down(dec(notional) / dec(px), QTY_DP);
         if qty <= Decimal::ZERO {
             return;
         }

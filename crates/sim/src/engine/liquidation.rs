@@ -5,11 +5,11 @@
 use super::ledger::Pos;
 use super::stats::book_correlation;
 use super::{At, QTY_DP, Sim};
-use crate::num::{dec, flt, money};
+use crate::num::{dec, flt, money, round_down};
 use ringfence_model::{
     Bracket, ExitReason, LiquidatedPosition, LiquidationEvent, MarginMode, TimestampMs,
 };
-use rust_decimal::{Decimal, RoundingStrategy};
+use rust_decimal::Decimal;
 
 use crate::config;
 
@@ -117,7 +117,7 @@ fn step_record(p: &Pos, close: Decimal, px: f64) -> LiquidatedPosition {
 
 /// The quantity left when a position of `qty` at `px` is reduced to a notional under `cap`.
 pub(crate) fn qty_under(cap: Decimal, px: Decimal, qty: Decimal) -> Decimal {
-    let q = (cap / px).round_dp_with_strategy(QTY_DP, RoundingStrategy::ToZero);
+    let q = round_down(cap / px, QTY_DP);
     let q = if q * px >= cap {
         q - Decimal::new(1, QTY_DP)
     } else {

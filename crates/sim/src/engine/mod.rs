@@ -253,9 +253,14 @@ impl<'a> Sim<'a> {
             init_close: last_close.clone(),
             last_close,
             refreshed: Vec::new(),
-            trades: Vec::new(),
+            // one trade per opening call at most, one equity point per bar and the start: reserved
+            // up front, so that the records are not copied as they grow
+            trades: Vec::with_capacity(
+                signals.iter().filter(|s| s.action == Action::Open).count()
+                    + account.background.len(),
+            ),
             liquidations: Vec::new(),
-            equity: Vec::new(),
+            equity: Vec::with_capacity(market.len() + 1),
             skipped: Vec::new(),
             peak: 0.0,
             equity_buf: Vec::new(),

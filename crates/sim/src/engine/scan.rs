@@ -103,8 +103,11 @@ impl Sim<'_> {
     /// Takes position `k` out of the book (with its scan cache).
     pub(super) fn take_position(&mut self, k: usize) -> Pos {
         self.scan.remove(k);
-        self.wake.remove(k);
-        self.least_wake = None;
+        let w = self.wake.remove(k);
+        if self.least_wake.is_some_and(|least| w <= least) {
+            // it may have been the least; otherwise the least is still there
+            self.least_wake = None;
+        }
         self.values.end(k);
         self.values.remove(k);
         let p = self.positions.remove(k);

@@ -29,6 +29,8 @@ pub(super) struct Values<'a> {
     pub(super) bar: usize,
     /// The stretches logged so far.
     segs: Vec<Seg<'a>>,
+    /// [`Values::settle`]'s dense copy of the points' equity (kept to reuse its allocation).
+    dense: Vec<f64>,
     /// Per main bar: the index of its equity point (`u32::MAX`: none).
     point_of_bar: Vec<u32>,
     /// Debug builds: each bar-valued point's index and the equity the eager sum gives it.
@@ -67,7 +69,12 @@ impl<'a> Values<'a> {
             market,
             book: Vec::new(),
             bar: 0,
-            segs: Vec::new(),
+            segs: if on {
+                Vec::with_capacity(SETTLE_EVERY)
+            } else {
+                Vec::new()
+            },
+            dense: Vec::new(),
             point_of_bar: if on {
                 vec![u32::MAX; market.len()]
             } else {
@@ -153,15 +160,29 @@ impl<'a> Values<'a> {
     /// book's order, and forgets them. Every stretch of a bar is settled at once: the run settles
     /// only at its end and at [`Sim::settle_early`], which first cuts every open position's
     /// stretch there.
+    ///
+    /// The sums are taken on a dense copy of the points' equity (one `f64` per point, not one
+    /// 64-byte record), so that a stretch's adds run over contiguous values: every add is the
+    /// same operation on the same operands, lane by lane.
     fn settle(&mut self, points: &mut [EquityPoint]) {
-        for &Seg { term: t, to } in &by_position(&self.segs) {
-            let p0 = self.point_of_bar[t.from] as usize;
+        let segs = by_position(&self.segs);
+        let point = |bar: usize| self.point_of_bar[bar] as usize;
+        let lo = segs.iter().map(|g| point(g.term.from)).min().unwrap_or(0);
+        let hi = segs.iter().map(|g| point(g.to - 1) + 1).max().unwrap_or(0);
+        let dense = &mut self.dense;
+        dense.clear();
+        dense.extend(points[lo..hi].iter().map(|p| p.equity));
+        for &Seg { term: t, to } in &segs {
+            let p0 = point(t.from) - lo;
             let n = to - t.from;
-            debug_assert_eq!(self.point_of_bar[to - 1] as usize, p0 + n - 1);
+            debug_assert_eq!(point(to - 1) - lo, p0 + n - 1);
             // `Pos::value_at`, term for term
-            for (pt, &c) in points[p0..p0 + n].iter_mut().zip(&t.close[t.from..to]) {
-                pt.equity += t.iso + t.s * t.qty * (c - t.entry);
+            for (e, &c) in dense[p0..p0 + n].iter_mut().zip(&t.close[t.from..to]) {
+                *e += t.iso + t.s * t.qty * (c - t.entry);
             }
+        }
+        for (p, &e) in points[lo..hi].iter_mut().zip(dense.iter()) {
+            p.equity = e;
         }
         self.segs.clear();
     }
