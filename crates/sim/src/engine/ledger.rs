@@ -377,11 +377,12 @@ impl Sim<'_> {
     }
 
     pub(super) fn settle_funding(&mut self, i: usize) {
-        if self.next_wake() > i {
-            // every position is inside a scan window, which ends by its next settlement
+        let open_t = self.market.times[i];
+        if self.next_wake() > i || self.first_funding() > open_t {
+            // every position is inside a scan window, which ends by its next settlement, or no
+            // settlement of the book is due yet
             return;
         }
-        let open_t = self.market.times[i];
         for k in 0..self.positions.len() {
             // a position whose wake bar is after `i` is inside a scan window, which ends by its
             // next settlement (see `wake`)
@@ -417,6 +418,8 @@ impl Sim<'_> {
                 changed = true;
             }
             self.scan[k].funding_due = funding_due(fund, self.positions[k].funding_next);
+            // it may have been the least, and is later now
+            self.least_funding = None;
             if changed {
                 self.refresh_pos(k);
             }

@@ -129,6 +129,10 @@ pub(crate) struct Sim<'a> {
     wake: Vec<usize>,
     /// The least of `wake` (`usize::MAX` for an empty book), when known (see [`Sim::next_wake`]).
     least_wake: Option<usize>,
+    /// The least `ScanCache::sym_end` of the book, when known (see [`Sim::first_end`]).
+    least_end: Option<usize>,
+    /// The least `ScanCache::funding_due` of the book, when known (see [`Sim::first_funding`]).
+    least_funding: Option<TimestampMs>,
     /// The last wallet converted by [`Sim::wallet_f`] (its exact representation) and its `f64`.
     wallet_cache: std::cell::Cell<([u8; 16], f64)>,
     /// The run's ADL events in time order (empty with ADL off) and the next one not yet applied.
@@ -270,6 +274,8 @@ impl<'a> Sim<'a> {
             cross_open: 0,
             wake: Vec::new(),
             least_wake: None,
+            least_end: None,
+            least_funding: None,
             wallet_cache: std::cell::Cell::new((wallet.serialize(), flt(wallet))),
             adl_events,
             adl_next: 0,
@@ -441,8 +447,8 @@ impl<'a> Sim<'a> {
 
     /// Closes positions whose symbol's data ended before bar `i`.
     fn close_ended(&mut self, i: usize) {
-        if self.next_wake() > i {
-            // every position has data at `i` (see `wake`)
+        if self.next_wake() > i || i < self.first_end() {
+            // every position has data at `i` (see `wake`), or every symbol of the book has
             return;
         }
         let mut k = 0;

@@ -85,14 +85,21 @@ impl Sim<'_> {
         p.seq = self.opened;
         self.opened += 1;
         self.values.start(&p, self.positions.len());
+        let sym_end = self.market.series[p.sym].end;
         self.scan.push(ScanCache {
             hot: true,
             from: usize::MAX,
             until: 0,
             key: (None, None, 0),
             funding_due,
-            sym_end: self.market.series[p.sym].end,
+            sym_end,
         });
+        if let Some(least) = &mut self.least_end {
+            *least = (*least).min(sym_end);
+        }
+        if let Some(least) = &mut self.least_funding {
+            *least = (*least).min(funding_due);
+        }
         self.wake.push(0);
         self.least_wake = Some(0);
         self.held[p.sym] += 1;
@@ -102,11 +109,21 @@ impl Sim<'_> {
 
     /// Takes position `k` out of the book (with its scan cache).
     pub(super) fn take_position(&mut self, k: usize) -> Pos {
-        self.scan.remove(k);
+        let c = self.scan.remove(k);
         let w = self.wake.remove(k);
+        // each least is forgotten when the value leaving may have been it; otherwise it is
+        // still there
         if self.least_wake.is_some_and(|least| w <= least) {
-            // it may have been the least; otherwise the least is still there
             self.least_wake = None;
+        }
+        if self.least_end.is_some_and(|least| c.sym_end <= least) {
+            self.least_end = None;
+        }
+        if self
+            .least_funding
+            .is_some_and(|least| c.funding_due <= least)
+        {
+            self.least_funding = None;
         }
         self.values.end(k);
         self.values.remove(k);
@@ -143,6 +160,33 @@ impl Sim<'_> {
         let w = self.wake.iter().copied().min().unwrap_or(usize::MAX);
         self.least_wake = Some(w);
         w
+    }
+
+    /// The first bar at which the data of a symbol of the book has ended: the least
+    /// `ScanCache::sym_end` (`usize::MAX` for an empty book), recomputed only after the position
+    /// that may have held it left.
+    pub(super) fn first_end(&mut self) -> usize {
+        let least = |scan: &[ScanCache]| scan.iter().map(|c| c.sym_end).min();
+        debug_assert!(
+            self.least_end.is_none() || self.least_end == least(&self.scan).or(Some(usize::MAX))
+        );
+        *self
+            .least_end
+            .get_or_insert_with(|| least(&self.scan).unwrap_or(usize::MAX))
+    }
+
+    /// The first bar open time at which a funding settlement of the book is due: the least
+    /// `ScanCache::funding_due` (`MAX` for an empty book or none left), recomputed only after the
+    /// position that may have held it left or settled.
+    pub(super) fn first_funding(&mut self) -> TimestampMs {
+        let least = |scan: &[ScanCache]| scan.iter().map(|c| c.funding_due).min();
+        debug_assert!(
+            self.least_funding.is_none()
+                || self.least_funding == least(&self.scan).or(Some(TimestampMs::MAX))
+        );
+        *self
+            .least_funding
+            .get_or_insert_with(|| least(&self.scan).unwrap_or(TimestampMs::MAX))
     }
 
     /// The claim of `wake` at bar `i`, checked the long way (for debug assertions): a position

@@ -383,6 +383,8 @@ impl Sim<'_> {
         self.scan.clear();
         self.wake.clear();
         self.least_wake = None;
+        self.least_end = None;
+        self.least_funding = None;
         self.held.fill(0);
         for p in positions {
             let s = &self.market.series[p.sym];
