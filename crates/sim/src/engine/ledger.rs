@@ -1,6 +1,7 @@
 //! The ledger: the only place money changes (wallet, collateral, positions, fills, exit legs,
 //! funding, equity valuation, cross state) and the bracket tables positions are valued with.
 
+use super::scan::close_as_refreshed;
 use super::{At, FUNDING_JITTER_MS, QTY_DP, Sim};
 use crate::config::MaintenanceBasis;
 use crate::error::SimError;
@@ -240,7 +241,7 @@ impl Sim<'_> {
     }
 
     /// Equity at the last known closes: wallet + isolated margins + uPnL + collateral at market value.
-    pub(super) fn equity_now(&self) -> f64 {
+    pub(super) fn equity_now(&mut self) -> f64 {
         let mut e = self.wallet_f() + self.collateral_value(false);
         if !self.values.on {
             for p in &self.positions {
@@ -251,7 +252,10 @@ impl Sim<'_> {
         // the closes of a deferred book are not refreshed: each position's is the one a refresh
         // would have left, the close at the last refreshed bar when its symbol has that bar
         let last = self.refreshed.last().map_or(usize::MAX, |r| r.1);
-        let sum = self.values.add_book(e, last, |k| self.refreshed_close(k));
+        let (market, refreshed, init) = (self.market, &self.refreshed, &self.init_close);
+        let sum = self
+            .values
+            .add_book(e, last, |k| close_as_refreshed(market, refreshed, init, k));
         debug_assert_eq!(
             sum.to_bits(),
             self.positions
@@ -378,7 +382,7 @@ impl Sim<'_> {
 
     pub(super) fn settle_funding(&mut self, i: usize) {
         let open_t = self.market.times[i];
-        if self.next_wake() > i || self.first_funding() > open_t {
+        if self.next_wake() > i || !self.may_settle(open_t) {
             // every position is inside a scan window, which ends by its next settlement, or no
             // settlement of the book is due yet
             return;
@@ -418,8 +422,6 @@ impl Sim<'_> {
                 changed = true;
             }
             self.scan[k].funding_due = funding_due(fund, self.positions[k].funding_next);
-            // it may have been the least, and is later now
-            self.least_funding = None;
             if changed {
                 self.refresh_pos(k);
             }

@@ -129,9 +129,10 @@ pub(crate) struct Sim<'a> {
     wake: Vec<usize>,
     /// The least of `wake` (`usize::MAX` for an empty book), when known (see [`Sim::next_wake`]).
     least_wake: Option<usize>,
-    /// The least `ScanCache::sym_end` of the book, when known (see [`Sim::first_end`]).
+    /// A bound on (at most) the least `ScanCache::sym_end` of the book (see
+    /// [`Sim::may_have_ended`]).
     least_end: Option<usize>,
-    /// The least `ScanCache::funding_due` of the book, when known (see [`Sim::first_funding`]).
+    /// A bound on the least `ScanCache::funding_due` of the book (see [`Sim::may_settle`]).
     least_funding: Option<TimestampMs>,
     /// The last wallet converted by [`Sim::wallet_f`] (its exact representation) and its `f64`.
     wallet_cache: std::cell::Cell<([u8; 16], f64)>,
@@ -447,7 +448,7 @@ impl<'a> Sim<'a> {
 
     /// Closes positions whose symbol's data ended before bar `i`.
     fn close_ended(&mut self, i: usize) {
-        if self.next_wake() > i || i < self.first_end() {
+        if self.next_wake() > i || !self.may_have_ended(i) {
             // every position has data at `i` (see `wake`), or every symbol of the book has
             return;
         }

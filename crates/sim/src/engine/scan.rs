@@ -5,7 +5,7 @@ use super::Sim;
 use super::ledger::Pos;
 use super::ranges::{BLOCK, bar_bounds, block_in, columns, fires, max4, min4};
 use crate::margin::{TierSpan, mm_f64};
-use ringfence_model::{EquityPoint, MarginMode, SymbolSeries, TimestampMs};
+use ringfence_model::{EquityPoint, MarginMode, Market, SymbolSeries, TimestampMs};
 use std::sync::atomic::AtomicU64;
 
 /// The skip machinery's cache for one open position, kept beside it ([`Sim`]'s `scan`, in the
@@ -111,20 +111,12 @@ impl Sim<'_> {
     pub(super) fn take_position(&mut self, k: usize) -> Pos {
         let c = self.scan.remove(k);
         let w = self.wake.remove(k);
-        // each least is forgotten when the value leaving may have been it; otherwise it is
-        // still there
+        // the least wake bar is forgotten when the value leaving may have been it (otherwise it
+        // is still there); the bounds on the data ends and settlements stay bounds
         if self.least_wake.is_some_and(|least| w <= least) {
             self.least_wake = None;
         }
-        if self.least_end.is_some_and(|least| c.sym_end <= least) {
-            self.least_end = None;
-        }
-        if self
-            .least_funding
-            .is_some_and(|least| c.funding_due <= least)
-        {
-            self.least_funding = None;
-        }
+        debug_assert!(c.sym_end >= self.least_end.unwrap_or(0));
         self.values.end(k);
         self.values.remove(k);
         let p = self.positions.remove(k);
@@ -162,31 +154,25 @@ impl Sim<'_> {
         w
     }
 
-    /// The first bar at which the data of a symbol of the book has ended: the least
-    /// `ScanCache::sym_end` (`usize::MAX` for an empty book), recomputed only after the position
-    /// that may have held it left.
-    pub(super) fn first_end(&mut self) -> usize {
-        let least = |scan: &[ScanCache]| scan.iter().map(|c| c.sym_end).min();
-        debug_assert!(
-            self.least_end.is_none() || self.least_end == least(&self.scan).or(Some(usize::MAX))
-        );
-        *self
-            .least_end
-            .get_or_insert_with(|| least(&self.scan).unwrap_or(usize::MAX))
+    /// Whether the data of a symbol of the book may have ended by bar `i`: `i` is at or past the
+    /// least `ScanCache::sym_end`. The least is kept as a bound (lowered when a position joins;
+    /// a position leaving can only raise the least) and taken afresh only when the bound cannot
+    /// answer no.
+    pub(super) fn may_have_ended(&mut self, i: usize) -> bool {
+        let scan = &self.scan;
+        may_reach(&mut self.least_end, i, || {
+            scan.iter().map(|c| c.sym_end).min()
+        })
     }
 
-    /// The first bar open time at which a funding settlement of the book is due: the least
-    /// `ScanCache::funding_due` (`MAX` for an empty book or none left), recomputed only after the
-    /// position that may have held it left or settled.
-    pub(super) fn first_funding(&mut self) -> TimestampMs {
-        let least = |scan: &[ScanCache]| scan.iter().map(|c| c.funding_due).min();
-        debug_assert!(
-            self.least_funding.is_none()
-                || self.least_funding == least(&self.scan).or(Some(TimestampMs::MAX))
-        );
-        *self
-            .least_funding
-            .get_or_insert_with(|| least(&self.scan).unwrap_or(TimestampMs::MAX))
+    /// Whether a funding settlement of the book may be due at bar open time `open_t`: `open_t`
+    /// is at or past the least `ScanCache::funding_due`, kept as a bound like the data ends' (a
+    /// settlement can only move a position's later).
+    pub(super) fn may_settle(&mut self, open_t: TimestampMs) -> bool {
+        let scan = &self.scan;
+        may_reach(&mut self.least_funding, open_t, || {
+            scan.iter().map(|c| c.funding_due).min()
+        })
     }
 
     /// The claim of `wake` at bar `i`, checked the long way (for debug assertions): a position
@@ -426,17 +412,12 @@ impl Sim<'_> {
 
     /// Symbol `k`'s close as every refresh so far would have left it (see [`Sim::sync_close`]).
     pub(super) fn refreshed_close(&self, k: usize) -> f64 {
-        self.refreshed_bar(k)
-            .map_or(self.init_close[k], |hi| self.market.series[k].close[hi])
+        close_as_refreshed(self.market, &self.refreshed, &self.init_close, k)
     }
 
     /// The latest refreshed bar at which symbol `k` has a bar, if any.
     fn refreshed_bar(&self, k: usize) -> Option<usize> {
-        let s = &self.market.series[k];
-        self.refreshed.iter().rev().find_map(|&(a, b)| {
-            let hi = b.min(s.end.saturating_sub(1));
-            (s.end > s.first && hi >= a.max(s.first)).then_some(hi)
-        })
+        refreshed_bar_in(self.market, &self.refreshed, k)
     }
 
     /// The hot path: can anything trigger in main bar `i`? An allocation-free test on the raw
@@ -458,12 +439,14 @@ impl Sim<'_> {
         let n = if self.next_wake() > i {
             0
         } else {
-            // the pass below moves wake bars
+            // the pass below moves wake bars, and takes their least as it goes
             self.least_wake = None;
             self.positions.len()
         };
+        let mut least = usize::MAX;
         for k in 0..n {
             if self.wake[k] > i {
+                least = least.min(self.wake[k]);
                 continue;
             }
             let (p, c) = (&mut self.positions[k], &mut self.scan[k]);
@@ -497,6 +480,7 @@ impl Sim<'_> {
                 c.until = if i >= s.first { found } else { i };
             }
             self.wake[k] = c.until;
+            least = least.min(c.until);
             if i < c.until {
                 c.hot = false;
                 continue;
@@ -510,6 +494,10 @@ impl Sim<'_> {
             debug_assert_eq!(c.until, i);
             c.hot = true;
             any = true;
+        }
+        if n > 0 {
+            // every wake bar was read or written above
+            self.least_wake = Some(least);
         }
         for p in &self.pending {
             let s = &series[p.sym];
@@ -759,4 +747,48 @@ pub(super) fn mark_range(s: &SymbolSeries, i: usize) -> Option<(f64, f64)> {
     let (o, h, l, c) = (m.open[i], m.high[i], m.low[i], m.close[i]);
     (o.is_finite() && h.is_finite() && l.is_finite() && c.is_finite())
         .then(|| (o.min(h).min(l).min(c), o.max(h).max(l).max(c)))
+}
+
+/// Whether `at` is at or past the least of a column of the book, given `bound`, a value at most
+/// that least (`None`: unknown), and `least`, which takes it afresh (`None`: an empty book). The
+/// bound answers alone when it is after `at`; otherwise it is replaced by the least.
+fn may_reach<T: Ord + Copy + std::fmt::Debug>(
+    bound: &mut Option<T>,
+    at: T,
+    least: impl Fn() -> Option<T>,
+) -> bool {
+    debug_assert!(bound.is_none_or(|b| least().is_none_or(|l| b <= l)));
+    if bound.is_some_and(|b| b > at) {
+        return false;
+    }
+    match least() {
+        Some(l) => {
+            *bound = Some(l);
+            l <= at
+        }
+        None => {
+            *bound = None;
+            false
+        }
+    }
+}
+
+/// [`Sim::refreshed_close`] from the parts of the run it reads (the market, the refreshed bar
+/// ranges and the closes before the first bar), for a caller that holds another part mutably.
+pub(super) fn close_as_refreshed(
+    market: &Market,
+    refreshed: &[(usize, usize)],
+    init_close: &[f64],
+    k: usize,
+) -> f64 {
+    refreshed_bar_in(market, refreshed, k).map_or(init_close[k], |hi| market.series[k].close[hi])
+}
+
+/// [`Sim::refreshed_bar`] from the market and the refreshed bar ranges.
+fn refreshed_bar_in(market: &Market, refreshed: &[(usize, usize)], k: usize) -> Option<usize> {
+    let s = &market.series[k];
+    refreshed.iter().rev().find_map(|&(a, b)| {
+        let hi = b.min(s.end.saturating_sub(1));
+        (s.end > s.first && hi >= a.max(s.first)).then_some(hi)
+    })
 }
