@@ -280,7 +280,7 @@ impl Sim<'_> {
     }
 
     /// Equity for sizing: at the last known closes.
-    pub(super) fn sizing_equity(&mut self) -> f64 {
+    pub(super) fn sizing_equity(&self) -> f64 {
         self.equity_now()
     }
 

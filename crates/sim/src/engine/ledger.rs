@@ -1,7 +1,6 @@
 //! The ledger: the only place money changes (wallet, collateral, positions, fills, exit legs,
 //! funding, equity valuation, cross state) and the bracket tables positions are valued with.
 
-use super::scan::close_as_refreshed;
 use super::{At, FUNDING_JITTER_MS, QTY_DP, Sim};
 use crate::config::MaintenanceBasis;
 use crate::error::SimError;
@@ -241,7 +240,7 @@ impl Sim<'_> {
     }
 
     /// Equity at the last known closes: wallet + isolated margins + uPnL + collateral at market value.
-    pub(super) fn equity_now(&mut self) -> f64 {
+    pub(super) fn equity_now(&self) -> f64 {
         let mut e = self.wallet_f() + self.collateral_value(false);
         if !self.values.on {
             for p in &self.positions {
@@ -252,10 +251,7 @@ impl Sim<'_> {
         // the closes of a deferred book are not refreshed: each position's is the one a refresh
         // would have left, the close at the last refreshed bar when its symbol has that bar
         let last = self.refreshed.last().map_or(usize::MAX, |r| r.1);
-        let (market, refreshed, init) = (self.market, &self.refreshed, &self.init_close);
-        let sum = self
-            .values
-            .add_book(e, last, |k| close_as_refreshed(market, refreshed, init, k));
+        let sum = self.values.add_book(e, last, |k| self.refreshed_close(k));
         debug_assert_eq!(
             sum.to_bits(),
             self.positions

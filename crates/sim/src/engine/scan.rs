@@ -5,7 +5,7 @@ use super::Sim;
 use super::ledger::Pos;
 use super::ranges::{BLOCK, bar_bounds, block_in, columns, fires, max4, min4};
 use crate::margin::{TierSpan, mm_f64};
-use ringfence_model::{EquityPoint, MarginMode, Market, SymbolSeries, TimestampMs};
+use ringfence_model::{EquityPoint, MarginMode, SymbolSeries, TimestampMs};
 use std::sync::atomic::AtomicU64;
 
 /// The skip machinery's cache for one open position, kept beside it ([`Sim`]'s `scan`, in the
@@ -412,12 +412,17 @@ impl Sim<'_> {
 
     /// Symbol `k`'s close as every refresh so far would have left it (see [`Sim::sync_close`]).
     pub(super) fn refreshed_close(&self, k: usize) -> f64 {
-        close_as_refreshed(self.market, &self.refreshed, &self.init_close, k)
+        self.refreshed_bar(k)
+            .map_or(self.init_close[k], |hi| self.market.series[k].close[hi])
     }
 
     /// The latest refreshed bar at which symbol `k` has a bar, if any.
     fn refreshed_bar(&self, k: usize) -> Option<usize> {
-        refreshed_bar_in(self.market, &self.refreshed, k)
+        let s = &self.market.series[k];
+        self.refreshed.iter().rev().find_map(|&(a, b)| {
+            let hi = b.min(s.end.saturating_sub(1));
+            (s.end > s.first && hi >= a.max(s.first)).then_some(hi)
+        })
     }
 
     /// The hot path: can anything trigger in main bar `i`? An allocation-free test on the raw
@@ -752,7 +757,7 @@ pub(super) fn mark_range(s: &SymbolSeries, i: usize) -> Option<(f64, f64)> {
 /// Whether `at` is at or past the least of a column of the book, given `bound`, a value at most
 /// that least (`None`: unknown), and `least`, which takes it afresh (`None`: an empty book). The
 /// bound answers alone when it is after `at`; otherwise it is replaced by the least.
-fn may_reach<T: Ord + Copy + std::fmt::Debug>(
+fn may_reach<T: Ord + Copy>(
     bound: &mut Option<T>,
     at: T,
     least: impl Fn() -> Option<T>,
@@ -771,24 +776,4 @@ fn may_reach<T: Ord + Copy + std::fmt::Debug>(
             false
         }
     }
-}
-
-/// [`Sim::refreshed_close`] from the parts of the run it reads (the market, the refreshed bar
-/// ranges and the closes before the first bar), for a caller that holds another part mutably.
-pub(super) fn close_as_refreshed(
-    market: &Market,
-    refreshed: &[(usize, usize)],
-    init_close: &[f64],
-    k: usize,
-) -> f64 {
-    refreshed_bar_in(market, refreshed, k).map_or(init_close[k], |hi| market.series[k].close[hi])
-}
-
-/// [`Sim::refreshed_bar`] from the market and the refreshed bar ranges.
-fn refreshed_bar_in(market: &Market, refreshed: &[(usize, usize)], k: usize) -> Option<usize> {
-    let s = &market.series[k];
-    refreshed.iter().rev().find_map(|&(a, b)| {
-        let hi = b.min(s.end.saturating_sub(1));
-        (s.end > s.first && hi >= a.max(s.first)).then_some(hi)
-    })
 }

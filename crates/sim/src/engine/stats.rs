@@ -33,25 +33,10 @@ pub(super) struct Values<'a> {
     dense: Vec<f64>,
     /// Per main bar: the index of its equity point (`u32::MAX`: none).
     point_of_bar: Vec<u32>,
-    /// Per symbol: a copy of its closes over one window of [`WINDOW`] bars, and that window's
-    /// first bar (`usize::MAX`: none yet), for [`Values::add_book`]. Every open and liquidation
-    /// reads the closes of the whole book at one bar; read from the symbols' columns, those are
-    /// a line each from columns a multiple of the page size apart, which keep evicting each
-    /// other. The copies sit side by side, and a column's line is read once a window.
-    windows: Vec<Window>,
-    window_from: Vec<usize>,
     /// Debug builds: each bar-valued point's index and the equity the eager sum gives it.
     #[cfg(debug_assertions)]
     check: Vec<(usize, f64)>,
 }
-
-/// Bars per window of [`Values::windows`] (two cache lines of closes).
-const WINDOW: usize = 16;
-
-/// A copy of [`WINDOW`] consecutive closes of one symbol, on its own cache lines.
-#[derive(Debug, Clone, Copy)]
-#[repr(align(64))]
-struct Window([f64; WINDOW]);
 
 /// One open position's value terms ([`Pos::value_at`]'s) since bar `from`, with its place in the
 /// book's order and its symbol's closes and data range.
@@ -92,16 +77,6 @@ impl<'a> Values<'a> {
             dense: Vec::new(),
             point_of_bar: if on {
                 vec![u32::MAX; market.len()]
-            } else {
-                Vec::new()
-            },
-            windows: if on {
-                vec![Window([f64::NAN; WINDOW]); market.series.len()]
-            } else {
-                Vec::new()
-            },
-            window_from: if on {
-                vec![usize::MAX; market.series.len()]
             } else {
                 Vec::new()
             },
@@ -164,22 +139,14 @@ impl<'a> Values<'a> {
     /// close at bar `last` (the last refreshed) when its symbol has that bar, else at
     /// `refreshed(sym)`; term for term `Pos::value_at`, in the book's order.
     pub(super) fn add_book(
-        &mut self,
+        &self,
         mut e: f64,
         last: usize,
         refreshed: impl Fn(usize) -> f64,
     ) -> f64 {
-        let from = last - last % WINDOW;
         for t in &self.book {
             let close = if t.first <= last && last < t.end {
-                let w = &mut self.windows[t.sym].0;
-                if self.window_from[t.sym] != from {
-                    let to = t.close.len().min(from + WINDOW);
-                    w[..to - from].copy_from_slice(&t.close[from..to]);
-                    self.window_from[t.sym] = from;
-                }
-                debug_assert_eq!(w[last - from].to_bits(), t.close[last].to_bits());
-                w[last - from]
+                t.close[last]
             } else {
                 refreshed(t.sym)
             };
