@@ -757,11 +757,7 @@ pub(super) fn mark_range(s: &SymbolSeries, i: usize) -> Option<(f64, f64)> {
 /// Whether `at` is at or past the least of a column of the book, given `bound`, a value at most
 /// that least (`None`: unknown), and `least`, which takes it afresh (`None`: an empty book). The
 /// bound answers alone when it is after `at`; otherwise it is replaced by the least.
-fn may_reach<T: Ord + Copy>(
-    bound: &mut Option<T>,
-    at: T,
-    least: impl Fn() -> Option<T>,
-) -> bool {
+fn may_reach<T: Ord + Copy>(bound: &mut Option<T>, at: T, least: impl Fn() -> Option<T>) -> bool {
     debug_assert!(bound.is_none_or(|b| least().is_none_or(|l| b <= l)));
     if bound.is_some_and(|b| b > at) {
         return false;
