@@ -523,6 +523,14 @@ pub enum Sizing {
     FixedNotional(Decimal),
 }
 
+impl Sizing {
+    /// Whether the size depends on the account's equity (a fraction of it). Fixed margin and fixed
+    /// notional read the equity only to refuse a call once the account is wiped out.
+    pub fn reads_equity(&self) -> bool {
+        matches!(self, Sizing::MarginFraction(_) | Sizing::RiskFraction(_))
+    }
+}
+
 /// Which leverage a new position gets (never above the bracket maximum for its notional).
 #[derive(Debug, Clone, PartialEq)]
 pub enum LeverageRule {

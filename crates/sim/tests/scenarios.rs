@@ -228,3 +228,41 @@ fn insufficient_margin_is_skipped_with_the_numbers() {
         "skip a h0: insufficient margin: needs 100.50 USDT, USDT wallet 50.00",
     );
 }
+
+// Equity-free sizing (fixed margin) reads the equity only to refuse calls once it is gone. The
+// engine answers that test from a bound when a position's quiet scan window covers the bar (the
+// position valued at its stop); the bound decides only when it is clear of zero, and debug builds
+// check every such answer against the sum.
+
+#[test]
+fn fixed_margin_refuses_calls_once_the_equity_is_gone() {
+    // a: 10 BTC at 100 on all 100 USDT of the wallet; the last price falls to 85 while the mark
+    // stays at 100 (no liquidation): equity 0 + 100 − 150 = −50 when b is called
+    let r = run_text(
+        "isolated margin=100 lev=10 wallet=100 fees=0",
+        "BTC: 100 100 100 100; 100 100 85 85 / 100 100 100 100; 85 85 85 85 / 100 100 100 100; 85 85 85 85 / 100 100 100 100
+         ETH: 10 10 10 10; 10 10 10 10; 10 10 10 10; 10 10 10 10",
+        "a 0 open BTC long stop=80
+         b 2 open ETH long",
+    );
+    let got = common::render(&r);
+    assert!(
+        got.contains("skip b h2: account wiped out: no equity left to open positions"),
+        "{got}"
+    );
+}
+
+#[test]
+fn fixed_margin_opens_while_the_quiet_stops_bound_the_equity_above_zero() {
+    // a's stop at 80 is never reached: valued at its stop, the book is 900 + 100 − 200 = 800
+    let r = run_text(
+        "isolated margin=100 lev=10 wallet=1000 fees=0",
+        "BTC: 100 100 100 100; 100 101 99 100; 100 101 99 100; 100 101 99 100
+         ETH: 10 10 10 10; 10 10 10 10; 10 10 10 10; 10 10 10 10",
+        "a 0 open BTC long stop=80
+         b 2 open ETH long",
+    );
+    let b = r.trades.iter().find(|t| t.signal_id == "b");
+    assert!(b.is_some(), "{}", common::render(&r));
+    assert!(r.skipped.is_empty(), "{}", common::render(&r));
+}

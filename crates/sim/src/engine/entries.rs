@@ -12,7 +12,7 @@ use ringfence_model::{
 };
 use rust_decimal::Decimal;
 
-use super::ledger::Opening;
+use super::ledger::{Opening, not_at_or_below};
 use crate::policy;
 
 /// One level of an entry ladder waiting to fill: its share of the call's size.
@@ -279,9 +279,16 @@ impl Sim<'_> {
             .retain(|p| p.level.is_none() || signals[p.sig].id != id);
     }
 
-    /// Equity for sizing: at the last known closes.
-    pub(super) fn sizing_equity(&self) -> f64 {
-        self.equity_now()
+    /// Equity for sizing, at the last known closes; `None` when it is at or below zero (the
+    /// account is wiped out and opens nothing). Equity-free sizing (fixed margin or notional)
+    /// needs only that test, which [`Sim::equity_above`] answers without the sum when it can;
+    /// the size then does not read the equity, which is given as `NaN`.
+    pub(super) fn sizing_equity(&self) -> Option<f64> {
+        if !self.policy.sizing.reads_equity() {
+            return self.equity_above(0.0).then_some(f64::NAN);
+        }
+        let e = self.equity_now();
+        not_at_or_below(e, 0.0).then_some(e)
     }
 
     pub(super) fn choose_mode(&self, sym: usize, bar: usize) -> MarginMode {
@@ -338,15 +345,14 @@ impl Sim<'_> {
         let called =
             policy::called_leverage(self.policy.leverage_from_range, s.leverage, s.leverage_high);
         let lev = policy::leverage(&self.policy.leverage, called);
-        let equity = self.sizing_equity();
-        if equity <= 0.0 {
+        let Some(equity) = self.sizing_equity() else {
             self.skip(
                 k,
                 "account wiped out: no equity left to open positions".into(),
                 at.time,
             );
             return Ok(());
-        }
+        };
         let table = self.table_for(sym, at.time)?;
         // notional as a function of leverage, then leverage capped by the bracket of the notional
         let sizing = &self.policy.sizing;

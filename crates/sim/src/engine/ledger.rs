@@ -262,6 +262,28 @@ impl Sim<'_> {
         sum
     }
 
+    /// Whether equity at the last known closes is above `floor`, as `!(self.equity_now() <=
+    /// floor)` says: for a test that needs only that (the wipe-out test of equity-free sizing,
+    /// the wipe-out flag of a liquidation). A deferred book answers from its scan windows when it
+    /// can ([`Values::surely_above`]), without reading the closes of the positions they cover.
+    pub(super) fn equity_above(&self, floor: f64) -> bool {
+        if self.values.on {
+            let base = self.wallet_f() + self.collateral_value(false);
+            let last = self.refreshed.last().map_or(usize::MAX, |r| r.1);
+            if self
+                .values
+                .surely_above(base, last, floor, |k| self.refreshed_close(k))
+            {
+                debug_assert!(
+                    not_at_or_below(self.equity_now(), floor),
+                    "bound above {floor}"
+                );
+                return true;
+            }
+        }
+        not_at_or_below(self.equity_now(), floor)
+    }
+
     pub(super) fn mm_of(&self, p: &Pos, mark: f64) -> f64 {
         Self::mm_in(&self.tables, self.cfg.exchange.maintenance_basis, p, mark)
     }
@@ -763,4 +785,13 @@ pub(super) fn funding_due(fund: &ringfence_model::Funding, next: usize) -> Times
     fund.times
         .get(next)
         .map_or(TimestampMs::MAX, |&t| t - FUNDING_JITTER_MS)
+}
+
+/// `!(x <= floor)`: true above the floor, and for a `NaN` (which compares with nothing), as the
+/// wipe-out tests have always read an equity.
+pub(super) fn not_at_or_below(x: f64, floor: f64) -> bool {
+    !matches!(
+        x.partial_cmp(&floor),
+        Some(std::cmp::Ordering::Less | std::cmp::Ordering::Equal)
+    )
 }

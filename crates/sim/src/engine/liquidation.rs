@@ -165,7 +165,7 @@ impl Sim<'_> {
             let fee_rate = self.cfg.exchange.taker_fee * self.fee_mult;
             self.exit_leg(k, close, px, ExitReason::Liquidation, fee_rate, time);
             self.walk_now(k);
-            let wipeout = self.equity_now() <= 1e-9;
+            let wipeout = !self.equity_above(1e-9);
             self.liquidations.push(LiquidationEvent {
                 time,
                 mode: MarginMode::Isolated,
@@ -231,7 +231,7 @@ impl Sim<'_> {
         p.iso_margin = Decimal::ZERO;
         p.qty = Decimal::ZERO;
         self.finish_trade(p);
-        let wipeout = self.equity_now() <= 1e-9;
+        let wipeout = !self.equity_above(1e-9);
         self.liquidations.push(LiquidationEvent {
             time,
             mode: MarginMode::Isolated,
@@ -424,7 +424,7 @@ impl Sim<'_> {
             p.qty = Decimal::ZERO;
             self.finish_trade(p);
         }
-        let wipeout = self.equity_now() <= 1e-9;
+        let wipeout = !self.equity_above(1e-9);
         let after_adl = self.take_adl_attribution(at.time);
         self.liquidations.push(LiquidationEvent {
             time: at.time,

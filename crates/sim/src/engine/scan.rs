@@ -483,6 +483,7 @@ impl Sim<'_> {
                 p.stale = false;
                 c.from = i;
                 c.until = if i >= s.first { found } else { i };
+                self.values.note_window(k, p.stop, c.from, c.until);
             }
             self.wake[k] = c.until;
             least = least.min(c.until);

@@ -27,6 +27,9 @@ pub(super) struct Values<'a> {
     book: Vec<Term<'a>>,
     /// The bar being processed (whose equity point comes next).
     pub(super) bar: usize,
+    /// Per open position, in the order of `book`: what its last scan window proved about its
+    /// closes (see [`Fact`]).
+    facts: Vec<Fact>,
     /// The stretches logged so far.
     segs: Vec<Seg<'a>>,
     /// [`Values::settle`]'s dense copy of the points' equity (kept to reuse its allocation).
@@ -54,6 +57,31 @@ struct Term<'a> {
     entry: f64,
 }
 
+/// What a position's scan window proved about its closes: over bars `from..until`, no bar's last
+/// price reached the stop `px` (the scan's per-bar test, `ranges::fires`), so each close there is
+/// above `px` for a long and below it for a short (or `NaN`, data missing). It stays true when the
+/// position's thresholds or terms change later: it is about the prices. `px` is `NaN` when the
+/// window proved nothing about the closes (no stop).
+#[derive(Debug, Clone, Copy)]
+struct Fact {
+    px: f64,
+    from: usize,
+    until: usize,
+}
+
+impl Fact {
+    const NONE: Fact = Fact {
+        px: f64::NAN,
+        from: 0,
+        until: 0,
+    };
+}
+
+/// The relative margin by which [`Values::surely_above`] wants its bound above the floor, against
+/// the size of the terms: far above the rounding of sums of up to millions of terms (about
+/// `n · 2^-53` of that size each).
+const MARGIN: f64 = 1e-6;
+
 /// A stretch of bars `term.from..to` over which a position's value terms were `term`.
 #[derive(Debug, Clone, Copy)]
 struct Seg<'a> {
@@ -68,6 +96,7 @@ impl<'a> Values<'a> {
             on,
             market,
             book: Vec::new(),
+            facts: Vec::new(),
             bar: 0,
             segs: if on {
                 Vec::with_capacity(SETTLE_EVERY)
@@ -106,9 +135,56 @@ impl<'a> Values<'a> {
         };
         if k == self.book.len() {
             self.book.push(term);
+            self.facts.push(Fact::NONE);
         } else {
             self.book[k] = term;
         }
+    }
+
+    /// The `k`-th position was scanned: no bar of `from..until` reaches its stop `stop`.
+    pub(super) fn note_window(&mut self, k: usize, stop: Option<f64>, from: usize, until: usize) {
+        if self.on {
+            self.facts[k] = Fact {
+                px: stop.unwrap_or(f64::NAN),
+                from,
+                until,
+            };
+        }
+    }
+
+    /// True when the book's equity at bar `last` from `base` (as [`Values::add_book`] sums it)
+    /// is surely above `floor`, as `!(equity <= floor)` would say, without reading the close of a
+    /// position whose scan window covers `last`: each such position is valued at its stop
+    /// instead, below its value at any close the window allows (a long's close is above the stop,
+    /// a short's below). `false`: cannot tell.
+    ///
+    /// Why it is exact: the equity's terms are each at least the bound's, and the sum of terms at
+    /// least their bounds is at least the sum of the bounds, less the rounding of both sums.
+    /// Each rounding is below `(n + 4) · 2^-53` of the terms' size (`|base|` plus each position's
+    /// `|iso| + qty · (|price| + |entry|)`); a term above its bound adds more to the sum than to
+    /// its rounding. So a bound above `floor` by [`MARGIN`] of that size leaves the equity above
+    /// it. A `NaN` anywhere the bound reads makes it answer `false`; a `NaN` close it does not
+    /// read makes the equity `NaN`, which is not at or below the floor either.
+    pub(super) fn surely_above(
+        &self,
+        base: f64,
+        last: usize,
+        floor: f64,
+        refreshed: impl Fn(usize) -> f64,
+    ) -> bool {
+        let (mut lower, mut size) = (base, base.abs());
+        for (t, f) in self.book.iter().zip(&self.facts) {
+            let px = if f.from <= last && last < f.until && !f.px.is_nan() {
+                f.px
+            } else if t.first <= last && last < t.end {
+                t.close[last]
+            } else {
+                refreshed(t.sym)
+            };
+            lower += t.iso + t.s * t.qty * (px - t.entry);
+            size += t.iso.abs() + t.qty * (px.abs() + t.entry.abs());
+        }
+        lower.is_finite() && size.is_finite() && lower - MARGIN * size > floor
     }
 
     /// The terms of the `k`-th position are about to change, or it leaves the book, at this
@@ -127,12 +203,14 @@ impl<'a> Values<'a> {
     pub(super) fn remove(&mut self, k: usize) {
         if self.on {
             self.book.remove(k);
+            self.facts.remove(k);
         }
     }
 
     /// The book was emptied.
     pub(super) fn clear(&mut self) {
         self.book.clear();
+        self.facts.clear();
     }
 
     /// The sum of [`Sim::equity_now`] over the book from `e`: each position valued at its
