@@ -153,17 +153,18 @@ impl Sim<'_> {
             );
             return Ok(());
         }
-        let open_count = self
-            .positions
-            .iter()
-            .filter(|p| !p.trade.background)
-            .count()
-            + self.waiting_calls();
-        if let Some(max) = self.policy.max_open
-            && open_count >= max
-        {
-            self.skip(k, format!("max open positions reached ({max})"), at.time);
-            return Ok(());
+        if let Some(max) = self.policy.max_open {
+            // counted only under a cap: a pass over the book and the waiting entries
+            let open_count = self
+                .positions
+                .iter()
+                .filter(|p| !p.trade.background)
+                .count()
+                + self.waiting_calls();
+            if open_count >= max {
+                self.skip(k, format!("max open positions reached ({max})"), at.time);
+                return Ok(());
+            }
         }
         let stop = match self.policy.stops {
             StopDiscipline::Ignore => None,
@@ -375,7 +376,8 @@ impl Sim<'_> {
             return Ok(());
         }
         let id = s.id.clone();
-        let targets = s.targets.clone();
+        let signals = self.signals;
+        let targets = &signals[k].targets;
         self.open_position(
             Opening {
                 sig: Some(k),
@@ -436,7 +438,7 @@ impl Sim<'_> {
                 lev,
                 table,
                 stop: None,
-                targets: Vec::new(),
+                targets: &[],
                 maker: false,
                 background: true,
                 ladder: None,

@@ -144,7 +144,7 @@ pub(super) struct Table {
 }
 
 /// What [`Sim::open_position`] opens: a sized call (or background position) at a price.
-pub(super) struct Opening {
+pub(super) struct Opening<'s> {
     /// The channel event it comes from (`None`: a background position).
     pub(super) sig: Option<usize>,
     /// The trade's id (the call's id, or `bg:N`).
@@ -159,7 +159,8 @@ pub(super) struct Opening {
     /// Index into [`Sim`]'s bracket tables.
     pub(super) table: usize,
     pub(super) stop: Option<f64>,
-    pub(super) targets: Vec<f64>,
+    /// The call's target prices (borrowed from the channel event).
+    pub(super) targets: &'s [f64],
     /// Maker fee (limit/zone fill) rather than taker.
     pub(super) maker: bool,
     /// A background position: opened regardless of margin, never counted as a channel trade.
@@ -448,7 +449,7 @@ impl Sim<'_> {
 
     /// Opens a position at the current bar when the account has the margin (background positions
     /// always open); otherwise records why the signal was skipped.
-    pub(super) fn open_position(&mut self, o: Opening, at: At) -> Result<(), SimError> {
+    pub(super) fn open_position(&mut self, o: Opening<'_>, at: At) -> Result<(), SimError> {
         let Opening {
             sig,
             id,
