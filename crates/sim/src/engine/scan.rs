@@ -671,9 +671,11 @@ pub(super) fn first_touch(
     }
 }
 
-/// [`first_touch`] for one side (`NaN` thresholds never fire): bar by bar up to the first block
-/// boundary, block by block while whole blocks fit, bar by bar in the first block that fires and
-/// after the last whole block.
+/// [`first_touch`] for one side (`NaN` thresholds never fire): block by block, bar by bar only
+/// inside the first block that fires. The bars before the first block boundary and after the last
+/// one are a part of a block: when that block lies whole inside the symbol's data, its bounds are
+/// tested first (a block that does not fire has no bar that does), and the part is tested bar by
+/// bar only when the block fires (or is not whole).
 fn scan_blocks<const LONG: bool>(
     s: &SymbolSeries,
     cells: &[AtomicU64],
@@ -686,10 +688,19 @@ fn scan_blocks<const LONG: bool>(
     if cells.is_empty() {
         return scan::<LONG>(s, from, to, st, tp, lp);
     }
+    // whether the block of bar `j` is whole inside the data, and does not fire
+    let quiet_block = |j: usize| {
+        let b = j / BLOCK;
+        s.first <= b * BLOCK
+            && (b + 1) * BLOCK <= s.end
+            && !fires::<LONG>(block_in(cells, s, b), st, tp, lp)
+    };
     let head = from.next_multiple_of(BLOCK).min(to);
-    let found = scan::<LONG>(s, from, head, st, tp, lp);
-    if found < head {
-        return found;
+    if head > from && !quiet_block(from) {
+        let found = scan::<LONG>(s, from, head, st, tp, lp);
+        if found < head {
+            return found;
+        }
     }
     let mut j = head;
     while j + BLOCK <= to {
@@ -697,6 +708,9 @@ fn scan_blocks<const LONG: bool>(
             return scan::<LONG>(s, j, j + BLOCK, st, tp, lp);
         }
         j += BLOCK;
+    }
+    if j < to && quiet_block(j) {
+        return to;
     }
     scan::<LONG>(s, j, to, st, tp, lp)
 }
