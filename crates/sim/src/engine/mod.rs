@@ -127,6 +127,9 @@ pub(crate) struct Sim<'a> {
     /// scan), which ends by its symbol's data end and its next funding settlement: `close_ended`,
     /// `settle_funding`, `may_touch` and `quiet_until` pass it by reading this dense column only.
     wake: Vec<usize>,
+    /// Per chunk of [`scan::WAKE_CHUNK`] positions, the least of their `wake` bars (kept exact
+    /// by every write of `wake`).
+    wake_min: Vec<usize>,
     /// The least of `wake` (`usize::MAX` for an empty book), when known (see [`Sim::next_wake`]).
     least_wake: Option<usize>,
     /// A bound on (at most) the least `ScanCache::sym_end` of the book (see
@@ -274,6 +277,7 @@ impl<'a> Sim<'a> {
             held: vec![0; market.series.len()],
             cross_open: 0,
             wake: Vec::new(),
+            wake_min: Vec::new(),
             least_wake: None,
             least_end: None,
             least_funding: None,
@@ -486,8 +490,7 @@ impl<'a> Sim<'a> {
             for c in &mut self.scan {
                 c.hot = true;
             }
-            self.wake.fill(0);
-            self.least_wake = None;
+            self.rewake_all();
         }
         if !self.build_path(false, i) {
             return Ok(());

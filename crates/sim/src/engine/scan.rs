@@ -101,6 +101,11 @@ impl Sim<'_> {
             *least = (*least).min(funding_due);
         }
         self.wake.push(0);
+        if (self.wake.len() - 1).is_multiple_of(WAKE_CHUNK) {
+            self.wake_min.push(0);
+        } else if let Some(m) = self.wake_min.last_mut() {
+            *m = 0;
+        }
         self.least_wake = Some(0);
         self.held[p.sym] += 1;
         self.cross_open += usize::from(p.mode == MarginMode::Cross);
@@ -111,6 +116,11 @@ impl Sim<'_> {
     pub(super) fn take_position(&mut self, k: usize) -> Pos {
         let c = self.scan.remove(k);
         let w = self.wake.remove(k);
+        // the chunks from `k`'s on hold other positions now
+        self.wake_min.truncate(self.wake.len().div_ceil(WAKE_CHUNK));
+        for ch in k / WAKE_CHUNK..self.wake_min.len() {
+            self.wake_min[ch] = chunk_least(&self.wake, ch);
+        }
         // the least wake bar is forgotten when the value leaving may have been it (otherwise it
         // is still there); the bounds on the data ends and settlements stay bounds
         if self.least_wake.is_some_and(|least| w <= least) {
@@ -129,7 +139,15 @@ impl Sim<'_> {
     /// or it is walked whatever its window says).
     pub(super) fn rewake(&mut self, k: usize) {
         self.wake[k] = 0;
+        self.wake_min[k / WAKE_CHUNK] = 0;
         self.least_wake = Some(0);
+    }
+
+    /// Every position is walked at this bar (`wake` all 0).
+    pub(super) fn rewake_all(&mut self) {
+        self.wake.fill(0);
+        self.wake_min.fill(0);
+        self.least_wake = None;
     }
 
     /// Position `k` is walked along the path of this (sub-)bar whatever its window says (its
@@ -140,8 +158,15 @@ impl Sim<'_> {
     }
 
     /// The first bar at which some position must be looked at: the least of `wake`
-    /// (`usize::MAX` for an empty book), recomputed only after `wake` changed other than by a 0.
+    /// (`usize::MAX` for an empty book), recomputed (from the chunks' least, `wake_min`) only
+    /// after `wake` changed other than by a 0.
     pub(super) fn next_wake(&mut self) -> usize {
+        debug_assert_eq!(
+            self.wake_min,
+            (0..self.wake.len().div_ceil(WAKE_CHUNK))
+                .map(|ch| chunk_least(&self.wake, ch))
+                .collect::<Vec<_>>()
+        );
         if let Some(w) = self.least_wake {
             debug_assert_eq!(
                 Some(w),
@@ -149,7 +174,7 @@ impl Sim<'_> {
             );
             return w;
         }
-        let w = self.wake.iter().copied().min().unwrap_or(usize::MAX);
+        let w = self.wake_min.iter().copied().min().unwrap_or(usize::MAX);
         self.least_wake = Some(w);
         w
     }
@@ -449,57 +474,66 @@ impl Sim<'_> {
             self.positions.len()
         };
         let mut least = usize::MAX;
-        for k in 0..n {
-            if self.wake[k] > i {
-                least = least.min(self.wake[k]);
+        let chunks = if n == 0 { 0 } else { self.wake_min.len() };
+        for ch in 0..chunks {
+            if self.wake_min[ch] > i {
+                // no position of this chunk is due
+                least = least.min(self.wake_min[ch]);
                 continue;
             }
-            let (p, c) = (&mut self.positions[k], &mut self.scan[k]);
-            let s = &series[p.sym];
-            if !c.still_covers(p, i) {
-                // rescan from this bar, bar after bar (position-major), up to the next funding
-                // settlement at most: it moves the liquidation price
-                let due = c.funding_due;
-                let horizon = if due == TimestampMs::MAX {
-                    times.len()
-                } else {
-                    times.partition_point(|&t| t < due)
+            for k in ch * WAKE_CHUNK..((ch + 1) * WAKE_CHUNK).min(n) {
+                if self.wake[k] > i {
+                    continue;
                 }
-                .max(i + 1);
-                let to = s.end.min(i.saturating_add(SCAN_AHEAD)).min(horizon);
-                let lp = if p.lp.is_finite() { p.lp } else { f64::NAN };
-                let tp = p.next_tp();
-                let found = first_touch(
-                    s,
-                    ranges.cells(p.sym),
-                    i.max(s.first),
-                    to,
-                    p.s > 0.0,
-                    p.stop,
-                    tp,
-                    lp,
-                );
-                c.key = key(p);
-                p.stale = false;
-                c.from = i;
-                c.until = if i >= s.first { found } else { i };
-                self.values.note_window(k, p.stop, c.from, c.until);
+                let (p, c) = (&mut self.positions[k], &mut self.scan[k]);
+                let s = &series[p.sym];
+                if !c.still_covers(p, i) {
+                    // rescan from this bar, bar after bar (position-major), up to the next funding
+                    // settlement at most: it moves the liquidation price
+                    let due = c.funding_due;
+                    let horizon = if due == TimestampMs::MAX {
+                        times.len()
+                    } else {
+                        times.partition_point(|&t| t < due)
+                    }
+                    .max(i + 1);
+                    let to = s.end.min(i.saturating_add(SCAN_AHEAD)).min(horizon);
+                    let lp = if p.lp.is_finite() { p.lp } else { f64::NAN };
+                    let tp = p.next_tp();
+                    let found = first_touch(
+                        s,
+                        ranges.cells(p.sym),
+                        i.max(s.first),
+                        to,
+                        p.s > 0.0,
+                        p.stop,
+                        tp,
+                        lp,
+                    );
+                    c.key = key(p);
+                    p.stale = false;
+                    c.from = i;
+                    c.until = if i >= s.first { found } else { i };
+                    self.values.note_window(k, p.stop, c.from, c.until);
+                }
+                self.wake[k] = c.until;
+                if i < c.until {
+                    c.hot = false;
+                    continue;
+                }
+                if !s.has_bar(i) {
+                    // the path cannot be built: the bar is skipped (as `build_path` would)
+                    self.wake_min[ch] = chunk_least(&self.wake, ch);
+                    return Touch::Skip;
+                }
+                // outside its window, so rescanned above at this bar, which has data: the scan's
+                // first touch is bar `i` itself (`to > i`), so the position may trigger here
+                debug_assert_eq!(c.until, i);
+                c.hot = true;
+                any = true;
             }
-            self.wake[k] = c.until;
-            least = least.min(c.until);
-            if i < c.until {
-                c.hot = false;
-                continue;
-            }
-            if !s.has_bar(i) {
-                // the path cannot be built: the bar is skipped (as `build_path` would)
-                return Touch::Skip;
-            }
-            // outside its window, so rescanned above at this bar, which has data: the scan's
-            // first touch is bar `i` itself (`to > i`), so the position may trigger here
-            debug_assert_eq!(c.until, i);
-            c.hot = true;
-            any = true;
+            self.wake_min[ch] = chunk_least(&self.wake, ch);
+            least = least.min(self.wake_min[ch]);
         }
         if n > 0 {
             // every wake bar was read or written above
@@ -787,4 +821,18 @@ fn may_reach<T: Ord + Copy>(bound: &mut Option<T>, at: T, least: impl Fn() -> Op
             false
         }
     }
+}
+
+/// Positions per chunk of [`Sim`]'s `wake_min`: the least wake bar of each run of this many
+/// positions, so that a pass over the book passes a chunk with nothing due in one comparison.
+pub(super) const WAKE_CHUNK: usize = 16;
+
+/// The least wake bar of chunk `ch` of `wake` (`usize::MAX`: an empty chunk).
+fn chunk_least(wake: &[usize], ch: usize) -> usize {
+    let from = ch * WAKE_CHUNK;
+    wake[from..(from + WAKE_CHUNK).min(wake.len())]
+        .iter()
+        .copied()
+        .min()
+        .unwrap_or(usize::MAX)
 }

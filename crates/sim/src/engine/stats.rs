@@ -460,6 +460,7 @@ impl Sim<'_> {
         self.values.clear();
         self.scan.clear();
         self.wake.clear();
+        self.wake_min.clear();
         self.least_wake = None;
         self.least_end = None;
         self.least_funding = None;
