@@ -495,7 +495,7 @@ impl<'a> Sim<'a> {
         if !self.build_path(false, i) {
             return Ok(());
         }
-        if !self.path_touches() && !adl_inside {
+        if !self.path_touches(i) && !adl_inside {
             return Ok(());
         }
         if self.cfg.refine

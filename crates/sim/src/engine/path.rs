@@ -70,12 +70,22 @@ impl Sim<'_> {
         // margin) or share a symbol with collateral (their side orients that symbol's path)
         let mut involved = std::mem::take(&mut self.involved);
         involved.clear();
-        for (p, c) in self.positions.iter().zip(&self.scan) {
-            if c.hot
-                || p.mode == MarginMode::Cross
-                || self.collateral.iter().any(|c| c.sym == Some(p.sym))
-            {
-                involved.push((p.sym, p.side, true));
+        if !lower && self.cross_open == 0 && self.collateral.is_empty() {
+            // only the hot positions are involved, and they are in the chunks due at `j`
+            for k in self.maybe_hot(j) {
+                if self.scan[k].hot {
+                    let p = &self.positions[k];
+                    involved.push((p.sym, p.side, true));
+                }
+            }
+        } else {
+            for (p, c) in self.positions.iter().zip(&self.scan) {
+                if c.hot
+                    || p.mode == MarginMode::Cross
+                    || self.collateral.iter().any(|c| c.sym == Some(p.sym))
+                {
+                    involved.push((p.sym, p.side, true));
+                }
             }
         }
         for p in &self.pending {
@@ -142,14 +152,18 @@ impl Sim<'_> {
         complete
     }
 
-    /// Does the current path touch any trigger (quick check over the vertices)?
-    pub(super) fn path_touches(&self) -> bool {
+    /// Does the current path (of main bar `i`) touch any trigger (quick check over the vertices)?
+    pub(super) fn path_touches(&self, i: usize) -> bool {
         let bound = |v: &[f64; 4]| {
             let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
             let hi = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
             (lo, hi)
         };
-        for (p, _) in self.positions.iter().zip(&self.scan).filter(|(_, c)| c.hot) {
+        for k in self.maybe_hot(i) {
+            if !self.scan[k].hot {
+                continue;
+            }
+            let p = &self.positions[k];
             let sl = &self.slots[self.slot_of[p.sym]];
             let (lo, hi) = bound(&sl.last);
             if let Some(st) = p.stop

@@ -150,6 +150,24 @@ impl Sim<'_> {
         self.least_wake = None;
     }
 
+    /// The positions that may be hot at main bar `i`, in the book's order: those of the chunks
+    /// whose least wake bar is at most `i` (a position whose wake bar is after `i` is cold, see
+    /// `wake`).
+    pub(super) fn maybe_hot(&self, i: usize) -> impl Iterator<Item = usize> + '_ {
+        debug_assert!(
+            self.wake
+                .iter()
+                .zip(&self.scan)
+                .all(|(&w, c)| w <= i || !c.hot)
+        );
+        let n = self.positions.len();
+        self.wake_min
+            .iter()
+            .enumerate()
+            .filter(move |&(_, &m)| m <= i)
+            .flat_map(move |(ch, _)| ch * WAKE_CHUNK..((ch + 1) * WAKE_CHUNK).min(n))
+    }
+
     /// Position `k` is walked along the path of this (sub-)bar whatever its window says (its
     /// thresholds moved inside the bar); the next per-bar passes look at it again.
     pub(super) fn walk_now(&mut self, k: usize) {
