@@ -130,8 +130,6 @@ pub(crate) struct Sim<'a> {
     /// Per chunk of [`scan::WAKE_CHUNK`] positions, the least of their `wake` bars (kept exact
     /// by every write of `wake`).
     wake_min: Vec<usize>,
-    /// The least of `wake` (`usize::MAX` for an empty book), when known (see [`Sim::next_wake`]).
-    least_wake: Option<usize>,
     /// A bound on (at most) the least `ScanCache::sym_end` of the book (see
     /// [`Sim::may_have_ended`]).
     least_end: Option<usize>,
@@ -278,7 +276,6 @@ impl<'a> Sim<'a> {
             cross_open: 0,
             wake: Vec::new(),
             wake_min: Vec::new(),
-            least_wake: None,
             least_end: None,
             least_funding: None,
             wallet_cache: std::cell::Cell::new((wallet.serialize(), flt(wallet))),

@@ -106,7 +106,6 @@ impl Sim<'_> {
         } else if let Some(m) = self.wake_min.last_mut() {
             *m = 0;
         }
-        self.least_wake = Some(0);
         self.held[p.sym] += 1;
         self.cross_open += usize::from(p.mode == MarginMode::Cross);
         self.positions.push(p);
@@ -115,17 +114,13 @@ impl Sim<'_> {
     /// Takes position `k` out of the book (with its scan cache).
     pub(super) fn take_position(&mut self, k: usize) -> Pos {
         let c = self.scan.remove(k);
-        let w = self.wake.remove(k);
+        self.wake.remove(k);
         // the chunks from `k`'s on hold other positions now
         self.wake_min.truncate(self.wake.len().div_ceil(WAKE_CHUNK));
         for ch in k / WAKE_CHUNK..self.wake_min.len() {
             self.wake_min[ch] = chunk_least(&self.wake, ch);
         }
-        // the least wake bar is forgotten when the value leaving may have been it (otherwise it
-        // is still there); the bounds on the data ends and settlements stay bounds
-        if self.least_wake.is_some_and(|least| w <= least) {
-            self.least_wake = None;
-        }
+        // the bounds on the data ends and settlements stay bounds
         debug_assert!(c.sym_end >= self.least_end.unwrap_or(0));
         self.values.end(k);
         self.values.remove(k);
@@ -140,14 +135,12 @@ impl Sim<'_> {
     pub(super) fn rewake(&mut self, k: usize) {
         self.wake[k] = 0;
         self.wake_min[k / WAKE_CHUNK] = 0;
-        self.least_wake = Some(0);
     }
 
     /// Every position is walked at this bar (`wake` all 0).
     pub(super) fn rewake_all(&mut self) {
         self.wake.fill(0);
         self.wake_min.fill(0);
-        self.least_wake = None;
     }
 
     /// The positions that may be hot at main bar `i`, in the book's order: those of the chunks
@@ -176,25 +169,15 @@ impl Sim<'_> {
     }
 
     /// The first bar at which some position must be looked at: the least of `wake`
-    /// (`usize::MAX` for an empty book), recomputed (from the chunks' least, `wake_min`) only
-    /// after `wake` changed other than by a 0.
-    pub(super) fn next_wake(&mut self) -> usize {
+    /// (`usize::MAX` for an empty book), taken over the chunks' least (`wake_min`).
+    pub(super) fn next_wake(&self) -> usize {
         debug_assert_eq!(
             self.wake_min,
             (0..self.wake.len().div_ceil(WAKE_CHUNK))
                 .map(|ch| chunk_least(&self.wake, ch))
                 .collect::<Vec<_>>()
         );
-        if let Some(w) = self.least_wake {
-            debug_assert_eq!(
-                Some(w),
-                Some(self.wake.iter().copied().min().unwrap_or(usize::MAX))
-            );
-            return w;
-        }
-        let w = self.wake_min.iter().copied().min().unwrap_or(usize::MAX);
-        self.least_wake = Some(w);
-        w
+        self.wake_min.iter().copied().min().unwrap_or(usize::MAX)
     }
 
     /// Whether the data of a symbol of the book may have ended by bar `i`: `i` is at or past the
@@ -487,16 +470,12 @@ impl Sim<'_> {
         let n = if self.next_wake() > i {
             0
         } else {
-            // the pass below moves wake bars, and takes their least as it goes
-            self.least_wake = None;
             self.positions.len()
         };
-        let mut least = usize::MAX;
         let chunks = if n == 0 { 0 } else { self.wake_min.len() };
         for ch in 0..chunks {
             if self.wake_min[ch] > i {
                 // no position of this chunk is due
-                least = least.min(self.wake_min[ch]);
                 continue;
             }
             for k in ch * WAKE_CHUNK..((ch + 1) * WAKE_CHUNK).min(n) {
@@ -551,11 +530,6 @@ impl Sim<'_> {
                 any = true;
             }
             self.wake_min[ch] = chunk_least(&self.wake, ch);
-            least = least.min(self.wake_min[ch]);
-        }
-        if n > 0 {
-            // every wake bar was read or written above
-            self.least_wake = Some(least);
         }
         for p in &self.pending {
             let s = &series[p.sym];

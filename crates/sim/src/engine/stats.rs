@@ -461,7 +461,6 @@ impl Sim<'_> {
         self.scan.clear();
         self.wake.clear();
         self.wake_min.clear();
-        self.least_wake = None;
         self.least_end = None;
         self.least_funding = None;
         self.held.fill(0);
