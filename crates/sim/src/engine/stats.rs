@@ -57,6 +57,18 @@ struct Term<'a> {
     entry: f64,
 }
 
+impl Term<'_> {
+    /// The close the position is valued at when the last refreshed bar is `last`: the symbol's
+    /// close there when it has that bar, else `refreshed(sym)`.
+    fn close_at(&self, last: usize, refreshed: &impl Fn(usize) -> f64) -> f64 {
+        if self.first <= last && last < self.end {
+            self.close[last]
+        } else {
+            refreshed(self.sym)
+        }
+    }
+}
+
 /// What a position's scan window proved about its closes: over bars `from..until`, no bar's last
 /// price reached the stop `px` (the scan's per-bar test, `ranges::fires`), so each close there is
 /// above `px` for a long and below it for a short (or `NaN`, data missing). It stays true when the
@@ -176,10 +188,8 @@ impl<'a> Values<'a> {
         for (t, f) in self.book.iter().zip(&self.facts) {
             let px = if f.from <= last && last < f.until && !f.px.is_nan() {
                 f.px
-            } else if t.first <= last && last < t.end {
-                t.close[last]
             } else {
-                refreshed(t.sym)
+                t.close_at(last, &refreshed)
             };
             lower += t.iso + t.s * t.qty * (px - t.entry);
             size += t.iso.abs() + t.qty * (px.abs() + t.entry.abs());
@@ -223,11 +233,7 @@ impl<'a> Values<'a> {
         refreshed: impl Fn(usize) -> f64,
     ) -> f64 {
         for t in &self.book {
-            let close = if t.first <= last && last < t.end {
-                t.close[last]
-            } else {
-                refreshed(t.sym)
-            };
+            let close = t.close_at(last, &refreshed);
             e += t.iso + t.s * t.qty * (close - t.entry);
         }
         e
