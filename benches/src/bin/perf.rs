@@ -110,9 +110,14 @@ fn run(quick: bool) -> Result<(), String> {
     Ok(())
 }
 
-/// `--loop iso|funding|cross [SECONDS]`: runs the engine alone on one full-size workload for about
-/// `SECONDS` (default 10), for a profiler (`perf record -e cpu-clock`).
+/// `--loop iso|funding|cross[-cold] [SECONDS]`: runs the engine alone on one full-size workload for
+/// about `SECONDS` (default 10), for a profiler (`perf record -e cpu-clock`). Each run reads a range
+/// index filled beforehand (a sweep's later runs), or with `-cold` none (a single run).
 fn engine_loop(which: &str, secs: f64) -> Result<(), String> {
+    let (which, cold) = match which.strip_suffix("-cold") {
+        Some(w) => (w, true),
+        None => (which, false),
+    };
     let w = match which {
         "iso" => workload::isolated_heavy(128, 20_000, None),
         "funding" => workload::isolated_heavy(128, 20_000, Some(8)),
@@ -123,8 +128,13 @@ fn engine_loop(which: &str, secs: f64) -> Result<(), String> {
             ));
         }
     };
-    let ranges = ringfence_sim::RangeIndex::new(&w.market);
-    ranges.fill();
+    let ranges = if cold {
+        ringfence_sim::RangeIndex::none(&w.market)
+    } else {
+        let r = ringfence_sim::RangeIndex::new(&w.market);
+        r.fill();
+        r
+    };
     let start = std::time::Instant::now();
     let mut runs = 0u32;
     while start.elapsed().as_secs_f64() < secs {
@@ -132,7 +142,8 @@ fn engine_loop(which: &str, secs: f64) -> Result<(), String> {
         runs += 1;
     }
     println!(
-        "{which}: {runs} runs, {:.2} ms per run",
+        "{which}{}: {runs} runs, {:.2} ms per run",
+        if cold { " (cold)" } else { "" },
         ms(start.elapsed()) / f64::from(runs.max(1))
     );
     Ok(())

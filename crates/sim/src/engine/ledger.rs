@@ -24,12 +24,13 @@ pub(super) struct Collateral {
 
 /// One open position: `f64` thresholds for the hot path, `Decimal` ledger, the trade record.
 ///
-/// Laid out in declaration order (`repr(C)`) on a cache-line boundary, so that what the per-bar
-/// passes over the book read (symbol, side, quantity, entry, isolated margin, liquidation price, next
-/// target, mode) is the first 64 bytes of it: a pass over a large book touches one line per
-/// position.
+/// Laid out in declaration order (`repr(C)`), so that what the per-bar passes read of a due
+/// position (symbol, side, quantity, entry, isolated margin, liquidation price, next target, mode)
+/// is its first 64 bytes. The book holds it boxed, allocated as any other record: a cache-line
+/// alignment would cost an aligned allocation per position for at most one line a read (the
+/// passes over the whole book read the dense `wake` column, not the positions).
 #[derive(Debug, Clone)]
-#[repr(C, align(64))]
+#[repr(C)]
 pub(super) struct Pos {
     pub(super) sym: usize,
     pub(super) s: f64,
@@ -56,8 +57,9 @@ pub(super) struct Pos {
     pub(super) targets: Vec<(f64, Decimal)>,
     pub(super) next_target: usize,
     pub(super) table: usize,
-    /// The trade record (boxed: it is large, and positions are shifted when one closes).
-    pub(super) trade: Box<Trade>,
+    /// The trade record (the position itself is boxed in the book, which is shifted when one
+    /// closes).
+    pub(super) trade: Trade,
     pub(super) funding_next: usize,
     /// The call's whole notional when it came with an entry ladder (`NaN` otherwise): each
     /// later level adds its share of it.
@@ -335,11 +337,16 @@ impl Sim<'_> {
             .brackets
             .snapshot_at(t)
             .map_or(i64::MIN, |s| s.effective_from);
+        let last = self.table_of[sym];
+        if last != usize::MAX && self.tables[last].from == snap {
+            return Ok(last);
+        }
         if let Some(k) = self
             .tables
             .iter()
             .position(|tb| tb.sym == sym && tb.from == snap)
         {
+            self.table_of[sym] = k;
             return Ok(k);
         }
         let tiers = self
@@ -365,6 +372,7 @@ impl Sim<'_> {
             tiers_f: tiers_f64(&tiers),
             tiers,
         });
+        self.table_of[sym] = self.tables.len() - 1;
         Ok(self.tables.len() - 1)
     }
 
@@ -497,7 +505,7 @@ impl Sim<'_> {
             .times
             .partition_point(|&t| t - FUNDING_JITTER_MS <= open_t);
         self.sync_close(sym);
-        let mut p = Pos {
+        let mut p = Box::new(Pos {
             sym,
             side,
             s: side.sign(),
@@ -520,7 +528,7 @@ impl Sim<'_> {
             funding_next,
             call_notional: ladder.map_or(f64::NAN, |(n, _)| n),
             seq: 0,
-            trade: Box::new(Trade {
+            trade: Trade {
                 signal_id: id,
                 symbol: self.market.series[sym].symbol.clone(),
                 side,
@@ -543,8 +551,8 @@ impl Sim<'_> {
                 exits: Vec::new(),
                 entry_levels: ladder.map_or(1, |(_, n)| n),
                 levels_filled: 1,
-            }),
-        };
+            },
+        });
         p.sync_tp();
         self.recompute_lp(&mut p);
         p.trade.liq_price_at_entry = if mode == MarginMode::Isolated {
@@ -625,7 +633,7 @@ impl Sim<'_> {
 
     pub(super) fn close_pos(
         &mut self,
-        mut p: Pos,
+        mut p: Box<Pos>,
         px: f64,
         time: TimestampMs,
         reason: ExitReason,
@@ -646,7 +654,7 @@ impl Sim<'_> {
         self.finish_trade(p);
     }
 
-    pub(super) fn finish_trade(&mut self, mut p: Pos) {
+    pub(super) fn finish_trade(&mut self, mut p: Box<Pos>) {
         let t = &mut p.trade;
         let (mut num, mut den) = (Decimal::ZERO, Decimal::ZERO);
         for e in &t.exits {
@@ -667,7 +675,7 @@ impl Sim<'_> {
             let id = t.signal_id.clone();
             self.cancel_levels(&id);
         }
-        self.trades.push(*p.trade);
+        self.trades.push(p.trade);
     }
 
     /// Why the account cannot put up initial margin `im` plus fee `fee` for a new position (or

@@ -195,7 +195,7 @@ impl Sim<'_> {
     }
 
     /// Liquidates isolated position `p`, already taken out of the book, at `px`.
-    pub(super) fn liquidate_isolated_pos(&mut self, mut p: Pos, px: f64, time: TimestampMs) {
+    pub(super) fn liquidate_isolated_pos(&mut self, mut p: Box<Pos>, px: f64, time: TimestampMs) {
         let exit = dec(px);
         let pnl = money(p.side.sign_dec() * p.qty * (exit - p.entry));
         let remaining = p.iso_margin + pnl;
@@ -318,7 +318,7 @@ impl Sim<'_> {
             at.bar,
             self.cfg.correlation_window,
         );
-        let mut closed: Vec<(Pos, f64, Decimal)> = Vec::new();
+        let mut closed: Vec<(Box<Pos>, f64, Decimal)> = Vec::new();
         // positions reduced to a lower tier (Bybit, OKX) rather than closed
         let mut stepped: Vec<LiquidatedPosition> = Vec::new();
         let mut clearance_total = Decimal::ZERO;

@@ -78,12 +78,19 @@ pub(crate) struct Sim<'a> {
     fee_mult: Decimal,
     wallet: Decimal,
     collateral: Vec<Collateral>,
-    positions: Vec<Pos>,
+    /// The open positions in the book's order (boxed: the book is shifted when one leaves).
+    #[allow(
+        clippy::vec_box,
+        reason = "a position leaving shifts the rest of the book: pointers move, not records"
+    )]
+    positions: Vec<Box<Pos>>,
     /// The skip machinery's cache per open position, in the order of `positions`.
     scan: Vec<ScanCache>,
     pending: Vec<Pending>,
     /// The bracket tables in use, one per (symbol, snapshot); positions refer to them by index.
     tables: Vec<Table>,
+    /// Per symbol: the index in `tables` of the table it used last (`usize::MAX`: none yet).
+    table_of: Vec<usize>,
     /// Main symbol index → lower-market symbol index.
     lower_map: Vec<Option<usize>>,
     /// Per symbol: its path slot for the current (sub-)bar.
@@ -250,6 +257,7 @@ impl<'a> Sim<'a> {
             scan: Vec::new(),
             pending: Vec::new(),
             tables: Vec::new(),
+            table_of: vec![usize::MAX; market.series.len()],
             lower_map,
             slot_of: vec![usize::MAX; market.series.len()],
             slots: Vec::new(),

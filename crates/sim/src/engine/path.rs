@@ -206,7 +206,7 @@ impl Sim<'_> {
         let mut guard = 0;
         for seg in 0..3 {
             let mut t = 0.0;
-            while let Some((te, ev)) = self.next_event(seg, t, liq_in_path) {
+            while let Some((te, ev)) = self.next_event(at.bar, seg, t, liq_in_path) {
                 guard += 1;
                 if guard > MAX_EVENTS_PER_PATH {
                     return Ok(());
@@ -240,7 +240,10 @@ impl Sim<'_> {
         Ok(())
     }
 
-    pub(super) fn next_event(&self, seg: usize, t0: f64, liq: bool) -> Option<(f64, Ev)> {
+    /// The first trigger along segment `seg` of the path of main bar `i` from `t0`: a hot
+    /// position's stop, target or (with `liq`) isolated liquidation, a pending entry's fill, a
+    /// cross liquidation. Ties go to the lower [`Ev::rank`], then to the earlier in the book.
+    pub(super) fn next_event(&self, i: usize, seg: usize, t0: f64, liq: bool) -> Option<(f64, Ev)> {
         let mut best: Option<(f64, Ev)> = None;
         let mut consider = |t: f64, ev: Ev| {
             if best.is_none_or(|(bt, bev)| t < bt || (t == bt && ev.rank() < bev.rank())) {
@@ -259,10 +262,12 @@ impl Sim<'_> {
             }
             None
         };
-        for (k, (p, c)) in self.positions.iter().zip(&self.scan).enumerate() {
-            if !c.hot {
+        // the hot positions are in the chunks due at `i`, in the book's order
+        for k in self.maybe_hot(i) {
+            if !self.scan[k].hot {
                 continue;
             }
+            let p = &self.positions[k];
             let sl = &self.slots[self.slot_of[p.sym]];
             let (a, b) = (sl.last[seg], sl.last[seg + 1]);
             let long = p.s > 0.0;

@@ -263,5 +263,41 @@ mod tests {
             prop_assert_eq!(fires::<true>(block, st, tp, lp), any(true));
             prop_assert_eq!(fires::<false>(block, st, tp, lp), any(false));
         }
+
+        /// The scan's compare-only test finds the first bar the bounds' test finds, for either
+        /// side, over any stretch (whole lanes of eight and a tail), with missing and infinite
+        /// prices in both candles and thresholds that are `NaN`, finite or infinite.
+        #[test]
+        fn the_scan_finds_the_bar_the_bounds_find(
+            bars in prop::collection::vec(prop::array::uniform8(prop_oneof![
+                40 => 95.0f64..105.0,
+                1 => Just(f64::NAN),
+                1 => Just(f64::INFINITY),
+                1 => Just(f64::NEG_INFINITY),
+            ]), 0..40),
+            with_mark in any::<bool>(),
+            cut in (0usize..40, 0usize..40),
+            thresholds in prop::array::uniform3(prop_oneof![
+                4 => 90.0f64..110.0,
+                1 => Just(f64::NAN),
+                1 => Just(f64::INFINITY),
+                1 => Just(f64::NEG_INFINITY),
+            ]),
+        ) {
+            use crate::engine::scan::{scan, scan_bounds};
+            let n = bars.len();
+            let (from, to) = (cut.0.min(n), cut.1.min(n));
+            let (from, to) = (from.min(to), from.max(to));
+            let s = series(bars, with_mark);
+            let [st, tp, lp] = thresholds;
+            prop_assert_eq!(
+                scan::<true>(&s, from, to, st, tp, lp),
+                scan_bounds::<true>(&s, from, to, st, tp, lp)
+            );
+            prop_assert_eq!(
+                scan::<false>(&s, from, to, st, tp, lp),
+                scan_bounds::<false>(&s, from, to, st, tp, lp)
+            );
+        }
     }
 }

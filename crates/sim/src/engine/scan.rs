@@ -81,7 +81,7 @@ pub(super) enum Touch {
 impl Sim<'_> {
     /// Adds an open position to the book with a fresh scan cache (hot: it may trigger in the bar
     /// it opens in); `funding_due` as in [`ScanCache::funding_due`].
-    pub(super) fn push_position(&mut self, mut p: Pos, funding_due: TimestampMs) {
+    pub(super) fn push_position(&mut self, mut p: Box<Pos>, funding_due: TimestampMs) {
         p.seq = self.opened;
         self.opened += 1;
         self.values.start(&p, self.positions.len());
@@ -112,7 +112,7 @@ impl Sim<'_> {
     }
 
     /// Takes position `k` out of the book (with its scan cache).
-    pub(super) fn take_position(&mut self, k: usize) -> Pos {
+    pub(super) fn take_position(&mut self, k: usize) -> Box<Pos> {
         let c = self.scan.remove(k);
         self.wake.remove(k);
         // the chunks from `k`'s on hold other positions now
@@ -742,7 +742,9 @@ fn scan_blocks<const LONG: bool>(
 }
 
 /// The bar-by-bar test of [`first_touch`] for one side over `from..to`, eight bars at a time so
-/// that the compiler can vectorise it.
+/// that the compiler can vectorise it: with thresholds that are finite (or `NaN`: none), "the
+/// least of the bar's prices is at most `st`" is "one of them is", as [`fires_any`] asks, with
+/// compares only (no `NaN`-aware minimum). An infinite threshold takes [`scan_bounds`].
 pub(super) fn scan<const LONG: bool>(
     s: &SymbolSeries,
     from: usize,
@@ -751,14 +753,34 @@ pub(super) fn scan<const LONG: bool>(
     tp: f64,
     lp: f64,
 ) -> usize {
+    if st.is_infinite() | tp.is_infinite() | lp.is_infinite() {
+        return scan_bounds::<LONG>(s, from, to, st, tp, lp);
+    }
     const LANES: usize = 8;
     let (last, mark) = columns(s, from..to);
     let n = to - from;
+    let bar = |j: usize| {
+        (
+            [last[0][j], last[1][j], last[2][j], last[3][j]],
+            [mark[0][j], mark[1][j], mark[2][j], mark[3][j]],
+        )
+    };
     let mut j = 0;
     while j + LANES <= n {
+        fn lane(c: &[f64], j: usize) -> &[f64; LANES] {
+            c[j..j + LANES].try_into().expect("a lane of LANES bars")
+        }
+        let [o, h, l, c] = last.map(|col| lane(col, j));
+        let [a, b, x, y] = mark.map(|col| lane(col, j));
         let mut any = false;
-        for k in j..j + LANES {
-            any |= fires::<LONG>(bar_bounds(&last, &mark, k), st, tp, lp);
+        for k in 0..LANES {
+            any |= fires_any::<LONG>(
+                [o[k], h[k], l[k], c[k]],
+                [a[k], b[k], x[k], y[k]],
+                st,
+                tp,
+                lp,
+            );
         }
         if any {
             break;
@@ -766,12 +788,46 @@ pub(super) fn scan<const LONG: bool>(
         j += LANES;
     }
     while j < n {
-        if fires::<LONG>(bar_bounds(&last, &mark, j), st, tp, lp) {
+        let (v, m) = bar(j);
+        if fires_any::<LONG>(v, m, st, tp, lp) {
             return from + j;
         }
         j += 1;
     }
     to
+}
+
+/// [`fires`] for one bar of last prices `v` and mark `m` (open, high, low, close), for thresholds
+/// none of which is infinite. It is the same answer: [`bar_bounds`]' low is the least of the
+/// values of `v` that are not `NaN` (`+∞` when all are), so against a finite `st` "low ≤ st" is
+/// "some value of `v` is ≤ `st`", and both are false against `NaN`; likewise for the high and the
+/// mark's bounds, which are `m`'s when all four are finite and `v`'s otherwise.
+#[inline(always)]
+fn fires_any<const LONG: bool>(v: [f64; 4], m: [f64; 4], st: f64, tp: f64, lp: f64) -> bool {
+    let below = |x: [f64; 4], t: f64| (x[0] <= t) | (x[1] <= t) | (x[2] <= t) | (x[3] <= t);
+    let above = |x: [f64; 4], t: f64| (x[0] >= t) | (x[1] >= t) | (x[2] >= t) | (x[3] >= t);
+    let finite = |x: f64| x.abs() < f64::INFINITY;
+    let fin = finite(m[0]) & finite(m[1]) & finite(m[2]) & finite(m[3]);
+    if LONG {
+        below(v, st) | above(v, tp) | (fin & below(m, lp)) | (!fin & below(v, lp))
+    } else {
+        above(v, st) | below(v, tp) | (fin & above(m, lp)) | (!fin & above(v, lp))
+    }
+}
+
+/// [`scan`] through each bar's [`bar_bounds`], for any thresholds.
+pub(super) fn scan_bounds<const LONG: bool>(
+    s: &SymbolSeries,
+    from: usize,
+    to: usize,
+    st: f64,
+    tp: f64,
+    lp: f64,
+) -> usize {
+    let (last, mark) = columns(s, from..to);
+    (0..to - from)
+        .find(|&j| fires::<LONG>(bar_bounds(&last, &mark, j), st, tp, lp))
+        .map_or(to, |j| from + j)
 }
 
 /// Lowest and highest last price of bar `i` over its four vertices (`NaN`s ignored, as the path's

@@ -67,18 +67,36 @@ impl Term<'_> {
             refreshed(self.sym)
         }
     }
+
+    /// The term's value at price `px` (term for term `Pos::value_at`).
+    #[inline(always)]
+    fn value_at(&self, px: f64) -> f64 {
+        self.iso + self.s * self.qty * (px - self.entry)
+    }
+
+    /// The size of [`Term::value_at`]'s operands, for the rounding bound of
+    /// [`Values::surely_above`].
+    #[inline(always)]
+    fn size_at(&self, px: f64) -> f64 {
+        self.iso.abs() + self.qty * (px.abs() + self.entry.abs())
+    }
 }
 
 /// What a position's scan window proved about its closes: over bars `from..until`, no bar's last
 /// price reached the stop `px` (the scan's per-bar test, `ranges::fires`), so each close there is
 /// above `px` for a long and below it for a short (or `NaN`, data missing). It stays true when the
-/// position's thresholds or terms change later: it is about the prices. `px` is `NaN` when the
-/// window proved nothing about the closes (no stop).
+/// position's thresholds or terms change later: it is about the prices. A window without a stop
+/// proves nothing about the closes: it is kept empty (`from == until`).
+///
+/// With it, the position's term valued at `px` as [`Values::surely_above`] adds it, `value` and
+/// its size `size`, taken with the position's current terms (again when they change).
 #[derive(Debug, Clone, Copy)]
 struct Fact {
     px: f64,
     from: usize,
     until: usize,
+    value: f64,
+    size: f64,
 }
 
 impl Fact {
@@ -86,7 +104,30 @@ impl Fact {
         px: f64::NAN,
         from: 0,
         until: 0,
+        value: f64::NAN,
+        size: f64::NAN,
     };
+
+    /// The fact that bars `from..until` stay beyond `px` (`NaN`: no stop, an empty window), with
+    /// the term `t` valued at it.
+    fn new(px: f64, from: usize, until: usize, t: &Term<'_>) -> Fact {
+        if px.is_nan() {
+            return Fact::NONE;
+        }
+        Fact {
+            px,
+            from,
+            until,
+            value: t.value_at(px),
+            size: t.size_at(px),
+        }
+    }
+
+    /// Whether the window covers bar `i`.
+    #[inline(always)]
+    fn covers(&self, i: usize) -> bool {
+        self.from <= i && i < self.until
+    }
 }
 
 /// The relative margin by which [`Values::surely_above`] wants its bound above the floor, against
@@ -150,17 +191,15 @@ impl<'a> Values<'a> {
             self.facts.push(Fact::NONE);
         } else {
             self.book[k] = term;
+            let f = self.facts[k];
+            self.facts[k] = Fact::new(f.px, f.from, f.until, &term);
         }
     }
 
     /// The `k`-th position was scanned: no bar of `from..until` reaches its stop `stop`.
     pub(super) fn note_window(&mut self, k: usize, stop: Option<f64>, from: usize, until: usize) {
         if self.on {
-            self.facts[k] = Fact {
-                px: stop.unwrap_or(f64::NAN),
-                from,
-                until,
-            };
+            self.facts[k] = Fact::new(stop.unwrap_or(f64::NAN), from, until, &self.book[k]);
         }
     }
 
@@ -185,14 +224,16 @@ impl<'a> Values<'a> {
         refreshed: impl Fn(usize) -> f64,
     ) -> bool {
         let (mut lower, mut size) = (base, base.abs());
-        for (t, f) in self.book.iter().zip(&self.facts) {
-            let px = if f.from <= last && last < f.until && !f.px.is_nan() {
-                f.px
+        for (k, f) in self.facts.iter().enumerate() {
+            if f.covers(last) {
+                lower += f.value;
+                size += f.size;
             } else {
-                t.close_at(last, &refreshed)
-            };
-            lower += t.iso + t.s * t.qty * (px - t.entry);
-            size += t.iso.abs() + t.qty * (px.abs() + t.entry.abs());
+                let t = &self.book[k];
+                let px = t.close_at(last, &refreshed);
+                lower += t.value_at(px);
+                size += t.size_at(px);
+            }
         }
         lower.is_finite() && size.is_finite() && lower - MARGIN * size > floor
     }
@@ -233,8 +274,7 @@ impl<'a> Values<'a> {
         refreshed: impl Fn(usize) -> f64,
     ) -> f64 {
         for t in &self.book {
-            let close = t.close_at(last, &refreshed);
-            e += t.iso + t.s * t.qty * (close - t.entry);
+            e += t.value_at(t.close_at(last, &refreshed));
         }
         e
     }
@@ -260,9 +300,8 @@ impl<'a> Values<'a> {
             let p0 = point(t.from) - lo;
             let n = to - t.from;
             debug_assert_eq!(point(to - 1) - lo, p0 + n - 1);
-            // `Pos::value_at`, term for term
             for (e, &c) in dense[p0..p0 + n].iter_mut().zip(&t.close[t.from..to]) {
-                *e += t.iso + t.s * t.qty * (c - t.entry);
+                *e += t.value_at(c);
             }
         }
         for (p, &e) in points[lo..hi].iter_mut().zip(dense.iter()) {
