@@ -82,6 +82,32 @@ pub(crate) fn fires<const LONG: bool>(b: Bounds, st: f64, tp: f64, lp: f64) -> b
     }
 }
 
+/// Whether all four values are finite, with arithmetic only: `x · 0` is `0` for a finite `x` and
+/// `NaN` for an infinite or `NaN` one, and a sum with a `NaN` is `NaN`.
+#[inline(always)]
+pub(crate) fn all_finite(v: [f64; 4]) -> bool {
+    v[0] * 0.0 + v[1] * 0.0 + v[2] * 0.0 + v[3] * 0.0 == 0.0
+}
+
+/// Whether the [`Bounds`] of the bar at offset `j` are its last price's low and high and its mark's
+/// low and high, up to what no finite threshold can tell apart: the last candle is all finite
+/// with its low and high the extremes, or all `NaN` (a gap: its bounds are `±∞`, which no finite
+/// threshold reaches, nor does `NaN`); the mark candle likewise, and all `NaN` only where the last
+/// one is (else the bounds would be the last price's). Without a mark candle `mark` is `last`.
+#[inline(always)]
+pub(crate) fn bar_clean(last: &[&[f64]; 4], mark: &[&[f64]; 4], j: usize) -> bool {
+    let candle = |c: &[&[f64]; 4]| {
+        let (o, h, l, x) = (c[0][j], c[1][j], c[2][j], c[3][j]);
+        let fin = all_finite([o, h, l, x]);
+        let tidy = fin & (l <= o) & (l <= x) & (o <= h) & (x <= h);
+        let gap = o.is_nan() & h.is_nan() & l.is_nan() & x.is_nan();
+        (tidy, gap)
+    };
+    let (last_tidy, last_gap) = candle(last);
+    let (mark_tidy, mark_gap) = candle(mark);
+    (last_tidy | last_gap) & (mark_tidy | (mark_gap & last_gap))
+}
+
 /// The [`Bounds`] of bars `b·BLOCK .. (b + 1)·BLOCK` of `s`: each bar's bounds side by side, then
 /// halved pairwise (the least of values none of which is `NaN` does not depend on the order, up to
 /// the sign of a zero, which no comparison of [`fires`] can see).
@@ -106,13 +132,17 @@ fn block_bounds(s: &SymbolSeries, b: usize) -> Bounds {
     [v[0][0], v[1][0], v[2][0], v[3][0]]
 }
 
+/// Cells a block takes in a [`RangeIndex`]: its four [`Bounds`], then whether every bar of it is
+/// [`bar_clean`] (`2`) or not (`1`).
+const CELLS: usize = 5;
+
 /// Per-symbol [`Bounds`] of every whole block of [`BLOCK`] bars of a market, each computed the first
 /// time a scan asks for it and kept for every later scan, in any run over the same market on any
 /// thread. It borrows the market, so the columns cannot change under it.
 ///
 /// A block's four bounds are stored as the bitwise complement of their `f64` bits, so that zero
-/// (the complement of a `NaN` pattern, which no bound is) means "not yet computed". Two threads
-/// that compute the same block store the same bits.
+/// (the complement of a `NaN` pattern, which no bound is) means "not yet computed", and so does a
+/// zero clean mark. Two threads that compute the same block store the same bits.
 pub struct RangeIndex<'a> {
     market: &'a Market,
     /// Per symbol (empty: an index that keeps nothing, see [`RangeIndex::none`]).
@@ -172,7 +202,7 @@ impl<'a> RangeIndex<'a> {
         };
         cells.get_or_init(|| {
             let n = self.market.series[k].open.len() / BLOCK;
-            (0..4 * n).map(|_| AtomicU64::new(0)).collect()
+            (0..CELLS * n).map(|_| AtomicU64::new(0)).collect()
         })
     }
 }
@@ -181,7 +211,7 @@ impl<'a> RangeIndex<'a> {
 /// stored when not yet there. Only for blocks inside the symbol's data.
 #[inline(always)]
 pub(crate) fn block_in(cells: &[AtomicU64], s: &SymbolSeries, b: usize) -> Bounds {
-    let c = &cells[4 * b..4 * b + 4];
+    let c = &cells[CELLS * b..CELLS * b + 4];
     let raw = [
         c[0].load(Ordering::Relaxed),
         c[1].load(Ordering::Relaxed),
@@ -191,18 +221,31 @@ pub(crate) fn block_in(cells: &[AtomicU64], s: &SymbolSeries, b: usize) -> Bound
     if (raw[0] != 0) & (raw[1] != 0) & (raw[2] != 0) & (raw[3] != 0) {
         return raw.map(|x| f64::from_bits(!x));
     }
-    store(c, s, b)
+    store(&cells[CELLS * b..CELLS * (b + 1)], s, b).0
 }
 
-/// Computes block `b` of `s` and stores it in its cells `c`.
+/// Whether every bar of block `b` of `s` is [`bar_clean`], from its cells (computed and stored
+/// when not yet there). Only for blocks inside the symbol's data.
+#[inline(always)]
+pub(crate) fn block_clean(cells: &[AtomicU64], s: &SymbolSeries, b: usize) -> bool {
+    match cells[CELLS * b + 4].load(Ordering::Relaxed) {
+        0 => store(&cells[CELLS * b..CELLS * (b + 1)], s, b).1,
+        mark => mark == 2,
+    }
+}
+
+/// Computes block `b` of `s` and stores it in its cells `c`: its bounds and whether it is clean.
 #[cold]
-fn store(c: &[AtomicU64], s: &SymbolSeries, b: usize) -> Bounds {
+fn store(c: &[AtomicU64], s: &SymbolSeries, b: usize) -> (Bounds, bool) {
     debug_assert!(s.first <= b * BLOCK && (b + 1) * BLOCK <= s.end);
     let v = block_bounds(s, b);
+    let (last, mark) = columns(s, b * BLOCK..(b + 1) * BLOCK);
+    let clean = (0..BLOCK).all(|j| bar_clean(&last, &mark, j));
     for (cell, x) in c.iter().zip(v) {
         cell.store(!x.to_bits(), Ordering::Relaxed);
     }
-    v
+    c[4].store(if clean { 2 } else { 1 }, Ordering::Relaxed);
+    (v, clean)
 }
 
 #[cfg(test)]
@@ -241,6 +284,26 @@ mod tests {
         }
     }
 
+    /// A candle (open, high, low, close): mostly well-formed, now and then a gap (all `NaN`) or
+    /// broken (any value, `NaN` and infinities among them).
+    fn candle() -> impl Strategy<Value = [f64; 4]> {
+        prop_oneof![
+            30 => (95.0f64..105.0, 0.0f64..2.0, 0.0f64..2.0, 0.0f64..1.0, 0.0f64..1.0).prop_map(
+                |(base, up, down, a, b)| {
+                    let (h, l) = (base + up, base - down);
+                    [l + a * (h - l), h, l, l + b * (h - l)]
+                }
+            ),
+            2 => Just([f64::NAN; 4]),
+            1 => prop::array::uniform4(prop_oneof![
+                Just(f64::NAN),
+                Just(f64::INFINITY),
+                Just(f64::NEG_INFINITY),
+                90.0f64..110.0,
+            ]),
+        ]
+    }
+
     proptest! {
         /// A block fires exactly when one of its bars does, for either side and any thresholds
         /// (`NaN`: none), with missing values in the last and mark candles.
@@ -262,6 +325,47 @@ mod tests {
             });
             prop_assert_eq!(fires::<true>(block, st, tp, lp), any(true));
             prop_assert_eq!(fires::<false>(block, st, tp, lp), any(false));
+        }
+
+        /// In a block whose bars are all clean, the four-column scan finds the first bar the
+        /// bounds' test finds, over any part of it, for either side and any thresholds; the blocks
+        /// mix well-formed candles, gaps (all `NaN`) and broken ones in both the last price and
+        /// the mark.
+        #[test]
+        fn a_clean_block_scans_on_four_columns(
+            bars in prop::collection::vec((candle(), candle()), BLOCK),
+            with_mark in any::<bool>(),
+            cut in (0usize..=BLOCK, 0usize..=BLOCK),
+            thresholds in prop::array::uniform3(prop_oneof![
+                4 => 90.0f64..110.0,
+                1 => Just(f64::NAN),
+                1 => Just(f64::INFINITY),
+                1 => Just(f64::NEG_INFINITY),
+            ]),
+        ) {
+            use crate::engine::scan::{scan_bounds, scan_clean};
+            let bars: Vec<[f64; 8]> = bars
+                .into_iter()
+                .map(|(a, b)| [a[0], a[1], a[2], a[3], b[0], b[1], b[2], b[3]])
+                .collect();
+            let s = series(bars, with_mark);
+            let (last, mark) = columns(&s, 0..BLOCK);
+            let clean = (0..BLOCK).all(|j| bar_clean(&last, &mark, j));
+            let cells: Vec<AtomicU64> = (0..CELLS).map(|_| AtomicU64::new(0)).collect();
+            prop_assert_eq!(block_clean(&cells, &s, 0), clean);
+            prop_assert_eq!(block_clean(&cells, &s, 0), clean, "read back from the cells");
+            if clean {
+                let (from, to) = (cut.0.min(cut.1), cut.0.max(cut.1));
+                let [st, tp, lp] = thresholds;
+                prop_assert_eq!(
+                    scan_clean::<true>(&s, from, to, st, tp, lp),
+                    scan_bounds::<true>(&s, from, to, st, tp, lp)
+                );
+                prop_assert_eq!(
+                    scan_clean::<false>(&s, from, to, st, tp, lp),
+                    scan_bounds::<false>(&s, from, to, st, tp, lp)
+                );
+            }
         }
 
         /// The scan's compare-only test finds the first bar the bounds' test finds, for either

@@ -3,7 +3,9 @@
 
 use super::Sim;
 use super::ledger::Pos;
-use super::ranges::{BLOCK, bar_bounds, block_in, columns, fires, max4, min4};
+use super::ranges::{
+    BLOCK, all_finite, bar_bounds, block_clean, block_in, columns, fires, max4, min4,
+};
 use crate::margin::{TierSpan, mm_f64};
 use ringfence_model::{EquityPoint, MarginMode, SymbolSeries, TimestampMs};
 use std::sync::atomic::AtomicU64;
@@ -701,7 +703,8 @@ pub(super) fn first_touch(
 /// inside the first block that fires. The bars before the first block boundary and after the last
 /// one are a part of a block: when that block lies whole inside the symbol's data, its bounds are
 /// tested first (a block that does not fire has no bar that does), and the part is tested bar by
-/// bar only when the block fires (or is not whole).
+/// bar only when the block fires (or is not whole). The bars of a whole block that the index
+/// marks clean are tested on four columns ([`scan_clean`]).
 fn scan_blocks<const LONG: bool>(
     s: &SymbolSeries,
     cells: &[AtomicU64],
@@ -714,16 +717,21 @@ fn scan_blocks<const LONG: bool>(
     if cells.is_empty() {
         return scan::<LONG>(s, from, to, st, tp, lp);
     }
+    let whole = |j: usize| s.first <= j / BLOCK * BLOCK && (j / BLOCK + 1) * BLOCK <= s.end;
     // whether the block of bar `j` is whole inside the data, and does not fire
-    let quiet_block = |j: usize| {
-        let b = j / BLOCK;
-        s.first <= b * BLOCK
-            && (b + 1) * BLOCK <= s.end
-            && !fires::<LONG>(block_in(cells, s, b), st, tp, lp)
+    let quiet_block =
+        |j: usize| whole(j) && !fires::<LONG>(block_in(cells, s, j / BLOCK), st, tp, lp);
+    // bars `a..b` of one block, bar by bar
+    let bars = |a: usize, b: usize| {
+        if whole(a) && block_clean(cells, s, a / BLOCK) {
+            scan_clean::<LONG>(s, a, b, st, tp, lp)
+        } else {
+            scan::<LONG>(s, a, b, st, tp, lp)
+        }
     };
     let head = from.next_multiple_of(BLOCK).min(to);
     if head > from && !quiet_block(from) {
-        let found = scan::<LONG>(s, from, head, st, tp, lp);
+        let found = bars(from, head);
         if found < head {
             return found;
         }
@@ -731,14 +739,36 @@ fn scan_blocks<const LONG: bool>(
     let mut j = head;
     while j + BLOCK <= to {
         if fires::<LONG>(block_in(cells, s, j / BLOCK), st, tp, lp) {
-            return scan::<LONG>(s, j, j + BLOCK, st, tp, lp);
+            return bars(j, j + BLOCK);
         }
         j += BLOCK;
     }
     if j < to && quiet_block(j) {
         return to;
     }
-    scan::<LONG>(s, j, to, st, tp, lp)
+    bars(j, to)
+}
+
+/// [`scan`] over bars that are all [`bar_clean`] (inside one block the index marks clean): each
+/// bar's [`Bounds`](super::ranges::Bounds) are its last price's low and high and its mark's, up to
+/// what no finite or `NaN` threshold can tell apart, so four columns are read instead of eight. An
+/// infinite threshold takes [`scan_bounds`].
+pub(super) fn scan_clean<const LONG: bool>(
+    s: &SymbolSeries,
+    from: usize,
+    to: usize,
+    st: f64,
+    tp: f64,
+    lp: f64,
+) -> usize {
+    if st.is_infinite() | tp.is_infinite() | lp.is_infinite() {
+        return scan_bounds::<LONG>(s, from, to, st, tp, lp);
+    }
+    let (last, mark) = columns(s, from..to);
+    let (lo, hi, mlo, mhi) = (last[2], last[1], mark[2], mark[1]);
+    (0..to - from)
+        .find(|&j| fires::<LONG>([lo[j], hi[j], mlo[j], mhi[j]], st, tp, lp))
+        .map_or(to, |j| from + j)
 }
 
 /// The bar-by-bar test of [`first_touch`] for one side over `from..to`, eight bars at a time so
@@ -759,6 +789,7 @@ pub(super) fn scan<const LONG: bool>(
     const LANES: usize = 8;
     let (last, mark) = columns(s, from..to);
     let n = to - from;
+    let stl = merged::<LONG>(st, lp);
     let bar = |j: usize| {
         (
             [last[0][j], last[1][j], last[2][j], last[3][j]],
@@ -780,6 +811,7 @@ pub(super) fn scan<const LONG: bool>(
                 st,
                 tp,
                 lp,
+                stl,
             );
         }
         if any {
@@ -789,7 +821,7 @@ pub(super) fn scan<const LONG: bool>(
     }
     while j < n {
         let (v, m) = bar(j);
-        if fires_any::<LONG>(v, m, st, tp, lp) {
+        if fires_any::<LONG>(v, m, st, tp, lp, stl) {
             return from + j;
         }
         j += 1;
@@ -798,21 +830,37 @@ pub(super) fn scan<const LONG: bool>(
 }
 
 /// [`fires`] for one bar of last prices `v` and mark `m` (open, high, low, close), for thresholds
-/// none of which is infinite. It is the same answer: [`bar_bounds`]' low is the least of the
-/// values of `v` that are not `NaN` (`+∞` when all are), so against a finite `st` "low ≤ st" is
-/// "some value of `v` is ≤ `st`", and both are false against `NaN`; likewise for the high and the
-/// mark's bounds, which are `m`'s when all four are finite and `v`'s otherwise.
+/// none of which is infinite, with `stl` the stop and the liquidation price merged ([`merged`]).
+/// It is the same answer: [`bar_bounds`]' low is the least of the values of `v` that are not `NaN`
+/// (`+∞` when all are), so against a finite `st` "low ≤ st" is "some value of `v` is ≤ `st`", and
+/// both are false against `NaN`; likewise for the high and the mark's bounds, which are `m`'s when
+/// all four are finite and `v`'s otherwise. When they are `v`'s, a long's "some value ≤ `st` or
+/// some value ≤ `lp`" is "some value ≤ `stl`" (a short's with ≥).
 #[inline(always)]
-fn fires_any<const LONG: bool>(v: [f64; 4], m: [f64; 4], st: f64, tp: f64, lp: f64) -> bool {
+fn fires_any<const LONG: bool>(
+    v: [f64; 4],
+    m: [f64; 4],
+    st: f64,
+    tp: f64,
+    lp: f64,
+    stl: f64,
+) -> bool {
     let below = |x: [f64; 4], t: f64| (x[0] <= t) | (x[1] <= t) | (x[2] <= t) | (x[3] <= t);
     let above = |x: [f64; 4], t: f64| (x[0] >= t) | (x[1] >= t) | (x[2] >= t) | (x[3] >= t);
-    let finite = |x: f64| x.abs() < f64::INFINITY;
-    let fin = finite(m[0]) & finite(m[1]) & finite(m[2]) & finite(m[3]);
+    let fin = all_finite(m);
+    let t = if fin { st } else { stl };
     if LONG {
-        below(v, st) | above(v, tp) | (fin & below(m, lp)) | (!fin & below(v, lp))
+        below(v, t) | above(v, tp) | (fin & below(m, lp))
     } else {
-        above(v, st) | below(v, tp) | (fin & above(m, lp)) | (!fin & above(v, lp))
+        above(v, t) | below(v, tp) | (fin & above(m, lp))
     }
+}
+
+/// The stop and the liquidation price as one threshold on the last prices (`NaN`s ignored, both
+/// `NaN`: `NaN`): for a long, a price at or below either is at or below their greatest; for a
+/// short, at or above either is at or above their least.
+fn merged<const LONG: bool>(st: f64, lp: f64) -> f64 {
+    if LONG { st.max(lp) } else { st.min(lp) }
 }
 
 /// [`scan`] through each bar's [`bar_bounds`], for any thresholds.
