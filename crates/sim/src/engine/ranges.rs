@@ -343,7 +343,7 @@ mod tests {
                 1 => Just(f64::NEG_INFINITY),
             ]),
         ) {
-            use crate::engine::scan::{scan_bounds, scan_clean};
+            use crate::engine::scan::{scan, scan_bounds};
             let bars: Vec<[f64; 8]> = bars
                 .into_iter()
                 .map(|(a, b)| [a[0], a[1], a[2], a[3], b[0], b[1], b[2], b[3]])
@@ -358,11 +358,11 @@ mod tests {
                 let (from, to) = (cut.0.min(cut.1), cut.0.max(cut.1));
                 let [st, tp, lp] = thresholds;
                 prop_assert_eq!(
-                    scan_clean::<true>(&s, from, to, st, tp, lp),
+                    scan::<true>(&s, from, to, (st, tp, lp), true),
                     scan_bounds::<true>(&s, from, to, st, tp, lp)
                 );
                 prop_assert_eq!(
-                    scan_clean::<false>(&s, from, to, st, tp, lp),
+                    scan::<false>(&s, from, to, (st, tp, lp), true),
                     scan_bounds::<false>(&s, from, to, st, tp, lp)
                 );
             }
@@ -395,11 +395,11 @@ mod tests {
             let s = series(bars, with_mark);
             let [st, tp, lp] = thresholds;
             prop_assert_eq!(
-                scan::<true>(&s, from, to, st, tp, lp),
+                scan::<true>(&s, from, to, (st, tp, lp), false),
                 scan_bounds::<true>(&s, from, to, st, tp, lp)
             );
             prop_assert_eq!(
-                scan::<false>(&s, from, to, st, tp, lp),
+                scan::<false>(&s, from, to, (st, tp, lp), false),
                 scan_bounds::<false>(&s, from, to, st, tp, lp)
             );
         }

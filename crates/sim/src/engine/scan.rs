@@ -704,7 +704,7 @@ pub(super) fn first_touch(
 /// one are a part of a block: when that block lies whole inside the symbol's data, its bounds are
 /// tested first (a block that does not fire has no bar that does), and the part is tested bar by
 /// bar only when the block fires (or is not whole). The bars of a whole block that the index
-/// marks clean are tested on four columns ([`scan_clean`]).
+/// marks clean are tested on four columns ([`scan`]'s `clean`).
 fn scan_blocks<const LONG: bool>(
     s: &SymbolSeries,
     cells: &[AtomicU64],
@@ -715,7 +715,7 @@ fn scan_blocks<const LONG: bool>(
     lp: f64,
 ) -> usize {
     if cells.is_empty() {
-        return scan::<LONG>(s, from, to, st, tp, lp);
+        return scan::<LONG>(s, from, to, (st, tp, lp), false);
     }
     let whole = |j: usize| s.first <= j / BLOCK * BLOCK && (j / BLOCK + 1) * BLOCK <= s.end;
     // whether the block of bar `j` is whole inside the data, and does not fire
@@ -723,11 +723,8 @@ fn scan_blocks<const LONG: bool>(
         |j: usize| whole(j) && !fires::<LONG>(block_in(cells, s, j / BLOCK), st, tp, lp);
     // bars `a..b` of one block, bar by bar
     let bars = |a: usize, b: usize| {
-        if whole(a) && block_clean(cells, s, a / BLOCK) {
-            scan_clean::<LONG>(s, a, b, st, tp, lp)
-        } else {
-            scan::<LONG>(s, a, b, st, tp, lp)
-        }
+        let clean = whole(a) && block_clean(cells, s, a / BLOCK);
+        scan::<LONG>(s, a, b, (st, tp, lp), clean)
     };
     let head = from.next_multiple_of(BLOCK).min(to);
     if head > from && !quiet_block(from) {
@@ -749,45 +746,32 @@ fn scan_blocks<const LONG: bool>(
     bars(j, to)
 }
 
-/// [`scan`] over bars that are all [`bar_clean`] (inside one block the index marks clean): each
-/// bar's [`Bounds`](super::ranges::Bounds) are its last price's low and high and its mark's, up to
-/// what no finite or `NaN` threshold can tell apart, so four columns are read instead of eight. An
-/// infinite threshold takes [`scan_bounds`].
-pub(super) fn scan_clean<const LONG: bool>(
-    s: &SymbolSeries,
-    from: usize,
-    to: usize,
-    st: f64,
-    tp: f64,
-    lp: f64,
-) -> usize {
-    if st.is_infinite() | tp.is_infinite() | lp.is_infinite() {
-        return scan_bounds::<LONG>(s, from, to, st, tp, lp);
-    }
-    let (last, mark) = columns(s, from..to);
-    let (lo, hi, mlo, mhi) = (last[2], last[1], mark[2], mark[1]);
-    (0..to - from)
-        .find(|&j| fires::<LONG>([lo[j], hi[j], mlo[j], mhi[j]], st, tp, lp))
-        .map_or(to, |j| from + j)
-}
-
-/// The bar-by-bar test of [`first_touch`] for one side over `from..to`, eight bars at a time so
-/// that the compiler can vectorise it: with thresholds that are finite (or `NaN`: none), "the
-/// least of the bar's prices is at most `st`" is "one of them is", as [`fires_any`] asks, with
-/// compares only (no `NaN`-aware minimum). An infinite threshold takes [`scan_bounds`].
+/// The bar-by-bar test of [`first_touch`] for one side over `from..to`, for thresholds that are
+/// finite (or `NaN`: none; an infinite one takes [`scan_bounds`]).
+/// - Bars that are all [`bar_clean`] (`clean`: inside one block the index marks clean) are tested
+///   on four columns: each bar's [`Bounds`](super::ranges::Bounds) are its last price's low and
+///   high and its mark's, up to what no finite or `NaN` threshold can tell apart.
+/// - Other bars are tested eight at a time so that the compiler can vectorise it: "the least of
+///   the bar's prices is at most `st`" is "one of them is", as [`fires_any`] asks, with compares
+///   only (no `NaN`-aware minimum).
 pub(super) fn scan<const LONG: bool>(
     s: &SymbolSeries,
     from: usize,
     to: usize,
-    st: f64,
-    tp: f64,
-    lp: f64,
+    (st, tp, lp): (f64, f64, f64),
+    clean: bool,
 ) -> usize {
     if st.is_infinite() | tp.is_infinite() | lp.is_infinite() {
         return scan_bounds::<LONG>(s, from, to, st, tp, lp);
     }
-    const LANES: usize = 8;
     let (last, mark) = columns(s, from..to);
+    if clean {
+        let (lo, hi, mlo, mhi) = (last[2], last[1], mark[2], mark[1]);
+        return (0..to - from)
+            .find(|&j| fires::<LONG>([lo[j], hi[j], mlo[j], mhi[j]], st, tp, lp))
+            .map_or(to, |j| from + j);
+    }
+    const LANES: usize = 8;
     let n = to - from;
     let stl = merged::<LONG>(st, lp);
     let bar = |j: usize| {
