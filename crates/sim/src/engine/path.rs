@@ -71,12 +71,9 @@ impl Sim<'_> {
         let mut involved = std::mem::take(&mut self.involved);
         involved.clear();
         if !lower && self.cross_open == 0 && self.collateral.is_empty() {
-            // only the hot positions are involved, and they are in the chunks due at `j`
-            for k in self.maybe_hot(j) {
-                if self.scan[k].hot {
-                    let p = &self.positions[k];
-                    involved.push((p.sym, p.side, true));
-                }
+            // only the hot positions are involved
+            for (_, p) in self.hot_positions(j) {
+                involved.push((p.sym, p.side, true));
             }
         } else {
             for (p, c) in self.positions.iter().zip(&self.scan) {
@@ -159,11 +156,7 @@ impl Sim<'_> {
             let hi = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
             (lo, hi)
         };
-        for k in self.maybe_hot(i) {
-            if !self.scan[k].hot {
-                continue;
-            }
-            let p = &self.positions[k];
+        for (_, p) in self.hot_positions(i) {
             let sl = &self.slots[self.slot_of[p.sym]];
             let (lo, hi) = bound(&sl.last);
             if let Some(st) = p.stop
@@ -262,12 +255,8 @@ impl Sim<'_> {
             }
             None
         };
-        // the hot positions are in the chunks due at `i`, in the book's order
-        for k in self.maybe_hot(i) {
-            if !self.scan[k].hot {
-                continue;
-            }
-            let p = &self.positions[k];
+        // in the book's order, so ties go to the earlier position
+        for (k, p) in self.hot_positions(i) {
             let sl = &self.slots[self.slot_of[p.sym]];
             let (a, b) = (sl.last[seg], sl.last[seg + 1]);
             let long = p.s > 0.0;

@@ -145,10 +145,10 @@ impl Sim<'_> {
         self.wake_min.fill(0);
     }
 
-    /// The positions that may be hot at main bar `i`, in the book's order: those of the chunks
-    /// whose least wake bar is at most `i` (a position whose wake bar is after `i` is cold, see
-    /// `wake`).
-    pub(super) fn maybe_hot(&self, i: usize) -> impl Iterator<Item = usize> + '_ {
+    /// The hot positions at main bar `i` (index and position), in the book's order, looked for
+    /// only in the chunks whose least wake bar is at most `i`: a position whose wake bar is after
+    /// `i` is cold (see `wake`).
+    pub(super) fn hot_positions(&self, i: usize) -> impl Iterator<Item = (usize, &Pos)> + '_ {
         debug_assert!(
             self.wake
                 .iter()
@@ -161,6 +161,8 @@ impl Sim<'_> {
             .enumerate()
             .filter(move |&(_, &m)| m <= i)
             .flat_map(move |(ch, _)| ch * WAKE_CHUNK..((ch + 1) * WAKE_CHUNK).min(n))
+            .filter(|&k| self.scan[k].hot)
+            .map(|k| (k, &*self.positions[k]))
     }
 
     /// Position `k` is walked along the path of this (sub-)bar whatever its window says (its
