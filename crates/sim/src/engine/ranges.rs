@@ -359,11 +359,11 @@ mod tests {
                 let [st, tp, lp] = thresholds;
                 prop_assert_eq!(
                     scan::<true>(&s, from, to, (st, tp, lp), true),
-                    scan_bounds::<true>(&s, from, to, st, tp, lp)
+                    scan_bounds::<true>(&s, from, to, (st, tp, lp))
                 );
                 prop_assert_eq!(
                     scan::<false>(&s, from, to, (st, tp, lp), true),
-                    scan_bounds::<false>(&s, from, to, st, tp, lp)
+                    scan_bounds::<false>(&s, from, to, (st, tp, lp))
                 );
             }
         }
@@ -396,11 +396,11 @@ mod tests {
             let [st, tp, lp] = thresholds;
             prop_assert_eq!(
                 scan::<true>(&s, from, to, (st, tp, lp), false),
-                scan_bounds::<true>(&s, from, to, st, tp, lp)
+                scan_bounds::<true>(&s, from, to, (st, tp, lp))
             );
             prop_assert_eq!(
                 scan::<false>(&s, from, to, (st, tp, lp), false),
-                scan_bounds::<false>(&s, from, to, st, tp, lp)
+                scan_bounds::<false>(&s, from, to, (st, tp, lp))
             );
         }
     }

@@ -4,7 +4,7 @@
 use super::Sim;
 use super::ledger::Pos;
 use super::ranges::{
-    BLOCK, all_finite, bar_bounds, block_clean, block_in, columns, fires, max4, min4,
+    BLOCK, Bounds, all_finite, bar_bounds, block_clean, block_in, columns, fires, max4, min4,
 };
 use crate::margin::{TierSpan, mm_f64};
 use ringfence_model::{EquityPoint, MarginMode, SymbolSeries, TimestampMs};
@@ -751,8 +751,8 @@ fn scan_blocks<const LONG: bool>(
 /// The bar-by-bar test of [`first_touch`] for one side over `from..to`, for thresholds that are
 /// finite (or `NaN`: none; an infinite one takes [`scan_bounds`]).
 /// - Bars that are all [`bar_clean`] (`clean`: inside one block the index marks clean) are tested
-///   on four columns: each bar's [`Bounds`](super::ranges::Bounds) are its last price's low and
-///   high and its mark's, up to what no finite or `NaN` threshold can tell apart.
+///   on four columns: each bar's [`Bounds`] are its last price's low and high and its mark's,
+///   up to what no finite or `NaN` threshold can tell apart.
 /// - Other bars are tested eight at a time so that the compiler can vectorise it: "the least of
 ///   the bar's prices is at most `st`" is "one of them is", as [`fires_any`] asks, with compares
 ///   only (no `NaN`-aware minimum).
@@ -764,14 +764,12 @@ pub(super) fn scan<const LONG: bool>(
     clean: bool,
 ) -> usize {
     if st.is_infinite() | tp.is_infinite() | lp.is_infinite() {
-        return scan_bounds::<LONG>(s, from, to, st, tp, lp);
+        return scan_bounds::<LONG>(s, from, to, (st, tp, lp));
     }
     let (last, mark) = columns(s, from..to);
     if clean {
         let (lo, hi, mlo, mhi) = (last[2], last[1], mark[2], mark[1]);
-        return (0..to - from)
-            .find(|&j| fires::<LONG>([lo[j], hi[j], mlo[j], mhi[j]], st, tp, lp))
-            .map_or(to, |j| from + j);
+        return first_firing::<LONG>(from, to, (st, tp, lp), |j| [lo[j], hi[j], mlo[j], mhi[j]]);
     }
     const LANES: usize = 8;
     let n = to - from;
@@ -854,13 +852,23 @@ pub(super) fn scan_bounds<const LONG: bool>(
     s: &SymbolSeries,
     from: usize,
     to: usize,
-    st: f64,
-    tp: f64,
-    lp: f64,
+    thresholds: (f64, f64, f64),
 ) -> usize {
     let (last, mark) = columns(s, from..to);
+    first_firing::<LONG>(from, to, thresholds, |j| bar_bounds(&last, &mark, j))
+}
+
+/// The first bar of `from..to` whose bounds (`bounds` of its offset from `from`) fire for these
+/// thresholds; `to` when none does.
+#[inline(always)]
+fn first_firing<const LONG: bool>(
+    from: usize,
+    to: usize,
+    (st, tp, lp): (f64, f64, f64),
+    bounds: impl Fn(usize) -> Bounds,
+) -> usize {
     (0..to - from)
-        .find(|&j| fires::<LONG>(bar_bounds(&last, &mark, j), st, tp, lp))
+        .find(|&j| fires::<LONG>(bounds(j), st, tp, lp))
         .map_or(to, |j| from + j)
 }
 
