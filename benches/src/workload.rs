@@ -97,6 +97,7 @@ pub fn market(spec: &MarketSpec) -> Market {
                 close: Vec::with_capacity(n),
             }),
             funding: Funding::default(),
+            clean: false,
         };
         let mark = s.mark.as_mut().expect("set above");
         for (i, f) in factor.iter().enumerate() {
@@ -124,6 +125,8 @@ pub fn market(spec: &MarketSpec) -> Market {
             }
             px = close;
         }
+        // what a loader knows from its validation (checked, not assumed)
+        s.clean = s.all_bars_clean();
         series.push(s);
     }
     Market {

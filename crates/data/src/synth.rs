@@ -357,7 +357,7 @@ fn to_series(s: &SynthSeries, fine: bool) -> SymbolSeries {
     } else {
         (&s.bars_1h, &s.mark_1h)
     };
-    SymbolSeries {
+    let mut out = SymbolSeries {
         symbol: s.symbol.clone(),
         first: 0,
         end: b.len(),
@@ -373,7 +373,10 @@ fn to_series(s: &SynthSeries, fine: bool) -> SymbolSeries {
             close: m.close.clone(),
         }),
         funding: s.funding.clone(),
-    }
+        clean: false,
+    };
+    out.clean = out.all_bars_clean();
+    out
 }
 
 /// Rounds to a tick of the form `10^-d`; dividing by the exact integer `10^d` yields the float

@@ -395,6 +395,8 @@ fn parquet_rows_are_record_numbers_after_a_window_and_a_partial_mark_is_placed_o
     let mark = s.mark.as_ref().unwrap();
     assert_eq!(&mark.open[..3], &[52.0, 53.0, 54.0]);
     assert!(mark.open[3].is_nan());
+    // a bar with last prices but no mark candle is not clean (its bounds are the last prices')
+    assert!(!s.bar_is_clean(3) && !s.clean);
     assert!(
         m.warnings
             .iter()

@@ -58,6 +58,7 @@ fn clean_rows_load() {
     let m = load(&path, GapPolicy::Error).unwrap();
     assert_eq!(m.times, vec![T0, T0 + HOUR_MS, T0 + 2 * HOUR_MS]);
     assert_eq!(m.series[0].volume.as_deref(), Some(&[1.5, 1.5, 1.5][..]));
+    assert!(m.series[0].clean, "validated rows without a mark are clean");
     // no mark, no funding: warnings, never silence
     let kinds: Vec<WarningKind> = m.warnings.iter().map(|w| w.kind).collect();
     assert_eq!(
@@ -108,6 +109,8 @@ fn gap_is_an_error_by_default_and_filled_on_request() {
         (105.0, 105.0, 105.0, 105.0)
     );
     assert_eq!(s.volume.as_ref().unwrap()[3], 0.0);
+    // a filled bar repeats the previous close: the series stays clean for the engine's scan
+    assert!(s.clean && s.all_bars_clean());
     let w = m
         .warnings
         .iter()

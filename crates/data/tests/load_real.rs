@@ -29,6 +29,7 @@ fn assert_same_market(a: &Market, b: &Market) {
         let s = &x.symbol;
         assert_eq!(x.symbol, y.symbol);
         assert_eq!((x.first, x.end), (y.first, y.end), "{s}");
+        assert_eq!(x.clean, y.clean, "{s}");
         assert!(same(&x.open, &y.open), "{s} open");
         assert!(same(&x.high, &y.high), "{s} high");
         assert!(same(&x.low, &y.low), "{s} low");
@@ -89,6 +90,8 @@ fn harthor_nine_symbols_load_with_mark_and_funding() {
         assert!(s.mark.is_some(), "{}", s.symbol);
         assert!(!s.funding.is_empty(), "{}", s.symbol);
         assert!(s.volume.is_some(), "{}", s.symbol);
+        // what the loader derives from its validation is what the columns say
+        assert_eq!(s.clean, s.all_bars_clean(), "{}", s.symbol);
         for i in s.first..s.end {
             assert!(
                 s.low[i] <= s.open[i].min(s.close[i]) && s.high[i] >= s.open[i].max(s.close[i])

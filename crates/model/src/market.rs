@@ -67,6 +67,12 @@ pub struct SymbolSeries {
     pub mark: Option<MarkColumns>,
     /// Funding settlements (empty when the source has none: a warning, never a silent zero).
     pub funding: Funding,
+    /// Whether every bar is clean ([`SymbolSeries::bar_is_clean`]), so that a threshold scan may
+    /// read each bar's lows and highs alone. `false` is always safe (the scan then reads all eight
+    /// prices). Whoever builds or changes the columns keeps it true to them: the loader knows it
+    /// from its validation, other builders take [`SymbolSeries::all_bars_clean`]. The engine
+    /// checks it in debug builds wherever it relies on it.
+    pub clean: bool,
 }
 
 impl SymbolSeries {
@@ -85,6 +91,34 @@ impl SymbolSeries {
             }
         }
         (self.high[i], self.low[i], self.close[i])
+    }
+
+    /// Whether bar `i` is clean: its last-price candle is all finite with its low and high the
+    /// extremes of its four prices, or all `NaN` (no bar); its mark candle likewise, and all `NaN`
+    /// only where the last-price one is. Without mark candles, the last-price candle alone. On a
+    /// clean bar, a finite threshold touched by any of the bar's prices is touched by its low or
+    /// high (the mark's, where it has one).
+    pub fn bar_is_clean(&self, i: usize) -> bool {
+        let candle = |o: f64, h: f64, l: f64, c: f64| {
+            let tidy =
+                [o, h, l, c].iter().all(|x| x.is_finite()) && l <= o && l <= c && o <= h && c <= h;
+            let gap = [o, h, l, c].iter().all(|x| x.is_nan());
+            (tidy, gap)
+        };
+        let (last_tidy, last_gap) = candle(self.open[i], self.high[i], self.low[i], self.close[i]);
+        let (mark_tidy, mark_gap) = match &self.mark {
+            Some(m) => candle(m.open[i], m.high[i], m.low[i], m.close[i]),
+            None => (last_tidy, last_gap),
+        };
+        (last_tidy || last_gap) && (mark_tidy || (mark_gap && last_gap))
+    }
+
+    /// Whether every bar of the grid is [`SymbolSeries::bar_is_clean`]: the value [`clean`] must
+    /// not exceed.
+    ///
+    /// [`clean`]: SymbolSeries::clean
+    pub fn all_bars_clean(&self) -> bool {
+        (0..self.close.len()).all(|i| self.bar_is_clean(i))
     }
 }
 
@@ -162,5 +196,81 @@ impl Market {
         let a = lower.bar_at_or_after(start);
         let b = lower.bar_at_or_after(end);
         (b > a).then_some((lower, a..b))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A bar: last-price (open, high, low, close), then the mark's when given.
+    type Bar = ([f64; 4], Option<[f64; 4]>);
+
+    /// One bar per entry.
+    fn series(bars: &[Bar]) -> SymbolSeries {
+        let col = |c: usize| bars.iter().map(|b| b.0[c]).collect::<Vec<f64>>();
+        let mcol = |c: usize| bars.iter().map(|b| b.1.unwrap()[c]).collect::<Vec<f64>>();
+        SymbolSeries {
+            symbol: Symbol::parse("BTCUSDT").unwrap(),
+            first: 0,
+            end: bars.len(),
+            open: col(0),
+            high: col(1),
+            low: col(2),
+            close: col(3),
+            volume: None,
+            mark: bars[0].1.map(|_| MarkColumns {
+                open: mcol(0),
+                high: mcol(1),
+                low: mcol(2),
+                close: mcol(3),
+            }),
+            funding: Funding::default(),
+            clean: false,
+        }
+    }
+
+    const N: f64 = f64::NAN;
+    const GOOD: [f64; 4] = [100.0, 110.0, 90.0, 105.0];
+    const GAP: [f64; 4] = [N; 4];
+
+    #[test]
+    fn a_bar_is_clean_when_its_low_and_high_are_its_extremes_or_it_is_a_gap() {
+        const BROKEN: [f64; 4] = [100.0, 104.0, 90.0, 105.0];
+        const MARK: [f64; 4] = [101.0, 108.0, 95.0, 104.0];
+        let cases: [(Bar, bool, &str); 10] = [
+            ((GOOD, None), true, "well-formed, no mark"),
+            ((GAP, None), true, "no bar"),
+            ((BROKEN, None), false, "close above the high"),
+            (
+                ([89.0, 110.0, 90.0, 105.0], None),
+                false,
+                "open below the low",
+            ),
+            (([100.0, 110.0, N, 105.0], None), false, "one price missing"),
+            (
+                ([100.0, f64::INFINITY, 90.0, 105.0], None),
+                false,
+                "an infinite high",
+            ),
+            ((GOOD, Some(MARK)), true, "with a well-formed mark"),
+            ((GOOD, Some(GAP)), false, "a bar without its mark candle"),
+            ((GAP, Some(GAP)), true, "neither"),
+            ((GOOD, Some(BROKEN)), false, "a broken mark"),
+        ];
+        for (bar, clean, what) in cases {
+            let s = series(&[bar]);
+            assert_eq!(s.bar_is_clean(0), clean, "{what}");
+            assert_eq!(s.all_bars_clean(), clean, "{what}");
+        }
+        // a mark candle where the last price has none does not spoil the bar: no finite
+        // threshold reaches the gap's bounds, and the mark's are tidy
+        assert!(series(&[(GAP, Some(GOOD))]).bar_is_clean(0));
+        let s = series(&[(GOOD, None), (GAP, None), ([100.0, 99.0, 90.0, 95.0], None)]);
+        assert_eq!(
+            (s.bar_is_clean(0), s.bar_is_clean(1), s.bar_is_clean(2)),
+            (true, true, false)
+        );
+        assert!(!s.all_bars_clean());
     }
 }

@@ -257,6 +257,7 @@ fn rebuild_series(m: &Market, s: &SymbolSeries, sources: &[usize], keep: usize) 
         }
     }
     out.funding = rebuild_funding(m, s, sources, start);
+    out.clean = out.all_bars_clean();
     out
 }
 

@@ -43,6 +43,7 @@ fn market(n: usize) -> Market {
                 volume: Some((0..n).map(|i| i as f64).collect()),
                 mark: Some(mark),
                 funding: Funding { times: ft, rates },
+                clean: false,
             }
         })
         .collect();

@@ -392,6 +392,7 @@ pub(crate) mod tests {
             volume: None,
             mark: None,
             funding: Funding::default(),
+            clean: false,
         }
     }
 

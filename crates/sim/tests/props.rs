@@ -43,6 +43,7 @@ fn arb_market() -> impl Strategy<Value = Market> {
                 volume: None,
                 mark: Some(MarkColumns::default()),
                 funding: Funding::default(),
+                clean: false,
             };
             let mut px = 100.0 * (k as f64 + 1.0);
             for (i, (ret, up, down, lag, rate)) in steps.into_iter().enumerate() {
@@ -67,6 +68,7 @@ fn arb_market() -> impl Strategy<Value = Market> {
                 }
                 px = close;
             }
+            s.clean = s.all_bars_clean();
             series.push(s);
         }
         series.sort_by(|a, b| a.symbol.cmp(&b.symbol));

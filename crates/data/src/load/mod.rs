@@ -445,7 +445,11 @@ fn align(prepared: Vec<Prepared>, timeframe_ms: i64) -> Market {
             warnings.push(gap_warning(&p.symbol, c, &p.gaps));
         }
 
-        let mark = match p.mark {
+        // Every row passed validation (positive, finite, low and high the extremes) and filled
+        // gaps repeat the previous close, so each bar in `first..end` has a clean last-price
+        // candle and every other bar none: the series is clean unless mark candles are missing
+        // on some of its bars (`SymbolSeries::bar_is_clean`).
+        let (mark, clean) = match p.mark {
             None => {
                 warnings.push(DataWarning {
                     symbol: Some(p.symbol.clone()),
@@ -455,7 +459,7 @@ fn align(prepared: Vec<Prepared>, timeframe_ms: i64) -> Market {
                         p.symbol
                     ),
                 });
-                None
+                (None, true)
             }
             Some((mut m, gaps)) => {
                 let lo = times[first];
@@ -528,7 +532,7 @@ fn align(prepared: Vec<Prepared>, timeframe_ms: i64) -> Market {
                             p.symbol, m.file, iso(lo), iso(hi)
                         ),
                     });
-                    None
+                    (None, true)
                 } else {
                     if covered < bars {
                         warnings.push(DataWarning {
@@ -542,7 +546,7 @@ fn align(prepared: Vec<Prepared>, timeframe_ms: i64) -> Market {
                             ),
                         });
                     }
-                    Some(cols)
+                    (Some(cols), covered == bars)
                 }
             }
         };
@@ -565,7 +569,7 @@ fn align(prepared: Vec<Prepared>, timeframe_ms: i64) -> Market {
                 Funding::default()
             }
         };
-        series.push(SymbolSeries {
+        let s = SymbolSeries {
             symbol: p.symbol,
             first,
             end,
@@ -576,7 +580,10 @@ fn align(prepared: Vec<Prepared>, timeframe_ms: i64) -> Market {
             volume,
             mark,
             funding,
-        });
+            clean,
+        };
+        debug_assert_eq!(s.clean, s.all_bars_clean(), "{}: clean flag", s.symbol);
+        series.push(s);
     }
     warnings.sort_by(|a, b| (&a.symbol, a.kind).cmp(&(&b.symbol, b.kind)));
     Market {

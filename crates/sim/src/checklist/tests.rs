@@ -43,6 +43,7 @@ fn market(cols: &[(&str, Vec<f64>)]) -> Market {
                 volume: None,
                 mark: None,
                 funding: Funding::default(),
+                clean: false,
             }
         })
         .collect();

@@ -89,25 +89,6 @@ pub(crate) fn all_finite(v: [f64; 4]) -> bool {
     v[0] * 0.0 + v[1] * 0.0 + v[2] * 0.0 + v[3] * 0.0 == 0.0
 }
 
-/// Whether the [`Bounds`] of the bar at offset `j` are its last price's low and high and its mark's
-/// low and high, up to what no finite threshold can tell apart: the last candle is all finite
-/// with its low and high the extremes, or all `NaN` (a gap: its bounds are `±∞`, which no finite
-/// threshold reaches, nor does `NaN`); the mark candle likewise, and all `NaN` only where the last
-/// one is (else the bounds would be the last price's). Without a mark candle `mark` is `last`.
-#[inline(always)]
-pub(crate) fn bar_clean(last: &[&[f64]; 4], mark: &[&[f64]; 4], j: usize) -> bool {
-    let candle = |c: &[&[f64]; 4]| {
-        let (o, h, l, x) = (c[0][j], c[1][j], c[2][j], c[3][j]);
-        let fin = all_finite([o, h, l, x]);
-        let tidy = fin & (l <= o) & (l <= x) & (o <= h) & (x <= h);
-        let gap = o.is_nan() & h.is_nan() & l.is_nan() & x.is_nan();
-        (tidy, gap)
-    };
-    let (last_tidy, last_gap) = candle(last);
-    let (mark_tidy, mark_gap) = candle(mark);
-    (last_tidy | last_gap) & (mark_tidy | (mark_gap & last_gap))
-}
-
 /// The [`Bounds`] of bars `b·BLOCK .. (b + 1)·BLOCK` of `s`: each bar's bounds side by side, then
 /// halved pairwise (the least of values none of which is `NaN` does not depend on the order, up to
 /// the sign of a zero, which no comparison of [`fires`] can see).
@@ -133,7 +114,7 @@ fn block_bounds(s: &SymbolSeries, b: usize) -> Bounds {
 }
 
 /// Cells a block takes in a [`RangeIndex`]: its four [`Bounds`], then whether every bar of it is
-/// [`bar_clean`] (`2`) or not (`1`).
+/// [`SymbolSeries::bar_is_clean`] (`2`) or not (`1`).
 const CELLS: usize = 5;
 
 /// Per-symbol [`Bounds`] of every whole block of [`BLOCK`] bars of a market, each computed the first
@@ -224,7 +205,7 @@ pub(crate) fn block_in(cells: &[AtomicU64], s: &SymbolSeries, b: usize) -> Bound
     store(&cells[CELLS * b..CELLS * (b + 1)], s, b).0
 }
 
-/// Whether every bar of block `b` of `s` is [`bar_clean`], from its cells (computed and stored
+/// Whether every bar of block `b` of `s` is [`SymbolSeries::bar_is_clean`], from its cells (computed and stored
 /// when not yet there). Only for blocks inside the symbol's data.
 #[inline(always)]
 pub(crate) fn block_clean(cells: &[AtomicU64], s: &SymbolSeries, b: usize) -> bool {
@@ -239,8 +220,7 @@ pub(crate) fn block_clean(cells: &[AtomicU64], s: &SymbolSeries, b: usize) -> bo
 fn store(c: &[AtomicU64], s: &SymbolSeries, b: usize) -> (Bounds, bool) {
     debug_assert!(s.first <= b * BLOCK && (b + 1) * BLOCK <= s.end);
     let v = block_bounds(s, b);
-    let (last, mark) = columns(s, b * BLOCK..(b + 1) * BLOCK);
-    let clean = (0..BLOCK).all(|j| bar_clean(&last, &mark, j));
+    let clean = (0..BLOCK).all(|j| s.bar_is_clean(b * BLOCK + j));
     for (cell, x) in c.iter().zip(v) {
         cell.store(!x.to_bits(), Ordering::Relaxed);
     }
@@ -281,6 +261,7 @@ mod tests {
                 close: col(7),
             }),
             funding: Funding::default(),
+            clean: false,
         }
     }
 
@@ -349,8 +330,7 @@ mod tests {
                 .map(|(a, b)| [a[0], a[1], a[2], a[3], b[0], b[1], b[2], b[3]])
                 .collect();
             let s = series(bars, with_mark);
-            let (last, mark) = columns(&s, 0..BLOCK);
-            let clean = (0..BLOCK).all(|j| bar_clean(&last, &mark, j));
+            let clean = s.all_bars_clean();
             let cells: Vec<AtomicU64> = (0..CELLS).map(|_| AtomicU64::new(0)).collect();
             prop_assert_eq!(block_clean(&cells, &s, 0), clean);
             prop_assert_eq!(block_clean(&cells, &s, 0), clean, "read back from the cells");

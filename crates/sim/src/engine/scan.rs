@@ -705,8 +705,9 @@ pub(super) fn first_touch(
 /// inside the first block that fires. The bars before the first block boundary and after the last
 /// one are a part of a block: when that block lies whole inside the symbol's data, its bounds are
 /// tested first (a block that does not fire has no bar that does), and the part is tested bar by
-/// bar only when the block fires (or is not whole). The bars of a whole block that the index
-/// marks clean are tested on four columns ([`scan`]'s `clean`).
+/// bar only when the block fires (or is not whole). The bars of a symbol the market marks clean
+/// ([`SymbolSeries::clean`]), or of a whole block that the index marks clean, are tested on four
+/// columns ([`scan`]'s `clean`).
 fn scan_blocks<const LONG: bool>(
     s: &SymbolSeries,
     cells: &[AtomicU64],
@@ -717,7 +718,7 @@ fn scan_blocks<const LONG: bool>(
     lp: f64,
 ) -> usize {
     if cells.is_empty() {
-        return scan::<LONG>(s, from, to, (st, tp, lp), false);
+        return scan::<LONG>(s, from, to, (st, tp, lp), s.clean);
     }
     let whole = |j: usize| s.first <= j / BLOCK * BLOCK && (j / BLOCK + 1) * BLOCK <= s.end;
     // whether the block of bar `j` is whole inside the data, and does not fire
@@ -725,7 +726,7 @@ fn scan_blocks<const LONG: bool>(
         |j: usize| whole(j) && !fires::<LONG>(block_in(cells, s, j / BLOCK), st, tp, lp);
     // bars `a..b` of one block, bar by bar
     let bars = |a: usize, b: usize| {
-        let clean = whole(a) && block_clean(cells, s, a / BLOCK);
+        let clean = s.clean || (whole(a) && block_clean(cells, s, a / BLOCK));
         scan::<LONG>(s, a, b, (st, tp, lp), clean)
     };
     let head = from.next_multiple_of(BLOCK).min(to);
@@ -750,8 +751,8 @@ fn scan_blocks<const LONG: bool>(
 
 /// The bar-by-bar test of [`first_touch`] for one side over `from..to`, for thresholds that are
 /// finite (or `NaN`: none; an infinite one takes [`scan_bounds`]).
-/// - Bars that are all [`bar_clean`] (`clean`: inside one block the index marks clean) are tested
-///   on four columns: each bar's [`Bounds`] are its last price's low and high and its mark's,
+/// - Bars that are all [`SymbolSeries::bar_is_clean`] (`clean`: of a symbol the market marks
+///   clean, or inside one block the index marks clean) are tested on four columns: each bar's [`Bounds`] are its last price's low and high and its mark's,
 ///   up to what no finite or `NaN` threshold can tell apart.
 /// - Other bars are tested eight at a time so that the compiler can vectorise it: "the least of
 ///   the bar's prices is at most `st`" is "one of them is", as [`fires_any`] asks, with compares
@@ -767,6 +768,11 @@ pub(super) fn scan<const LONG: bool>(
         return scan_bounds::<LONG>(s, from, to, (st, tp, lp));
     }
     let (last, mark) = columns(s, from..to);
+    debug_assert!(
+        !clean || (from..to).all(|j| s.bar_is_clean(j)),
+        "{}: bars {from}..{to} scanned on four columns are not all clean",
+        s.symbol
+    );
     if clean {
         let (lo, hi, mlo, mhi) = (last[2], last[1], mark[2], mark[1]);
         return first_firing::<LONG>(from, to, (st, tp, lp), |j| [lo[j], hi[j], mlo[j], mhi[j]]);

@@ -39,6 +39,7 @@ pub fn market(text: &str) -> Market {
             volume: None,
             mark: Some(MarkColumns::default()),
             funding: Funding::default(),
+            clean: false,
         };
         for (i, bar) in bars.split(';').enumerate() {
             let mut words: Vec<&str> = bar.split_whitespace().collect();
@@ -64,6 +65,7 @@ pub fn market(text: &str) -> Market {
             m.close.push(v(mark, 3));
         }
         s.end = s.open.len();
+        s.clean = s.all_bars_clean();
         n = n.max(s.end);
         series.push(s);
     }
