@@ -750,13 +750,15 @@ fn scan_blocks<const LONG: bool>(
 }
 
 /// The bar-by-bar test of [`first_touch`] for one side over `from..to`, for thresholds that are
-/// finite (or `NaN`: none; an infinite one takes [`scan_bounds`]).
+/// finite (or `NaN`: none; an infinite one takes [`scan_bounds`]), a lane of [`LANES`] bars at a
+/// time ([`first_fired`]).
 /// - Bars that are all [`SymbolSeries::bar_is_clean`] (`clean`: of a symbol the market marks
-///   clean, or inside one block the index marks clean) are tested on four columns: each bar's [`Bounds`] are its last price's low and high and its mark's,
-///   up to what no finite or `NaN` threshold can tell apart.
-/// - Other bars are tested eight at a time so that the compiler can vectorise it: "the least of
-///   the bar's prices is at most `st`" is "one of them is", as [`fires_any`] asks, with compares
-///   only (no `NaN`-aware minimum).
+///   clean, or inside one block the index marks clean) are tested on their lows and highs: each
+///   bar's [`Bounds`] are its last price's low and high and its mark's, up to what no finite or
+///   `NaN` threshold can tell apart, and a side reads three of them.
+/// - Other bars are tested on their eight prices: "the least of the bar's prices is at most
+///   `st`" is "one of them is", as [`fires_any`] asks, with compares only (no `NaN`-aware
+///   minimum).
 pub(super) fn scan<const LONG: bool>(
     s: &SymbolSeries,
     from: usize,
@@ -773,50 +775,66 @@ pub(super) fn scan<const LONG: bool>(
         "{}: bars {from}..{to} scanned on four columns are not all clean",
         s.symbol
     );
-    if clean {
-        let (lo, hi, mlo, mhi) = (last[2], last[1], mark[2], mark[1]);
-        return first_firing::<LONG>(from, to, (st, tp, lp), |j| [lo[j], hi[j], mlo[j], mhi[j]]);
-    }
-    const LANES: usize = 8;
     let n = to - from;
-    let stl = merged::<LONG>(st, lp);
-    let bar = |j: usize| {
-        (
-            [last[0][j], last[1][j], last[2][j], last[3][j]],
-            [mark[0][j], mark[1][j], mark[2][j], mark[3][j]],
+    let found = if clean {
+        // a long fires on its low, high and mark low; a short on its high, low and mark high
+        let (lo, hi, m) = (last[2], last[1], if LONG { mark[2] } else { mark[1] });
+        let fire = |l: f64, h: f64, x: f64| fires::<LONG>([l, h, x, x], st, tp, lp);
+        first_fired(
+            n,
+            |j| {
+                let (l, h, x) = (lane(lo, j), lane(hi, j), lane(m, j));
+                (0..LANES).fold(false, |any, k| any | fire(l[k], h[k], x[k]))
+            },
+            |j| fire(lo[j], hi[j], m[j]),
+        )
+    } else {
+        let stl = merged::<LONG>(st, lp);
+        let fire = |v: [f64; 4], m: [f64; 4]| fires_any::<LONG>(v, m, st, tp, lp, stl);
+        first_fired(
+            n,
+            |j| {
+                let [o, h, l, c] = last.map(|col| lane(col, j));
+                let [a, b, x, y] = mark.map(|col| lane(col, j));
+                (0..LANES).fold(false, |any, k| {
+                    any | fire([o[k], h[k], l[k], c[k]], [a[k], b[k], x[k], y[k]])
+                })
+            },
+            |j| {
+                fire(
+                    [last[0][j], last[1][j], last[2][j], last[3][j]],
+                    [mark[0][j], mark[1][j], mark[2][j], mark[3][j]],
+                )
+            },
         )
     };
+    found.map_or(to, |j| from + j)
+}
+
+/// Bars a lane of the scan tests together.
+const LANES: usize = 8;
+
+/// Bars `j..j + LANES` of column `c`, as an array (no bound check per bar).
+#[inline(always)]
+fn lane(c: &[f64], j: usize) -> &[f64; LANES] {
+    c[j..j + LANES].try_into().expect("a lane of LANES bars")
+}
+
+/// The first offset below `n` at which `bar_fires` holds: lanes of [`LANES`] offsets are tested
+/// whole by `lane_fires` (true when one of its bars fires; no early exit inside a lane, so that
+/// the compiler can vectorise it), then bar by bar from the lane that fired or the partial last
+/// one.
+#[inline(always)]
+fn first_fired(
+    n: usize,
+    lane_fires: impl Fn(usize) -> bool,
+    bar_fires: impl Fn(usize) -> bool,
+) -> Option<usize> {
     let mut j = 0;
-    while j + LANES <= n {
-        fn lane(c: &[f64], j: usize) -> &[f64; LANES] {
-            c[j..j + LANES].try_into().expect("a lane of LANES bars")
-        }
-        let [o, h, l, c] = last.map(|col| lane(col, j));
-        let [a, b, x, y] = mark.map(|col| lane(col, j));
-        let mut any = false;
-        for k in 0..LANES {
-            any |= fires_any::<LONG>(
-                [o[k], h[k], l[k], c[k]],
-                [a[k], b[k], x[k], y[k]],
-                st,
-                tp,
-                lp,
-                stl,
-            );
-        }
-        if any {
-            break;
-        }
+    while j + LANES <= n && !lane_fires(j) {
         j += LANES;
     }
-    while j < n {
-        let (v, m) = bar(j);
-        if fires_any::<LONG>(v, m, st, tp, lp, stl) {
-            return from + j;
-        }
-        j += 1;
-    }
-    to
+    (j..n).find(|&j| bar_fires(j))
 }
 
 /// [`fires`] for one bar of last prices `v` and mark `m` (open, high, low, close), for thresholds
