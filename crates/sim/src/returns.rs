@@ -397,7 +397,7 @@ pub(crate) mod tests {
     }
 
     /// A seeded walk with a gap (NaN close) and a zero close (an infinite return).
-    fn walk(seed: u64, n: usize) -> Vec<f64> {
+    pub(crate) fn walk(seed: u64, n: usize) -> Vec<f64> {
         let mut x = seed;
         let mut p = 100.0;
         (0..n)
