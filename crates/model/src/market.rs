@@ -76,6 +76,31 @@ pub struct SymbolSeries {
 }
 
 impl SymbolSeries {
+    /// A series whose last-price columns (open, high, low, close) and mark columns cover the grid
+    /// from index 0 (`first` 0, `end` their length), without volume or funding, and
+    /// [`clean`](SymbolSeries::clean) as its bars are.
+    pub fn from_columns(
+        symbol: Symbol,
+        [open, high, low, close]: [Vec<f64>; 4],
+        mark: Option<MarkColumns>,
+    ) -> Self {
+        let mut s = SymbolSeries {
+            symbol,
+            first: 0,
+            end: close.len(),
+            open,
+            high,
+            low,
+            close,
+            volume: None,
+            mark,
+            funding: Funding::default(),
+            clean: false,
+        };
+        s.clean = s.all_bars_clean();
+        s
+    }
+
     /// True when grid index `i` holds a bar of this symbol.
     pub fn has_bar(&self, i: usize) -> bool {
         i >= self.first && i < self.end
@@ -210,24 +235,14 @@ mod tests {
     fn series(bars: &[Bar]) -> SymbolSeries {
         let col = |c: usize| bars.iter().map(|b| b.0[c]).collect::<Vec<f64>>();
         let mcol = |c: usize| bars.iter().map(|b| b.1.unwrap()[c]).collect::<Vec<f64>>();
-        SymbolSeries {
-            symbol: Symbol::parse("BTCUSDT").unwrap(),
-            first: 0,
-            end: bars.len(),
-            open: col(0),
-            high: col(1),
-            low: col(2),
-            close: col(3),
-            volume: None,
-            mark: bars[0].1.map(|_| MarkColumns {
-                open: mcol(0),
-                high: mcol(1),
-                low: mcol(2),
-                close: mcol(3),
-            }),
-            funding: Funding::default(),
-            clean: false,
-        }
+        let mark = bars[0].1.map(|_| MarkColumns {
+            open: mcol(0),
+            high: mcol(1),
+            low: mcol(2),
+            close: mcol(3),
+        });
+        let symbol = Symbol::parse("BTCUSDT").unwrap();
+        SymbolSeries::from_columns(symbol, [col(0), col(1), col(2), col(3)], mark)
     }
 
     const N: f64 = f64::NAN;

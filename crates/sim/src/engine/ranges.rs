@@ -232,7 +232,7 @@ fn store(c: &[AtomicU64], s: &SymbolSeries, b: usize) -> (Bounds, bool) {
 mod tests {
     use super::*;
     use proptest::prelude::*;
-    use ringfence_model::{Funding, MarkColumns, Symbol};
+    use ringfence_model::{MarkColumns, Symbol};
 
     /// A price, or now and then a `NaN` or an infinity (missing or broken values).
     fn price() -> impl Strategy<Value = f64> {
@@ -245,24 +245,14 @@ mod tests {
 
     fn series(bars: Vec<[f64; 8]>, with_mark: bool) -> SymbolSeries {
         let col = |c: usize| bars.iter().map(|b| b[c]).collect::<Vec<f64>>();
-        SymbolSeries {
-            symbol: Symbol::parse("BTCUSDT").unwrap(),
-            first: 0,
-            end: bars.len(),
-            open: col(0),
-            high: col(1),
-            low: col(2),
-            close: col(3),
-            volume: None,
-            mark: with_mark.then(|| MarkColumns {
-                open: col(4),
-                high: col(5),
-                low: col(6),
-                close: col(7),
-            }),
-            funding: Funding::default(),
-            clean: false,
-        }
+        let mark = with_mark.then(|| MarkColumns {
+            open: col(4),
+            high: col(5),
+            low: col(6),
+            close: col(7),
+        });
+        let symbol = Symbol::parse("BTCUSDT").unwrap();
+        SymbolSeries::from_columns(symbol, [col(0), col(1), col(2), col(3)], mark)
     }
 
     /// A candle (open, high, low, close): mostly well-formed, now and then a gap (all `NaN`) or
