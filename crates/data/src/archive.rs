@@ -14,7 +14,7 @@
 //! Each CSV is written to `NAME.part` and renamed into place.
 
 use crate::error::DataError;
-use crate::load::{FileFormat, FileSpec, read_candles, read_funding, read_mark};
+use crate::load::{Decode, FileFormat, FileSpec, read_candles, read_funding, read_mark};
 use crate::synth::iso_ms;
 use ringfence_model::symbol::Symbol;
 use std::collections::BTreeMap;
@@ -107,9 +107,9 @@ fn candles_text(files: &[PathBuf], mark: bool) -> Result<String, DataError> {
             format: FileFormat::BinanceKlineCsv,
         };
         let c = if mark {
-            read_mark(&spec)?
+            read_mark(&spec, Decode::Parallel)?
         } else {
-            read_candles(&spec)?
+            read_candles(&spec, Decode::Parallel)?
         };
         for k in 0..c.len() {
             let v = c.volume.as_ref().map_or(0.0, |v| v[k]);
@@ -137,10 +137,11 @@ fn candles_text(files: &[PathBuf], mark: bool) -> Result<String, DataError> {
 fn funding_text(files: &[PathBuf]) -> Result<String, DataError> {
     let mut rows: Vec<(i64, f64)> = Vec::new();
     for f in files {
-        let r = read_funding(&FileSpec {
+        let spec = FileSpec {
             path: f.clone(),
             format: FileFormat::BinanceFundingCsv,
-        })?;
+        };
+        let r = read_funding(&spec, Decode::Parallel)?;
         rows.extend(r.times.iter().copied().zip(r.rates.iter().copied()));
     }
     rows.sort_by_key(|r| r.0);

@@ -8,7 +8,7 @@
 use crate::error::DataError;
 use crate::load::validate::{Problem, grid_anchor, scan_candles, scan_funding};
 use crate::load::{
-    FileSpec, FtKind, parse_ft_name, read_candles, read_funding, read_mark, scan_ft_dir,
+    Decode, FileSpec, FtKind, parse_ft_name, read_candles, read_funding, read_mark, scan_ft_dir,
 };
 use ringfence_model::symbol::Symbol;
 use ringfence_model::time::{iso, timeframe_label};
@@ -151,12 +151,18 @@ pub fn inspect_path(path: &Path) -> Result<InspectReport, DataError> {
     };
     let spec = FileSpec::auto(path);
     match kind {
-        FtKind::Funding => report.funding.push(funding_report(&read_funding(&spec)?)),
+        FtKind::Funding => report
+            .funding
+            .push(funding_report(&read_funding(&spec, Decode::Parallel)?)),
         FtKind::Futures => report
             .candles
-            .push(series_report(&read_candles(&spec)?, tf)),
-        FtKind::Spot => report.spot.push(series_report(&read_candles(&spec)?, tf)),
-        FtKind::Mark => report.mark.push(series_report(&read_mark(&spec)?, tf)),
+            .push(series_report(&read_candles(&spec, Decode::Parallel)?, tf)),
+        FtKind::Spot => report
+            .spot
+            .push(series_report(&read_candles(&spec, Decode::Parallel)?, tf)),
+        FtKind::Mark => report
+            .mark
+            .push(series_report(&read_mark(&spec, Decode::Parallel)?, tf)),
     }
     Ok(InspectReport {
         path: shown,
@@ -193,7 +199,7 @@ fn inspect_dir(dir: &Path) -> Result<InspectReport, DataError> {
             let file = path.display().to_string();
             match name.kind {
                 FtKind::Funding => report.funding.push(
-                    read_funding(&spec)
+                    read_funding(&spec, Decode::Parallel)
                         .map(|r| funding_report(&r))
                         .unwrap_or_else(|e| FundingReport {
                             file,
@@ -207,7 +213,7 @@ fn inspect_dir(dir: &Path) -> Result<InspectReport, DataError> {
                     } else {
                         read_candles
                     };
-                    let r = read(&spec)
+                    let r = read(&spec, Decode::Parallel)
                         .map(|r| series_report(&r, Some(name.timeframe_ms)))
                         .unwrap_or_else(|e| SeriesReport {
                             file,

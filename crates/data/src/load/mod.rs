@@ -19,7 +19,7 @@
 mod read;
 pub(crate) mod validate;
 
-pub(crate) use read::{RawCandles, RawFunding, read_candles, read_funding, read_mark};
+pub(crate) use read::{Decode, RawCandles, RawFunding, read_candles, read_funding, read_mark};
 
 use crate::error::DataError;
 use rayon::prelude::*;
@@ -243,23 +243,29 @@ pub fn load_market(
     }
 
     // Pass 1: read everything (the symbols in parallel; results and errors kept in symbol order).
+    // With a symbol for every thread, each file is decoded on the thread that reads it.
+    let decode = if sorted.len() >= rayon::current_num_threads() {
+        Decode::Here
+    } else {
+        Decode::Parallel
+    };
     let mut errors = Vec::new();
     let mut read: Vec<(Symbol, RawCandles, Option<RawCandles>, Option<RawFunding>)> = Vec::new();
     let files: Vec<_> = sorted
         .par_iter()
         .map(|src| {
-            let candles = read_candles(&src.candles).map(|mut c| {
+            let candles = read_candles(&src.candles, decode).map(|mut c| {
                 c.retain_window(opts.start, opts.end);
                 c
             });
             let mark = src.mark.as_ref().map(|m| {
-                read_mark(m).map(|mut c| {
+                read_mark(m, decode).map(|mut c| {
                     c.retain_window(opts.start, opts.end);
                     c
                 })
             });
             let funding = src.funding.as_ref().map(|f| {
-                read_funding(f).map(|mut r| {
+                read_funding(f, decode).map(|mut r| {
                     r.retain_window(opts.start, opts.end);
                     r
                 })

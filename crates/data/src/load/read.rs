@@ -312,20 +312,31 @@ fn container_by_extension(path: &Path) -> Result<Container, DataError> {
     }
 }
 
+/// Where a Parquet file's columns are decoded: on the calling thread, when the caller reads
+/// several files in parallel already (two thread pools on the same cores only wait on each
+/// other), or on polars' threads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Decode {
+    /// On the calling thread.
+    Here,
+    /// As polars parallelises it.
+    Parallel,
+}
+
 /// Reads the candle rows of one file.
-pub(crate) fn read_candles(spec: &FileSpec) -> Result<RawCandles, DataError> {
-    read_candles_as(spec, Role::Candles)
+pub(crate) fn read_candles(spec: &FileSpec, decode: Decode) -> Result<RawCandles, DataError> {
+    read_candles_as(spec, Role::Candles, decode)
 }
 
 /// Reads the mark-price candle rows of one file (a configured volume column may be absent).
-pub(crate) fn read_mark(spec: &FileSpec) -> Result<RawCandles, DataError> {
-    read_candles_as(spec, Role::Mark)
+pub(crate) fn read_mark(spec: &FileSpec, decode: Decode) -> Result<RawCandles, DataError> {
+    read_candles_as(spec, Role::Mark, decode)
 }
 
-fn read_candles_as(spec: &FileSpec, role: Role) -> Result<RawCandles, DataError> {
+fn read_candles_as(spec: &FileSpec, role: Role, decode: Decode) -> Result<RawCandles, DataError> {
     let file = spec.path.display().to_string();
     let (container, names) = container_and_names(spec)?;
-    let table = read_table(&spec.path, &file, container, names, role)?;
+    let table = read_table(&spec.path, &file, container, names, role, decode)?;
     let [open, high, low, close, volume] = take_columns::<5>(table.values);
     Ok(RawCandles {
         file,
@@ -340,10 +351,10 @@ fn read_candles_as(spec: &FileSpec, role: Role) -> Result<RawCandles, DataError>
 }
 
 /// Reads the funding settlements of one file.
-pub(crate) fn read_funding(spec: &FileSpec) -> Result<RawFunding, DataError> {
+pub(crate) fn read_funding(spec: &FileSpec, decode: Decode) -> Result<RawFunding, DataError> {
     let file = spec.path.display().to_string();
     let (container, names) = container_and_names(spec)?;
-    let table = read_table(&spec.path, &file, container, names, Role::Funding)?;
+    let table = read_table(&spec.path, &file, container, names, Role::Funding, decode)?;
     let [rates] = take_columns::<1>(table.values);
     Ok(RawFunding {
         file,
@@ -371,10 +382,11 @@ fn read_table(
     container: Container,
     names: Names<'_>,
     role: Role,
+    decode: Decode,
 ) -> Result<Table, DataError> {
     let wants = wanted(role, names);
     match container {
-        Container::Ipc | Container::Parquet => read_frame(path, file, container, &wants),
+        Container::Ipc | Container::Parquet => read_frame(path, file, container, &wants, decode),
         Container::Json => read_json(path, file, &wants),
         Container::Csv => {
             let bytes = read_text_bytes(path, file)?;
@@ -724,6 +736,7 @@ fn read_frame(
     file: &str,
     container: Container,
     wants: &[Wanted],
+    decode: Decode,
 ) -> Result<Table, DataError> {
     let pe = |e: PolarsError| {
         DataError::file(
@@ -768,6 +781,10 @@ fn read_frame(
             .finish()
             .map_err(pe)?,
         _ => ParquetReader::new(open()?)
+            .read_parallel(match decode {
+                Decode::Here => ParallelStrategy::None,
+                Decode::Parallel => ParallelStrategy::default(),
+            })
             .with_columns(Some(unique))
             .finish()
             .map_err(pe)?,
