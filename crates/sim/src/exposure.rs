@@ -16,15 +16,12 @@ use ringfence_model::{EquityPoint, RunResult, TimestampMs, Trade};
 ///
 /// O(points × open positions² + trades): the open set is swept along the (time-ordered) points,
 /// each trade's symbol and quantity are converted once, and nothing is allocated per point. A
-/// long curve (at least `2 × PART_POINTS` points: a year of 1m bars) is cut into one part per
-/// thread of rayon's pool, each part starting from the open set at its first point: every
-/// point's figures are the same as in one sweep, bit for bit (they depend on the point alone).
+/// long curve (from `2 × PART_POINTS` points: a year of 1m bars has eight times as many) is cut
+/// into parts of at least `PART_POINTS` points, at most one per thread of rayon's pool, each part
+/// starting from the open set at its first point: every point's figures are the same as in one
+/// sweep, bit for bit (they depend on the point alone).
 pub fn annotate_book_exposure(stats: &MarketStats<'_>, result: &mut RunResult) {
-    let parts = if result.equity.len() >= 2 * PART_POINTS {
-        rayon::current_num_threads()
-    } else {
-        1
-    };
+    let parts = (result.equity.len() / PART_POINTS).clamp(1, rayon::current_num_threads());
     annotate_in_parts(stats, result, parts);
 }
 
@@ -95,6 +92,7 @@ fn annotate_points(
     // Legs open at the current point, in leg order (the order the sums run in): at the first
     // point, those opened by then and not yet closed, as a sweep from the first point of the
     // curve leaves them.
+    // (Unordered points rebuild the set at every point: this start is then unused.)
     let mut next = legs.by_open.partition_point(|&l| legs.open_time(l) <= t0);
     let mut open: Vec<usize> = legs.by_open[..next]
         .iter()

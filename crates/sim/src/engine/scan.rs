@@ -706,8 +706,8 @@ pub(super) fn first_touch(
 /// one are a part of a block: when that block lies whole inside the symbol's data, its bounds are
 /// tested first (a block that does not fire has no bar that does), and the part is tested bar by
 /// bar only when the block fires (or is not whole). The bars of a symbol the market marks clean
-/// ([`SymbolSeries::clean`]), or of a whole block that the index marks clean, are tested on four
-/// columns ([`scan`]'s `clean`).
+/// ([`SymbolSeries::clean`]), or of a whole block that the index marks clean, are tested on their
+/// lows and highs, three columns a side ([`scan`]'s `clean`).
 fn scan_blocks<const LONG: bool>(
     s: &SymbolSeries,
     cells: &[AtomicU64],
@@ -772,7 +772,7 @@ pub(super) fn scan<const LONG: bool>(
     let (last, mark) = columns(s, from..to);
     debug_assert!(
         !clean || (from..to).all(|j| s.bar_is_clean(j)),
-        "{}: bars {from}..{to} scanned on four columns are not all clean",
+        "{}: bars {from}..{to} scanned on their lows and highs are not all clean",
         s.symbol
     );
     let n = to - from;
