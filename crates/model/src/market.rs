@@ -69,9 +69,10 @@ pub struct SymbolSeries {
     pub funding: Funding,
     /// Whether every bar is clean ([`SymbolSeries::bar_is_clean`]), so that a threshold scan may
     /// read each bar's lows and highs alone. `false` is always safe (the scan then reads all eight
-    /// prices, except in the blocks a sweep's range index has found clean). Whoever builds or changes the columns keeps it true to them: the loader knows it
-    /// from its validation, other builders take [`SymbolSeries::all_bars_clean`]. The engine
-    /// checks it in debug builds wherever it relies on it.
+    /// prices, except in the blocks a sweep's range index has found clean). Whoever builds or
+    /// changes the columns keeps it true to them: the loader knows it from its validation, other
+    /// builders take [`SymbolSeries::all_bars_clean`]. The engine checks it in debug builds
+    /// wherever it relies on it.
     pub clean: bool,
 }
 

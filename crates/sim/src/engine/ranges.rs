@@ -205,8 +205,8 @@ pub(crate) fn block_in(cells: &[AtomicU64], s: &SymbolSeries, b: usize) -> Bound
     store(&cells[CELLS * b..CELLS * (b + 1)], s, b).0
 }
 
-/// Whether every bar of block `b` of `s` is [`SymbolSeries::bar_is_clean`], from its cells (computed and stored
-/// when not yet there). Only for blocks inside the symbol's data.
+/// Whether every bar of block `b` of `s` is [`SymbolSeries::bar_is_clean`], from its cells
+/// (computed and stored when not yet there). Only for blocks inside the symbol's data.
 #[inline(always)]
 pub(crate) fn block_clean(cells: &[AtomicU64], s: &SymbolSeries, b: usize) -> bool {
     match cells[CELLS * b + 4].load(Ordering::Relaxed) {
@@ -275,6 +275,38 @@ mod tests {
         ]
     }
 
+    /// A threshold: mostly a price, now and then none (`NaN`) or an infinity.
+    fn threshold() -> impl Strategy<Value = f64> {
+        prop_oneof![
+            4 => 90.0f64..110.0,
+            1 => Just(f64::NAN),
+            1 => Just(f64::INFINITY),
+            1 => Just(f64::NEG_INFINITY),
+        ]
+    }
+
+    /// [`scan`] (`clean` as given) finds over `from..to` the bar [`scan_bounds`] finds, for
+    /// either side.
+    fn scan_is_bounds(
+        s: &SymbolSeries,
+        from: usize,
+        to: usize,
+        [st, tp, lp]: [f64; 3],
+        clean: bool,
+    ) -> Result<(), TestCaseError> {
+        use crate::engine::scan::{scan, scan_bounds};
+        let t = (st, tp, lp);
+        prop_assert_eq!(
+            scan::<true>(s, from, to, t, clean),
+            scan_bounds::<true>(s, from, to, t)
+        );
+        prop_assert_eq!(
+            scan::<false>(s, from, to, t, clean),
+            scan_bounds::<false>(s, from, to, t)
+        );
+        Ok(())
+    }
+
     proptest! {
         /// A block fires exactly when one of its bars does, for either side and any thresholds
         /// (`NaN`: none), with missing values in the last and mark candles.
@@ -298,23 +330,17 @@ mod tests {
             prop_assert_eq!(fires::<false>(block, st, tp, lp), any(false));
         }
 
-        /// In a block whose bars are all clean, the four-column scan finds the first bar the
+        /// In a block whose bars are all clean, the scan on lows and highs finds the first bar the
         /// bounds' test finds, over any part of it, for either side and any thresholds; the blocks
         /// mix well-formed candles, gaps (all `NaN`) and broken ones in both the last price and
         /// the mark.
         #[test]
-        fn a_clean_block_scans_on_four_columns(
+        fn a_clean_block_scans_on_its_lows_and_highs(
             bars in prop::collection::vec((candle(), candle()), BLOCK),
             with_mark in any::<bool>(),
             cut in (0usize..=BLOCK, 0usize..=BLOCK),
-            thresholds in prop::array::uniform3(prop_oneof![
-                4 => 90.0f64..110.0,
-                1 => Just(f64::NAN),
-                1 => Just(f64::INFINITY),
-                1 => Just(f64::NEG_INFINITY),
-            ]),
+            thresholds in prop::array::uniform3(threshold()),
         ) {
-            use crate::engine::scan::{scan, scan_bounds};
             let bars: Vec<[f64; 8]> = bars
                 .into_iter()
                 .map(|(a, b)| [a[0], a[1], a[2], a[3], b[0], b[1], b[2], b[3]])
@@ -326,15 +352,7 @@ mod tests {
             prop_assert_eq!(block_clean(&cells, &s, 0), clean, "read back from the cells");
             if clean {
                 let (from, to) = (cut.0.min(cut.1), cut.0.max(cut.1));
-                let [st, tp, lp] = thresholds;
-                prop_assert_eq!(
-                    scan::<true>(&s, from, to, (st, tp, lp), true),
-                    scan_bounds::<true>(&s, from, to, (st, tp, lp))
-                );
-                prop_assert_eq!(
-                    scan::<false>(&s, from, to, (st, tp, lp), true),
-                    scan_bounds::<false>(&s, from, to, (st, tp, lp))
-                );
+                scan_is_bounds(&s, from, to, thresholds, true)?;
             }
         }
 
@@ -351,27 +369,13 @@ mod tests {
             ]), 0..40),
             with_mark in any::<bool>(),
             cut in (0usize..40, 0usize..40),
-            thresholds in prop::array::uniform3(prop_oneof![
-                4 => 90.0f64..110.0,
-                1 => Just(f64::NAN),
-                1 => Just(f64::INFINITY),
-                1 => Just(f64::NEG_INFINITY),
-            ]),
+            thresholds in prop::array::uniform3(threshold()),
         ) {
-            use crate::engine::scan::{scan, scan_bounds};
             let n = bars.len();
             let (from, to) = (cut.0.min(n), cut.1.min(n));
             let (from, to) = (from.min(to), from.max(to));
             let s = series(bars, with_mark);
-            let [st, tp, lp] = thresholds;
-            prop_assert_eq!(
-                scan::<true>(&s, from, to, (st, tp, lp), false),
-                scan_bounds::<true>(&s, from, to, (st, tp, lp))
-            );
-            prop_assert_eq!(
-                scan::<false>(&s, from, to, (st, tp, lp), false),
-                scan_bounds::<false>(&s, from, to, (st, tp, lp))
-            );
+            scan_is_bounds(&s, from, to, thresholds, false)?;
         }
     }
 }

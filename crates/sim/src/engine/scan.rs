@@ -4,7 +4,7 @@
 use super::Sim;
 use super::ledger::Pos;
 use super::ranges::{
-    BLOCK, Bounds, all_finite, bar_bounds, block_clean, block_in, columns, fires, max4, min4,
+    BLOCK, all_finite, bar_bounds, block_clean, block_in, columns, fires, max4, min4,
 };
 use crate::margin::{TierSpan, mm_f64};
 use ringfence_model::{EquityPoint, MarginMode, SymbolSeries, TimestampMs};
@@ -754,8 +754,8 @@ fn scan_blocks<const LONG: bool>(
 /// time ([`first_fired`]).
 /// - Bars that are all [`SymbolSeries::bar_is_clean`] (`clean`: of a symbol the market marks
 ///   clean, or inside one block the index marks clean) are tested on their lows and highs: each
-///   bar's [`Bounds`] are its last price's low and high and its mark's, up to what no finite or
-///   `NaN` threshold can tell apart, and a side reads three of them.
+///   bar's [`Bounds`](super::ranges::Bounds) are its last price's low and high and its mark's,
+///   up to what no finite or `NaN` threshold can tell apart, and a side reads three of them.
 /// - Other bars are tested on their eight prices: "the least of the bar's prices is at most
 ///   `st`" is "one of them is", as [`fires_any`] asks, with compares only (no `NaN`-aware
 ///   minimum).
@@ -876,23 +876,11 @@ pub(super) fn scan_bounds<const LONG: bool>(
     s: &SymbolSeries,
     from: usize,
     to: usize,
-    thresholds: (f64, f64, f64),
+    (st, tp, lp): (f64, f64, f64),
 ) -> usize {
     let (last, mark) = columns(s, from..to);
-    first_firing::<LONG>(from, to, thresholds, |j| bar_bounds(&last, &mark, j))
-}
-
-/// The first bar of `from..to` whose bounds (`bounds` of its offset from `from`) fire for these
-/// thresholds; `to` when none does.
-#[inline(always)]
-fn first_firing<const LONG: bool>(
-    from: usize,
-    to: usize,
-    (st, tp, lp): (f64, f64, f64),
-    bounds: impl Fn(usize) -> Bounds,
-) -> usize {
     (0..to - from)
-        .find(|&j| fires::<LONG>(bounds(j), st, tp, lp))
+        .find(|&j| fires::<LONG>(bar_bounds(&last, &mark, j), st, tp, lp))
         .map_or(to, |j| from + j)
 }
 
