@@ -93,6 +93,8 @@ pub fn liq_price_entry_basis(
 /// A bracket in `f64`, for the per-bar threshold arithmetic.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct TierF {
+    /// Lowest notional of the bracket (its `floor`).
+    pub floor: f64,
     pub cap: f64,
     pub mmr: f64,
     pub cum: f64,
@@ -104,11 +106,71 @@ pub(crate) fn tiers_f64(tiers: &[Bracket]) -> Vec<TierF> {
     tiers
         .iter()
         .map(|b| TierF {
+            floor: b.floor.to_f64().unwrap_or(f64::NAN),
             cap: b.cap.to_f64().unwrap_or(f64::INFINITY),
             mmr: b.mmr_f64(),
             cum: b.cum_f64(),
         })
         .collect()
+}
+
+/// Relative slack of [`liq_price_bound`]: far above the error of its `f64` arithmetic (a few
+/// units of 2^-53 on each input and operation, and `Decimal::to_f64`'s on the inputs and on the
+/// exact price), far below any price move that matters.
+const LP_SLACK: f64 = 1e-9;
+
+/// A bound on the liquidation price [`isolated_liq_price`] gives (as the `f64` the engine keeps of
+/// it) that errs on the side of firing: at least it for a long (`s = 1`), at most it for a short
+/// (`s = -1`). The same formula in `f64`, on the `f64` copies of the quantity `q`, entry `e`,
+/// wallet `w` and table, each bracket's price widened by [`LP_SLACK`] of the terms it is made of;
+/// over every bracket whose widened price may fall in it up to the first whose widened price
+/// surely does (the exact search takes the first that does), the highest for a long and the
+/// lowest for a short.
+///
+/// `None` where the bound cannot be taken cheaply and the exact price must be computed: a
+/// non-finite input, a denominator that may be zero, or no bracket that may hold its price (the
+/// exact answer is then most likely "no liquidation price", which only the exact search can say).
+pub(crate) fn liq_price_bound(s: f64, q: f64, e: f64, w: f64, tiers: &[TierF]) -> Option<f64> {
+    if !(q > 0.0 && q.is_finite() && e.is_finite() && w.is_finite()) {
+        return None;
+    }
+    let last = tiers.len().checked_sub(1)?;
+    let sqe = s * q * e;
+    let mut bound: Option<f64> = None;
+    for (k, b) in tiers.iter().enumerate() {
+        let denom = q * b.mmr - s * q;
+        let scale = q * (b.mmr.abs() + 1.0);
+        if !(denom.is_finite() && scale.is_finite() && b.cum.is_finite()) {
+            return None;
+        }
+        if denom.abs() <= LP_SLACK * scale {
+            // the exact denominator may be zero (that bracket is skipped) or not
+            return None;
+        }
+        let lp = (w + b.cum - sqe) / denom;
+        // the numerator's terms and the denominator's (whose relative error grows as it cancels)
+        let err = LP_SLACK * (w.abs() + b.cum.abs() + sqe.abs() + lp.abs() * scale) / denom.abs();
+        let (lo, hi) = (lp - err, lp + err);
+        let may_hold = hi > 0.0
+            && q * hi * (1.0 + LP_SLACK) >= b.floor
+            && (k == last || q * lo * (1.0 - LP_SLACK) < b.cap);
+        if !(may_hold && lo.is_finite() && hi.is_finite()) {
+            if !b.floor.is_finite() || (k != last && b.cap.is_nan()) {
+                return None;
+            }
+            continue;
+        }
+        let x = if s > 0.0 { hi } else { lo };
+        bound = Some(bound.map_or(x, |y| if s > 0.0 { y.max(x) } else { y.min(x) }));
+        let surely_holds = lo > 0.0
+            && q * lo * (1.0 - LP_SLACK) >= b.floor
+            && (k == last || q * hi * (1.0 + LP_SLACK) < b.cap);
+        if surely_holds {
+            // the exact search stops at this bracket or before it
+            break;
+        }
+    }
+    bound
 }
 
 /// Maintenance margin of a notional under an `f64` table (last bracket beyond the last cap).
@@ -381,5 +443,111 @@ mod tests {
         tiers.swap(1, 2);
         assert_eq!(TierSpan::of(&tiers, 1.0), None);
         assert_eq!(TierSpan::of(&[], 1.0), None);
+    }
+
+    /// BTC's table with every notional a hundredth as large: an altcoin's narrow brackets, which
+    /// a position's liquidation price crosses at ordinary sizes.
+    fn narrow() -> Vec<Bracket> {
+        btc()
+            .into_iter()
+            .map(|b| Bracket {
+                floor: b.floor / dec!(100),
+                cap: b.cap / dec!(100),
+                cum: b.cum / dec!(100),
+                ..b
+            })
+            .collect()
+    }
+
+    /// [`liq_price_bound`] of a position given as the engine keeps it, with the exact price as
+    /// the engine keeps it (`NaN`: none).
+    fn bound_and_exact(
+        side: Side,
+        qty: Decimal,
+        px: f64,
+        wallet: Decimal,
+        t: &[Bracket],
+    ) -> (Option<f64>, f64) {
+        use crate::num::{dec, flt};
+        let s = if side == Side::Long { 1.0 } else { -1.0 };
+        let bound = liq_price_bound(s, flt(qty), px, flt(wallet), &tiers_f64(t));
+        let exact = isolated_liq_price(side, Qty(qty), Price(dec(px)), Usdt(wallet), t)
+            .map_or(f64::NAN, |l| flt(l.price.0));
+        (bound, exact)
+    }
+
+    #[test]
+    fn the_bound_is_taken_for_ordinary_positions_and_is_tight() {
+        for (side, wallet) in [(Side::Long, dec!(1000)), (Side::Short, dec!(1000))] {
+            let (bound, exact) = bound_and_exact(side, dec!(1), 50_000.0, wallet, &btc());
+            let b = bound.expect("an ordinary position has a bound");
+            assert!(exact.is_finite());
+            assert!(if side == Side::Long {
+                b >= exact
+            } else {
+                b <= exact
+            });
+            assert!((b - exact).abs() <= 1e-6 * exact, "{b} vs {exact}");
+        }
+        // a 1x long has no liquidation price; its bound (if any) fires only at a price near zero
+        let (bound, exact) = bound_and_exact(Side::Long, dec!(1), 50_000.0, dec!(50000), &btc());
+        assert!(exact.is_nan());
+        assert!(bound.is_none_or(|b| b < 1e-3), "{bound:?}");
+        // non-finite inputs and an empty table give no bound
+        assert_eq!(
+            liq_price_bound(1.0, 1.0, f64::NAN, 100.0, &tiers_f64(&btc())),
+            None
+        );
+        assert_eq!(liq_price_bound(1.0, 1.0, 100.0, 10.0, &[]), None);
+    }
+
+    proptest::proptest! {
+        /// The bound errs on the side of firing (at least the exact price for a long, at most it
+        /// for a short) and sits within a millionth of it: on BTC's and an altcoin's table, at
+        /// leverage 1 to 125, with the margin moved by funding either way, and for wallets that
+        /// put the exact price's notional at a bracket's cap, one ulp-sized step either side.
+        #[test]
+        fn the_liquidation_bound_never_fires_later_than_the_exact_price(
+            long in proptest::bool::ANY,
+            alt in proptest::bool::ANY,
+            px_e in -4.0f64..5.0,
+            px_m in 1.0f64..10.0,
+            notional in 5.0f64..2e6,
+            lev in 1u32..=125,
+            moved in -0.9f64..0.9,
+            at_cap in proptest::option::of((0usize..12, -3i64..=3)),
+        ) {
+            use crate::num::dec;
+            let t = if alt { narrow() } else { btc() };
+            let side = if long { Side::Long } else { Side::Short };
+            let px = (px_m * 10f64.powf(px_e) * 1e6).round() / 1e6;
+            proptest::prop_assume!(px > 0.0);
+            let qty = (dec(notional / px) * dec!(1000)).round() / dec!(1000);
+            proptest::prop_assume!(qty > Decimal::ZERO);
+            let entry = dec(px);
+            let mut wallet = (qty * entry / Decimal::from(lev) * dec(1.0 + moved)).round_dp(8);
+            if let Some((k, step)) = at_cap {
+                // the wallet whose price puts the notional at bracket k's cap
+                let b = &t[k.min(t.len() - 1)];
+                let s = side.sign_dec();
+                let lp = b.cap / qty;
+                wallet = (lp * (qty * b.mmr - s * qty) - b.cum + s * qty * entry).round_dp(8)
+                    + Decimal::new(step, 8);
+            }
+            let (bound, exact) = bound_and_exact(side, qty, px, wallet, &t);
+            if let Some(b) = bound {
+                proptest::prop_assert!(
+                    exact.is_nan() || if long { exact <= b } else { exact >= b },
+                    "bound {} exact {}", b, exact
+                );
+                if exact.is_finite() {
+                    let scale = exact.abs() + px + crate::num::flt(wallet.abs() / qty);
+                    proptest::prop_assert!(
+                        (b - exact).abs() <= 1e-6 * scale,
+                        "bound {} exact {}", b, exact
+                    );
+                }
+            }
+        }
     }
 }

@@ -161,6 +161,26 @@ fn funding_moves_the_isolated_lp() {
 }
 
 #[test]
+fn a_low_between_the_funded_lp_and_its_bound_liquidates_nothing() {
+    // after the funding above, LP = 910 / 9.96 = 91.365461847…; between settlements the engine
+    // scans with a bound on it (about 2e-7 higher) and takes the exact price only when the bound
+    // is touched: a low inside that gap must leave the position open, a low at the price must not
+    check(
+        "isolated margin=100 lev=10 wallet=1000",
+        "BTC: 100 100 100 100; 100 100 100 100 f=0.01; 100 100 91.3654619 95; 95 95 95 95",
+        "a 0 open BTC long",
+        "a end_of_data h3 95.00",
+    );
+    check(
+        "isolated margin=100 lev=10 wallet=1000",
+        "BTC: 100 100 100 100; 100 100 100 100 f=0.01; 100 100 91.3654618 95; 95 95 95 95",
+        "a 0 open BTC long",
+        "a liquidation h2 91.37
+         liq isolated h2 [a*]",
+    );
+}
+
+#[test]
 fn btc_collateral_loses_value_with_btc_longs() {
     // 1.5 BTC-units long at 1000 (cross, 10x, margin 150). USDT-only 195 wallet: LP ≈ 874.0.
     // 100 USDT + 0.1 BTC (95 after haircut): LP ≈ 881.5, because the collateral falls too.

@@ -4,7 +4,7 @@
 use super::{At, FUNDING_JITTER_MS, QTY_DP, Sim};
 use crate::config::MaintenanceBasis;
 use crate::error::SimError;
-use crate::margin::{TierF, isolated_liq_price, mm_f64, tiers_f64};
+use crate::margin::{TierF, isolated_liq_price, liq_price_bound, mm_f64, tiers_f64};
 use crate::num::{dec, flt, money, round_down};
 use ringfence_model::time::iso;
 use ringfence_model::{Bracket, Exit, ExitReason, MarginMode, Side, TimestampMs, Trade};
@@ -38,7 +38,8 @@ pub(super) struct Pos {
     pub(super) entry_f: f64,
     /// `iso_margin` as `f64` (kept in step by [`Sim::refresh_thresholds`]), for per-bar equity.
     pub(super) iso_f: f64,
-    /// Isolated liquidation threshold on the mark (`NaN` when none).
+    /// Isolated liquidation threshold on the mark (`NaN` when none): the exact price as `f64`, or
+    /// while [`Pos::lp_bound`] is set a bound on it that fires no later.
     pub(super) lp: f64,
     /// The price of the next target (`NaN` when none left), kept in step with `targets` and
     /// `next_target` by [`Pos::sync_tp`].
@@ -52,6 +53,11 @@ pub(super) struct Pos {
     /// clear the window's key is the position's (a debug assertion checks it at every read), so the
     /// per-bar passes need not rebuild the key.
     pub(super) stale: bool,
+    /// [`Pos::lp`] is [`liq_price_bound`]'s bound, not the exact price: set by a funding
+    /// settlement, cleared by [`Sim::resolve_lp`] before anything but a scan reads it. A scan
+    /// with the bound finds no touch where the exact price would find one; where it finds one,
+    /// [`Sim::may_touch`] takes the exact price and scans again. Never set on a hot position.
+    pub(super) lp_bound: bool,
     pub(super) stop: Option<f64>,
     /// Remaining targets: price and quantity.
     pub(super) targets: Vec<(f64, Decimal)>,
@@ -143,6 +149,15 @@ pub(super) struct Table {
     pub(super) from: TimestampMs,
     pub(super) tiers: Vec<Bracket>,
     pub(super) tiers_f: Vec<TierF>,
+}
+
+/// What [`Sim::refresh_thresholds`] takes as an isolated position's liquidation price.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Lp {
+    /// The exact price.
+    Exact,
+    /// A bound on it ([`liq_price_bound`]) where one can be taken, else the exact price.
+    Bound,
 }
 
 /// What [`Sim::open_position`] opens: a sized call (or background position) at a price.
@@ -378,33 +393,75 @@ impl Sim<'_> {
 
     /// [`Sim::refresh_thresholds`] of open position `k`, telling the deferred valuation that its
     /// value terms may have changed at this bar.
-    pub(super) fn refresh_pos(&mut self, k: usize) {
+    pub(super) fn refresh_pos(&mut self, k: usize, lp: Lp) {
         let basis = self.cfg.exchange.maintenance_basis;
         self.values.end(k);
         let p = &mut self.positions[k];
-        Self::refresh_thresholds(&self.tables, basis, p);
+        Self::refresh_thresholds(&self.tables, basis, p, lp);
         self.values.start(p, k);
         self.rewake(k);
     }
 
     pub(super) fn recompute_lp(&self, p: &mut Pos) {
-        Self::refresh_thresholds(&self.tables, self.cfg.exchange.maintenance_basis, p);
+        Self::refresh_thresholds(
+            &self.tables,
+            self.cfg.exchange.maintenance_basis,
+            p,
+            Lp::Exact,
+        );
     }
 
     /// Recomputes a position's `f64` thresholds from its ledger (after a fill, funding, margin
-    /// added or a partial exit): the isolated liquidation price and the `f64` copy of its margin.
-    /// An associated function so that a position can be updated in place inside `positions`.
-    pub(super) fn refresh_thresholds(tables: &[Table], basis: MaintenanceBasis, p: &mut Pos) {
+    /// added or a partial exit): the isolated liquidation price (exact, or with [`Lp::Bound`] a
+    /// bound on it where one can be taken) and the `f64` copy of its margin. An associated
+    /// function so that a position can be updated in place inside `positions`.
+    pub(super) fn refresh_thresholds(
+        tables: &[Table],
+        basis: MaintenanceBasis,
+        p: &mut Pos,
+        lp: Lp,
+    ) {
         p.stale = true;
         p.iso_f = flt(p.iso_margin);
+        p.lp_bound = false;
         if p.mode != MarginMode::Isolated {
             p.lp = f64::NAN;
             return;
         }
+        if lp == Lp::Bound
+            && basis == MaintenanceBasis::Mark
+            && let Some(b) =
+                liq_price_bound(p.s, p.qty_f, p.entry_f, p.iso_f, &tables[p.table].tiers_f)
+        {
+            p.lp = b;
+            p.lp_bound = true;
+            debug_assert!({
+                let exact = Self::exact_lp(tables, basis, p);
+                exact.is_nan() || if p.s > 0.0 { exact <= b } else { exact >= b }
+            });
+            return;
+        }
+        p.lp = Self::exact_lp(tables, basis, p);
+    }
+
+    /// The exact isolated liquidation price of `p` from its ledger, as `f64` (`NaN`: none).
+    fn exact_lp(tables: &[Table], basis: MaintenanceBasis, p: &Pos) -> f64 {
         let tiers = &tables[p.table].tiers;
         let (qty, entry, margin) = (Qty(p.qty), Price(p.entry), Usdt(p.iso_margin));
         let lp = basis.isolated_liq_price(p.side, qty, entry, margin, tiers);
-        p.lp = lp.map_or(f64::NAN, |l| flt(l.price.0));
+        lp.map_or(f64::NAN, |l| flt(l.price.0))
+    }
+
+    /// Replaces a bound liquidation price ([`Pos::lp_bound`]) by the exact one, marking the
+    /// position's scan stale; `false` (and nothing done) when the price is already exact.
+    pub(super) fn resolve_lp(tables: &[Table], basis: MaintenanceBasis, p: &mut Pos) -> bool {
+        if !p.lp_bound {
+            return false;
+        }
+        p.lp = Self::exact_lp(tables, basis, p);
+        p.lp_bound = false;
+        p.stale = true;
+        true
     }
 
     pub(super) fn settle_funding(&mut self, i: usize) {
@@ -450,7 +507,8 @@ impl Sim<'_> {
             }
             self.scan[k].funding_due = funding_due(fund, self.positions[k].funding_next);
             if changed {
-                self.refresh_pos(k);
+                // the exact price is taken only if a scan finds the bound touched
+                self.refresh_pos(k, Lp::Bound);
             }
         }
     }
@@ -522,6 +580,7 @@ impl Sim<'_> {
             stop,
             widened: false,
             stale: true,
+            lp_bound: false,
             targets: tq,
             next_target: 0,
             table,
@@ -598,7 +657,7 @@ impl Sim<'_> {
             let p = self.take_position(k);
             self.finish_trade(p);
         } else {
-            self.refresh_pos(k);
+            self.refresh_pos(k, Lp::Exact);
         }
     }
 
@@ -784,7 +843,7 @@ impl Sim<'_> {
         let p = &mut self.positions[k];
         p.targets = tq;
         p.sync_tp();
-        self.refresh_pos(k);
+        self.refresh_pos(k, Lp::Exact);
     }
 }
 

@@ -491,7 +491,12 @@ impl<'a> Sim<'a> {
             return Ok(());
         }
         if self.cfg.refine && self.market.sub_bars(i).is_some() {
-            // sub-bars may reach beyond the bar's range: walk every position, as before
+            // sub-bars may reach beyond the bar's range: walk every position, as before, with
+            // its exact liquidation price
+            let basis = self.cfg.exchange.maintenance_basis;
+            for p in &mut self.positions {
+                Self::resolve_lp(&self.tables, basis, p);
+            }
             for c in &mut self.scan {
                 c.hot = true;
             }

@@ -2,6 +2,7 @@
 //! fired in path order.
 
 use super::entries::EntryFill;
+use super::ledger::Lp;
 use super::{At, MAX_EVENTS_PER_PATH, Sim};
 use crate::config::{Intrabar, StopDiscipline};
 use crate::error::SimError;
@@ -403,7 +404,7 @@ impl Sim<'_> {
                         p.iso_margin += room;
                         p.trade.margin_added += room;
                         self.wallet -= room;
-                        self.refresh_pos(k);
+                        self.refresh_pos(k, Lp::Exact);
                         return Ok(());
                     }
                 }

@@ -162,12 +162,17 @@ impl Sim<'_> {
             .filter(move |&(_, &m)| m <= i)
             .flat_map(move |(ch, _)| ch * WAKE_CHUNK..((ch + 1) * WAKE_CHUNK).min(n))
             .filter(|&k| self.scan[k].hot)
-            .map(|k| (k, &*self.positions[k]))
+            .map(|k| {
+                debug_assert!(!self.positions[k].lp_bound);
+                (k, &*self.positions[k])
+            })
     }
 
     /// Position `k` is walked along the path of this (sub-)bar whatever its window says (its
     /// thresholds moved inside the bar); the next per-bar passes look at it again.
     pub(super) fn walk_now(&mut self, k: usize) {
+        let basis = self.cfg.exchange.maintenance_basis;
+        Self::resolve_lp(&self.tables, basis, &mut self.positions[k]);
         self.scan[k].hot = true;
         self.rewake(k);
     }
@@ -467,6 +472,7 @@ impl Sim<'_> {
         let series = &self.market.series;
         let times = &self.market.times;
         let ranges = self.ranges;
+        let basis = self.cfg.exchange.maintenance_basis;
         // positions whose wake bar is after `i` are inside their windows and cold (see `wake`):
         // only the others are looked at
         debug_assert!(self.wake_holds(i));
@@ -499,18 +505,26 @@ impl Sim<'_> {
                     }
                     .max(i + 1);
                     let to = s.end.min(i.saturating_add(SCAN_AHEAD)).min(horizon);
-                    let lp = if p.lp.is_finite() { p.lp } else { f64::NAN };
-                    let tp = p.next_tp();
-                    let found = first_touch(
-                        s,
-                        ranges.cells(p.sym),
-                        i.max(s.first),
-                        to,
-                        p.s > 0.0,
-                        p.stop,
-                        tp,
-                        lp,
-                    );
+                    let found = loop {
+                        let lp = if p.lp.is_finite() { p.lp } else { f64::NAN };
+                        let found = first_touch(
+                            s,
+                            ranges.cells(p.sym),
+                            i.max(s.first),
+                            to,
+                            p.s > 0.0,
+                            p.stop,
+                            p.next_tp(),
+                            lp,
+                        );
+                        if (found < to || to <= i) && Sim::resolve_lp(&self.tables, basis, p) {
+                            // something may trigger in the window while the liquidation price
+                            // is only bounded: scan again with the exact price (the bound fires
+                            // no later, so the bars before `found` fire with neither)
+                            continue;
+                        }
+                        break found;
+                    };
                     c.key = key(p);
                     p.stale = false;
                     c.from = i;
@@ -530,6 +544,7 @@ impl Sim<'_> {
                 // outside its window, so rescanned above at this bar, which has data: the scan's
                 // first touch is bar `i` itself (`to > i`), so the position may trigger here
                 debug_assert_eq!(c.until, i);
+                debug_assert!(!p.lp_bound);
                 c.hot = true;
                 any = true;
             }
