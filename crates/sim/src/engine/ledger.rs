@@ -7,7 +7,9 @@ use crate::error::SimError;
 use crate::margin::{TierF, isolated_liq_price, liq_price_bound, mm_f64, tiers_f64};
 use crate::num::{dec, flt, money, round_down};
 use ringfence_model::time::iso;
-use ringfence_model::{Bracket, Exit, ExitReason, MarginMode, Side, TimestampMs, Trade};
+use ringfence_model::{
+    Bracket, Exit, ExitReason, MarginMode, Side, SymbolSeries, TimestampMs, Trade,
+};
 use rust_decimal::Decimal;
 
 use ringfence_model::{Price, Qty, Usdt};
@@ -149,6 +151,56 @@ pub(super) struct Table {
     pub(super) from: TimestampMs,
     pub(super) tiers: Vec<Bracket>,
     pub(super) tiers_f: Vec<TierF>,
+}
+
+/// The `Decimal` mark and rate of a funding settlement of `rate` applied at bar `i` of `s` (the
+/// mark's open, else the last price's), or `None` when either is not finite (the settlement is
+/// skipped).
+pub(super) fn settlement_terms(
+    s: &SymbolSeries,
+    i: usize,
+    rate: f64,
+) -> Option<(Decimal, Decimal)> {
+    let mark = s
+        .mark
+        .as_ref()
+        .map(|m| m.open[i])
+        .filter(|x| x.is_finite())
+        .unwrap_or(s.open[i]);
+    (mark.is_finite() && rate.is_finite()).then(|| (dec(mark), dec(rate)))
+}
+
+/// One funding settlement of a symbol as a run applies it: the bar it is applied at (the first
+/// whose open is at or after its time, less the jitter allowed) and its [`settlement_terms`]
+/// there. They depend on the market alone, so a [`super::ranges::RangeIndex`] keeps them for
+/// every run over it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Settlement {
+    /// The bar it is applied at (`times.len()`: after the last bar).
+    pub(crate) bar: usize,
+    /// Its `Decimal` mark and rate at that bar (`None`: skipped).
+    pub(crate) terms: Option<(Decimal, Decimal)>,
+}
+
+/// Every funding settlement of `s` on the bar grid `times`, in order.
+pub(super) fn settlements(times: &[TimestampMs], s: &SymbolSeries) -> Box<[Settlement]> {
+    let fund = &s.funding;
+    fund.times
+        .iter()
+        .zip(&fund.rates)
+        .map(|(&t, &rate)| {
+            // the first bar `i` with `t - FUNDING_JITTER_MS <= times[i]`, as `settle_funding` tests
+            let bar = times.partition_point(|&x| x < t - FUNDING_JITTER_MS);
+            Settlement {
+                bar,
+                terms: if bar < times.len() {
+                    settlement_terms(s, bar, rate)
+                } else {
+                    None
+                },
+            }
+        })
+        .collect()
 }
 
 /// What [`Sim::refresh_thresholds`] takes as an isolated position's liquidation price.
@@ -480,24 +532,25 @@ impl Sim<'_> {
             let sym = self.positions[k].sym;
             let s = &self.market.series[sym];
             let fund = &s.funding;
+            let cached = self.ranges.settlements(sym);
             let mut changed = false;
             while self.positions[k].funding_next < fund.times.len()
                 && fund.times[self.positions[k].funding_next] - FUNDING_JITTER_MS <= open_t
             {
-                let rate = fund.rates[self.positions[k].funding_next];
+                let j = self.positions[k].funding_next;
                 self.positions[k].funding_next += 1;
-                let mark = s
-                    .mark
-                    .as_ref()
-                    .map(|m| m.open[i])
-                    .filter(|x| x.is_finite())
-                    .unwrap_or(s.open[i]);
-                if !mark.is_finite() || !rate.is_finite() {
+                // the market's terms of this settlement, converted once for every run, when it is
+                // applied at the bar they were taken at (always, unless the book skipped it)
+                let terms = match cached.map(|c| c[j]) {
+                    Some(c) if c.bar == i => c.terms,
+                    _ => settlement_terms(s, i, fund.rates[j]),
+                };
+                let Some((mark, rate)) = terms else {
                     continue;
-                }
+                };
                 let p = &mut self.positions[k];
                 // received: −side × qty × mark × rate
-                let received = money(-(p.side.sign_dec() * p.qty * dec(mark) * dec(rate)));
+                let received = money(-(p.side.sign_dec() * p.qty * mark * rate));
                 p.trade.funding += received;
                 match p.mode {
                     MarginMode::Isolated => p.iso_margin += received,

@@ -1,7 +1,9 @@
 //! The price range of every bar and of every block of [`BLOCK`] bars, as the scan compares them:
-//! what lets a scan window pass over a block with one test instead of one per bar. Filled lazily and
-//! shared by every run over the same market (a sweep, a run with its counterfactuals).
+//! what lets a scan window pass over a block with one test instead of one per bar; and each
+//! symbol's funding settlements in `Decimal`. Filled lazily and shared by every run over the same
+//! market (a sweep, a run with its counterfactuals).
 
+use super::ledger::{Settlement, settlements};
 use ringfence_model::{Market, SymbolSeries};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -119,7 +121,8 @@ const CELLS: usize = 5;
 
 /// Per-symbol [`Bounds`] of every whole block of [`BLOCK`] bars of a market, each computed the first
 /// time a scan asks for it and kept for every later scan, in any run over the same market on any
-/// thread. It borrows the market, so the columns cannot change under it.
+/// thread; and each symbol's funding settlements in `Decimal`, taken the first time a run settles
+/// one of them. It borrows the market, so the columns cannot change under it.
 ///
 /// A block's four bounds are stored as the bitwise complement of their `f64` bits, so that zero
 /// (the complement of a `NaN` pattern, which no bound is) means "not yet computed", and so does a
@@ -128,6 +131,8 @@ pub struct RangeIndex<'a> {
     market: &'a Market,
     /// Per symbol (empty: an index that keeps nothing, see [`RangeIndex::none`]).
     blocks: Vec<OnceLock<Box<[AtomicU64]>>>,
+    /// Per symbol, its funding settlements in `Decimal` (empty with `blocks`).
+    funding: Vec<OnceLock<Box<[Settlement]>>>,
 }
 
 impl<'a> RangeIndex<'a> {
@@ -136,6 +141,7 @@ impl<'a> RangeIndex<'a> {
         RangeIndex {
             market,
             blocks: (0..market.series.len()).map(|_| OnceLock::new()).collect(),
+            funding: (0..market.series.len()).map(|_| OnceLock::new()).collect(),
         }
     }
 
@@ -146,6 +152,7 @@ impl<'a> RangeIndex<'a> {
         RangeIndex {
             market,
             blocks: Vec::new(),
+            funding: Vec::new(),
         }
     }
 
@@ -173,6 +180,13 @@ impl<'a> RangeIndex<'a> {
                 block_in(cells, s, b);
             }
         }
+    }
+
+    /// Symbol `k`'s funding settlements as runs apply them, converted to `Decimal` on first use
+    /// (`None` for [`RangeIndex::none`]: a single run converts each where it applies it).
+    pub(crate) fn settlements(&self, k: usize) -> Option<&[Settlement]> {
+        let cell = self.funding.get(k)?;
+        Some(cell.get_or_init(|| settlements(&self.market.times, &self.market.series[k])))
     }
 
     /// The block cells of symbol `k` (allocated on first use; empty for [`RangeIndex::none`]).
