@@ -171,19 +171,21 @@ impl<'a> RangeIndex<'a> {
         self.market
     }
 
-    /// Computes every whole block inside each symbol's data now, as a sweep's later runs find
-    /// them (for benchmarks that measure that steady state).
+    /// Computes every whole block inside each symbol's data and every funding settlement now, as
+    /// a sweep's later runs find them (for benchmarks that measure that steady state).
     pub fn fill(&self) {
         for (k, s) in self.market.series.iter().enumerate() {
             let cells = self.cells(k);
             for b in s.first.div_ceil(BLOCK)..s.end / BLOCK {
                 block_in(cells, s, b);
             }
+            self.settlements(k);
         }
     }
 
     /// Symbol `k`'s funding settlements as runs apply them, converted to `Decimal` on first use
     /// (`None` for [`RangeIndex::none`]: a single run converts each where it applies it).
+    #[inline]
     pub(crate) fn settlements(&self, k: usize) -> Option<&[Settlement]> {
         let cell = self.funding.get(k)?;
         Some(cell.get_or_init(|| settlements(&self.market.times, &self.market.series[k])))
