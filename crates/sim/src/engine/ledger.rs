@@ -58,7 +58,8 @@ pub(super) struct Pos {
     /// [`Pos::lp`] is [`liq_price_bound`]'s bound, not the exact price: set by a funding
     /// settlement, cleared by [`Sim::resolve_lp`] before anything but a scan reads it. A scan
     /// with the bound finds no touch where the exact price would find one; where it finds one,
-    /// [`Sim::may_touch`] takes the exact price and scans again. Never set on a hot position.
+    /// [`Sim::may_touch`] takes the exact price and scans again. A position holding a bound is
+    /// never hot: the settlement clears the flag, and every place that sets it resolves first.
     pub(super) lp_bound: bool,
     pub(super) stop: Option<f64>,
     /// Remaining targets: price and quantity.
@@ -185,6 +186,8 @@ pub(crate) struct Settlement {
 /// Every funding settlement of `s` on the bar grid `times`, in order.
 pub(super) fn settlements(times: &[TimestampMs], s: &SymbolSeries) -> Box<[Settlement]> {
     let fund = &s.funding;
+    // a settlement is read by its index into both columns
+    debug_assert_eq!(fund.times.len(), fund.rates.len());
     fund.times
         .iter()
         .zip(&fund.rates)
@@ -560,8 +563,13 @@ impl Sim<'_> {
             }
             self.scan[k].funding_due = funding_due(fund, self.positions[k].funding_next);
             if changed {
-                // the exact price is taken only if a scan finds the bound touched
+                // the exact price is taken only if a scan finds the bound touched; until then
+                // the position is not hot (`may_touch` looks at it again at this bar, as every
+                // rewoken position, before anything is walked)
                 self.refresh_pos(k, Lp::Bound);
+                if self.positions[k].lp_bound {
+                    self.scan[k].hot = false;
+                }
             }
         }
     }
