@@ -173,6 +173,22 @@ pub(crate) fn liq_price_bound(s: f64, q: f64, e: f64, w: f64, tiers: &[TierF]) -
     bound
 }
 
+/// [`liq_price_bound`] of an isolated position as the engine holds it: quantity and margin in
+/// `Decimal` (taken as `f64`), the entry as the `f64` price it was filled at. Public (hidden) for
+/// the real-data test in `benches`, which runs every table of the real bracket files through it.
+#[doc(hidden)]
+pub fn isolated_liq_bound(
+    side: Side,
+    qty: Decimal,
+    px: f64,
+    wallet: Decimal,
+    tiers: &[Bracket],
+) -> Option<f64> {
+    let s = if side == Side::Long { 1.0 } else { -1.0 };
+    let (q, w) = (crate::num::flt(qty), crate::num::flt(wallet));
+    liq_price_bound(s, q, px, w, &tiers_f64(tiers))
+}
+
 /// Maintenance margin of a notional under an `f64` table (last bracket beyond the last cap).
 pub(crate) fn mm_f64(tiers: &[TierF], notional: f64) -> f64 {
     let n = tiers.partition_point(|b| b.cap <= notional);
@@ -468,12 +484,9 @@ mod tests {
         wallet: Decimal,
         t: &[Bracket],
     ) -> (Option<f64>, f64) {
-        use crate::num::{dec, flt};
-        let s = if side == Side::Long { 1.0 } else { -1.0 };
-        let bound = liq_price_bound(s, flt(qty), px, flt(wallet), &tiers_f64(t));
-        let exact = isolated_liq_price(side, Qty(qty), Price(dec(px)), Usdt(wallet), t)
-            .map_or(f64::NAN, |l| flt(l.price.0));
-        (bound, exact)
+        let exact = isolated_liq_price(side, Qty(qty), Price(crate::num::dec(px)), Usdt(wallet), t)
+            .map_or(f64::NAN, |l| crate::num::flt(l.price.0));
+        (isolated_liq_bound(side, qty, px, wallet, t), exact)
     }
 
     #[test]
