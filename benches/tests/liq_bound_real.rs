@@ -15,7 +15,7 @@ use ringfence_data::brackets::load_bracket_file;
 use ringfence_data::testing::shared_data;
 use ringfence_model::{Bracket, Price, Qty, Side, Usdt};
 use ringfence_sim::f64_to_decimal as dec;
-use ringfence_sim::margin::{isolated_liq_bound, isolated_liq_price};
+use ringfence_sim::margin::{bound_fires_no_later, isolated_liq_bound, isolated_liq_price};
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 
@@ -48,7 +48,7 @@ impl Tally {
         self.bounded += 1;
         let long = side == Side::Long;
         assert!(
-            exact.is_nan() || if long { exact <= b } else { exact >= b },
+            bound_fires_no_later(long, b, exact),
             "{what}: {side:?} qty {qty} at {px} with {wallet}: bound {b} fires after the exact {exact}"
         );
         if exact.is_finite() {

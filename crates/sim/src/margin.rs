@@ -173,6 +173,14 @@ pub(crate) fn liq_price_bound(s: f64, q: f64, e: f64, w: f64, tiers: &[TierF]) -
     bound
 }
 
+/// The contract of [`liq_price_bound`]: a long's bound is at least the exact price, a short's at
+/// most (a long liquidates when the mark falls to the price, a short when it rises to it), so the
+/// bound fires no later; any bound holds where there is no exact price (`NaN`).
+#[doc(hidden)]
+pub fn bound_fires_no_later(long: bool, bound: f64, exact: f64) -> bool {
+    exact.is_nan() || if long { exact <= bound } else { exact >= bound }
+}
+
 /// [`liq_price_bound`] of an isolated position as the engine holds it: quantity and margin in
 /// `Decimal` (taken as `f64`), the entry as the `f64` price it was filled at. Public (hidden) for
 /// the real-data test in `benches`, which runs every table of the real bracket files through it.
@@ -550,7 +558,7 @@ mod tests {
             let (bound, exact) = bound_and_exact(side, qty, px, wallet, &t);
             if let Some(b) = bound {
                 proptest::prop_assert!(
-                    exact.is_nan() || if long { exact <= b } else { exact >= b },
+                    bound_fires_no_later(long, b, exact),
                     "bound {} exact {}", b, exact
                 );
                 if exact.is_finite() {

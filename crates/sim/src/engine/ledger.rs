@@ -4,7 +4,9 @@
 use super::{At, FUNDING_JITTER_MS, QTY_DP, Sim};
 use crate::config::MaintenanceBasis;
 use crate::error::SimError;
-use crate::margin::{TierF, isolated_liq_price, liq_price_bound, mm_f64, tiers_f64};
+use crate::margin::{
+    TierF, bound_fires_no_later, isolated_liq_price, liq_price_bound, mm_f64, tiers_f64,
+};
 use crate::num::{dec, flt, money, round_down};
 use ringfence_model::time::iso;
 use ringfence_model::{
@@ -59,7 +61,8 @@ pub(super) struct Pos {
     /// settlement, cleared by [`Sim::resolve_lp`] before anything but a scan reads it. A scan
     /// with the bound finds no touch where the exact price would find one; where it finds one,
     /// [`Sim::may_touch`] takes the exact price and scans again. A position holding a bound is
-    /// never hot: the settlement clears the flag, and every place that sets it resolves first.
+    /// never hot: [`Sim::refresh_pos`] clears the flag when it writes one, and every place that
+    /// sets the flag resolves first.
     pub(super) lp_bound: bool,
     pub(super) stop: Option<f64>,
     /// Remaining targets: price and quantity.
@@ -453,6 +456,11 @@ impl Sim<'_> {
         self.values.end(k);
         let p = &mut self.positions[k];
         Self::refresh_thresholds(&self.tables, basis, p, lp);
+        if p.lp_bound {
+            // a position holding a bound is never hot: `may_touch` looks at it again (it is
+            // rewoken) before anything is walked
+            self.scan[k].hot = false;
+        }
         self.values.start(p, k);
         self.rewake(k);
     }
@@ -490,10 +498,11 @@ impl Sim<'_> {
         {
             p.lp = b;
             p.lp_bound = true;
-            debug_assert!({
-                let exact = Self::exact_lp(tables, basis, p);
-                exact.is_nan() || if p.s > 0.0 { exact <= b } else { exact >= b }
-            });
+            debug_assert!(bound_fires_no_later(
+                p.s > 0.0,
+                b,
+                Self::exact_lp(tables, basis, p)
+            ));
             return;
         }
         p.lp = Self::exact_lp(tables, basis, p);
@@ -563,13 +572,8 @@ impl Sim<'_> {
             }
             self.scan[k].funding_due = funding_due(fund, self.positions[k].funding_next);
             if changed {
-                // the exact price is taken only if a scan finds the bound touched; until then
-                // the position is not hot (`may_touch` looks at it again at this bar, as every
-                // rewoken position, before anything is walked)
+                // the exact price is taken only if a scan finds the bound touched
                 self.refresh_pos(k, Lp::Bound);
-                if self.positions[k].lp_bound {
-                    self.scan[k].hot = false;
-                }
             }
         }
     }
