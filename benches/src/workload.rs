@@ -205,7 +205,7 @@ pub fn channel(market: &Market, active_share: f64, seed: u64) -> Vec<SignalEvent
             // the call refers to the previous close, as a channel would
             let ref_px = if b > 0 { s.close[b - 1] } else { s.open[0] };
             out.push(SignalEvent {
-                id: format!("{}-{j}", s.symbol),
+                id: format!("{}-{j}", s.symbol).into(),
                 time: market.times[b] - 60_000,
                 action: Action::Open,
                 symbol: Some(s.symbol.clone()),

@@ -832,7 +832,7 @@ impl Call {
             None => (None, None),
         };
         SignalEvent {
-            id: m.id.to_string(),
+            id: m.id.to_string().into(),
             time: m.time,
             action: Action::Open,
             symbol: Symbol::parse(&self.symbol).ok(),

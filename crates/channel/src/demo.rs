@@ -130,7 +130,7 @@ pub fn telegram_export(channel: &str, events: &[SignalEvent]) -> String {
             Action::Open => {
                 let k = calls;
                 calls += 1;
-                call_index.push((ev.id.clone(), k));
+                call_index.push((ev.id.to_string(), k));
                 drafts.push(Draft {
                     time: ev.time,
                     text: call_text(ev, k % 3),
@@ -164,7 +164,7 @@ pub fn telegram_export(channel: &str, events: &[SignalEvent]) -> String {
                 let Some(k) = call_index
                     .iter()
                     .rev()
-                    .find(|(id, _)| *id == ev.id)
+                    .find(|(id, _)| **id == *ev.id)
                     .map(|x| x.1)
                 else {
                     continue;

@@ -44,7 +44,7 @@ fn cells(e: &SignalEvent) -> [String; 13] {
         (a, _) => opt(a),
     };
     [
-        e.id.clone(),
+        e.id.to_string(),
         iso(e.time),
         action_name(e.action).to_string(),
         e.symbol

@@ -116,7 +116,7 @@ pub(crate) fn load_signals(
         warnings.extend(set.warnings);
         events.extend(set.events.into_iter().map(|mut e| {
             if many {
-                e.id = format!("{stem}:{}", e.id);
+                e.id = format!("{stem}:{}", e.id).into();
             }
             e
         }));
@@ -356,7 +356,7 @@ fn check_coverage(
     let mut last_update: BTreeMap<&str, i64> = BTreeMap::new();
     for e in signals {
         last_update
-            .entry(e.id.as_str())
+            .entry(&*e.id)
             .and_modify(|t| *t = (*t).max(e.time))
             .or_insert(e.time);
     }
@@ -376,7 +376,7 @@ fn check_coverage(
             .checked_sub(1)
             .and_then(|i| market.times.get(i).copied())
             .unwrap_or(i64::MIN);
-        let until = last_update.get(e.id.as_str()).copied().unwrap_or(e.time);
+        let until = last_update.get(&*e.id).copied().unwrap_or(e.time);
         if e.time < first || until >= last + market.timeframe_ms {
             problems.push(format!(
                 "{}, line {}: signal {} ({sym}, {}..{}) is not covered by its data ({}..{})",

@@ -236,7 +236,7 @@ pub fn summary() -> Vec<Column<RunResult>> {
 /// `trades.csv` / `trades.parquet`.
 pub fn trades<'a>() -> Vec<Column<InRun<'a, Trade>>> {
     with_run(vec![
-        text("signal_id", |r| r.item.signal_id.clone()),
+        text("signal_id", |r| r.item.signal_id.to_string()),
         text("symbol", |r| r.item.symbol.to_string()),
         text("side", |r| r.item.side.to_string()),
         text("mode", |r| r.item.mode.to_string()),
@@ -353,7 +353,7 @@ pub fn summary_adl() -> Vec<Column<RunResult>> {
 pub fn adl<'a>() -> Vec<Column<InRun<'a, AdlRecord>>> {
     with_run(vec![
         text("time", |r| iso(r.item.time)),
-        text("signal_id", |r| r.item.signal_id.clone()),
+        text("signal_id", |r| r.item.signal_id.to_string()),
         text("symbol", |r| r.item.symbol.to_string()),
         text("side", |r| r.item.side.to_string()),
         text("mode", |r| r.item.mode.to_string()),
@@ -384,7 +384,7 @@ pub fn liquidations<'a>() -> Vec<Column<LiquidationRow<'a>>> {
         int("event", |r| r.event_no.to_string()),
         text("time", |r| iso(r.event.time)),
         text("mode", |r| r.event.mode.to_string()),
-        text("signal_id", |r| r.position.signal_id.clone()),
+        text("signal_id", |r| r.position.signal_id.to_string()),
         text("symbol", |r| r.position.symbol.to_string()),
         text("side", |r| r.position.side.to_string()),
         float("price", |r| f(r.position.price)),
@@ -424,7 +424,7 @@ pub fn equity<'a>() -> Vec<Column<InRun<'a, EquityPoint>>> {
 /// `skipped.csv`.
 pub fn skipped<'a>() -> Vec<Column<InRun<'a, SkippedSignal>>> {
     with_run(vec![
-        text("signal_id", |r| r.item.signal_id.clone()),
+        text("signal_id", |r| r.item.signal_id.to_string()),
         text("time", |r| iso(r.item.time)),
         text("symbol", |r| {
             r.item

@@ -43,7 +43,7 @@ fn signals(symbols: &[Symbol]) -> Vec<SignalEvent> {
         .iter()
         .enumerate()
         .map(|(k, s)| SignalEvent {
-            id: format!("L{k}"),
+            id: format!("L{k}").into(),
             time: START + (30 + 6 * k as i64) * H,
             action: Action::Open,
             symbol: Some(s.clone()),
@@ -66,7 +66,7 @@ fn liquidated(r: &RunResult) -> Vec<(String, i64)> {
     r.trades
         .iter()
         .filter(|t| matches!(t.exit_reason, ExitReason::Liquidation | ExitReason::Cascade))
-        .map(|t| (t.signal_id.clone(), t.close_time))
+        .map(|t| (t.signal_id.to_string(), t.close_time))
         .collect()
 }
 

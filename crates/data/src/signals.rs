@@ -24,7 +24,7 @@ use crate::DataError;
 use chrono::{DateTime, NaiveDate, NaiveDateTime};
 use rayon::prelude::*;
 use ringfence_model::{
-    Action, EntryLevel, EntrySpec, MarginMode, Side, SignalEvent, Symbol, TimestampMs,
+    Action, EntryLevel, EntrySpec, MarginMode, Side, SignalEvent, SignalId, Symbol, TimestampMs,
 };
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -579,7 +579,7 @@ fn parse_row(
             .collect());
     }
     Ok(SignalEvent {
-        id,
+        id: id.into(),
         time,
         action,
         symbol,
@@ -757,7 +757,7 @@ fn link_updates(
         closed_at: Option<usize>,
     }
     // Opens by id over the whole file, to tell "before its open" from "unknown id".
-    let mut all_opens: BTreeMap<String, (TimestampMs, usize)> = BTreeMap::new();
+    let mut all_opens: BTreeMap<SignalId, (TimestampMs, usize)> = BTreeMap::new();
     for ev in events.iter().filter(|e| e.action == Action::Open) {
         all_opens
             .entry(ev.id.clone())
@@ -768,7 +768,7 @@ fn link_updates(
             })
             .or_insert((ev.time, ev.line));
     }
-    let mut calls: BTreeMap<String, Call> = BTreeMap::new();
+    let mut calls: BTreeMap<SignalId, Call> = BTreeMap::new();
     for ev in events.iter_mut() {
         let line = ev.line;
         if ev.action == Action::Open {

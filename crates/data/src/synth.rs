@@ -834,7 +834,7 @@ fn demo_channel(
         let extra: Vec<SignalEvent> = calls
             .iter()
             .filter(|c| matches!(c.entry, EntrySpec::Zone { .. }))
-            .filter(|c| !updates.iter().any(|u| u.id == c.id))
+            .filter(|c| !updates.iter().any(|u| *u.id == *c.id))
             .take(2 - cancels)
             .map(|c| update(&c.id, c.time + 3 * HOUR_MS, Action::Cancel, None))
             .collect();
@@ -845,7 +845,7 @@ fn demo_channel(
     let mut events: Vec<SignalEvent> = calls
         .iter()
         .map(|c| SignalEvent {
-            id: c.id.clone(),
+            id: c.id.as_str().into(),
             time: c.time,
             action: Action::Open,
             symbol: Some(series[c.sym].symbol.clone()),
@@ -863,7 +863,7 @@ fn demo_channel(
         })
         .collect();
     for u in &mut updates {
-        if let Some(c) = calls.iter().find(|c| c.id == u.id) {
+        if let Some(c) = calls.iter().find(|c| *c.id == *u.id) {
             u.symbol = Some(series[c.sym].symbol.clone());
             u.side = Some(c.side);
         }

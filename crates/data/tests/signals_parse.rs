@@ -55,7 +55,7 @@ fn a_complete_channel_parses() {
     let a1 = set
         .events
         .iter()
-        .find(|e| e.id == "a1" && e.action == Action::Open)
+        .find(|e| &*e.id == "a1" && e.action == Action::Open)
         .expect("a1");
     assert_eq!(
         a1.entry,
@@ -72,7 +72,7 @@ fn a_complete_channel_parses() {
     let a2 = set
         .events
         .iter()
-        .find(|e| e.id == "a2" && e.action == Action::Open)
+        .find(|e| &*e.id == "a2" && e.action == Action::Open)
         .expect("a2");
     assert_eq!(a2.entry, EntrySpec::Market);
     assert_eq!(a2.side, Some(Side::Short));
@@ -389,7 +389,7 @@ fn warnings_for_what_real_channels_do() {
         w.contains("ch.csv, line 5: targets 90;95 of \"b\" are not in descending order"),
         "{w}"
     );
-    let a = set.events.iter().find(|e| e.id == "a").expect("a");
+    let a = set.events.iter().find(|e| &*e.id == "a").expect("a");
     assert_eq!(a.targets, vec![120.0, 110.0], "targets kept as given");
 }
 
@@ -507,7 +507,7 @@ fn ladder_leverage_range_and_msg_id_parse() {
         }
     );
     let update = &set.events[1];
-    assert_eq!(update.id, "101");
+    assert_eq!(&*update.id, "101");
     assert_eq!(update.msg_id.as_deref(), Some("105"));
     assert_eq!(set.events[2].leverage_high, None);
     assert!(set.events[2].ladder.is_empty());
@@ -593,7 +593,10 @@ fn large_files_keep_row_order_in_csv_and_jsonl() {
     let ids: Vec<String> = (0..n).map(|i| format!("c{i}")).collect();
     for set in [&a, &b] {
         assert_eq!(
-            set.events.iter().map(|e| e.id.clone()).collect::<Vec<_>>(),
+            set.events
+                .iter()
+                .map(|e| e.id.to_string())
+                .collect::<Vec<_>>(),
             ids
         );
     }

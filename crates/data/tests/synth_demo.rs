@@ -295,7 +295,7 @@ fn demo_channel_parses_and_has_the_promised_shape() {
             e.id
         );
         if beyond(lo) {
-            bad.push(e.id.clone());
+            bad.push(e.id.to_string());
         }
     }
     let listed: Vec<String> = m.badly_placed.iter().map(|b| b.id.clone()).collect();

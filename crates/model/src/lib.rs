@@ -31,6 +31,6 @@ pub use results::{
     AdlRecord, AdlTrigger, EquityPoint, Exit, ExitReason, LiquidatedPosition, LiquidationEvent,
     RunResult, RunSummary, SkippedSignal, Trade,
 };
-pub use signal::{Action, Claim, EntryLevel, EntrySpec, MarginMode, Side, SignalEvent};
+pub use signal::{Action, Claim, EntryLevel, EntrySpec, MarginMode, Side, SignalEvent, SignalId};
 pub use symbol::{Symbol, SymbolError};
 pub use time::TimestampMs;

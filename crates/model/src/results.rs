@@ -1,6 +1,6 @@
 //! Plain records of one simulation run (DESIGN.md §5 "Outputs"), handed to reports and writers.
 
-use crate::signal::{MarginMode, Side};
+use crate::signal::{MarginMode, Side, SignalId};
 use crate::symbol::Symbol;
 use crate::time::TimestampMs;
 use rust_decimal::Decimal;
@@ -62,7 +62,7 @@ pub struct Exit {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Trade {
     /// The channel's call id (`bg:<n>` for background-book positions).
-    pub signal_id: String,
+    pub signal_id: SignalId,
     /// Symbol.
     pub symbol: Symbol,
     /// Side.
@@ -127,7 +127,7 @@ impl Trade {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LiquidatedPosition {
     /// The call id.
-    pub signal_id: String,
+    pub signal_id: SignalId,
     /// Symbol.
     pub symbol: Symbol,
     /// Side.
@@ -229,7 +229,7 @@ pub struct AdlRecord {
     /// When it was applied (the first (sub-)bar open at or after the trigger).
     pub time: TimestampMs,
     /// The call id of the position (`bg:N` for a background position).
-    pub signal_id: String,
+    pub signal_id: SignalId,
     /// Symbol.
     pub symbol: Symbol,
     /// Side of the position (the winning side of the move).
@@ -286,7 +286,7 @@ pub struct EquityPoint {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SkippedSignal {
     /// The call id.
-    pub signal_id: String,
+    pub signal_id: SignalId,
     /// When the decision was made.
     pub time: TimestampMs,
     /// Symbol, when known.

@@ -160,11 +160,15 @@ pub struct EntryLevel {
     pub weight: Option<f64>,
 }
 
+/// A call's id: shared text, so that the records of a run (trades, skips, liquidations) name their
+/// call by a reference count rather than a copy. Serialized as its text.
+pub type SignalId = std::sync::Arc<str>;
+
 /// One row of a signal file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SignalEvent {
     /// The channel's call id (updates refer to it).
-    pub id: String,
+    pub id: SignalId,
     /// When the message was posted (ms UTC).
     pub time: TimestampMs,
     /// What it asks for.
@@ -227,7 +231,7 @@ impl SignalEvent {
     /// source and line 0.
     pub fn update(id: &str, time: TimestampMs, action: Action, stop: Option<f64>) -> SignalEvent {
         SignalEvent {
-            id: id.to_string(),
+            id: id.into(),
             time,
             action,
             symbol: None,

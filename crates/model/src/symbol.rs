@@ -2,12 +2,17 @@
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
+use std::sync::Arc;
 
 /// A normalised perpetual symbol such as `BTCUSDT` or `1000PEPEUSDT` (upper case, no separators).
 /// Letters of any script are kept (`币安人生USDT`): the text is UTF-8, not ASCII.
+///
+/// Shared text (`Arc<str>`): a clone (every trade, skip and liquidation record names its symbol)
+/// is a reference count, not an allocation. Compared, ordered, hashed, printed and serialized as
+/// its text.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct Symbol(String);
+pub struct Symbol(Arc<str>);
 
 /// A symbol spelling that could not be normalised.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -48,7 +53,7 @@ impl Symbol {
         if joined.is_empty() || !joined.chars().all(char::is_alphanumeric) {
             return Err(err("symbols are letters and digits only"));
         }
-        Ok(Symbol(joined.to_uppercase()))
+        Ok(Symbol(joined.to_uppercase().into()))
     }
 
     /// The normalised form.

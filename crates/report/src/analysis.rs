@@ -336,7 +336,7 @@ fn position_words(
     let lev = run
         .trades
         .iter()
-        .find(|t| t.signal_id == signal_id && t.symbol.as_str() == symbol)
+        .find(|t| &*t.signal_id == signal_id && t.symbol.as_str() == symbol)
         .map(|t| format!("{}× ", t.leverage.normalize()))
         .unwrap_or_default();
     format!("the {lev}{symbol} {side}")

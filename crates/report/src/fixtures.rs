@@ -115,7 +115,7 @@ fn position(
     culprit: bool,
 ) -> LiquidatedPosition {
     LiquidatedPosition {
-        signal_id: id.to_string(),
+        signal_id: id.into(),
         symbol: sym(symbol),
         side,
         price: close_at(prices, symbol, hour),

@@ -979,7 +979,7 @@ fn skipped(h: &mut String, input: &ReportInput) {
     for r in &input.runs {
         for s in &r.skipped {
             let sym = s.symbol.as_ref().map(|x| x.to_string()).unwrap_or_default();
-            by.entry((s.time, s.signal_id.as_str(), sym, s.reason.as_str()))
+            by.entry((s.time, &*s.signal_id, sym, s.reason.as_str()))
                 .or_default()
                 .push(r.run.as_str());
         }

@@ -81,7 +81,7 @@ fn run_data<'a>(input: &ReportInput, r: &'a RunResult) -> RunData<'a> {
                         t.signal_id, t.levels_filled, t.entry_levels
                     )
                 } else {
-                    t.signal_id.clone()
+                    t.signal_id.to_string()
                 },
                 t.symbol.to_string(),
                 t.side.to_string(),

@@ -85,9 +85,9 @@ pub fn claims_vs_replay(
             let trades: Vec<_> = run
                 .trades
                 .iter()
-                .filter(|t| !t.background && t.signal_id == *id)
+                .filter(|t| !t.background && &*t.signal_id == *id)
                 .collect();
-            let skipped = run.skipped.iter().find(|s| s.signal_id == *id);
+            let skipped = run.skipped.iter().find(|s| &*s.signal_id == *id);
             let net: Option<Decimal> =
                 (!trades.is_empty()).then(|| trades.iter().map(|t| t.net()).sum());
             let margin: Decimal = trades.iter().map(|t| t.margin + t.margin_added).sum();
@@ -142,7 +142,7 @@ pub fn claims_vs_replay(
                         && of_channel(&t.signal_id)
                         && matches!(t.exit_reason, ExitReason::Liquidation | ExitReason::Cascade)
                 })
-                .map(|t| t.signal_id.as_str())
+                .map(|t| &*t.signal_id)
                 .collect();
             let unmentioned = liquidated_ids
                 .iter()

@@ -6,6 +6,8 @@
 use ringfence_model::{Bracket, Price, Qty, Side, Usdt, bracket::bracket_for};
 use rust_decimal::Decimal;
 
+use crate::num::{dec, flt, signed};
+
 /// A liquidation price and the bracket it was computed with.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LiqPrice {
@@ -44,14 +46,16 @@ pub fn isolated_liq_price(
     if qty <= Decimal::ZERO || tiers.is_empty() {
         return None;
     }
-    let s = side.sign_dec();
+    // `s·qty` and `s·qty·entry` as the formula's products give them (`qty > 0`)
+    let sq = signed(side, qty);
+    let sqe = sq * entry;
     let last = tiers.len() - 1;
     for (k, b) in tiers.iter().enumerate() {
-        let denom = qty * b.mmr - s * qty;
+        let denom = qty * b.mmr - sq;
         if denom.is_zero() {
             continue;
         }
-        let lp = (wallet + b.cum - s * qty * entry) / denom;
+        let lp = (wallet + b.cum - sqe) / denom;
         if lp <= Decimal::ZERO {
             continue;
         }
@@ -98,6 +102,8 @@ pub(crate) struct TierF {
     pub cap: f64,
     pub mmr: f64,
     pub cum: f64,
+    /// The bracket's maximum leverage, `flt(max_leverage)`.
+    pub max_lev: f64,
 }
 
 /// `f64` copy of a table.
@@ -110,8 +116,40 @@ pub(crate) fn tiers_f64(tiers: &[Bracket]) -> Vec<TierF> {
             cap: b.cap.to_f64().unwrap_or(f64::INFINITY),
             mmr: b.mmr_f64(),
             cum: b.cum_f64(),
+            max_lev: flt(b.max_leverage),
         })
         .collect()
+}
+
+/// Relative distance from a bracket cap beyond which [`max_leverage_at`] trusts the `f64`
+/// comparison: far above `dec`'s and `to_f64`'s relative errors (below 1e-15), so a notional
+/// that far from every cap is on the same side of each in `f64` and in `Decimal`.
+const CAP_SLACK: f64 = 1e-9;
+
+/// The maximum leverage of the bracket holding notional `n`, exactly
+/// `flt(bracket_for(tiers, dec(n)).max_leverage)`, read off the `f64` copy `tiers_f` of `tiers`
+/// when `n` is farther than [`CAP_SLACK`] from every cap (and the `f64` caps are in order), else
+/// computed so. `bracket_for` takes the first bracket whose cap is above the notional; when every
+/// cap's side is the same in `f64` as in `Decimal`, so is that bracket.
+pub(crate) fn max_leverage_at(tiers: &[Bracket], tiers_f: &[TierF], n: f64) -> f64 {
+    let exact = || flt(bracket_for(tiers, dec(n)).max_leverage);
+    if tiers_f.len() != tiers.len() || tiers.is_empty() || !n.is_finite() {
+        return exact();
+    }
+    // the number of caps at or below `n`, each cap's side certain, the caps in order
+    let (mut below, mut prev) = (0, f64::NEG_INFINITY);
+    for b in tiers_f {
+        let c = b.cap;
+        // false for a NaN cap, or one out of order
+        if !(c >= prev && (c - n).abs() > CAP_SLACK * c.abs().max(n.abs())) {
+            return exact();
+        }
+        prev = c;
+        below += usize::from(c <= n);
+    }
+    let v = tiers_f[below.min(tiers_f.len() - 1)].max_lev;
+    debug_assert_eq!(v.to_bits(), exact().to_bits(), "max_leverage_at({n})");
+    v
 }
 
 /// Relative slack of [`liq_price_bound`]: far above the error of its `f64` arithmetic (a few
@@ -299,6 +337,29 @@ mod tests {
     use crate::config::binance_default_brackets;
     use ringfence_model::{Price, Qty, Symbol, Usdt};
     use rust_decimal_macros::dec;
+
+    proptest::proptest! {
+        /// `max_leverage_at` is the exact bracket's maximum leverage: notionals anywhere, and
+        /// within a few units in the last place of every cap of BTC's table.
+        #[test]
+        fn max_leverage_at_is_the_exact_bracket(
+            k in 0usize..16,
+            ulps in -4i64..=4,
+            scale in -3.0f64..9.0,
+            near in proptest::bool::ANY,
+        ) {
+            let t = btc();
+            let tf = tiers_f64(&t);
+            let n = if near {
+                let c = tf[k % tf.len()].cap;
+                f64::from_bits((c.to_bits() as i64 + ulps) as u64)
+            } else {
+                10f64.powf(scale) * (1.0 + 0.37 * ulps as f64 / 4.0).abs().max(0.1)
+            };
+            let exact = flt(bracket_for(&t, dec(n)).max_leverage);
+            proptest::prop_assert_eq!(max_leverage_at(&t, &tf, n).to_bits(), exact.to_bits());
+        }
+    }
 
     fn btc() -> Vec<Bracket> {
         binance_default_brackets()

@@ -211,16 +211,17 @@ pub fn notional(
 }
 
 /// Lowers `lev` to the maximum leverage of the bracket its notional lands in, until it fits
-/// (`notional_at(lev)`: the notional at a leverage, as [`notional`]). Returns the leverage and
-/// notional, or `None` when `notional_at` gives none.
+/// (`notional_at(lev)`: the notional at a leverage, as [`notional`]; `max_leverage(n)`: the
+/// maximum leverage of the bracket holding notional `n`, as [`max_leverage_of`]). Returns the
+/// leverage and notional, or `None` when `notional_at` gives none.
 pub fn cap_leverage(
-    tiers: &[Bracket],
+    max_leverage: impl Fn(f64) -> f64,
     mut lev: f64,
     notional_at: impl Fn(f64) -> Option<f64>,
 ) -> Option<(f64, f64)> {
     let mut n = notional_at(lev)?;
     for _ in 0..64 {
-        let max = flt(bracket_for(tiers, dec(n)).max_leverage);
+        let max = max_leverage(n);
         if lev <= max {
             break;
         }
@@ -228,6 +229,11 @@ pub fn cap_leverage(
         n = notional_at(lev)?;
     }
     Some((lev, n))
+}
+
+/// The maximum leverage of the bracket of `tiers` holding notional `n` (as `f64`).
+pub fn max_leverage_of(tiers: &[Bracket], n: f64) -> f64 {
+    flt(bracket_for(tiers, dec(n)).max_leverage)
 }
 
 #[cfg(test)]
@@ -419,7 +425,8 @@ mod tests {
             .to_vec();
         let at = |lev: f64| notional(&Sizing::FixedMargin(d!(1000)), lev, 0.0, 1.0, None);
         // 1000 × 125 = 125k lands in the 100x bracket: 100x, 100k
-        assert_eq!(cap_leverage(&tiers, 125.0, at), Some((100.0, 100_000.0)));
-        assert_eq!(cap_leverage(&tiers, 20.0, at), Some((20.0, 20_000.0)));
+        let max = |n| max_leverage_of(&tiers, n);
+        assert_eq!(cap_leverage(max, 125.0, at), Some((100.0, 100_000.0)));
+        assert_eq!(cap_leverage(max, 20.0, at), Some((20.0, 20_000.0)));
     }
 }

@@ -100,7 +100,7 @@ fn cross_hedge_deleveraged_then_book_liquidated_is_attributed() {
     assert_eq!(r.adl.len(), 1);
     assert_eq!(r.adl[0].mode, MarginMode::Cross);
     assert_eq!(r.adl[0].pnl, Decimal::from(100));
-    let b = r.trades.iter().find(|t| t.signal_id == "b").unwrap();
+    let b = r.trades.iter().find(|t| &*t.signal_id == "b").unwrap();
     assert_eq!(b.exit_reason, ExitReason::Adl);
     assert_eq!(r.liquidations.len(), 1, "{:?}", r.liquidations);
     let l = &r.liquidations[0];

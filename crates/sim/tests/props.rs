@@ -106,7 +106,7 @@ fn arb_signals() -> impl Strategy<Value = Vec<SignalEvent>> {
                 // stay on the right side in most paths
                 let s = side.sign();
                 SignalEvent {
-                    id: format!("s{n}"),
+                    id: format!("s{n}").into(),
                     time: T0 + hour * H,
                     action: Action::Open,
                     symbol: Some(Symbol::parse(&format!("{}USDT", BASES[k])).unwrap()),
@@ -190,7 +190,7 @@ fn isolated_positions_are_independent(
 fn shortfall_of(r: &RunResult, id: &str) -> Decimal {
     r.liquidations
         .iter()
-        .filter(|l| l.mode == MarginMode::Isolated && l.positions[0].signal_id == id)
+        .filter(|l| l.mode == MarginMode::Isolated && &*l.positions[0].signal_id == id)
         .map(|l| l.insurance_shortfall)
         .sum()
 }

@@ -282,7 +282,7 @@ fn fixed_margin_opens_while_the_quiet_stops_bound_the_equity_above_zero() {
         "a 0 open BTC long stop=80
          b 2 open ETH long",
     );
-    let b = r.trades.iter().find(|t| t.signal_id == "b");
+    let b = r.trades.iter().find(|t| &*t.signal_id == "b");
     assert!(b.is_some(), "{}", common::render(&r));
     assert!(r.skipped.is_empty(), "{}", common::render(&r));
 }

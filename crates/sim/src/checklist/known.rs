@@ -87,7 +87,7 @@ pub(super) fn open_book(
     let mut trades: Vec<&ringfence_model::Trade> = book
         .trades
         .iter()
-        .filter(|tr| tr.open_time <= t && t < tr.close_time && tr.signal_id != exclude)
+        .filter(|tr| tr.open_time <= t && t < tr.close_time && &*tr.signal_id != exclude)
         .collect();
     trades.sort_by(|a, b| {
         (a.open_time, &a.signal_id, &a.symbol).cmp(&(b.open_time, &b.signal_id, &b.symbol))
@@ -184,7 +184,7 @@ pub(super) fn history(signals: &[SignalEvent]) -> Vec<Call<'_>> {
     let mut order: Vec<&SignalEvent> = signals.iter().collect();
     order.sort_by_key(|s| s.time);
     for s in order {
-        let key = (s.source.as_str(), s.id.as_str());
+        let key = (s.source.as_str(), &*s.id);
         match (s.action, index.get(&key)) {
             (Action::Open, None) => {
                 if let Some(symbol) = &s.symbol {
@@ -222,7 +222,7 @@ pub(super) fn expected_hold(
         before
             .iter()
             .filter(|c| c.updates.first().is_some_and(|&u| u <= t))
-            .filter(|c| c.channel == sig.source && c.id != sig.id)
+            .filter(|c| c.channel == sig.source && c.id != &*sig.id)
             .filter(|c| !same_symbol || c.symbol == symbol)
             .filter_map(|c| {
                 let last = c.updates.iter().copied().filter(|&u| u <= t).max()?;

@@ -131,7 +131,7 @@ pub fn checklist(
             let sym = market
                 .symbol_index(symbol)
                 .ok_or_else(|| SimError::NoMarketData {
-                    id: sig.id.clone(),
+                    id: sig.id.to_string(),
                     source_file: sig.source.clone(),
                     line: sig.line,
                     symbol: symbol.clone(),
@@ -249,7 +249,7 @@ fn check_one(
 
     let mut row = ChecklistRow {
         channel: sig.source.clone(),
-        signal_id: sig.id.clone(),
+        signal_id: sig.id.to_string(),
         time: t,
         time_iso: iso(t),
         symbol: symbol.clone(),

@@ -45,7 +45,8 @@ impl Sizer<'_> {
 
     /// The leverage the exchange allows: `lev` lowered to the bracket maximum of its notional.
     pub(super) fn capped(&self, lev: f64) -> f64 {
-        crate::policy::cap_leverage(self.tiers, lev, |l| self.notional(l)).map_or(lev, |(l, _)| l)
+        let max = |n| crate::policy::max_leverage_of(self.tiers, n);
+        crate::policy::cap_leverage(max, lev, |l| self.notional(l)).map_or(lev, |(l, _)| l)
     }
 
     pub(super) fn at(&self, lev: f64) -> Option<Sized> {

@@ -4,7 +4,7 @@
 
 use super::{At, QTY_DP, Sim};
 use crate::adl::{leverage_pnl, quantile};
-use crate::num::{dec, flt, money, round_down};
+use crate::num::{dec, flt, money, round_down, signed};
 use ringfence_model::time::iso;
 use ringfence_model::{AdlRecord, ExitReason, MarginMode, TimestampMs};
 use rust_decimal::Decimal;
@@ -82,7 +82,7 @@ impl Sim<'_> {
                 if qty.is_zero() {
                     continue;
                 }
-                let pnl = money(p.side.sign_dec() * qty * (dec(px) - p.entry));
+                let pnl = money(signed(p.side, qty) * (dec(px) - p.entry));
                 let record = AdlRecord {
                     time: at.time,
                     signal_id: p.trade.signal_id.clone(),

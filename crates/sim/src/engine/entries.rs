@@ -5,6 +5,7 @@ use super::stats::correlation;
 use super::{At, QTY_DP, Sim};
 use crate::config::{ModeRule, StopDiscipline};
 use crate::error::SimError;
+use crate::margin::max_leverage_at;
 use crate::num::{dec, round_down};
 use ringfence_model::time::iso;
 use ringfence_model::{
@@ -277,7 +278,7 @@ impl Sim<'_> {
     pub(super) fn cancel_levels(&mut self, id: &str) {
         let signals = self.signals;
         self.pending
-            .retain(|p| p.level.is_none() || signals[p.sig].id != id);
+            .retain(|p| p.level.is_none() || &*signals[p.sig].id != id);
     }
 
     /// Equity for sizing, at the last known closes; `None` when it is at or below zero (the
@@ -358,9 +359,9 @@ impl Sim<'_> {
         // notional as a function of leverage, then leverage capped by the bracket of the notional
         let sizing = &self.policy.sizing;
         let notional_at = |lev: f64| policy::notional(sizing, lev, equity, px, stop);
-        let Some((lev, notional)) =
-            policy::cap_leverage(&self.tables[table].tiers, lev, notional_at)
-        else {
+        let tb = &self.tables[table];
+        let max_leverage = |n: f64| max_leverage_at(&tb.tiers, &tb.tiers_f, n);
+        let Some((lev, notional)) = policy::cap_leverage(max_leverage, lev, notional_at) else {
             self.skip(
                 k,
                 "risk sizing needs a stop and the call has none".into(),
@@ -429,7 +430,7 @@ impl Sim<'_> {
         self.open_position(
             Opening {
                 sig: None,
-                id: format!("bg:{}", k + 1),
+                id: format!("bg:{}", k + 1).into(),
                 sym,
                 side,
                 mode,
@@ -453,7 +454,7 @@ impl Sim<'_> {
         while let Some(pk) = self
             .pending
             .iter()
-            .position(|p| self.signals[p.sig].id == id)
+            .position(|p| &*self.signals[p.sig].id == id)
         {
             let p = self.pending.remove(pk);
             if self.call_unfilled(&p) {

@@ -7,7 +7,7 @@ use crate::error::SimError;
 use crate::margin::{
     TierF, bound_fires_no_later, isolated_liq_price, liq_price_bound, mm_f64, tiers_f64,
 };
-use crate::num::{dec, flt, money, round_down};
+use crate::num::{dec, flt, money, round_down, signed};
 use ringfence_model::time::iso;
 use ringfence_model::{
     Bracket, Exit, ExitReason, MarginMode, Side, SymbolSeries, TimestampMs, Trade,
@@ -223,7 +223,7 @@ pub(super) struct Opening<'s> {
     /// The channel event it comes from (`None`: a background position).
     pub(super) sig: Option<usize>,
     /// The trade's id (the call's id, or `bg:N`).
-    pub(super) id: String,
+    pub(super) id: ringfence_model::SignalId,
     pub(super) sym: usize,
     pub(super) side: Side,
     pub(super) mode: MarginMode,
@@ -562,7 +562,7 @@ impl Sim<'_> {
                 };
                 let p = &mut self.positions[k];
                 // received: −side × qty × mark × rate
-                let received = money(-(p.side.sign_dec() * p.qty * mark * rate));
+                let received = money(-(signed(p.side, p.qty) * mark * rate));
                 p.trade.funding += received;
                 match p.mode {
                     MarginMode::Isolated => p.iso_margin += received,
@@ -704,7 +704,7 @@ impl Sim<'_> {
     ) {
         let p = &mut self.positions[k];
         let exit = dec(px);
-        let pnl = money(p.side.sign_dec() * qty * (exit - p.entry));
+        let pnl = money(signed(p.side, qty) * (exit - p.entry));
         let fee = money(qty * exit * fee_rate);
         p.record_exit(time, px, qty, reason, pnl, fee);
         self.wallet += pnl - fee;
@@ -751,7 +751,7 @@ impl Sim<'_> {
     /// price beyond the bankruptcy price while the mark stayed inside the liquidation price): the
     /// exchange's liquidation engine takes it, and the excess is an insurance shortfall.
     pub(super) fn beyond_bankruptcy(&self, p: &Pos, px: f64) -> bool {
-        let pnl = money(p.side.sign_dec() * p.qty * (dec(px) - p.entry));
+        let pnl = money(signed(p.side, p.qty) * (dec(px) - p.entry));
         p.iso_margin + pnl < Decimal::ZERO
     }
 
@@ -769,7 +769,7 @@ impl Sim<'_> {
         }
         let qty = p.qty;
         let exit = dec(px);
-        let pnl = money(p.side.sign_dec() * qty * (exit - p.entry));
+        let pnl = money(signed(p.side, qty) * (exit - p.entry));
         let fee = money(qty * exit * fee_rate);
         p.record_exit(time, px, qty, reason, pnl, fee);
         self.wallet += p.iso_margin + pnl - fee;

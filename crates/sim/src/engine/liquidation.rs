@@ -5,7 +5,7 @@
 use super::ledger::Pos;
 use super::stats::book_correlation;
 use super::{At, QTY_DP, Sim};
-use crate::num::{dec, flt, money, round_down};
+use crate::num::{dec, flt, money, round_down, signed};
 use ringfence_model::{
     Bracket, ExitReason, LiquidatedPosition, LiquidationEvent, MarginMode, TimestampMs,
 };
@@ -102,7 +102,7 @@ pub(super) fn process(kind: config::LiquidationProcess) -> &'static dyn Liquidat
 /// The record of `close` of position `p` cut at `px` by a step-down: its PnL, its loss beyond its
 /// share of the initial margin, culprit when that loss is positive.
 fn step_record(p: &Pos, close: Decimal, px: f64) -> LiquidatedPosition {
-    let pnl = money(p.side.sign_dec() * close * (dec(px) - p.entry));
+    let pnl = money(signed(p.side, close) * (dec(px) - p.entry));
     let beyond = -pnl - money(p.im * close / p.qty);
     LiquidatedPosition {
         signal_id: p.trade.signal_id.clone(),
@@ -145,7 +145,7 @@ impl Sim<'_> {
             let p = &self.positions[k];
             let tiers = &self.tables[p.table].tiers;
             let notional = p.qty * exit;
-            let upnl = money(p.side.sign_dec() * p.qty * (exit - p.entry));
+            let upnl = money(signed(p.side, p.qty) * (exit - p.entry));
             let balance = p.iso_margin + upnl;
             let above_lowest = balance > tiers[0].maintenance(notional);
             let Some(cap) = process.step_to(tiers, notional, above_lowest) else {
@@ -187,7 +187,7 @@ impl Sim<'_> {
             let p = &self.positions[k];
             let tiers = &self.tables[p.table].tiers;
             let n = p.qty * exit;
-            let left = p.iso_margin + money(p.side.sign_dec() * p.qty * (exit - p.entry));
+            let left = p.iso_margin + money(signed(p.side, p.qty) * (exit - p.entry));
             if left > ringfence_model::bracket::bracket_for(tiers, n).maintenance(n) {
                 return true;
             }
@@ -197,7 +197,7 @@ impl Sim<'_> {
     /// Liquidates isolated position `p`, already taken out of the book, at `px`.
     pub(super) fn liquidate_isolated_pos(&mut self, mut p: Box<Pos>, px: f64, time: TimestampMs) {
         let exit = dec(px);
-        let pnl = money(p.side.sign_dec() * p.qty * (exit - p.entry));
+        let pnl = money(signed(p.side, p.qty) * (exit - p.entry));
         let remaining = p.iso_margin + pnl;
         let tiers = &self.tables[p.table].tiers;
         let mm =
@@ -355,7 +355,7 @@ impl Sim<'_> {
             }
             let p = self.take_position(k);
             let exit = dec(m);
-            let pnl = money(p.side.sign_dec() * p.qty * (exit - p.entry));
+            let pnl = money(signed(p.side, p.qty) * (exit - p.entry));
             self.wallet += pnl;
             // clearance: rate × liquidated notional, capped at the margin balance that remains
             let (mb, _, _) = self.cross_f(seg, t);

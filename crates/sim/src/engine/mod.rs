@@ -320,7 +320,7 @@ impl<'a> Sim<'a> {
                 self.sig_sym[k] = self.signal_symbol(s)?;
                 if s.side.is_none() {
                     return Err(SimError::IncompleteSignal {
-                        id: s.id.clone(),
+                        id: s.id.to_string(),
                         source_file: s.source.clone(),
                         line: s.line,
                         missing: "side",
@@ -440,7 +440,7 @@ impl<'a> Sim<'a> {
             .symbol
             .as_ref()
             .ok_or_else(|| SimError::IncompleteSignal {
-                id: s.id.clone(),
+                id: s.id.to_string(),
                 source_file: s.source.clone(),
                 line: s.line,
                 missing: "symbol",
@@ -448,7 +448,7 @@ impl<'a> Sim<'a> {
         self.market
             .symbol_index(sym)
             .ok_or_else(|| SimError::NoMarketData {
-                id: s.id.clone(),
+                id: s.id.to_string(),
                 source_file: s.source.clone(),
                 line: s.line,
                 symbol: sym.clone(),
