@@ -15,7 +15,10 @@ use ringfence_data::brackets::load_bracket_file;
 use ringfence_data::testing::shared_data;
 use ringfence_model::{Bracket, Price, Qty, Side, Usdt};
 use ringfence_sim::f64_to_decimal as dec;
-use ringfence_sim::margin::{bound_fires_no_later, isolated_liq_bound, isolated_liq_price};
+use ringfence_sim::margin::{
+    bound_fires_no_later, isolated_liq_bound, isolated_liq_price, max_leverages,
+};
+use ringfence_sim::policy::max_leverage_of;
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 
@@ -149,4 +152,52 @@ fn the_bound_never_fires_later_on_any_real_bracket_table() {
         "{tables} tables, {} positions, {} with a bound",
         tally.cases, tally.bounded
     );
+}
+
+/// The sizing's bracket maximum leverage read off the `f64` table (`max_leverages`, which the
+/// engine uses) is the exact bracket's (`max_leverage_of`) on every table of both real files:
+/// notionals at every cap and floor, a few units in the last place either side, a relative
+/// hair (1e-10, 1e-9, 1e-8) either side, and the middle of every bracket.
+#[test]
+fn the_f64_max_leverage_is_the_exact_brackets_on_every_real_table() {
+    let Some(dir) = shared_data() else {
+        return;
+    };
+    let mut checked = 0usize;
+    for f in [
+        dir.join("freqtrade/binance_leverage_tiers.json"),
+        dir.join("freqtrade/binance_leverage_tiers_2026-09.json"),
+    ] {
+        let loaded = load_bracket_file(&f, i64::MIN).expect("the real bracket file loads");
+        for (symbol, t) in &loaded.snapshot.tables {
+            let mut ns = Vec::new();
+            for b in t {
+                let floor = b.floor.to_f64().unwrap_or(0.0);
+                let cap = b.cap.to_f64().unwrap_or(f64::MAX);
+                ns.push((floor + cap.min(floor * 4.0 + 1e6)) / 2.0);
+                for edge in [floor, cap] {
+                    for ulps in -3i64..=3 {
+                        ns.push(f64::from_bits((edge.to_bits() as i64 + ulps).max(0) as u64));
+                    }
+                    for rel in [1e-10, 1e-9, 1e-8] {
+                        ns.push(edge * (1.0 + rel));
+                        ns.push(edge * (1.0 - rel));
+                    }
+                }
+            }
+            let fast = max_leverages(t, &ns);
+            for (&n, &v) in ns.iter().zip(&fast) {
+                let exact = max_leverage_of(t, n);
+                assert_eq!(
+                    v.to_bits(),
+                    exact.to_bits(),
+                    "{} {symbol}: notional {n}: {v} against the exact bracket's {exact}",
+                    f.display()
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 50_000, "notionals checked: {checked}");
+    eprintln!("{checked} notionals, every one the exact bracket's maximum leverage");
 }

@@ -235,6 +235,18 @@ pub fn isolated_liq_bound(
     liq_price_bound(s, q, px, w, &tiers_f64(tiers))
 }
 
+/// [`max_leverage_at`] of each notional in `notionals` under `tiers` (its `f64` copy taken once).
+/// Public (hidden) for the real-data test in `benches`, which checks it against the exact
+/// bracket on every table of the real bracket files.
+#[doc(hidden)]
+pub fn max_leverages(tiers: &[Bracket], notionals: &[f64]) -> Vec<f64> {
+    let tf = tiers_f64(tiers);
+    notionals
+        .iter()
+        .map(|&n| max_leverage_at(tiers, &tf, n))
+        .collect()
+}
+
 /// Maintenance margin of a notional under an `f64` table (last bracket beyond the last cap).
 pub(crate) fn mm_f64(tiers: &[TierF], notional: f64) -> f64 {
     let n = tiers.partition_point(|b| b.cap <= notional);

@@ -371,7 +371,8 @@ impl Sim<'_> {
         };
         // a ladder level takes its share of the call's size
         let share = level.map_or(1.0, |l| l.share);
-        let qty = round_down(dec(notional * share) / dec(px), QTY_DP);
+        let entry = dec(px);
+        let qty = round_down(dec(notional * share) / entry, QTY_DP);
         if qty <= Decimal::ZERO {
             self.skip(k, format!("size rounds to zero at price {px}"), at.time);
             return Ok(());
@@ -388,6 +389,7 @@ impl Sim<'_> {
                 mode,
                 qty,
                 px,
+                entry,
                 lev: dec(lev),
                 table,
                 stop,
@@ -436,6 +438,7 @@ impl Sim<'_> {
                 mode,
                 qty,
                 px: series.open[i],
+                entry: dec(series.open[i]),
                 lev,
                 table,
                 stop: None,

@@ -82,6 +82,12 @@ pub(super) struct Pos {
     pub(super) iso_margin: Decimal,
     /// The position's place in the book's order (increasing with every position opened).
     pub(super) seq: u64,
+    /// Σ `qty · price` over the exit legs recorded so far, in `Decimal` (each price as
+    /// `dec(price)`), in the order they were recorded: the numerator of the trade's mean exit
+    /// price, kept as the legs are recorded so that [`Sim::finish_trade`] converts no price again.
+    pub(super) exit_num: Decimal,
+    /// Σ `qty` over the exit legs recorded so far: the mean exit price's denominator.
+    pub(super) exit_den: Decimal,
 }
 
 impl Pos {
@@ -125,16 +131,22 @@ impl Pos {
         self.iso_f + self.upnl_at(close)
     }
 
-    /// Appends an exit leg to the trade record and adds its PnL and fee to the trade's totals.
+    /// Appends an exit leg at `price` (`exit`: `dec(price)`) to the trade record and adds its PnL
+    /// and fee to the trade's totals, and its terms to the mean exit price's sums.
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn record_exit(
         &mut self,
         time: TimestampMs,
         price: f64,
+        exit: Decimal,
         qty: Decimal,
         reason: ExitReason,
         pnl: Decimal,
         fee: Decimal,
     ) {
+        debug_assert_eq!(exit.serialize(), dec(price).serialize());
+        self.exit_num += qty * exit;
+        self.exit_den += qty;
         self.trade.exits.push(Exit {
             time,
             price,
@@ -230,6 +242,8 @@ pub(super) struct Opening<'s> {
     pub(super) qty: Decimal,
     /// Fill price (slippage included).
     pub(super) px: f64,
+    /// `dec(px)`, converted once by the caller (which sizes with it).
+    pub(super) entry: Decimal,
     pub(super) lev: Decimal,
     /// Index into [`Sim`]'s bracket tables.
     pub(super) table: usize,
@@ -257,6 +271,18 @@ impl Sim<'_> {
         let f = flt(self.wallet);
         self.wallet_cache.set((bits, f));
         f
+    }
+
+    /// `dec(w)` for a target weight `w`, converted once per weight value: every call of a run
+    /// usually splits by the same weights (the policy's, or `1/n` for `n` targets).
+    fn dec_weight(&self, w: f64) -> Decimal {
+        let (bits, d) = self.weight_cache.get();
+        if bits == w.to_bits() {
+            return d;
+        }
+        let d = dec(w);
+        self.weight_cache.set((w.to_bits(), d));
+        d
     }
 
     pub(super) fn collateral_value(&self, haircut: bool) -> f64 {
@@ -589,6 +615,7 @@ impl Sim<'_> {
             mode,
             qty,
             px,
+            entry,
             lev,
             table,
             stop,
@@ -597,7 +624,7 @@ impl Sim<'_> {
             background,
             ladder,
         } = o;
-        let entry = dec(px);
+        debug_assert_eq!(entry.serialize(), dec(px).serialize());
         let notional = qty * entry;
         let im = money(notional / lev);
         let rate = if maker {
@@ -652,6 +679,8 @@ impl Sim<'_> {
             funding_next,
             call_notional: ladder.map_or(f64::NAN, |(n, _)| n),
             seq: 0,
+            exit_num: Decimal::ZERO,
+            exit_den: Decimal::ZERO,
             trade: Trade {
                 signal_id: id,
                 symbol: self.market.series[sym].symbol.clone(),
@@ -706,7 +735,7 @@ impl Sim<'_> {
         let exit = dec(px);
         let pnl = money(signed(p.side, qty) * (exit - p.entry));
         let fee = money(qty * exit * fee_rate);
-        p.record_exit(time, px, qty, reason, pnl, fee);
+        p.record_exit(time, px, exit, qty, reason, pnl, fee);
         self.wallet += pnl - fee;
         p.qty -= qty;
         p.qty_f = flt(p.qty);
@@ -771,7 +800,7 @@ impl Sim<'_> {
         let exit = dec(px);
         let pnl = money(signed(p.side, qty) * (exit - p.entry));
         let fee = money(qty * exit * fee_rate);
-        p.record_exit(time, px, qty, reason, pnl, fee);
+        p.record_exit(time, px, exit, qty, reason, pnl, fee);
         self.wallet += p.iso_margin + pnl - fee;
         p.iso_margin = Decimal::ZERO;
         p.qty = Decimal::ZERO;
@@ -779,12 +808,9 @@ impl Sim<'_> {
     }
 
     pub(super) fn finish_trade(&mut self, mut p: Box<Pos>) {
+        // Σ qty · dec(price) and Σ qty over the legs, in their order, as the legs were recorded
+        let (num, den) = (p.exit_num, p.exit_den);
         let t = &mut p.trade;
-        let (mut num, mut den) = (Decimal::ZERO, Decimal::ZERO);
-        for e in &t.exits {
-            num += e.qty * dec(e.price);
-            den += e.qty;
-        }
         if let Some(last) = t.exits.last() {
             t.close_time = last.time;
             t.exit_reason = last.reason;
@@ -858,7 +884,7 @@ impl Sim<'_> {
                     .get(j)
                     .copied()
                     .unwrap_or(1.0 / n as f64);
-                round_down(qty * dec(w), QTY_DP).min(left)
+                round_down(qty * self.dec_weight(w), QTY_DP).min(left)
             };
             left -= q;
             tq.push((tp, q));

@@ -28,6 +28,12 @@ pub(super) trait LiquidationProcess: Sync {
     /// closed whole; `None`: close it whole. `above_lowest`: its margin balance is above the
     /// maintenance it would have at the lowest tier.
     fn step_to(&self, tiers: &[Bracket], notional: Decimal, above_lowest: bool) -> Option<Decimal>;
+
+    /// Whether [`LiquidationProcess::step_to`] may ever answer `Some`: a process that never steps
+    /// down ([`Full`]) lets the engine skip the terms it would ask with.
+    fn steps(&self) -> bool {
+        true
+    }
 }
 
 /// Binance USDⓈ-M: every cross position is closed; an isolated position whole.
@@ -62,6 +68,9 @@ impl LiquidationProcess for Full {
     }
     fn step_to(&self, _: &[Bracket], _: Decimal, _: bool) -> Option<Decimal> {
         None
+    }
+    fn steps(&self) -> bool {
+        false
     }
 }
 
@@ -140,6 +149,10 @@ impl Sim<'_> {
     /// position survives, false when it must be closed whole.
     fn step_down_isolated(&mut self, k: usize, px: f64, time: TimestampMs) -> bool {
         let process = process(self.cfg.exchange.liquidation);
+        if !process.steps() {
+            // the loop below would ask `step_to`, which never steps, and return
+            return false;
+        }
         let exit = dec(px);
         loop {
             let p = &self.positions[k];
@@ -200,8 +213,8 @@ impl Sim<'_> {
         let pnl = money(signed(p.side, p.qty) * (exit - p.entry));
         let remaining = p.iso_margin + pnl;
         let tiers = &self.tables[p.table].tiers;
-        let mm =
-            ringfence_model::bracket::bracket_for(tiers, p.qty * exit).maintenance(p.qty * exit);
+        let notional = p.qty * exit;
+        let mm = ringfence_model::bracket::bracket_for(tiers, notional).maintenance(notional);
         // the exchange keeps what margin remains (clearance fee + insurance fund); a gap past
         // bankruptcy is covered by the insurance fund
         let (clearance, shortfall) = if remaining >= Decimal::ZERO {
@@ -210,7 +223,15 @@ impl Sim<'_> {
             (Decimal::ZERO, -remaining)
         };
         let qty = p.qty;
-        p.record_exit(time, px, qty, ExitReason::Liquidation, pnl, Decimal::ZERO);
+        p.record_exit(
+            time,
+            px,
+            exit,
+            qty,
+            ExitReason::Liquidation,
+            pnl,
+            Decimal::ZERO,
+        );
         p.trade.clearance_fee += clearance;
         self.wallet += p.iso_margin + pnl - clearance + shortfall;
         let lost = -pnl - p.im;
@@ -258,6 +279,9 @@ impl Sim<'_> {
         process: &dyn LiquidationProcess,
         time: TimestampMs,
     ) -> Option<LiquidatedPosition> {
+        if !process.steps() {
+            return None;
+        }
         let (mb, mm, _) = self.cross_f(seg, t);
         let p = &self.positions[k];
         let tiers = &self.tables[p.table].tiers;
@@ -411,7 +435,7 @@ impl Sim<'_> {
             };
             p.trade.clearance_fee += fees[k];
             let qty = p.qty;
-            p.record_exit(at.time, m, qty, reason, pnl, Decimal::ZERO);
+            p.record_exit(at.time, m, dec(m), qty, reason, pnl, Decimal::ZERO);
             listed.push(LiquidatedPosition {
                 signal_id: p.trade.signal_id.clone(),
                 symbol: p.trade.symbol.clone(),

@@ -2,7 +2,7 @@
 
 use crate::config::{Account, EngineConfig, Intrabar, Policy};
 use crate::error::SimError;
-use crate::num::flt;
+use crate::num::{dec, flt};
 use crate::policy;
 use ringfence_model::{
     Action, BracketBook, EquityPoint, ExitReason, LiquidationEvent, Market, RunResult, Side,
@@ -144,6 +144,9 @@ pub(crate) struct Sim<'a> {
     least_funding: Option<TimestampMs>,
     /// The last wallet converted by [`Sim::wallet_f`] (its exact representation) and its `f64`.
     wallet_cache: std::cell::Cell<([u8; 16], f64)>,
+    /// The last target weight converted to `Decimal` (its bits and `dec` of it); starts as
+    /// `NaN`'s, whose `dec` is zero.
+    weight_cache: std::cell::Cell<(u64, Decimal)>,
     /// The run's ADL events in time order (empty with ADL off) and the next one not yet applied.
     adl_events: Vec<crate::adl::Scheduled>,
     adl_next: usize,
@@ -287,6 +290,7 @@ impl<'a> Sim<'a> {
             least_end: None,
             least_funding: None,
             wallet_cache: std::cell::Cell::new((wallet.serialize(), flt(wallet))),
+            weight_cache: std::cell::Cell::new((f64::NAN.to_bits(), dec(f64::NAN))),
             adl_events,
             adl_next: 0,
             adl_log: Vec::new(),
@@ -315,9 +319,24 @@ impl<'a> Sim<'a> {
         due.sort_by_key(|&(t, d)| (t, matches!(d, Due::Signal(_))));
         // validate every open before running: unknown symbols are input errors
         self.sig_sym = vec![usize::MAX; self.signals.len()];
+        // the market's symbols by name: one hash per call instead of a binary search of string
+        // comparisons; a name it lacks goes to `signal_symbol`, which reports it
+        let by_name: std::collections::HashMap<&str, usize> = market
+            .series
+            .iter()
+            .enumerate()
+            .map(|(k, s)| (s.symbol.as_str(), k))
+            .collect();
         for (k, s) in self.signals.iter().enumerate() {
             if s.action == Action::Open {
-                self.sig_sym[k] = self.signal_symbol(s)?;
+                let known = s.symbol.as_ref().and_then(|x| by_name.get(x.as_str()));
+                self.sig_sym[k] = match known {
+                    Some(&sym) => {
+                        debug_assert_eq!(Some(sym), self.signal_symbol(s).ok());
+                        sym
+                    }
+                    None => self.signal_symbol(s)?,
+                };
                 if s.side.is_none() {
                     return Err(SimError::IncompleteSignal {
                         id: s.id.to_string(),
