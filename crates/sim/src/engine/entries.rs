@@ -144,14 +144,15 @@ impl Sim<'_> {
             return Ok(());
         }
         if self.held[sym] > 0 || self.pending.iter().any(|p| p.sym == sym) {
-            self.skip(
-                k,
-                format!(
-                    "{} already open or pending (one-way mode: one position per symbol)",
-                    series.symbol
-                ),
-                at.time,
-            );
+            let reason = self.busy_reason[sym]
+                .get_or_insert_with(|| {
+                    format!(
+                        "{} already open or pending (one-way mode: one position per symbol)",
+                        series.symbol
+                    )
+                })
+                .clone();
+            self.skip(k, reason, at.time);
             return Ok(());
         }
         if let Some(max) = self.policy.max_open {

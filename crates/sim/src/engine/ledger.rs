@@ -849,8 +849,9 @@ impl Sim<'_> {
                 .sum()
         };
         let available = mb - cross_im;
-        let need = flt(im + fee);
-        let short_wallet = mode == MarginMode::Isolated && self.wallet < im + fee;
+        let need_d = im + fee;
+        let need = flt(need_d);
+        let short_wallet = mode == MarginMode::Isolated && self.wallet < need_d;
         if available >= need && !short_wallet {
             return None;
         }

@@ -124,6 +124,9 @@ pub(crate) struct Sim<'a> {
     sig_sym: Vec<usize>,
     /// Per symbol: the number of open positions on it.
     held: Vec<u32>,
+    /// Per symbol, the skip reason of a call on it while it is held or pending (the same text
+    /// every time), formatted at its first use.
+    busy_reason: Vec<Option<String>>,
     /// How many open positions are cross (kept by `push_position` and `take_position`).
     cross_open: usize,
     /// Per open position, in the order of `positions`: the first bar at which the per-bar passes
@@ -284,6 +287,7 @@ impl<'a> Sim<'a> {
             cross_buf: (Vec::new(), Vec::new()),
             sig_sym: Vec::new(),
             held: vec![0; market.series.len()],
+            busy_reason: vec![None; market.series.len()],
             cross_open: 0,
             wake: Vec::new(),
             wake_min: Vec::new(),
