@@ -305,8 +305,10 @@ pub(crate) fn round_dp(x: Decimal, dp: u32, rule: Rounding) -> Decimal {
 /// through `10^s` as `f64`. For `m < 2^64` and `s ≤ 19` the same steps run here on `u64` (the same
 /// integers, and integer → `f64` conversions are correctly rounded whatever the width), with the
 /// powers of ten from a table: `10^s` for `s ≤ 22` is exact in `f64`, so `10f64.powi(s)` is that
-/// exact value however it is computed. Everything else goes to `to_f64`. In debug builds every
-/// conversion is checked against `to_f64`.
+/// exact value however it is computed. Wider mantissas and larger scales (up to 28) take the same
+/// steps on `u128` with the powers of ten from a table ([`flt_wide`]); a scale of 0 with a mantissa
+/// of 64 bits or more goes to `to_f64`. In debug builds every conversion is checked against
+/// `to_f64`.
 #[inline]
 pub(crate) fn flt(x: Decimal) -> f64 {
     let fast = flt_fast(x);
@@ -328,10 +330,33 @@ const POW10_U64: [u64; 20] = {
     t
 };
 
+/// Powers of ten up to `10^28` (`Decimal`'s largest scale).
+const POW10_U128: [u128; 29] = {
+    let mut t = [1u128; 29];
+    let mut k = 1;
+    while k < 29 {
+        t[k] = t[k - 1] * 10;
+        k += 1;
+    }
+    t
+};
+
+/// `n as f64`, taken through `u64` when `n` fits (both conversions are correctly rounded, so they
+/// agree; the `u128` one is a library routine).
+#[inline]
+fn u128_to_f64(n: u128) -> f64 {
+    match u64::try_from(n) {
+        Ok(n) => n as f64,
+        Err(_) => n as f64,
+    }
+}
+
 /// [`flt`]'s fast path (`None`: outside it).
 #[inline]
 fn flt_fast(x: Decimal) -> Option<f64> {
-    let m = u64::try_from(x.mantissa().unsigned_abs()).ok()?;
+    let Ok(m) = u64::try_from(x.mantissa().unsigned_abs()) else {
+        return flt_wide(x);
+    };
     let scale = x.scale() as usize;
     let neg = x.is_sign_negative();
     if scale == 0 {
@@ -339,13 +364,38 @@ fn flt_fast(x: Decimal) -> Option<f64> {
         let v = m as f64;
         return Some(if neg && m != 0 { -v } else { v });
     }
-    let p = *POW10_U64.get(scale)?;
+    let Some(&p) = POW10_U64.get(scale) else {
+        return flt_wide(x);
+    };
     let (integral, frac) = ((m / p) as f64, (m % p) as f64 / p as f64);
     if frac == 0.0 {
         return Some(if neg { -integral } else { integral });
     }
     // `10^scale` exactly (`scale ≤ 19`), as `to_f64`'s `10f64.powi(scale)`
     let round_to = p as f64;
+    let rounded = ((integral + frac) * round_to).round() / round_to;
+    Some(if neg { -rounded } else { rounded })
+}
+
+/// [`flt_fast`] for a mantissa of 64 to 96 bits at a scale of 1 to 28 (a quotient's 28 digits, a
+/// large wallet): `to_f64`'s own steps, with its `u128` power of ten from a table and its integer
+/// → `f64` conversions through `u64` where the integer fits; the same integers, the same
+/// correctly rounded conversions and the same `f64` operations (`10f64.powi(scale)` included), so
+/// the same result. A scale of 0 goes to `to_f64`.
+#[inline]
+fn flt_wide(x: Decimal) -> Option<f64> {
+    let scale = x.scale();
+    if scale == 0 {
+        return None;
+    }
+    let m = x.mantissa().unsigned_abs();
+    let p = POW10_U128[scale as usize];
+    let (integral, frac) = (u128_to_f64(m / p), u128_to_f64(m % p) / u128_to_f64(p));
+    let neg = x.is_sign_negative();
+    if frac == 0.0 {
+        return Some(if neg { -integral } else { integral });
+    }
+    let round_to = 10f64.powi(scale as i32);
     let rounded = ((integral + frac) * round_to).round() / round_to;
     Some(if neg { -rounded } else { rounded })
 }
