@@ -16,9 +16,8 @@ use ringfence_data::testing::shared_data;
 use ringfence_model::{Bracket, Price, Qty, Side, Usdt};
 use ringfence_sim::f64_to_decimal as dec;
 use ringfence_sim::margin::{
-    bound_fires_no_later, isolated_liq_bound, isolated_liq_price, max_leverages,
+    bound_fires_no_later, isolated_liq_bound, isolated_liq_price, max_leverage_of, max_leverages,
 };
-use ringfence_sim::policy::max_leverage_of;
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 

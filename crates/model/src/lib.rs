@@ -25,7 +25,9 @@ pub mod time;
 
 pub use bracket::{Bracket, BracketBook, BracketIssue, BracketSnapshot};
 pub use claims::{ClaimCheck, ClaimSummary};
-pub use market::{DataWarning, Funding, MarkColumns, Market, SymbolSeries, WarningKind};
+pub use market::{
+    DataWarning, Funding, MarkColumns, Market, SymbolLookup, SymbolSeries, WarningKind,
+};
 pub use money::{Leverage, Price, Qty, Usdt};
 pub use results::{
     AdlRecord, AdlTrigger, EquityPoint, Exit, ExitReason, LiquidatedPosition, LiquidationEvent,

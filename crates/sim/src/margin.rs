@@ -121,18 +121,23 @@ pub(crate) fn tiers_f64(tiers: &[Bracket]) -> Vec<TierF> {
         .collect()
 }
 
+/// The maximum leverage of the bracket of `tiers` holding notional `n` (as `f64`), exactly:
+/// `bracket_for` on `dec(n)`.
+pub fn max_leverage_of(tiers: &[Bracket], n: f64) -> f64 {
+    flt(bracket_for(tiers, dec(n)).max_leverage)
+}
+
 /// Relative distance from a bracket cap beyond which [`max_leverage_at`] trusts the `f64`
 /// comparison: far above `dec`'s and `to_f64`'s relative errors (below 1e-15), so a notional
 /// that far from every cap is on the same side of each in `f64` and in `Decimal`.
 const CAP_SLACK: f64 = 1e-9;
 
-/// The maximum leverage of the bracket holding notional `n`, exactly
-/// `flt(bracket_for(tiers, dec(n)).max_leverage)`, read off the `f64` copy `tiers_f` of `tiers`
+/// [`max_leverage_of`] `tiers` and `n`, read off the `f64` copy `tiers_f` of `tiers`
 /// when `n` is farther than [`CAP_SLACK`] from every cap (and the `f64` caps are in order), else
 /// computed so. `bracket_for` takes the first bracket whose cap is above the notional; when every
 /// cap's side is the same in `f64` as in `Decimal`, so is that bracket.
 pub(crate) fn max_leverage_at(tiers: &[Bracket], tiers_f: &[TierF], n: f64) -> f64 {
-    let exact = || flt(bracket_for(tiers, dec(n)).max_leverage);
+    let exact = || max_leverage_of(tiers, n);
     if tiers_f.len() != tiers.len() || tiers.is_empty() || !n.is_finite() {
         return exact();
     }

@@ -278,7 +278,7 @@ pub(crate) fn round_dp(x: Decimal, dp: u32, rule: Rounding) -> Decimal {
     let d = scale - dp;
     let m = x.mantissa().unsigned_abs();
     let (q, r, half) = if m <= u128::from(u64::MAX) && d <= 19 {
-        let p = POW10_U64[d as usize];
+        let p = POW10[d as usize] as u64;
         let m = m as u64;
         (u128::from(m / p), u128::from(m % p), u128::from(p / 2))
     } else {
@@ -319,28 +319,6 @@ pub(crate) fn flt(x: Decimal) -> f64 {
     fast.unwrap_or_else(|| x.to_f64().unwrap_or(f64::NAN))
 }
 
-/// Powers of ten below 2^64.
-const POW10_U64: [u64; 20] = {
-    let mut t = [1u64; 20];
-    let mut k = 1;
-    while k < 20 {
-        t[k] = t[k - 1] * 10;
-        k += 1;
-    }
-    t
-};
-
-/// Powers of ten up to `10^28` (`Decimal`'s largest scale).
-const POW10_U128: [u128; 29] = {
-    let mut t = [1u128; 29];
-    let mut k = 1;
-    while k < 29 {
-        t[k] = t[k - 1] * 10;
-        k += 1;
-    }
-    t
-};
-
 /// `n as f64`, taken through `u64` when `n` fits (both conversions are correctly rounded, so they
 /// agree; the `u128` one is a library routine).
 #[inline]
@@ -364,17 +342,27 @@ fn flt_fast(x: Decimal) -> Option<f64> {
         let v = m as f64;
         return Some(if neg && m != 0 { -v } else { v });
     }
-    let Some(&p) = POW10_U64.get(scale) else {
+    if scale > 19 {
         return flt_wide(x);
-    };
-    let (integral, frac) = ((m / p) as f64, (m % p) as f64 / p as f64);
-    if frac == 0.0 {
-        return Some(if neg { -integral } else { integral });
     }
+    let p = POW10[scale] as u64;
+    let (integral, frac) = ((m / p) as f64, (m % p) as f64 / p as f64);
     // `10^scale` exactly (`scale ≤ 19`), as `to_f64`'s `10f64.powi(scale)`
-    let round_to = p as f64;
-    let rounded = ((integral + frac) * round_to).round() / round_to;
-    Some(if neg { -rounded } else { rounded })
+    Some(to_f64_tail(integral, frac, || p as f64, neg))
+}
+
+/// `to_f64`'s last steps, from the `f64` integral part, the fraction and `10^scale` (`round_to`,
+/// taken only when needed): the integral part alone when the fraction is zero, else their sum
+/// rounded to `scale` decimals through `round_to`; negated for a negative value.
+#[inline]
+fn to_f64_tail(integral: f64, frac: f64, round_to: impl FnOnce() -> f64, neg: bool) -> f64 {
+    let v = if frac == 0.0 {
+        integral
+    } else {
+        let round_to = round_to();
+        ((integral + frac) * round_to).round() / round_to
+    };
+    if neg { -v } else { v }
 }
 
 /// [`flt_fast`] for a mantissa of 64 to 96 bits at a scale of 1 to 28 (a quotient's 28 digits, a
@@ -389,15 +377,10 @@ fn flt_wide(x: Decimal) -> Option<f64> {
         return None;
     }
     let m = x.mantissa().unsigned_abs();
-    let p = POW10_U128[scale as usize];
+    let p = POW10[scale as usize];
     let (integral, frac) = (u128_to_f64(m / p), u128_to_f64(m % p) / u128_to_f64(p));
-    let neg = x.is_sign_negative();
-    if frac == 0.0 {
-        return Some(if neg { -integral } else { integral });
-    }
-    let round_to = 10f64.powi(scale as i32);
-    let rounded = ((integral + frac) * round_to).round() / round_to;
-    Some(if neg { -rounded } else { rounded })
+    let round_to = || 10f64.powi(scale as i32);
+    Some(to_f64_tail(integral, frac, round_to, x.is_sign_negative()))
 }
 
 #[cfg(test)]

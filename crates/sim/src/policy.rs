@@ -17,9 +17,7 @@ use crate::config::{
     Account, LeverageFromRange, LeverageRule, ModeRule, Policy, Sizing, StopDiscipline,
 };
 use crate::error::SimError;
-use crate::num::{dec, flt};
-use ringfence_model::Bracket;
-use ringfence_model::bracket::bracket_for;
+use crate::num::flt;
 use rust_decimal::Decimal;
 
 /// The highest leverage a policy may name (the largest any venue's bracket table allows); the
@@ -212,7 +210,7 @@ pub fn notional(
 
 /// Lowers `lev` to the maximum leverage of the bracket its notional lands in, until it fits
 /// (`notional_at(lev)`: the notional at a leverage, as [`notional`]; `max_leverage(n)`: the
-/// maximum leverage of the bracket holding notional `n`, as [`max_leverage_of`]). Returns the
+/// maximum leverage of the bracket holding notional `n`, as [`crate::margin::max_leverage_of`]). Returns the
 /// leverage and notional, or `None` when `notional_at` gives none.
 pub fn cap_leverage(
     max_leverage: impl Fn(f64) -> f64,
@@ -229,11 +227,6 @@ pub fn cap_leverage(
         n = notional_at(lev)?;
     }
     Some((lev, n))
-}
-
-/// The maximum leverage of the bracket of `tiers` holding notional `n` (as `f64`).
-pub fn max_leverage_of(tiers: &[Bracket], n: f64) -> f64 {
-    flt(bracket_for(tiers, dec(n)).max_leverage)
 }
 
 #[cfg(test)]
@@ -425,7 +418,7 @@ mod tests {
             .to_vec();
         let at = |lev: f64| notional(&Sizing::FixedMargin(d!(1000)), lev, 0.0, 1.0, None);
         // 1000 × 125 = 125k lands in the 100x bracket: 100x, 100k
-        let max = |n| max_leverage_of(&tiers, n);
+        let max = |n| crate::margin::max_leverage_of(&tiers, n);
         assert_eq!(cap_leverage(max, 125.0, at), Some((100.0, 100_000.0)));
         assert_eq!(cap_leverage(max, 20.0, at), Some((20.0, 20_000.0)));
     }

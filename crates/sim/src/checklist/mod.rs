@@ -122,20 +122,19 @@ pub fn checklist(
         .iter()
         .filter(|s| s.action == Action::Open)
         .collect();
+    let lookup = market.symbol_lookup();
     let rows: Vec<Result<Option<ChecklistRow>, SimError>> = opens
         .par_iter()
         .map(|sig| {
             let (Some(symbol), Some(side)) = (&sig.symbol, sig.side) else {
                 return Ok(None);
             };
-            let sym = market
-                .symbol_index(symbol)
-                .ok_or_else(|| SimError::NoMarketData {
-                    id: sig.id.to_string(),
-                    source_file: sig.source.clone(),
-                    line: sig.line,
-                    symbol: symbol.clone(),
-                })?;
+            let sym = lookup.index(symbol).ok_or_else(|| SimError::NoMarketData {
+                id: sig.id.to_string(),
+                source_file: sig.source.clone(),
+                line: sig.line,
+                symbol: symbol.clone(),
+            })?;
             let tiers = brackets
                 .table(symbol, sig.time)
                 .filter(|t| !t.is_empty())

@@ -45,7 +45,7 @@ impl Sizer<'_> {
 
     /// The leverage the exchange allows: `lev` lowered to the bracket maximum of its notional.
     pub(super) fn capped(&self, lev: f64) -> f64 {
-        let max = |n| crate::policy::max_leverage_of(self.tiers, n);
+        let max = |n| crate::margin::max_leverage_of(self.tiers, n);
         crate::policy::cap_leverage(max, lev, |l| self.notional(l)).map_or(lev, |(l, _)| l)
     }
 

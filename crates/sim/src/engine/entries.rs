@@ -131,7 +131,7 @@ impl Sim<'_> {
         let s = &self.signals[k];
         let sym = match self.sig_sym.get(k) {
             Some(&sym) if sym != usize::MAX => sym,
-            _ => self.signal_symbol(s)?,
+            _ => self.signal_symbol(s, |x| self.market.symbol_index(x))?,
         };
         let side = s.side.unwrap_or(Side::Long);
         let series = &self.market.series[sym];

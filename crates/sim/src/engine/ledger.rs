@@ -811,6 +811,19 @@ impl Sim<'_> {
         // Σ qty · dec(price) and Σ qty over the legs, in their order, as the legs were recorded
         let (num, den) = (p.exit_num, p.exit_den);
         let t = &mut p.trade;
+        #[cfg(debug_assertions)]
+        {
+            // the sums are those of the recorded legs
+            let (mut n, mut d) = (Decimal::ZERO, Decimal::ZERO);
+            for e in &t.exits {
+                n += e.qty * dec(e.price);
+                d += e.qty;
+            }
+            debug_assert_eq!(
+                (n.serialize(), d.serialize()),
+                (num.serialize(), den.serialize())
+            );
+        }
         if let Some(last) = t.exits.last() {
             t.close_time = last.time;
             t.exit_reason = last.reason;

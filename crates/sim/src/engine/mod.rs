@@ -323,24 +323,10 @@ impl<'a> Sim<'a> {
         due.sort_by_key(|&(t, d)| (t, matches!(d, Due::Signal(_))));
         // validate every open before running: unknown symbols are input errors
         self.sig_sym = vec![usize::MAX; self.signals.len()];
-        // the market's symbols by name: one hash per call instead of a binary search of string
-        // comparisons; a name it lacks goes to `signal_symbol`, which reports it
-        let by_name: std::collections::HashMap<&str, usize> = market
-            .series
-            .iter()
-            .enumerate()
-            .map(|(k, s)| (s.symbol.as_str(), k))
-            .collect();
+        let lookup = market.symbol_lookup();
         for (k, s) in self.signals.iter().enumerate() {
             if s.action == Action::Open {
-                let known = s.symbol.as_ref().and_then(|x| by_name.get(x.as_str()));
-                self.sig_sym[k] = match known {
-                    Some(&sym) => {
-                        debug_assert_eq!(Some(sym), self.signal_symbol(s).ok());
-                        sym
-                    }
-                    None => self.signal_symbol(s)?,
-                };
+                self.sig_sym[k] = self.signal_symbol(s, |x| lookup.index(x))?;
                 if s.side.is_none() {
                     return Err(SimError::IncompleteSignal {
                         id: s.id.to_string(),
@@ -458,7 +444,14 @@ impl<'a> Sim<'a> {
         Ok(self.into_result(start_equity, liq))
     }
 
-    fn signal_symbol(&self, s: &SignalEvent) -> Result<usize, SimError> {
+    /// The market index of call `s`'s symbol, found with `find` ([`Market::symbol_index`], or a
+    /// [`ringfence_model::SymbolLookup`]'s for a whole channel); an error naming the call when it
+    /// has no symbol or the market lacks it.
+    fn signal_symbol(
+        &self,
+        s: &SignalEvent,
+        find: impl Fn(&Symbol) -> Option<usize>,
+    ) -> Result<usize, SimError> {
         let sym = s
             .symbol
             .as_ref()
@@ -468,14 +461,12 @@ impl<'a> Sim<'a> {
                 line: s.line,
                 missing: "symbol",
             })?;
-        self.market
-            .symbol_index(sym)
-            .ok_or_else(|| SimError::NoMarketData {
-                id: s.id.to_string(),
-                source_file: s.source.clone(),
-                line: s.line,
-                symbol: sym.clone(),
-            })
+        find(sym).ok_or_else(|| SimError::NoMarketData {
+            id: s.id.to_string(),
+            source_file: s.source.clone(),
+            line: s.line,
+            symbol: sym.clone(),
+        })
     }
 
     /// Closes positions whose symbol's data ended before bar `i`.
