@@ -21,6 +21,8 @@ mod ledger;
 mod liquidation;
 /// The intrabar path of one (sub-)bar and the triggers along it.
 mod path;
+/// Cache-line hints for what the next events read.
+mod prefetch;
 /// Per-block price ranges shared by the runs over one market.
 pub(crate) mod ranges;
 /// Which bars can be skipped, and the per-position scan cache.
@@ -321,6 +323,23 @@ impl<'a> Sim<'a> {
             )
             .collect();
         due.sort_by_key(|&(t, d)| (t, matches!(d, Due::Signal(_))));
+        // the bar of each due event (`Market::bar_at_or_after`), in one walk of the sorted times
+        let due_bars: Vec<usize> = {
+            let mut j = 0;
+            due.iter()
+                .map(|&(t, _)| {
+                    while j < market.times.len() && market.times[j] < t {
+                        j += 1;
+                    }
+                    j
+                })
+                .collect()
+        };
+        debug_assert!(
+            due.iter()
+                .zip(&due_bars)
+                .all(|(&(t, _), &j)| j == market.bar_at_or_after(t))
+        );
         // validate every open before running: unknown symbols are input errors
         self.sig_sym = vec![usize::MAX; self.signals.len()];
         let lookup = market.symbol_lookup();
@@ -353,13 +372,10 @@ impl<'a> Sim<'a> {
         let mut i = 0;
         // the time of the last bar processed (for records made after the loop)
         let mut now = market.times[0];
-        // `(ptr, bar of due[ptr])`, kept while `ptr` stays
-        let mut due_bar = (usize::MAX, n);
         while i < n {
             let debt = self.collateral_debt();
             if self.positions.is_empty() && self.pending.is_empty() && !debt {
-                let Some(&(t, _)) = due.get(ptr) else { break };
-                let j = market.bar_at_or_after(t);
+                let Some(&j) = due_bars.get(ptr) else { break };
                 if j > i {
                     // idle: bring the collateral prices forward before the jump
                     i = j;
@@ -389,11 +405,13 @@ impl<'a> Sim<'a> {
                     break;
                 }
                 ptr += 1;
+                self.prefetch_next(&due, &due_bars, ptr);
                 match d {
                     Due::Signal(k) => self.on_signal(k, at)?,
                     Due::Background(k) => self.open_background(k, at)?,
                 }
             }
+            self.prefetch_next(&due, &due_bars, ptr);
             self.expire_pending(at.time);
             // a collateral debt is watched bar by bar, with or without positions
             let active = had_open || debt || !self.positions.is_empty();
@@ -411,20 +429,16 @@ impl<'a> Sim<'a> {
             i += 1;
             if !self.positions.is_empty() && i < n {
                 // jump over the bars where nothing can happen, recording only their equity
-                // the bar of the next due event, searched once per event
-                if due_bar.0 != ptr {
-                    due_bar = (
-                        ptr,
-                        due.get(ptr)
-                            .map_or(n, |&(t, _)| market.bar_at_or_after(t).min(n)),
-                    );
-                }
-                let next_due = due_bar.1.min(self.adl_stop_bar());
+                let next_due = due_bars.get(ptr).map_or(n, |&j| j.min(n));
+                let next_due = next_due.min(self.adl_stop_bar());
                 let end = self.quiet_until(i, next_due);
                 if end > i {
+                    self.prefetch_due(end);
                     self.quiet_stretch(i, end);
                     now = market.times[end - 1];
                     i = end;
+                } else {
+                    self.prefetch_due(i);
                 }
             }
         }
@@ -442,6 +456,62 @@ impl<'a> Sim<'a> {
         self.finish(now);
         let liq = self.liquidations.len() as u32;
         Ok(self.into_result(start_equity, liq))
+    }
+
+    /// Hints the lines call `k` reads when it is handled at bar `j`: its record, its id's shared
+    /// text, and its symbol's candles at `j` and `j - 1` (the open it fills at, the closes a
+    /// sync reads, the bar its first walk reads).
+    fn prefetch_call(&self, k: usize, j: usize) {
+        let s = &self.signals[k];
+        // the shared text's count, which the records' clones write (it sits just before the text)
+        prefetch::at(s.id.as_bytes(), 0);
+        prefetch::at(&s.targets, 0);
+        let Some(&sym) = self.sig_sym.get(k) else {
+            return;
+        };
+        let Some(series) = self.market.series.get(sym) else {
+            return;
+        };
+        prefetch::bar(series, j.saturating_sub(1));
+        prefetch::bar(series, j);
+    }
+
+    /// Hints the lines of call `k`'s record that handling it reads (its fields span them).
+    fn prefetch_record(&self, k: usize) {
+        let s = &self.signals[k];
+        prefetch::line(&s.action);
+        prefetch::line(&s.id);
+        prefetch::line(&s.entry);
+        prefetch::line(&s.stop);
+        prefetch::line(&s.targets);
+        prefetch::line(&s.leverage_high);
+    }
+
+    /// Hints what the next due events read: the first's record, text and candles
+    /// ([`Sim::prefetch_call`]), the second's record (whose fields the first hint of it reads).
+    fn prefetch_next(&self, due: &[(TimestampMs, Due)], due_bars: &[usize], ptr: usize) {
+        if let Some(&(_, Due::Signal(k))) = due.get(ptr) {
+            self.prefetch_call(k, due_bars[ptr]);
+        }
+        if let Some(&(_, Due::Signal(k))) = due.get(ptr + 1) {
+            self.prefetch_record(k);
+        }
+    }
+
+    /// Hints the candles at bar `i` of the positions due there (their wake bar is reached): the
+    /// lines their scans and walks read first.
+    fn prefetch_due(&self, i: usize) {
+        let n = self.positions.len();
+        for (ch, _) in self.wake_min.iter().enumerate().filter(|&(_, &m)| m <= i) {
+            for k in ch * scan::WAKE_CHUNK..((ch + 1) * scan::WAKE_CHUNK).min(n) {
+                if self.wake[k] <= i {
+                    let p = &*self.positions[k];
+                    prefetch::line(&p.stop);
+                    prefetch::line(&p.stale);
+                    prefetch::bar(&self.market.series[self.scan[k].sym], i);
+                }
+            }
+        }
     }
 
     /// The market index of call `s`'s symbol, found with `find` ([`Market::symbol_index`], or a

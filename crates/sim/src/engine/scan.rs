@@ -29,6 +29,9 @@ pub(super) struct ScanCache {
     pub(super) funding_due: TimestampMs,
     /// The end of the symbol's data (`SymbolSeries::end`).
     pub(super) sym_end: usize,
+    /// The position's symbol (`Pos::sym`), read here by passes that would otherwise touch
+    /// only the position's record for it.
+    pub(super) sym: usize,
 }
 
 impl ScanCache {
@@ -95,6 +98,7 @@ impl Sim<'_> {
             key: (None, None, 0),
             funding_due,
             sym_end,
+            sym: p.sym,
         });
         if let Some(least) = &mut self.least_end {
             *least = (*least).min(sym_end);

@@ -300,8 +300,12 @@ impl<'a> Values<'a> {
             let p0 = point(t.from) - lo;
             let n = to - t.from;
             debug_assert_eq!(point(to - 1) - lo, p0 + n - 1);
-            for (e, &c) in dense[p0..p0 + n].iter_mut().zip(&t.close[t.from..to]) {
-                *e += t.value_at(c);
+            let (dense, close) = (&mut dense[p0..p0 + n], &t.close[t.from..to]);
+            for (k, (e, c)) in dense.chunks_mut(8).zip(close.chunks(8)).enumerate() {
+                super::prefetch::at(close, 8 * k + PREFETCH);
+                for (e, &c) in e.iter_mut().zip(c) {
+                    *e += t.value_at(c);
+                }
             }
         }
         for (p, &e) in points[lo..hi].iter_mut().zip(dense.iter()) {
@@ -316,6 +320,9 @@ impl<'a> Values<'a> {
         self.segs.len() >= SETTLE_EVERY
     }
 }
+
+/// How many bars ahead [`Values::settle`] hints the closes it reads next.
+const PREFETCH: usize = 128;
 
 /// The number of logged stretches at which [`Values`] settles early (about 1 MB of them; in debug
 /// builds 64, so that the test suite settles early often and compares every point).
