@@ -110,10 +110,16 @@ fn run(quick: bool) -> Result<(), String> {
     Ok(())
 }
 
-/// `--loop iso|funding|cross[-cold] [SECONDS]`: runs the engine alone on one full-size workload for
-/// about `SECONDS` (default 10), for a profiler (`perf record -e cpu-clock`). Each run reads a range
-/// index filled beforehand (a sweep's later runs), or with `-cold` none (a single run).
+/// `--loop iso|funding|cross[-cold][-fresh] [SECONDS]`: runs the engine alone on one full-size
+/// workload for about `SECONDS` (default 10), for a profiler (`perf record -e cpu-clock`). Each run
+/// reads a range index filled beforehand (a sweep's later runs), or with `-cold` none (a single
+/// run); with `-fresh` each run is on a thread of its own, as the harness times them (a new
+/// thread's allocations start from fresh pages), else all on the main thread.
 fn engine_loop(which: &str, secs: f64) -> Result<(), String> {
+    let (which, fresh) = match which.strip_suffix("-fresh") {
+        Some(w) => (w, true),
+        None => (which, false),
+    };
     let (which, cold) = match which.strip_suffix("-cold") {
         Some(w) => (w, true),
         None => (which, false),
@@ -138,7 +144,17 @@ fn engine_loop(which: &str, secs: f64) -> Result<(), String> {
     let start = std::time::Instant::now();
     let mut runs = 0u32;
     while start.elapsed().as_secs_f64() < secs {
-        black_box(simulate_in(&ranges, &w)?);
+        if fresh {
+            // each run on a thread of its own, as the harness times it
+            std::thread::scope(|scope| {
+                scope
+                    .spawn(|| simulate_in(&ranges, &w).map(black_box))
+                    .join()
+            })
+            .map_err(|_| "a run panicked".to_string())??;
+        } else {
+            black_box(simulate_in(&ranges, &w)?);
+        }
         runs += 1;
     }
     println!(
