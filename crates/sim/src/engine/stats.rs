@@ -301,8 +301,12 @@ impl<'a> Values<'a> {
             let n = to - t.from;
             debug_assert_eq!(point(to - 1) - lo, p0 + n - 1);
             let (dense, close) = (&mut dense[p0..p0 + n], &t.close[t.from..to]);
-            for (k, (e, c)) in dense.chunks_mut(8).zip(close.chunks(8)).enumerate() {
-                super::prefetch::at(close, 8 * k + PREFETCH);
+            // blocks of eight lines: the lines `PREFETCH` ahead are hinted, then the block's
+            // adds run over contiguous values as one loop
+            for (b, (e, c)) in dense.chunks_mut(64).zip(close.chunks(64)).enumerate() {
+                for l in (0..64).step_by(8) {
+                    super::prefetch::at(close, 64 * b + l + PREFETCH);
+                }
                 for (e, &c) in e.iter_mut().zip(c) {
                     *e += t.value_at(c);
                 }
