@@ -506,6 +506,7 @@ impl<'a> Sim<'a> {
             for k in ch * scan::WAKE_CHUNK..((ch + 1) * scan::WAKE_CHUNK).min(n) {
                 if self.wake[k] <= i {
                     let p = &*self.positions[k];
+                    debug_assert_eq!(self.scan[k].sym, p.sym);
                     prefetch::line(&p.stop);
                     prefetch::line(&p.stale);
                     prefetch::bar(&self.market.series[self.scan[k].sym], i);
