@@ -369,6 +369,8 @@ impl<'a> Sim<'a> {
         });
         let n = market.len();
         let mut ptr = 0;
+        // each due call is hinted once, when the event before it is taken
+        self.prefetch_next(&due, &due_bars, ptr);
         let mut i = 0;
         // the time of the last bar processed (for records made after the loop)
         let mut now = market.times[0];
@@ -411,7 +413,6 @@ impl<'a> Sim<'a> {
                     Due::Background(k) => self.open_background(k, at)?,
                 }
             }
-            self.prefetch_next(&due, &due_bars, ptr);
             self.expire_pending(at.time);
             // a collateral debt is watched bar by bar, with or without positions
             let active = had_open || debt || !self.positions.is_empty();
@@ -429,7 +430,7 @@ impl<'a> Sim<'a> {
             i += 1;
             if !self.positions.is_empty() && i < n {
                 // jump over the bars where nothing can happen, recording only their equity
-                let next_due = due_bars.get(ptr).map_or(n, |&j| j.min(n));
+                let next_due = due_bars.get(ptr).copied().unwrap_or(n);
                 let next_due = next_due.min(self.adl_stop_bar());
                 let end = self.quiet_until(i, next_due);
                 if end > i {
@@ -501,17 +502,13 @@ impl<'a> Sim<'a> {
     /// Hints the candles at bar `i` of the positions due there (their wake bar is reached): the
     /// lines their scans and walks read first.
     fn prefetch_due(&self, i: usize) {
-        let n = self.positions.len();
-        for (ch, _) in self.wake_min.iter().enumerate().filter(|&(_, &m)| m <= i) {
-            for k in ch * scan::WAKE_CHUNK..((ch + 1) * scan::WAKE_CHUNK).min(n) {
-                if self.wake[k] <= i {
-                    let p = &*self.positions[k];
-                    debug_assert_eq!(self.scan[k].sym, p.sym);
-                    prefetch::line(&p.stop);
-                    prefetch::line(&p.stale);
-                    prefetch::bar(&self.market.series[self.scan[k].sym], i);
-                }
-            }
+        for k in self.due_positions(i) {
+            // the record's address only: its symbol is read from the scan cache
+            let p = &*self.positions[k];
+            debug_assert_eq!(self.scan[k].sym, p.sym);
+            prefetch::line(&p.stop);
+            prefetch::line(&p.stale);
+            prefetch::bar(&self.market.series[self.scan[k].sym], i);
         }
     }
 

@@ -159,17 +159,28 @@ impl Sim<'_> {
                 .zip(&self.scan)
                 .all(|(&w, c)| w <= i || !c.hot)
         );
+        self.in_due_chunks(i)
+            .filter(|&k| self.scan[k].hot)
+            .map(|k| {
+                debug_assert!(!self.positions[k].lp_bound);
+                (k, &*self.positions[k])
+            })
+    }
+
+    /// The positions due at main bar `i` (their wake bar reached), in the book's order.
+    pub(super) fn due_positions(&self, i: usize) -> impl Iterator<Item = usize> + '_ {
+        self.in_due_chunks(i).filter(move |&k| self.wake[k] <= i)
+    }
+
+    /// The positions of the chunks whose least wake bar is at most `i`, in the book's order:
+    /// every position due at `i` is one of them.
+    fn in_due_chunks(&self, i: usize) -> impl Iterator<Item = usize> + '_ {
         let n = self.positions.len();
         self.wake_min
             .iter()
             .enumerate()
             .filter(move |&(_, &m)| m <= i)
             .flat_map(move |(ch, _)| ch * WAKE_CHUNK..((ch + 1) * WAKE_CHUNK).min(n))
-            .filter(|&k| self.scan[k].hot)
-            .map(|k| {
-                debug_assert!(!self.positions[k].lp_bound);
-                (k, &*self.positions[k])
-            })
     }
 
     /// Position `k` is walked along the path of this (sub-)bar whatever its window says (its
