@@ -113,8 +113,8 @@ fn run(quick: bool) -> Result<(), String> {
 /// `--loop iso|funding|cross[-cold][-fresh] [SECONDS]`: runs the engine alone on one full-size
 /// workload for about `SECONDS` (default 10), for a profiler (`perf record -e cpu-clock`). Each run
 /// reads a range index filled beforehand (a sweep's later runs), or with `-cold` none (a single
-/// run); with `-fresh` each run is on a thread of its own, as the harness times them (a new
-/// thread's allocations start from fresh pages), else all on the main thread.
+/// run); with `-fresh` each run is on a thread of its own, as the harness times them, else all on
+/// the main thread.
 fn engine_loop(which: &str, secs: f64) -> Result<(), String> {
     let (which, fresh) = match which.strip_suffix("-fresh") {
         Some(w) => (w, true),
